@@ -1,0 +1,316 @@
+//! Who is asking: bearer sessions, sign-in links, and the role guards that
+//! field-level rules are built from.
+
+use async_graphql::{Context, Guard};
+use chrono::{Duration, Utc};
+use entity::{
+    sessions, sign_in_tokens,
+    users::{self, Role},
+};
+use hive_worker::{
+    outbox::{self, NewEmail},
+    tokens::{SecretToken, hash_token, looks_like_token},
+};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr,
+};
+
+use crate::error::{ApiError, ApiResult};
+
+/// A sign-in link works for this long.
+pub const SIGN_IN_LINK_LIFETIME: Duration = Duration::minutes(15);
+
+/// The person behind a request, if any; built once per request.
+#[derive(Debug, Clone, Default)]
+pub struct Viewer {
+    pub user: Option<users::Model>,
+    pub session_id: Option<i64>,
+}
+
+impl Viewer {
+    pub fn anonymous() -> Self {
+        Self::default()
+    }
+
+    /// The signed-in user, or UNAUTHENTICATED.
+    pub fn require_user(&self) -> ApiResult<&users::Model> {
+        self.user
+            .as_ref()
+            .ok_or_else(|| ApiError::unauthenticated("Sign in to do this."))
+    }
+
+    pub fn role(&self) -> Option<Role> {
+        self.user.as_ref().map(|user| user.role)
+    }
+
+    pub fn is_staff(&self) -> bool {
+        self.role() == Some(Role::Staff)
+    }
+}
+
+/// Reads the viewer from the GraphQL context (set by the HTTP handler).
+pub fn viewer<'a>(ctx: &'a Context<'_>) -> &'a Viewer {
+    static ANONYMOUS: std::sync::OnceLock<Viewer> = std::sync::OnceLock::new();
+    ctx.data_opt::<Viewer>()
+        .unwrap_or_else(|| ANONYMOUS.get_or_init(Viewer::anonymous))
+}
+
+/// A guard that admits signed-in users whose role is in the list; an empty
+/// list admits anyone signed in.
+pub struct RoleGuard {
+    roles: &'static [Role],
+}
+
+impl RoleGuard {
+    pub fn signed_in() -> Self {
+        Self { roles: &[] }
+    }
+    pub fn staff() -> Self {
+        Self {
+            roles: &[Role::Staff],
+        }
+    }
+    pub fn any_of(roles: &'static [Role]) -> Self {
+        Self { roles }
+    }
+}
+
+impl Guard for RoleGuard {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        let viewer = viewer(ctx);
+        let user = viewer.require_user()?;
+        if self.roles.is_empty() || self.roles.contains(&user.role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("Your role does not allow this.").into())
+        }
+    }
+}
+
+/// Finds the live session for a bearer token. Unknown, expired or revoked
+/// tokens are all UNAUTHENTICATED with the same message: a client cannot tell
+/// which, and need not.
+pub async fn authenticate(db: &DatabaseConnection, bearer: &str) -> ApiResult<Viewer> {
+    let refused = || ApiError::unauthenticated("Your session is not valid; sign in again.");
+    if !looks_like_token(bearer) {
+        return Err(refused());
+    }
+    let now = Utc::now();
+    let found = sessions::Entity::find()
+        .filter(sessions::Column::TokenHash.eq(hash_token(bearer)))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .filter(sessions::Column::ExpiresAt.gt(now))
+        .find_also_related(users::Entity)
+        .one(db)
+        .await?;
+    match found {
+        Some((session, Some(user))) if user.deactivated_at.is_none() => {
+            // Worth a write only now and then: last_seen_at is for staff
+            // looking at stale sessions, not an access log.
+            if now - session.last_seen_at > Duration::minutes(5) {
+                sessions::Entity::update_many()
+                    .col_expr(sessions::Column::LastSeenAt, Expr::value(now))
+                    .filter(sessions::Column::Id.eq(session.id))
+                    .exec(db)
+                    .await?;
+            }
+            Ok(Viewer {
+                user: Some(user),
+                session_id: Some(session.id),
+            })
+        }
+        _ => Err(refused()),
+    }
+}
+
+/// Starts a session for `user` and returns its bearer token.
+pub async fn create_session(
+    conn: &impl ConnectionTrait,
+    user: &users::Model,
+    lifetime: Duration,
+) -> Result<(SecretToken, sessions::Model), sea_orm::DbErr> {
+    let token = SecretToken::generate();
+    let now = Utc::now();
+    let session = sessions::ActiveModel {
+        user_id: Set(user.id),
+        token_hash: Set(token.hash()),
+        created_at: Set(now),
+        expires_at: Set(now + lifetime),
+        last_seen_at: Set(now),
+        revoked_at: Set(None),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok((token, session))
+}
+
+/// Normalises an address for lookup; `None` when it is not an address at all.
+pub fn normalise_email(email: &str) -> Option<String> {
+    let email = email.trim().to_lowercase();
+    let (local, domain) = email.split_once('@')?;
+    let valid = !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c == '<' || c == '>');
+    valid.then_some(email)
+}
+
+/// Writes a one-time sign-in link for the user with this address, if there is
+/// one, together with its email, in one transaction. Unknown addresses do
+/// nothing: the caller answers the same either way.
+pub async fn request_sign_in(
+    db: &DatabaseConnection,
+    public_url: &str,
+    email: &str,
+) -> ApiResult<bool> {
+    let Some(email) = normalise_email(email) else {
+        return Err(ApiError::bad_input("email", "That is not an email address."));
+    };
+    let Some(user) = users::Entity::find()
+        .filter(users::Column::Email.eq(&email))
+        .filter(users::Column::DeactivatedAt.is_null())
+        .one(db)
+        .await?
+    else {
+        return Ok(false);
+    };
+    send_sign_in_link(db, public_url, &user).await?;
+    Ok(true)
+}
+
+/// Creates a sign-in token for `user` and queues its email in one transaction.
+/// Also used when staff invite someone or register a provider.
+pub async fn send_sign_in_link(
+    db: &DatabaseConnection,
+    public_url: &str,
+    user: &users::Model,
+) -> ApiResult<()> {
+    let token = SecretToken::generate();
+    let link = format!("{public_url}/sign-in?token={}", token.expose());
+    let now = Utc::now();
+    let txn = db.begin().await?;
+    let row = sign_in_tokens::ActiveModel {
+        user_id: Set(user.id),
+        token_hash: Set(token.hash()),
+        created_at: Set(now),
+        expires_at: Set(now + SIGN_IN_LINK_LIFETIME),
+        used_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    outbox::enqueue(
+        &txn,
+        NewEmail {
+            idempotency_key: format!("sign-in:{}", row.id),
+            category: entity::emails::EmailCategory::SignIn,
+            template: "sign_in",
+            recipient: user.email.clone(),
+            context: serde_json::json!({
+                "name": user.name,
+                "link": link,
+                "expires_minutes": SIGN_IN_LINK_LIFETIME.num_minutes(),
+            }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Why a sign-in link was refused. Each has its own message, so a person
+/// knows whether to ask for a new link; the code is UNAUTHENTICATED for all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInRefusal {
+    Invalid,
+    Expired,
+    Used,
+}
+
+impl SignInRefusal {
+    pub fn message(self) -> &'static str {
+        match self {
+            SignInRefusal::Invalid => "This sign-in link is not valid. Ask for a new one.",
+            SignInRefusal::Expired => "This sign-in link has expired. Ask for a new one.",
+            SignInRefusal::Used => "This sign-in link has already been used. Ask for a new one.",
+        }
+    }
+}
+
+impl From<SignInRefusal> for ApiError {
+    fn from(refusal: SignInRefusal) -> Self {
+        ApiError::unauthenticated(refusal.message())
+    }
+}
+
+/// Exchanges a sign-in token for a session. The token is spent by a
+/// conditional update, so two simultaneous uses cannot both succeed.
+pub async fn redeem_sign_in(
+    db: &DatabaseConnection,
+    presented: &str,
+    session_lifetime: Duration,
+) -> ApiResult<(SecretToken, sessions::Model, users::Model)> {
+    if !looks_like_token(presented) {
+        return Err(SignInRefusal::Invalid.into());
+    }
+    let now = Utc::now();
+    let found = sign_in_tokens::Entity::find()
+        .filter(sign_in_tokens::Column::TokenHash.eq(hash_token(presented)))
+        .find_also_related(users::Entity)
+        .one(db)
+        .await?;
+    let Some((token, Some(user))) = found else {
+        return Err(SignInRefusal::Invalid.into());
+    };
+    if token.used_at.is_some() {
+        return Err(SignInRefusal::Used.into());
+    }
+    if token.expires_at <= now {
+        return Err(SignInRefusal::Expired.into());
+    }
+    if user.deactivated_at.is_some() {
+        return Err(SignInRefusal::Invalid.into());
+    }
+    let txn = db.begin().await?;
+    let spent = sign_in_tokens::Entity::update_many()
+        .col_expr(sign_in_tokens::Column::UsedAt, Expr::value(now))
+        .filter(sign_in_tokens::Column::Id.eq(token.id))
+        .filter(sign_in_tokens::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if spent.rows_affected != 1 {
+        return Err(SignInRefusal::Used.into());
+    }
+    let (secret, session) = create_session(&txn, &user, session_lifetime).await?;
+    txn.commit().await?;
+    Ok((secret, session, user))
+}
+
+/// Ends a session (sign out). Idempotent.
+pub async fn revoke_session(db: &DatabaseConnection, session_id: i64) -> ApiResult<()> {
+    sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(sessions::Column::Id.eq(session_id))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_addresses_are_normalised_or_refused() {
+        assert_eq!(normalise_email("  Ada@Example.COOP "), Some("ada@example.coop".into()));
+        assert_eq!(normalise_email("not an address"), None);
+        assert_eq!(normalise_email("a@b"), None);
+        assert_eq!(normalise_email("@example.coop"), None);
+        assert_eq!(normalise_email("<a@example.coop>"), None);
+    }
+}

@@ -1,0 +1,68 @@
+//! The GraphQL schema: one module per area, merged here, with the limits that
+//! keep a single request from taking the server down.
+
+pub mod relay;
+pub mod sign_in;
+pub mod users;
+
+use async_graphql::{
+    Context, EmptySubscription, ID, Interface, MergedObject, Object, Schema, SchemaBuilder,
+    SDLExportOptions,
+};
+
+use crate::error::ApiResult;
+use relay::{NodeType, decode_global_id};
+
+/// Deepest selection nesting accepted.
+pub const MAX_DEPTH: usize = 15;
+/// Cost ceiling per request (each field costs 1, lists multiply by their size).
+pub const MAX_COMPLEXITY: usize = 5_000;
+/// Parser recursion ceiling: a 200-deep query is refused before it is walked.
+pub const MAX_RECURSIVE_DEPTH: usize = 64;
+
+/// Anything with a global id.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID"))]
+pub enum Node {
+    User(users::User),
+}
+
+#[derive(Default)]
+pub struct NodeQuery;
+
+#[Object]
+impl NodeQuery {
+    /// Fetches any object by its global id.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Node> {
+        match decode_global_id(&id)? {
+            (NodeType::User, id) => Ok(Node::User(users::load_user(ctx, id).await?)),
+            (NodeType::Organisation, _) => Err(crate::error::ApiError::not_found(
+                "Nothing has that id.",
+            )),
+        }
+    }
+}
+
+#[derive(MergedObject, Default)]
+pub struct Query(NodeQuery, users::UserQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(sign_in::SignInMutation);
+
+pub type HiveSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// The schema with its limits; request data (viewer, state) is added per request.
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
+        .limit_directives(20)
+}
+
+/// The SDL as checked in at `api/schema.graphql`.
+pub fn sdl() -> String {
+    schema_builder()
+        .finish()
+        .sdl_with_options(SDLExportOptions::new().sorted_fields().sorted_enum_items())
+}

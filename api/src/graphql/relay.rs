@@ -1,0 +1,235 @@
+//! Relay conventions: opaque global ids, `node(id:)`, and the one cursor
+//! connection helper every list uses.
+
+use async_graphql::{
+    ID, OutputType, SimpleObject,
+    connection::{Connection, CursorType, Edge},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
+};
+
+use crate::error::{ApiError, ApiResult};
+
+/// Pages are never longer than this, whatever `first` or `last` asks for.
+pub const MAX_PAGE_SIZE: i32 = 100;
+/// A page when neither `first` nor `last` is given.
+pub const DEFAULT_PAGE_SIZE: i32 = 20;
+
+/// The types that have global ids. The name is part of the id, so an id of one
+/// type is NOT_FOUND when asked for as another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeType {
+    User,
+    Organisation,
+}
+
+impl NodeType {
+    fn name(self) -> &'static str {
+        match self {
+            NodeType::User => "User",
+            NodeType::Organisation => "Organisation",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "User" => Some(NodeType::User),
+            "Organisation" => Some(NodeType::Organisation),
+            _ => None,
+        }
+    }
+}
+
+/// Makes the opaque id a client sees for a row.
+pub fn global_id(kind: NodeType, id: i64) -> ID {
+    ID(URL_SAFE_NO_PAD.encode(format!("{}:{id}", kind.name())))
+}
+
+/// Reads a global id; anything malformed is NOT_FOUND, as an unknown id is.
+pub fn decode_global_id(id: &ID) -> ApiResult<(NodeType, i64)> {
+    let not_found = || ApiError::not_found("Nothing has that id.");
+    let bytes = URL_SAFE_NO_PAD.decode(id.as_str()).map_err(|_| not_found())?;
+    let text = String::from_utf8(bytes).map_err(|_| not_found())?;
+    let (kind, number) = text.split_once(':').ok_or_else(not_found)?;
+    let kind = NodeType::from_name(kind).ok_or_else(not_found)?;
+    let number: i64 = number.parse().map_err(|_| not_found())?;
+    Ok((kind, number))
+}
+
+/// Reads a global id that must be of one type.
+pub fn decode_id_of(kind: NodeType, id: &ID) -> ApiResult<i64> {
+    match decode_global_id(id)? {
+        (found, number) if found == kind => Ok(number),
+        _ => Err(ApiError::not_found(format!(
+            "No {} has that id.",
+            kind.name().to_lowercase()
+        ))),
+    }
+}
+
+/// A position in a list ordered by row id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdCursor(pub i64);
+
+impl CursorType for IdCursor {
+    type Error = ApiErrorMarker;
+
+    fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
+        let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| ApiErrorMarker)?;
+        let text = String::from_utf8(bytes).map_err(|_| ApiErrorMarker)?;
+        let id = text
+            .strip_prefix("cursor:")
+            .and_then(|n| n.parse().ok())
+            .ok_or(ApiErrorMarker)?;
+        Ok(IdCursor(id))
+    }
+
+    fn encode_cursor(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("cursor:{}", self.0))
+    }
+}
+
+/// A cursor that does not decode. Kept apart from the decoder's own error so
+/// its text never reaches a client.
+#[derive(Debug)]
+pub struct ApiErrorMarker;
+
+impl std::fmt::Display for ApiErrorMarker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("invalid cursor")
+    }
+}
+
+/// Extra fields on every connection.
+#[derive(SimpleObject, Debug, Clone, Copy)]
+pub struct ConnectionFields {
+    /// How many items the whole list has, across all pages.
+    pub total_count: u64,
+}
+
+/// The usual Relay arguments.
+#[derive(Debug, Clone, Default)]
+pub struct PageArgs {
+    pub after: Option<String>,
+    pub before: Option<String>,
+    pub first: Option<i32>,
+    pub last: Option<i32>,
+}
+
+/// A Relay connection of `N`s, with the total count.
+pub type HiveConnection<N> = Connection<IdCursor, N, ConnectionFields>;
+
+fn decode_cursor_arg(name: &str, value: &Option<String>) -> ApiResult<Option<i64>> {
+    value
+        .as_deref()
+        .map(|s| {
+            IdCursor::decode_cursor(s)
+                .map(|cursor| cursor.0)
+                .map_err(|_| ApiError::bad_input(name, format!("`{name}` is not a cursor from this list.")))
+        })
+        .transpose()
+}
+
+fn page_size(name: &str, value: Option<i32>) -> ApiResult<Option<u64>> {
+    match value {
+        Some(n) if n < 0 => Err(ApiError::bad_input(name, format!("`{name}` cannot be negative."))),
+        Some(n) => Ok(Some(n.min(MAX_PAGE_SIZE) as u64)),
+        None => Ok(None),
+    }
+}
+
+/// Pages through `select` in id order. Every list in the API goes through
+/// here, so page caps and cursor checks hold everywhere.
+pub async fn paginate<E, N, C>(
+    db: &C,
+    select: Select<E>,
+    id_column: E::Column,
+    args: PageArgs,
+    to_node: impl Fn(E::Model) -> N,
+) -> ApiResult<HiveConnection<N>>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    N: OutputType,
+    C: ConnectionTrait,
+{
+    let after = decode_cursor_arg("after", &args.after)?;
+    let before = decode_cursor_arg("before", &args.before)?;
+    let first = page_size("first", args.first)?;
+    let last = page_size("last", args.last)?;
+    if first.is_some() && last.is_some() {
+        return Err(ApiError::bad_input("last", "Give `first` or `last`, not both."));
+    }
+
+    let total_count = select.clone().count(db).await?;
+    let mut window = select;
+    if let Some(after) = after {
+        window = window.filter(id_column.gt(after));
+    }
+    if let Some(before) = before {
+        window = window.filter(id_column.lt(before));
+    }
+
+    let backwards = last.is_some();
+    let size = last.or(first).unwrap_or(DEFAULT_PAGE_SIZE as u64);
+    let ordered = if backwards {
+        window.order_by_desc(id_column)
+    } else {
+        window.order_by_asc(id_column)
+    };
+    let mut rows = ordered.limit(size + 1).all(db).await?;
+    let more = rows.len() as u64 > size;
+    rows.truncate(size as usize);
+    if backwards {
+        rows.reverse();
+    }
+    let (has_previous, has_next) = if backwards {
+        (more, before.is_some())
+    } else {
+        (after.is_some(), more)
+    };
+
+    let mut connection =
+        Connection::with_additional_fields(has_previous, has_next, ConnectionFields { total_count });
+    connection.edges.extend(rows.into_iter().map(|row| {
+        let id = row_id(&row, id_column);
+        Edge::new(IdCursor(id), to_node(row))
+    }));
+    Ok(connection)
+}
+
+fn row_id<M: sea_orm::ModelTrait>(row: &M, id_column: <M::Entity as EntityTrait>::Column) -> i64 {
+    match row.get(id_column) {
+        sea_orm::Value::BigInt(Some(id)) => id,
+        sea_orm::Value::Int(Some(id)) => id as i64,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn global_ids_round_trip_and_refuse_garbage() {
+        let id = global_id(NodeType::User, 42);
+        assert_eq!(decode_global_id(&id).unwrap(), (NodeType::User, 42));
+        assert_eq!(decode_id_of(NodeType::User, &id).unwrap(), 42);
+        assert!(decode_id_of(NodeType::Organisation, &id).is_err());
+        assert!(decode_global_id(&ID("%%%".into())).is_err());
+        assert!(decode_global_id(&ID(URL_SAFE_NO_PAD.encode("Spaceship:1"))).is_err());
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_garbage() {
+        let cursor = IdCursor(7).encode_cursor();
+        assert_eq!(IdCursor::decode_cursor(&cursor).unwrap(), IdCursor(7));
+        assert!(IdCursor::decode_cursor("bm9wZQ").is_err());
+        assert!(decode_cursor_arg("after", &Some("!!".into())).is_err());
+        assert!(page_size("first", Some(-1)).is_err());
+        assert_eq!(page_size("first", Some(10_000)).unwrap(), Some(MAX_PAGE_SIZE as u64));
+    }
+}

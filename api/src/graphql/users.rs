@@ -1,0 +1,136 @@
+//! People: `me`, `node` for users, and the staff list of users.
+
+use async_graphql::{Context, Enum, ID, Object};
+use entity::users::{self, Role};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::relay::{HiveConnection, NodeType, PageArgs, global_id, paginate};
+use crate::{
+    auth::{RoleGuard, viewer},
+    error::{ApiError, ApiResult},
+    state::AppState,
+};
+
+/// A person's part in the programme; decides what they may see and do.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "Role")]
+pub enum RoleGql {
+    Staff,
+    Mentor,
+    Adviser,
+    Member,
+}
+
+impl From<Role> for RoleGql {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Staff => RoleGql::Staff,
+            Role::Mentor => RoleGql::Mentor,
+            Role::Adviser => RoleGql::Adviser,
+            Role::Member => RoleGql::Member,
+        }
+    }
+}
+
+impl From<RoleGql> for Role {
+    fn from(role: RoleGql) -> Self {
+        match role {
+            RoleGql::Staff => Role::Staff,
+            RoleGql::Mentor => Role::Mentor,
+            RoleGql::Adviser => Role::Adviser,
+            RoleGql::Member => Role::Member,
+        }
+    }
+}
+
+/// A person who can sign in.
+pub struct User(pub users::Model);
+
+#[Object]
+impl User {
+    async fn id(&self) -> ID {
+        global_id(NodeType::User, self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Visible to the person themself and to staff.
+    async fn email(&self, ctx: &Context<'_>) -> ApiResult<Option<&str>> {
+        let viewer = viewer(ctx);
+        let me = viewer.user.as_ref().is_some_and(|u| u.id == self.0.id);
+        if me || viewer.is_staff() {
+            Ok(Some(&self.0.email))
+        } else {
+            Err(ApiError::forbidden("Only staff and the person themself see an email address."))
+        }
+    }
+    async fn role(&self) -> RoleGql {
+        self.0.role.into()
+    }
+    /// The co-op a MEMBER belongs to.
+    async fn organisation_id(&self) -> Option<ID> {
+        self.0
+            .organisation_id
+            .map(|id| global_id(NodeType::Organisation, id))
+    }
+    async fn active(&self) -> bool {
+        self.0.deactivated_at.is_none()
+    }
+    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.created_at
+    }
+}
+
+#[derive(Default)]
+pub struct UserQuery;
+
+#[Object]
+impl UserQuery {
+    /// The signed-in person, or null when nobody is signed in.
+    async fn me(&self, ctx: &Context<'_>) -> Option<User> {
+        viewer(ctx).user.clone().map(User)
+    }
+
+    /// Everyone with an account (staff only), optionally of one role.
+    #[graphql(guard = "RoleGuard::staff()")]
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        role: Option<RoleGql>,
+        after: Option<String>,
+        before: Option<String>,
+        #[graphql(validator(minimum = 0))] first: Option<i32>,
+        #[graphql(validator(minimum = 0))] last: Option<i32>,
+    ) -> ApiResult<HiveConnection<User>> {
+        let state = ctx.data_unchecked::<AppState>();
+        let mut select = users::Entity::find();
+        if let Some(role) = role {
+            select = select.filter(users::Column::Role.eq(Role::from(role)));
+        }
+        paginate(
+            &state.db,
+            select,
+            users::Column::Id,
+            PageArgs {
+                after,
+                before,
+                first,
+                last,
+            },
+            User,
+        )
+        .await
+    }
+}
+
+/// Loads a user for `node(id:)`: anyone signed in may look a person up by id
+/// (their name and role); the fields guard themselves.
+pub async fn load_user(ctx: &Context<'_>, id: i64) -> ApiResult<User> {
+    viewer(ctx).require_user()?;
+    let state = ctx.data_unchecked::<AppState>();
+    users::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .map(User)
+        .ok_or_else(|| ApiError::not_found("No user has that id."))
+}

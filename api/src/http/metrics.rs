@@ -1,0 +1,54 @@
+//! Prometheus metrics: request counts and latency, and emails by state.
+
+use std::time::Instant;
+
+use axum::{
+    extract::{MatchedPath, Request, State},
+    http::header,
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use entity::emails::{self, EmailStatus};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::Iterable;
+
+use crate::state::AppState;
+
+/// Counts and times every request by route (not by raw path, which would let
+/// a client create unbounded label values).
+pub async fn track_requests(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("hive_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("hive_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// The scrape: process metrics plus the email outbox counted by state at the
+/// moment of the scrape.
+pub async fn render(State(state): State<AppState>) -> Response {
+    for status in EmailStatus::iter() {
+        if let Ok(count) = emails::Entity::find()
+            .filter(emails::Column::Status.eq(status))
+            .count(&state.db)
+            .await
+        {
+            let label = format!("{status:?}").to_uppercase();
+            metrics::gauge!("hive_emails", "status" => label).set(count as f64);
+        }
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}

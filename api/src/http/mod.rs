@@ -1,0 +1,30 @@
+//! The HTTP surface: GraphQL, the pages for people without an account, and the
+//! operational endpoints.
+
+mod graphql;
+mod health;
+mod metrics;
+mod sign_in_page;
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    routing::{get, post},
+};
+
+use crate::state::AppState;
+
+/// Largest request body accepted (a GraphQL document plus variables).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/graphql", post(graphql::execute).get(graphql::graphiql))
+        .route("/sign-in", get(sign_in_page::form).post(sign_in_page::submit))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
+        .layer(axum::middleware::from_fn(metrics::track_requests))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}

@@ -1,0 +1,20 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+
+use hive_worker::Settings;
+use metrics_exporter_prometheus::PrometheusHandle;
+use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
+
+use crate::graphql::HiveSchema;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub settings: Arc<Settings>,
+    pub schema: HiveSchema,
+    /// Wakes an in-process worker when a request wrote an email.
+    pub outbox_signal: Arc<Notify>,
+    pub metrics: PrometheusHandle,
+}

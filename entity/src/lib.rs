@@ -1,0 +1,1 @@
+//! The database tables of Hive as sea-orm entities.

@@ -1,0 +1,49 @@
+//! Hive's background side: configuration and database set-up shared with the
+//! API, the email outbox, the job queue and the jobs, and the worker loop that
+//! runs them (inside `hive-api` by default, or alone as `hive-worker`).
+
+pub mod db;
+pub mod jobs;
+pub mod mail;
+pub mod outbox;
+pub mod queue;
+pub mod runner;
+pub mod settings;
+pub mod telemetry;
+pub mod tokens;
+
+use std::{sync::Arc, time::Duration};
+
+use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
+
+pub use settings::Settings;
+
+/// Everything a job needs, shared by all jobs of one worker process.
+#[derive(Clone, Debug)]
+pub struct WorkerContext {
+    pub db: DatabaseConnection,
+    pub settings: Arc<Settings>,
+    pub mailer: mail::Mailer,
+    pub templates: Arc<mail::Templates>,
+    pub queue: queue::JobQueue,
+    /// Woken when an email is written in this process, so the embedded worker
+    /// sends sign-in links at once instead of at the next poll.
+    pub outbox_signal: Arc<Notify>,
+    /// First retry delay of a failed delivery (it doubles each time).
+    pub email_retry_base: Duration,
+}
+
+impl WorkerContext {
+    pub fn new(db: DatabaseConnection, settings: Arc<Settings>) -> anyhow::Result<Self> {
+        Ok(Self {
+            mailer: mail::Mailer::new(&settings)?,
+            templates: Arc::new(mail::Templates::load()?),
+            queue: queue::JobQueue::new(&db)?,
+            outbox_signal: Arc::new(Notify::new()),
+            email_retry_base: Duration::from_secs(30),
+            db,
+            settings,
+        })
+    }
+}

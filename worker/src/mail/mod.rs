@@ -1,0 +1,118 @@
+//! Turning an email row into a message on the wire: templates, the envelope and
+//! the transport (SMTP, or `.eml` files for the embedded default).
+
+pub mod templates;
+
+use std::time::Duration;
+
+use lettre::{
+    AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{Mailbox, MultiPart, header::HeaderName, header::HeaderValue},
+};
+
+use crate::settings::{MailTransportSetting, Settings};
+pub use templates::{RenderedEmail, Templates};
+
+/// Where messages leave Hive.
+#[derive(Clone)]
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Files(AsyncFileTransport<Tokio1Executor>),
+}
+
+/// Sends rendered messages; cheap to clone (the SMTP pool is shared).
+#[derive(Clone)]
+pub struct Mailer {
+    transport: Transport,
+    from: Mailbox,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.transport {
+            Transport::Smtp(_) => "smtp",
+            Transport::Files(_) => "files",
+        };
+        f.debug_struct("Mailer").field("transport", &kind).finish()
+    }
+}
+
+/// Why a message did not go. The split decides between retrying later and
+/// marking the address as bouncing.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The server refused the message for good (5xx): retrying cannot help.
+    #[error("permanently rejected: {0}")]
+    Permanent(String),
+    /// The server was unreachable or said "try later" (4xx, network, timeout).
+    #[error("temporary failure: {0}")]
+    Transient(String),
+    /// We could not build the message (a bad address, say): a bug or bad data.
+    #[error("message could not be built: {0}")]
+    Invalid(String),
+}
+
+/// One message to send.
+#[derive(Debug, Clone)]
+pub struct Outgoing<'a> {
+    pub to: &'a str,
+    pub rendered: &'a RenderedEmail,
+    /// Stable per idempotency key, so a message sent twice after a crash can be
+    /// recognised as one by the receiving side.
+    pub message_id: String,
+    /// Extra headers such as `List-Unsubscribe`.
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Mailer {
+    pub fn new(settings: &Settings) -> anyhow::Result<Self> {
+        let transport = match &settings.mail {
+            MailTransportSetting::Smtp(url) => Transport::Smtp(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
+                    .timeout(Some(Duration::from_secs(20)))
+                    .build(),
+            ),
+            MailTransportSetting::Files(dir) => {
+                std::fs::create_dir_all(dir)?;
+                Transport::Files(AsyncFileTransport::new(dir))
+            }
+        };
+        Ok(Self {
+            transport,
+            from: settings.mail_from.clone(),
+        })
+    }
+
+    /// Sends one message and returns the transport's id for it.
+    pub async fn send(&self, outgoing: Outgoing<'_>) -> Result<String, SendError> {
+        let to: Mailbox = outgoing
+            .to
+            .parse()
+            .map_err(|error| SendError::Invalid(format!("recipient {}: {error}", outgoing.to)))?;
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(outgoing.rendered.subject.clone())
+            .message_id(Some(outgoing.message_id.clone()));
+        for (name, value) in outgoing.headers {
+            builder = builder.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str(name), value));
+        }
+        let message = builder
+            .multipart(MultiPart::alternative_plain_html(
+                outgoing.rendered.text.clone(),
+                outgoing.rendered.html.clone(),
+            ))
+            .map_err(|error| SendError::Invalid(error.to_string()))?;
+        match &self.transport {
+            Transport::Smtp(smtp) => match smtp.send(message).await {
+                Ok(response) => Ok(response.message().collect::<Vec<_>>().join(" ")),
+                Err(error) if error.is_permanent() => Err(SendError::Permanent(error.to_string())),
+                Err(error) => Err(SendError::Transient(error.to_string())),
+            },
+            Transport::Files(files) => files
+                .send(message)
+                .await
+                .map_err(|error| SendError::Transient(error.to_string())),
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Email templates: one folder per message under `worker/templates/`, each with
+//! `subject.txt.j2`, `body.txt.j2` and `body.html.j2`, rendered with minijinja.
+//! They are compiled into the binary so that a process started from any folder
+//! finds them.
+
+use minijinja::Environment;
+use serde::Serialize;
+
+/// The messages Hive knows how to write; an email row names one of these.
+pub const MESSAGES: &[&str] = &["sign_in"];
+
+macro_rules! template_files {
+    ($($name:literal),* $(,)?) => {
+        &[$(
+            (concat!($name, "/subject.txt.j2"), include_str!(concat!("../../templates/", $name, "/subject.txt.j2"))),
+            (concat!($name, "/body.txt.j2"), include_str!(concat!("../../templates/", $name, "/body.txt.j2"))),
+            (concat!($name, "/body.html.j2"), include_str!(concat!("../../templates/", $name, "/body.html.j2"))),
+        )*]
+    };
+}
+
+const FILES: &[(&str, &str)] = template_files!["sign_in"];
+const LAYOUT: (&str, &str) = (
+    "_layout.html.j2",
+    include_str!("../../templates/_layout.html.j2"),
+);
+
+/// A message ready to be put in an envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedEmail {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// The template set, parsed once at start-up.
+#[derive(Debug)]
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+/// A template that is missing or fails to render: a bug of ours, never the
+/// recipient's, so the message is kept and marked failed for staff to see.
+#[derive(Debug, thiserror::Error)]
+#[error("template {template}: {source}")]
+pub struct TemplateError {
+    template: String,
+    #[source]
+    source: minijinja::Error,
+}
+
+impl Templates {
+    pub fn load() -> Result<Self, TemplateError> {
+        let mut env = Environment::new();
+        // HTML parts escape every value; plain-text parts do not need to.
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".html.j2") {
+                minijinja::AutoEscape::Html
+            } else {
+                minijinja::AutoEscape::None
+            }
+        });
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        for (name, source) in FILES.iter().chain(std::iter::once(&LAYOUT)) {
+            env.add_template(name, source)
+                .map_err(|source| TemplateError {
+                    template: name.to_string(),
+                    source,
+                })?;
+        }
+        Ok(Self { env })
+    }
+
+    pub fn render(
+        &self,
+        message: &str,
+        context: &impl Serialize,
+    ) -> Result<RenderedEmail, TemplateError> {
+        let part = |file: &str| {
+            let name = format!("{message}/{file}");
+            self.env
+                .get_template(&name)
+                .and_then(|template| template.render(context))
+                .map_err(|source| TemplateError {
+                    template: name.clone(),
+                    source,
+                })
+        };
+        Ok(RenderedEmail {
+            subject: part("subject.txt.j2")?.trim().to_string(),
+            text: part("body.txt.j2")?,
+            html: part("body.html.j2")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_renders_and_escapes_html() {
+        let templates = Templates::load().unwrap();
+        let rendered = templates
+            .render(
+                "sign_in",
+                &serde_json::json!({
+                    "name": "Ada <script>",
+                    "link": "http://hive.test/sign-in?token=abc",
+                    "expires_minutes": 15,
+                }),
+            )
+            .unwrap();
+        assert_eq!(rendered.subject, "Your Hive sign-in link");
+        assert!(rendered.text.contains("Hello Ada <script>,"));
+        assert!(rendered.html.contains("Ada &lt;script&gt;"));
+        assert!(rendered.html.contains("http://hive.test/sign-in?token=abc"));
+        assert_eq!(MESSAGES.len() * 3, FILES.len());
+    }
+
+    #[test]
+    fn a_missing_value_is_an_error_not_a_blank() {
+        let templates = Templates::load().unwrap();
+        assert!(templates.render("sign_in", &serde_json::json!({})).is_err());
+    }
+}

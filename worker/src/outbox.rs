@@ -1,0 +1,111 @@
+//! The outbox: every email is first a row in `emails`, written in the same
+//! transaction as the change that causes it, so a crash can never keep the
+//! change and lose the message (or the other way round). The relay then hands
+//! due rows to the job queue; the send job does the delivery.
+
+use chrono::{Duration, Utc};
+use entity::emails::{self, EmailCategory, EmailStatus};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+    sea_query::{Expr, OnConflict},
+};
+
+use crate::{jobs::send_email::SendEmail, queue::JobQueue};
+
+/// A queued row not picked up within this time is queued again: it covers a
+/// relay that crashed between marking a row and pushing its task.
+pub const RELAY_STALE_AFTER: Duration = Duration::minutes(2);
+
+/// A message to send, as the code that causes it describes it.
+#[derive(Debug, Clone)]
+pub struct NewEmail {
+    /// Unique per message meaning (e.g. `sign-in:<token id>`): the database
+    /// refuses a second row with the same key, so a retried request or job
+    /// cannot send the same message twice.
+    pub idempotency_key: String,
+    pub category: EmailCategory,
+    /// A folder under `worker/templates/`.
+    pub template: &'static str,
+    pub recipient: String,
+    pub context: serde_json::Value,
+}
+
+/// Records `email` in the caller's transaction. Returns false when a message
+/// with the same idempotency key already exists (nothing is written then).
+pub async fn enqueue(conn: &impl ConnectionTrait, email: NewEmail) -> Result<bool, DbErr> {
+    let now = Utc::now();
+    let row = emails::ActiveModel {
+        idempotency_key: Set(email.idempotency_key),
+        category: Set(email.category),
+        template: Set(email.template.to_string()),
+        recipient: Set(email.recipient.trim().to_lowercase()),
+        context: Set(email.context.to_string()),
+        status: Set(EmailStatus::Pending),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    let inserted = emails::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(emails::Column::IdempotencyKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(inserted > 0)
+}
+
+/// Hands every due, unqueued email to the job queue; returns how many.
+///
+/// Each row is marked before its task is pushed, with a conditional update,
+/// so two relays (two worker processes) never queue the same row together. A
+/// crash between the mark and the push leaves the row to be re-queued once
+/// the mark is stale; the send job's own claim makes that harmless.
+pub async fn relay_due(
+    db: &sea_orm::DatabaseConnection,
+    queue: &JobQueue,
+    batch: u64,
+) -> anyhow::Result<usize> {
+    let now = Utc::now();
+    let stale = now - RELAY_STALE_AFTER;
+    let due: Vec<i64> = emails::Entity::find()
+        .select_only()
+        .column(emails::Column::Id)
+        .filter(emails::Column::Status.eq(EmailStatus::Pending))
+        .filter(emails::Column::NextAttemptAt.lte(now))
+        .filter(
+            emails::Column::EnqueuedAt
+                .is_null()
+                .or(emails::Column::EnqueuedAt.lt(stale)),
+        )
+        .order_by_asc(emails::Column::Id)
+        .limit(batch)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut relayed = 0;
+    for email_id in due {
+        let marked = emails::Entity::update_many()
+            .col_expr(emails::Column::EnqueuedAt, Expr::value(now))
+            .filter(emails::Column::Id.eq(email_id))
+            .filter(
+                emails::Column::EnqueuedAt
+                    .is_null()
+                    .or(emails::Column::EnqueuedAt.lt(stale)),
+            )
+            .exec(db)
+            .await?;
+        if marked.rows_affected == 1 {
+            queue.push_send_email(SendEmail { email_id }).await?;
+            relayed += 1;
+        }
+    }
+    if relayed > 0 {
+        metrics::counter!("hive_emails_relayed_total").increment(relayed as u64);
+    }
+    Ok(relayed)
+}

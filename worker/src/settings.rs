@@ -1,0 +1,252 @@
+//! Start-up configuration, read once from the environment (and `.env`) so that a
+//! fresh clone runs with no file to write and a bad value stops the process with
+//! one line that names the variable.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use lettre::message::Mailbox;
+use url::Url;
+
+/// Every environment variable Hive reads, with its default. The README's
+/// configuration table and `docker-compose.yml` are checked against this list
+/// by a test, so adding a variable here is the one place to start.
+pub const VARIABLES: &[(&str, &str)] = &[
+    ("DATABASE_URL", "sqlite://hive.db"),
+    ("HIVE_ADDR", "127.0.0.1:8080"),
+    ("HIVE_PUBLIC_URL", "http://127.0.0.1:8080"),
+    ("SMTP_URL", ""),
+    ("HIVE_MAIL_DIR", "./mail"),
+    ("HIVE_MAIL_FROM", "Hive <hive@localhost>"),
+    ("HIVE_SESSION_DAYS", "30"),
+    ("HIVE_QUEUE_POLL_MS", "500"),
+    ("HIVE_EMAIL_MAX_ATTEMPTS", "8"),
+    ("RUST_LOG", "info"),
+];
+
+/// The raw strings as they come from the environment, before validation.
+#[derive(Debug)]
+struct RawSettings {
+    database_url: String,
+    hive_addr: String,
+    hive_public_url: Option<String>,
+    smtp_url: Option<String>,
+    hive_mail_dir: String,
+    hive_mail_from: String,
+    hive_session_days: String,
+    hive_queue_poll_ms: String,
+    hive_email_max_attempts: String,
+}
+
+impl Default for RawSettings {
+    fn default() -> Self {
+        let default = |name: &str| {
+            VARIABLES
+                .iter()
+                .find(|(variable, _)| *variable == name)
+                .map(|(_, value)| value.to_string())
+                .unwrap_or_default()
+        };
+        Self {
+            database_url: default("DATABASE_URL"),
+            hive_addr: default("HIVE_ADDR"),
+            hive_public_url: None,
+            smtp_url: None,
+            hive_mail_dir: default("HIVE_MAIL_DIR"),
+            hive_mail_from: default("HIVE_MAIL_FROM"),
+            hive_session_days: default("HIVE_SESSION_DAYS"),
+            hive_queue_poll_ms: default("HIVE_QUEUE_POLL_MS"),
+            hive_email_max_attempts: default("HIVE_EMAIL_MAX_ATTEMPTS"),
+        }
+    }
+}
+
+/// Where outgoing mail goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailTransportSetting {
+    /// An SMTP server, as an `smtp://` or `smtps://` URL that lettre understands.
+    Smtp(String),
+    /// `.eml` files in a folder: the embedded default, so nothing is needed to try Hive.
+    Files(PathBuf),
+}
+
+/// Validated configuration shared by `hive-api` and `hive-worker`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub addr: SocketAddr,
+    /// Base of every link in an email; no trailing slash.
+    pub public_url: String,
+    pub mail: MailTransportSetting,
+    pub mail_from: Mailbox,
+    pub session_lifetime: chrono::Duration,
+    /// How often the outbox relay looks for mail that is due.
+    pub queue_poll: Duration,
+    /// After this many failed attempts a message is dead (kept, listed, retryable by staff).
+    pub email_max_attempts: i32,
+}
+
+/// A configuration value that cannot be used; the message names the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct SettingsError {
+    pub variable: String,
+    pub problem: String,
+}
+
+fn invalid(variable: &str, problem: impl std::fmt::Display) -> SettingsError {
+    SettingsError {
+        variable: variable.to_string(),
+        problem: problem.to_string(),
+    }
+}
+
+impl Settings {
+    /// Reads `.env` (if present) and the environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        // A missing .env is normal; a malformed one is worth stopping for.
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(error) if error.not_found() => {}
+            Err(error) => return Err(invalid(".env", error)),
+        }
+        // Plain strings in, typed values out: every variable is parsed below with
+        // a message of our own, which a layered-config crate would only obscure.
+        let read = |name: &str| -> Result<Option<String>, SettingsError> {
+            match std::env::var(name) {
+                Ok(value) => Ok(Some(value)),
+                Err(std::env::VarError::NotPresent) => Ok(None),
+                Err(std::env::VarError::NotUnicode(_)) => Err(invalid(name, "is not valid UTF-8")),
+            }
+        };
+        let defaults = RawSettings::default();
+        let raw = RawSettings {
+            database_url: read("DATABASE_URL")?.unwrap_or(defaults.database_url),
+            hive_addr: read("HIVE_ADDR")?.unwrap_or(defaults.hive_addr),
+            hive_public_url: read("HIVE_PUBLIC_URL")?,
+            smtp_url: read("SMTP_URL")?,
+            hive_mail_dir: read("HIVE_MAIL_DIR")?.unwrap_or(defaults.hive_mail_dir),
+            hive_mail_from: read("HIVE_MAIL_FROM")?.unwrap_or(defaults.hive_mail_from),
+            hive_session_days: read("HIVE_SESSION_DAYS")?.unwrap_or(defaults.hive_session_days),
+            hive_queue_poll_ms: read("HIVE_QUEUE_POLL_MS")?.unwrap_or(defaults.hive_queue_poll_ms),
+            hive_email_max_attempts: read("HIVE_EMAIL_MAX_ATTEMPTS")?
+                .unwrap_or(defaults.hive_email_max_attempts),
+        };
+        Self::from_raw(raw)
+    }
+
+    fn from_raw(raw: RawSettings) -> Result<Self, SettingsError> {
+        let addr: SocketAddr = raw.hive_addr.parse().map_err(|_| {
+            invalid(
+                "HIVE_ADDR",
+                format!("'{}' is not an address like 127.0.0.1:8080", raw.hive_addr),
+            )
+        })?;
+        let database_url = raw.database_url.trim().to_string();
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "DATABASE_URL",
+                format!("'{database_url}' is neither sqlite://FILE nor postgres://…"),
+            ));
+        }
+        let public_url = match raw.hive_public_url.filter(|url| !url.trim().is_empty()) {
+            Some(url) => {
+                let parsed = Url::parse(url.trim())
+                    .map_err(|error| invalid("HIVE_PUBLIC_URL", format!("'{url}': {error}")))?;
+                if !matches!(parsed.scheme(), "http" | "https") {
+                    return Err(invalid("HIVE_PUBLIC_URL", "must start with http:// or https://"));
+                }
+                parsed.as_str().trim_end_matches('/').to_string()
+            }
+            None => format!("http://{addr}"),
+        };
+        let mail = match raw.smtp_url.filter(|url| !url.trim().is_empty()) {
+            Some(url) => {
+                lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url.trim())
+                    .map_err(|error| invalid("SMTP_URL", format!("'{url}': {error}")))?;
+                MailTransportSetting::Smtp(url.trim().to_string())
+            }
+            None => MailTransportSetting::Files(PathBuf::from(raw.hive_mail_dir)),
+        };
+        let mail_from: Mailbox = raw.hive_mail_from.parse().map_err(|error| {
+            invalid("HIVE_MAIL_FROM", format!("'{}': {error}", raw.hive_mail_from))
+        })?;
+        let session_days: i64 = positive("HIVE_SESSION_DAYS", &raw.hive_session_days)?;
+        let poll_ms: u64 = positive("HIVE_QUEUE_POLL_MS", &raw.hive_queue_poll_ms)?;
+        let max_attempts: i32 = positive("HIVE_EMAIL_MAX_ATTEMPTS", &raw.hive_email_max_attempts)?;
+        Ok(Self {
+            database_url,
+            addr,
+            public_url,
+            mail,
+            mail_from,
+            session_lifetime: chrono::Duration::days(session_days),
+            queue_poll: Duration::from_millis(poll_ms),
+            email_max_attempts: max_attempts,
+        })
+    }
+
+    /// Settings for a process that talks to `database_url` and otherwise uses the
+    /// defaults; tests and commands adjust the fields they care about.
+    pub fn with_database(database_url: impl Into<String>) -> Self {
+        let mut settings =
+            Self::from_raw(RawSettings::default()).expect("the built-in defaults are valid");
+        settings.database_url = database_url.into();
+        settings
+    }
+
+    /// True when the data (and the queue) live in SQLite.
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
+fn positive<T>(variable: &str, value: &str) -> Result<T, SettingsError>
+where
+    T: std::str::FromStr + PartialOrd + Default,
+{
+    match value.trim().parse::<T>() {
+        Ok(number) if number > T::default() => Ok(number),
+        _ => Err(invalid(variable, format!("'{value}' is not a positive whole number"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_work_on_a_fresh_machine() {
+        let settings = Settings::from_raw(RawSettings::default()).unwrap();
+        assert!(settings.is_sqlite());
+        assert_eq!(settings.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.public_url, "http://127.0.0.1:8080");
+        assert_eq!(settings.mail, MailTransportSetting::Files(PathBuf::from("./mail")));
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        let raw = RawSettings {
+            hive_addr: "nowhere".into(),
+            ..RawSettings::default()
+        };
+        let error = Settings::from_raw(raw).unwrap_err();
+        assert!(error.to_string().starts_with("HIVE_ADDR: "), "{error}");
+
+        let raw = RawSettings {
+            smtp_url: Some("ftp://mail".into()),
+            ..RawSettings::default()
+        };
+        let error = Settings::from_raw(raw).unwrap_err();
+        assert!(error.to_string().starts_with("SMTP_URL: "), "{error}");
+
+        let raw = RawSettings {
+            hive_session_days: "-3".into(),
+            ..RawSettings::default()
+        };
+        let error = Settings::from_raw(raw).unwrap_err();
+        assert!(error.to_string().starts_with("HIVE_SESSION_DAYS: "), "{error}");
+    }
+}
