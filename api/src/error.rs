@@ -35,7 +35,7 @@ impl ErrorCode {
 /// that does into an error without a code, so `?` on a database error would
 /// send SQL to the client. Here `?` goes through `From<DbErr>` and becomes
 /// INTERNAL.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum ApiError {
     Unauthenticated(String),
     Forbidden(String),

@@ -1,1 +1,12 @@
-//! The HTTP server.
+//! Hive's API: GraphQL over HTTP, the pages for people without an account,
+//! health and metrics, and the command line that runs it all.
+
+pub mod admin;
+pub mod auth;
+pub mod cli;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod seed;
+pub mod server;
+pub mod state;

@@ -1,1 +1,16 @@
-//! Schema migrations.
+//! Schema migrations: `Migrator` lists them in order; each runs unchanged on
+//! SQLite and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+pub mod m20261122_000001_data_model;
+
+/// Hive's migrations, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_data_model::Migration)]
+    }
+}

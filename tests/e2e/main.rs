@@ -1,1 +1,13 @@
-//! End-to-end tests.
+//! End-to-end tests of the whole system, gathered into one binary (fast to
+//! link): every test starts a real Hive with its worker against its own
+//! database, and reads email from a real SMTP server.
+
+mod support;
+
+mod cli;
+mod config_docs;
+mod errors;
+mod health;
+mod limits;
+mod schema;
+mod sign_in;

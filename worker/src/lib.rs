@@ -2,6 +2,7 @@
 //! API, the email outbox, the job queue and the jobs, and the worker loop that
 //! runs them (inside `hive-api` by default, or alone as `hive-worker`).
 
+pub mod cli;
 pub mod db;
 pub mod jobs;
 pub mod mail;

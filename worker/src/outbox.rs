@@ -6,7 +6,8 @@
 use chrono::{Duration, Utc};
 use entity::emails::{self, EmailCategory, EmailStatus};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, QueryFilter,
+    QueryOrder,
     QuerySelect,
     sea_query::{Expr, OnConflict},
 };

@@ -71,11 +71,14 @@ async fn handle_send_email(
     job: SendEmail,
     ctx: Data<WorkerContext>,
 ) -> Result<(), apalis::prelude::BoxDynError> {
-    send_email::run(job, &ctx).await.map_err(|error| {
-        warn!(email_id = job.email_id, %error, "send_email failed");
-        error.into()
-    })?;
-    Ok(())
+    match send_email::run(job, &ctx).await {
+        Ok(_) => Ok(()),
+        Err(error) => {
+            warn!(email_id = job.email_id, %error, "send_email failed");
+            let boxed: apalis::prelude::BoxDynError = error.into();
+            Err(boxed)
+        }
+    }
 }
 
 /// Moves due outbox rows into the queue, every poll interval or at once when

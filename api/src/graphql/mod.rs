@@ -47,7 +47,7 @@ impl NodeQuery {
 pub struct Query(NodeQuery, users::UserQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(sign_in::SignInMutation);
+pub struct Mutation(sign_in::SignInMutation, users::UserMutation);
 
 pub type HiveSchema = Schema<Query, Mutation, EmptySubscription>;
 

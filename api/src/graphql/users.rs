@@ -48,7 +48,7 @@ pub struct User(pub users::Model);
 
 #[Object]
 impl User {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         global_id(NodeType::User, self.0.id)
     }
     async fn name(&self) -> &str {
@@ -133,4 +133,79 @@ pub async fn load_user(ctx: &Context<'_>, id: i64) -> ApiResult<User> {
         .await?
         .map(User)
         .ok_or_else(|| ApiError::not_found("No user has that id."))
+}
+
+/// A new account.
+#[derive(async_graphql::InputObject)]
+pub struct CreateUserInput {
+    pub email: String,
+    pub name: String,
+    pub role: RoleGql,
+    /// Required for MEMBER: the co-op they belong to.
+    pub organisation_id: Option<ID>,
+}
+
+#[derive(Default)]
+pub struct UserMutation;
+
+#[Object]
+impl UserMutation {
+    /// Creates an account (staff only) and emails the person a sign-in link.
+    #[graphql(guard = "RoleGuard::staff()")]
+    async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> ApiResult<User> {
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+
+        let state = ctx.data_unchecked::<AppState>();
+        let email = crate::auth::normalise_email(&input.email)
+            .ok_or_else(|| ApiError::bad_input("email", "That is not an email address."))?;
+        let name = input.name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(ApiError::bad_input("name", "Give a name of 1 to 200 characters."));
+        }
+        let role = Role::from(input.role);
+        let organisation_id = match (&input.organisation_id, role) {
+            (Some(id), _) => Some(super::relay::decode_id_of(NodeType::Organisation, id)?),
+            (None, Role::Member) => {
+                return Err(ApiError::bad_input(
+                    "organisationId",
+                    "A member belongs to a co-op: give its id.",
+                ));
+            }
+            (None, _) => None,
+        };
+        if let Some(id) = organisation_id {
+            entity::organisations::Entity::find_by_id(id)
+                .one(&state.db)
+                .await?
+                .ok_or_else(|| ApiError::not_found("No organisation has that id."))?;
+        }
+        let exists = users::Entity::find()
+            .filter(users::Column::Email.eq(&email))
+            .one(&state.db)
+            .await?;
+        if exists.is_some() {
+            return Err(ApiError::conflict("Someone already has an account with that address."));
+        }
+        let user = users::ActiveModel {
+            email: Set(email),
+            name: Set(name.to_string()),
+            role: Set(role),
+            organisation_id: Set(organisation_id),
+            created_at: Set(chrono::Utc::now()),
+            deactivated_at: Set(None),
+            ..Default::default()
+        }
+        .insert(&state.db)
+        .await
+        .map_err(|error| match error.sql_err() {
+            // Two staff adding the same person at once: the unique index decides.
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+                ApiError::conflict("Someone already has an account with that address.")
+            }
+            _ => error.into(),
+        })?;
+        crate::auth::send_sign_in_link(&state.db, &state.settings.public_url, &user).await?;
+        state.outbox_signal.notify_one();
+        Ok(User(user))
+    }
 }

@@ -160,9 +160,10 @@ pub async fn execute(
         Some(token) => match auth::authenticate(&state.db, token).await {
             Ok(viewer) => viewer,
             Err(error) => {
-                let status = match media {
-                    Media::GraphqlResponse => StatusCode::UNAUTHORIZED,
-                    Media::Json => StatusCode::OK,
+                let status = match (error.code(), media) {
+                    (ErrorCode::Internal, _) => StatusCode::INTERNAL_SERVER_ERROR,
+                    (_, Media::GraphqlResponse) => StatusCode::UNAUTHORIZED,
+                    (_, Media::Json) => StatusCode::OK,
                 };
                 return respond(media, status, &error_body(error.message(), error.code()));
             }

@@ -1,0 +1,207 @@
+//! The `hive-api` command line.
+
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use entity::users::Role;
+use hive_worker::{Settings, db, telemetry};
+use tokio::net::TcpListener;
+use tracing::info;
+
+use crate::{admin, graphql::relay, seed, server};
+
+#[derive(Parser, Debug)]
+#[command(name = "hive-api", version, about = "Hive: co-operative business support programme")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(clap::Args, Debug, Default)]
+struct ServeArgs {
+    /// Serve only; run `hive-worker` separately to send email.
+    #[arg(long)]
+    no_worker: bool,
+    /// Load the demo programme and print a staff token before serving.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server (the default).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Administration tasks.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Load data.
+    Seed {
+        /// The demo programme: co-ops, mentors, advisers, topics, requests.
+        #[arg(long, required = true)]
+        demo: bool,
+    },
+    /// Print the GraphQL SDL.
+    Schema,
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// Create a user and print a session token as the last line.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// The organisation's number or global id (members only).
+        #[arg(long)]
+        organisation: Option<String>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum RoleArg {
+    Staff,
+    Mentor,
+    Adviser,
+    Member,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Staff => Role::Staff,
+            RoleArg::Mentor => Role::Mentor,
+            RoleArg::Adviser => Role::Adviser,
+            RoleArg::Member => Role::Member,
+        }
+    }
+}
+
+/// Parses arguments and runs; errors become one line on stderr and exit 1
+/// (2 for bad configuration or arguments).
+pub async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    telemetry::init_logging();
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("hive-api: {error}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match run(cli, settings).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("hive-api: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
+    match cli.command {
+        None => serve(settings, cli.serve).await,
+        Some(Command::Serve(args)) => serve(
+            settings,
+            ServeArgs {
+                no_worker: args.no_worker || cli.serve.no_worker,
+                demo: args.demo || cli.serve.demo,
+            },
+        )
+        .await,
+        Some(Command::Migrate) => {
+            let db = db::connect(&settings.database_url).await?;
+            db::migrate(&db).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Some(Command::Schema) => {
+            print!("{}", crate::graphql::sdl());
+            Ok(())
+        }
+        Some(Command::Seed { demo: _ }) => {
+            let db = db::connect(&settings.database_url).await?;
+            db::migrate(&db).await?;
+            let summary = seed::demo(&db).await?;
+            println!("{summary}");
+            Ok(())
+        }
+        Some(Command::Admin {
+            command:
+                AdminCommand::CreateUser {
+                    email,
+                    name,
+                    role,
+                    organisation,
+                },
+        }) => {
+            let organisation_id = organisation.map(|o| parse_organisation(&o)).transpose()?;
+            let db = db::connect(&settings.database_url).await?;
+            db::migrate(&db).await?;
+            let (user, token) = admin::create_user(
+                &db,
+                &email,
+                &name,
+                role.into(),
+                organisation_id,
+                settings.session_lifetime,
+            )
+            .await?;
+            println!(
+                "user {} <{}> ({:?}), id {}",
+                user.name,
+                user.email,
+                user.role,
+                relay::global_id(relay::NodeType::User, user.id).as_str()
+            );
+            println!("session token (send as 'Authorization: Bearer <token>'):");
+            println!("{}", token.expose());
+            Ok(())
+        }
+    }
+}
+
+fn parse_organisation(value: &str) -> anyhow::Result<i64> {
+    if let Ok(number) = value.parse::<i64>() {
+        return Ok(number);
+    }
+    relay::decode_id_of(relay::NodeType::Organisation, &async_graphql::ID(value.to_string()))
+        .map_err(|_| anyhow::anyhow!("--organisation: '{value}' is not an organisation id"))
+}
+
+async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(settings.addr)
+        .await
+        .map_err(|error| anyhow::anyhow!("HIVE_ADDR: cannot listen on {}: {error}", settings.addr))?;
+    let settings = Arc::new(settings);
+    let db = db::connect(&settings.database_url).await?;
+    db::migrate(&db).await?;
+    if args.demo {
+        let summary = seed::demo(&db).await?;
+        let (_, token) = admin::create_user(
+            &db,
+            seed::DEMO_STAFF_EMAIL,
+            seed::DEMO_STAFF_NAME,
+            Role::Staff,
+            None,
+            settings.session_lifetime,
+        )
+        .await?;
+        println!("{summary}");
+        println!("GraphiQL: {}/graphql", settings.public_url);
+        println!("Staff token (Authorization: Bearer <token>):");
+        println!("{}", token.expose());
+    }
+    let running = server::start_with_db(settings.clone(), db, listener, !args.no_worker).await?;
+    info!(graphiql = %format!("{}/graphql", settings.public_url), "ready");
+    hive_worker::runner::shutdown_on_signal(running.shutdown.clone()).await;
+    running.stop().await
+}

@@ -1,0 +1,98 @@
+//! Starting Hive: the database, the HTTP server and (unless told otherwise)
+//! the worker, all stopped together by one token.
+
+use std::{net::SocketAddr, sync::Arc, sync::OnceLock};
+
+use hive_worker::{Settings, WorkerContext, db, runner};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use sea_orm::DatabaseConnection;
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::{graphql, http, state::AppState};
+
+/// A running Hive, as `hive-api` and the tests start it.
+pub struct RunningHive {
+    pub addr: SocketAddr,
+    pub db: DatabaseConnection,
+    pub shutdown: CancellationToken,
+    pub server: JoinHandle<anyhow::Result<()>>,
+    pub worker: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl RunningHive {
+    /// Stops the server and worker and waits for them.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.server.await??;
+        if let Some(worker) = self.worker {
+            worker.await??;
+        }
+        Ok(())
+    }
+}
+
+/// The metrics recorder is process-wide; every server in the process (the
+/// tests start many) shares it.
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder is set; then ours simply sees nothing.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Connects, migrates, and serves on `listener`; with `with_worker`, the worker
+/// runs in this process too.
+pub async fn start(
+    settings: Settings,
+    listener: TcpListener,
+    with_worker: bool,
+) -> anyhow::Result<RunningHive> {
+    let settings = Arc::new(settings);
+    let db = db::connect(&settings.database_url).await?;
+    db::migrate(&db).await?;
+    start_with_db(settings, db, listener, with_worker).await
+}
+
+/// As [`start`], on an existing connection (already migrated).
+pub async fn start_with_db(
+    settings: Arc<Settings>,
+    db: DatabaseConnection,
+    listener: TcpListener,
+    with_worker: bool,
+) -> anyhow::Result<RunningHive> {
+    let shutdown = CancellationToken::new();
+    let worker_ctx = WorkerContext::new(db.clone(), settings.clone())?;
+    let state = AppState {
+        db: db.clone(),
+        settings: settings.clone(),
+        schema: graphql::schema_builder().finish(),
+        outbox_signal: worker_ctx.outbox_signal.clone(),
+        metrics: metrics_handle(),
+    };
+    let addr = listener.local_addr()?;
+    let app = http::router(state);
+    let stop = shutdown.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await?;
+        Ok(())
+    });
+    let worker = with_worker.then(|| tokio::spawn(runner::run(worker_ctx, shutdown.clone())));
+    info!(%addr, with_worker, "Hive is serving");
+    Ok(RunningHive {
+        addr,
+        db,
+        shutdown,
+        server,
+        worker,
+    })
+}

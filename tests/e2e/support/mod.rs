@@ -1,0 +1,292 @@
+//! The test harness: a real Hive (server and worker) on a random port, a
+//! database of its own per test (a fresh SQLite file, or a fresh PostgreSQL
+//! database when `TEST_DATABASE_URL` is set), and a real SMTP server.
+
+pub mod smtp;
+
+use std::{sync::Arc, time::Duration};
+
+use entity::users::Role;
+use hive_api::server::{self, RunningHive};
+use hive_worker::{Settings, settings::MailTransportSetting};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+pub use smtp::MailSink;
+
+/// The variable that points the suite at PostgreSQL (a server URL; each test
+/// creates its own database there).
+pub const POSTGRES_VARIABLE: &str = "TEST_DATABASE_URL";
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body on SQLite and on PostgreSQL, as two tests.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::support::TestApp::start($crate::support::Backend::Sqlite)
+                    .await
+                    .expect("SQLite is always available");
+                ($body)(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(app) =
+                    $crate::support::TestApp::start($crate::support::Backend::Postgres).await
+                else {
+                    return;
+                };
+                ($body)(app).await;
+            }
+        }
+    };
+}
+
+/// The PostgreSQL server URL, or `None` with a loud notice. Under `CI=true` a
+/// missing or unreachable PostgreSQL fails the test instead of skipping it.
+pub async fn postgres_server_url() -> Option<String> {
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    match std::env::var(POSTGRES_VARIABLE) {
+        Ok(url) if !url.trim().is_empty() => {
+            if let Err(error) = Database::connect(url.clone()).await {
+                panic!("{POSTGRES_VARIABLE}={url} is set but PostgreSQL is unreachable: {error}");
+            }
+            Some(url)
+        }
+        _ if in_ci => panic!("CI=true but {POSTGRES_VARIABLE} is not set: PostgreSQL tests must run in CI"),
+        _ => {
+            eprintln!(
+                "\n*** SKIPPED on PostgreSQL: set {POSTGRES_VARIABLE}=postgres://postgres@127.0.0.1:5432/postgres to run it ***\n"
+            );
+            None
+        }
+    }
+}
+
+/// A fresh, empty PostgreSQL database; returns its URL.
+pub async fn fresh_postgres_database(server_url: &str) -> String {
+    let admin = Database::connect(server_url.to_string())
+        .await
+        .expect("connect to PostgreSQL");
+    let name = format!("hive_test_{:016x}", rand::random::<u64>());
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    admin.close().await.ok();
+    with_database_name(server_url, &name)
+}
+
+/// Drops a test database made by [`fresh_postgres_database`].
+pub async fn drop_postgres_database(server_url: &str, database_url: &str) {
+    let Some(name) = database_url.rsplit('/').next().map(|n| n.split('?').next().unwrap_or(n)) else {
+        return;
+    };
+    if let Ok(admin) = Database::connect(server_url.to_string()).await {
+        let _ = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
+        let _ = admin.close().await;
+    }
+}
+
+fn with_database_name(server_url: &str, name: &str) -> String {
+    let (base, query) = match server_url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (server_url, None),
+    };
+    let authority_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match base[authority_end..].find('/') {
+        Some(slash) => &base[..authority_end + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// One running Hive for one test.
+pub struct TestApp {
+    pub base_url: String,
+    pub db: DatabaseConnection,
+    pub smtp: MailSink,
+    pub settings: Arc<Settings>,
+    pub http: reqwest::Client,
+    running: Option<RunningHive>,
+    postgres: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// Starts Hive with its worker; `None` only for PostgreSQL when the suite
+    /// is not pointed at one (and not in CI).
+    pub async fn start(backend: Backend) -> Option<Self> {
+        Self::start_with(backend, true).await
+    }
+
+    /// As [`TestApp::start`], with no worker in the process: nothing is sent
+    /// until a test calls [`TestApp::spawn_worker`].
+    pub async fn start_without_worker(backend: Backend) -> Option<Self> {
+        Self::start_with(backend, false).await
+    }
+
+    async fn start_with(backend: Backend, with_worker: bool) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (database_url, postgres) = match backend {
+            Backend::Sqlite => (
+                format!("sqlite://{}", dir.path().join("hive.db").display()),
+                None,
+            ),
+            Backend::Postgres => {
+                let server = postgres_server_url().await?;
+                let url = fresh_postgres_database(&server).await;
+                (url.clone(), Some((server, url)))
+            }
+        };
+        let smtp = MailSink::start();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind HTTP port");
+        let addr = listener.local_addr().unwrap();
+        let mut settings = Settings::with_database(database_url);
+        settings.addr = addr;
+        settings.public_url = format!("http://{addr}");
+        settings.mail = MailTransportSetting::Smtp(smtp.url());
+        settings.queue_poll = Duration::from_millis(100);
+        let settings = Arc::new(settings);
+        let db = hive_worker::db::connect(&settings.database_url)
+            .await
+            .expect("connect");
+        hive_worker::db::migrate(&db).await.expect("migrate");
+        let running = server::start_with_db(settings.clone(), db.clone(), listener, with_worker)
+            .await
+            .expect("start Hive");
+        Some(Self {
+            base_url: format!("http://{addr}"),
+            db,
+            smtp,
+            settings,
+            http: reqwest::Client::new(),
+            running: Some(running),
+            postgres,
+            _dir: dir,
+        })
+    }
+
+    /// Sends a GraphQL request the way the SPA does; returns status and body.
+    pub async fn graphql(&self, query: &str, variables: Value, token: Option<&str>) -> (u16, Value) {
+        let mut request = self
+            .http
+            .post(format!("{}/graphql", self.base_url))
+            .header("accept", "application/graphql-response+json")
+            .json(&json!({"query": query, "variables": variables}));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.expect("JSON body");
+        (status, body)
+    }
+
+    /// Creates a user through the same code as `hive-api admin create-user`
+    /// and returns it with a session token.
+    pub async fn user(&self, role: Role, email: &str) -> (entity::users::Model, String) {
+        let organisation = if role == Role::Member {
+            Some(self.organisation("Test Co-op").await)
+        } else {
+            None
+        };
+        let (user, token) = hive_api::admin::create_user(
+            &self.db,
+            email,
+            "Test Person",
+            role,
+            organisation,
+            chrono::Duration::days(1),
+        )
+        .await
+        .expect("create user");
+        (user, token.expose().to_string())
+    }
+
+    /// Inserts a bare organisation and returns its id.
+    pub async fn organisation(&self, name: &str) -> i64 {
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+        let now = chrono::Utc::now();
+        entity::organisations::ActiveModel {
+            name: Set(name.to_string()),
+            stage: Set(entity::organisations::OrganisationStage::Trading),
+            region: Set("North West".into()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await
+        .expect("insert organisation")
+        .id
+    }
+
+    /// Starts a worker of its own on this test's database, as a separate
+    /// `hive-worker` process would be; cancel the token to stop it.
+    pub async fn spawn_worker(
+        &self,
+    ) -> (
+        tokio_util::sync::CancellationToken,
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+    ) {
+        let db = hive_worker::db::connect(&self.settings.database_url)
+            .await
+            .expect("connect");
+        let ctx = hive_worker::WorkerContext::new(db, self.settings.clone()).expect("worker");
+        let stop = tokio_util::sync::CancellationToken::new();
+        let handle = tokio::spawn(hive_worker::runner::run(ctx, stop.clone()));
+        (stop, handle)
+    }
+
+    /// Stops Hive and removes its PostgreSQL database.
+    pub async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await.expect("clean shutdown");
+        }
+        self.db.clone().close().await.ok();
+        if let Some((server, url)) = self.postgres.take() {
+            drop_postgres_database(&server, &url).await;
+        }
+    }
+}
+
+/// `extensions.code` of the first error, if any.
+pub fn first_error_code(body: &Value) -> Option<&str> {
+    body["errors"][0]["extensions"]["code"].as_str()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_names_replace_the_path_only() {
+        assert_eq!(
+            with_database_name("postgres://postgres@127.0.0.1:5432/postgres", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            with_database_name("postgres://u@h/db?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
+        assert_eq!(with_database_name("postgres://u@h", "x"), "postgres://u@h/x");
+    }
+}

@@ -1,0 +1,195 @@
+//! A real SMTP server on loopback (mailin-embedded), from which tests read what
+//! Hive delivered. Recipients can be set to be refused with a 550, as a
+//! mailbox that does not exist would be.
+
+use std::{
+    collections::HashSet,
+    net::{IpAddr, SocketAddr, TcpListener},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use mailin_embedded::{Handler, Server, response};
+
+/// One message as the server received it.
+#[derive(Debug, Clone)]
+pub struct ReceivedMail {
+    pub to: Vec<String>,
+    pub raw: Vec<u8>,
+}
+
+impl ReceivedMail {
+    fn parsed(&self) -> mail_parser::Message<'_> {
+        mail_parser::MessageParser::default()
+            .parse(&self.raw)
+            .expect("the SMTP server received a parseable message")
+    }
+
+    pub fn subject(&self) -> String {
+        self.parsed().subject().unwrap_or_default().to_string()
+    }
+
+    pub fn text(&self) -> String {
+        self.parsed()
+            .body_text(0)
+            .map(|t| t.to_string())
+            .unwrap_or_default()
+    }
+
+    pub fn html(&self) -> String {
+        self.parsed()
+            .body_html(0)
+            .map(|t| t.to_string())
+            .unwrap_or_default()
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.parsed()
+            .header_raw(name)
+            .map(|value| value.trim().to_string())
+    }
+
+    /// The first `http` link in the plain-text part that contains `needle`.
+    pub fn link_containing(&self, needle: &str) -> Option<String> {
+        self.text()
+            .split_whitespace()
+            .find(|word| word.starts_with("http") && word.contains(needle))
+            .map(str::to_string)
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    received: Vec<ReceivedMail>,
+    refuse: HashSet<String>,
+}
+
+#[derive(Clone)]
+struct Session {
+    shared: Arc<Mutex<Shared>>,
+    to: Vec<String>,
+    data: Vec<u8>,
+}
+
+impl Handler for Session {
+    fn helo(&mut self, _ip: IpAddr, _domain: &str) -> mailin_embedded::Response {
+        self.to.clear();
+        self.data.clear();
+        response::OK
+    }
+
+    fn mail(&mut self, _ip: IpAddr, _domain: &str, _from: &str) -> mailin_embedded::Response {
+        self.to.clear();
+        self.data.clear();
+        response::OK
+    }
+
+    fn rcpt(&mut self, to: &str) -> mailin_embedded::Response {
+        let address = to.trim_matches(|c| c == '<' || c == '>').to_lowercase();
+        if self.shared.lock().unwrap().refuse.contains(&address) {
+            return response::NO_MAILBOX;
+        }
+        self.to.push(address);
+        response::OK
+    }
+
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        _from: &str,
+        _is8bit: bool,
+        _to: &[String],
+    ) -> mailin_embedded::Response {
+        self.data.clear();
+        response::START_DATA
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        let mail = ReceivedMail {
+            to: std::mem::take(&mut self.to),
+            raw: std::mem::take(&mut self.data),
+        };
+        self.shared.lock().unwrap().received.push(mail);
+        response::OK
+    }
+}
+
+/// The running server. It lives until the test process ends (mailin's
+/// `serve` has no shutdown), one per test, each on its own port.
+#[derive(Clone)]
+pub struct MailSink {
+    pub addr: SocketAddr,
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl MailSink {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind SMTP port");
+        let addr = listener.local_addr().unwrap();
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let handler = Session {
+            shared: shared.clone(),
+            to: Vec::new(),
+            data: Vec::new(),
+        };
+        let mut server = Server::new(handler);
+        server
+            .with_name("hive-test-smtp")
+            .with_num_threads(8)
+            .with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        Self { addr, shared }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://{}", self.addr)
+    }
+
+    /// Make the server refuse this recipient permanently (550).
+    pub fn refuse(&self, address: &str) {
+        self.shared
+            .lock()
+            .unwrap()
+            .refuse
+            .insert(address.to_lowercase());
+    }
+
+    pub fn received(&self) -> Vec<ReceivedMail> {
+        self.shared.lock().unwrap().received.clone()
+    }
+
+    pub fn received_by(&self, address: &str) -> Vec<ReceivedMail> {
+        let address = address.to_lowercase();
+        self.received()
+            .into_iter()
+            .filter(|mail| mail.to.contains(&address))
+            .collect()
+    }
+
+    /// Waits until `address` has received `count` messages (or panics after
+    /// `timeout`, listing what did arrive).
+    pub async fn wait_for(&self, address: &str, count: usize, timeout: Duration) -> Vec<ReceivedMail> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let mails = self.received_by(address);
+            if mails.len() >= count {
+                return mails;
+            }
+            if tokio::time::Instant::now() > deadline {
+                let everyone: Vec<Vec<String>> = self.received().into_iter().map(|m| m.to).collect();
+                panic!(
+                    "{address} received {} of {count} messages within {timeout:?}; all recipients: {everyone:?}",
+                    mails.len()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
