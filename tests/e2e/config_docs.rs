@@ -35,7 +35,7 @@ fn readme_documents_every_variable_with_its_default() {
         }
         let row = rows
             .iter()
-            .find(|row| row.contains(&format!("`{name}`")))
+            .find(|row| row.starts_with(&format!("| `{name}`")))
             .unwrap();
         assert!(row.contains(&format!("`{default}`")), "README gives {name} the default {default}: {row}");
     }
