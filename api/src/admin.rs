@@ -7,7 +7,9 @@ use entity::{
     users::{self, Role},
 };
 use hive_worker::tokens::SecretToken;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+};
 
 use crate::auth;
 
@@ -46,10 +48,13 @@ pub async fn create_user(
     if role == Role::Member && organisation_id.is_none() {
         return Err(AdminError::MemberWithoutOrganisation);
     }
-    if let Some(id) = organisation_id {
-        if organisations::Entity::find_by_id(id).one(db).await?.is_none() {
-            return Err(AdminError::UnknownOrganisation(id));
-        }
+    if let Some(id) = organisation_id
+        && organisations::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .is_none()
+    {
+        return Err(AdminError::UnknownOrganisation(id));
     }
     let existing = users::Entity::find()
         .filter(users::Column::Email.eq(&email))

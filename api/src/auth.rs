@@ -155,7 +155,9 @@ pub fn normalise_email(email: &str) -> Option<String> {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c == '<' || c == '>');
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || c == '<' || c == '>');
     valid.then_some(email)
 }
 
@@ -168,7 +170,10 @@ pub async fn request_sign_in(
     email: &str,
 ) -> ApiResult<bool> {
     let Some(email) = normalise_email(email) else {
-        return Err(ApiError::bad_input("email", "That is not an email address."));
+        return Err(ApiError::bad_input(
+            "email",
+            "That is not an email address.",
+        ));
     };
     let Some(user) = users::Entity::find()
         .filter(users::Column::Email.eq(&email))
@@ -307,7 +312,10 @@ mod tests {
 
     #[test]
     fn email_addresses_are_normalised_or_refused() {
-        assert_eq!(normalise_email("  Ada@Example.COOP "), Some("ada@example.coop".into()));
+        assert_eq!(
+            normalise_email("  Ada@Example.COOP "),
+            Some("ada@example.coop".into())
+        );
         assert_eq!(normalise_email("not an address"), None);
         assert_eq!(normalise_email("a@b"), None);
         assert_eq!(normalise_email("@example.coop"), None);

@@ -11,7 +11,11 @@ use tracing::info;
 use crate::{admin, graphql::relay, seed, server};
 
 #[derive(Parser, Debug)]
-#[command(name = "hive-api", version, about = "Hive: co-operative business support programme")]
+#[command(
+    name = "hive-api",
+    version,
+    about = "Hive: co-operative business support programme"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -109,14 +113,16 @@ pub async fn main() -> std::process::ExitCode {
 async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     match cli.command {
         None => serve(settings, cli.serve).await,
-        Some(Command::Serve(args)) => serve(
-            settings,
-            ServeArgs {
-                no_worker: args.no_worker || cli.serve.no_worker,
-                demo: args.demo || cli.serve.demo,
-            },
-        )
-        .await,
+        Some(Command::Serve(args)) => {
+            serve(
+                settings,
+                ServeArgs {
+                    no_worker: args.no_worker || cli.serve.no_worker,
+                    demo: args.demo || cli.serve.demo,
+                },
+            )
+            .await
+        }
         Some(Command::Migrate) => {
             let db = db::connect(&settings.database_url).await?;
             db::migrate(&db).await?;
@@ -173,14 +179,17 @@ fn parse_organisation(value: &str) -> anyhow::Result<i64> {
     if let Ok(number) = value.parse::<i64>() {
         return Ok(number);
     }
-    relay::decode_id_of(relay::NodeType::Organisation, &async_graphql::ID(value.to_string()))
-        .map_err(|_| anyhow::anyhow!("--organisation: '{value}' is not an organisation id"))
+    relay::decode_id_of(
+        relay::NodeType::Organisation,
+        &async_graphql::ID(value.to_string()),
+    )
+    .map_err(|_| anyhow::anyhow!("--organisation: '{value}' is not an organisation id"))
 }
 
 async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(settings.addr)
-        .await
-        .map_err(|error| anyhow::anyhow!("HIVE_ADDR: cannot listen on {}: {error}", settings.addr))?;
+    let listener = TcpListener::bind(settings.addr).await.map_err(|error| {
+        anyhow::anyhow!("HIVE_ADDR: cannot listen on {}: {error}", settings.addr)
+    })?;
     let settings = Arc::new(settings);
     let db = db::connect(&settings.database_url).await?;
     db::migrate(&db).await?;

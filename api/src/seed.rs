@@ -5,6 +5,8 @@
 //! so running it twice changes nothing.
 
 use chrono::Utc;
+use entity::meetings::MeetingFormat;
+use entity::support_requests::EngagementKind;
 use entity::{
     organisations::{self, OrganisationStage},
     provider_formats, provider_regions, provider_sectors, provider_topics,
@@ -14,8 +16,6 @@ use entity::{
     topics,
     users::{self, Role},
 };
-use entity::support_requests::EngagementKind;
-use entity::meetings::MeetingFormat;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction,
     EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait,
@@ -73,8 +73,8 @@ pub const REGIONS: &[&str] = &[
 ];
 
 const PLACES: &[&str] = &[
-    "Calder", "Mersey", "Tyne", "Severn", "Pennine", "Fenland", "Thames", "Wye", "Clyde",
-    "Mourne", "Dales", "Trent", "Ouse", "Downs", "Medway", "Solway", "Eden",
+    "Calder", "Mersey", "Tyne", "Severn", "Pennine", "Fenland", "Thames", "Wye", "Clyde", "Mourne",
+    "Dales", "Trent", "Ouse", "Downs", "Medway", "Solway", "Eden",
 ];
 const VENTURES: &[(&str, usize)] = &[
     ("Web Workers", 0),
@@ -110,9 +110,9 @@ const FIRST_NAMES: &[&str] = &[
     "Wren", "Yusuf", "Zara", "Alfie", "Bea", "Cal", "Dina", "Ewan",
 ];
 const LAST_NAMES: &[&str] = &[
-    "Ahmed", "Byrne", "Campbell", "Davies", "Evans", "Fraser", "Gill", "Hughes", "Iqbal",
-    "Jones", "Kaur", "Lewis", "Murray", "Nolan", "O'Brien", "Patel", "Quigley", "Reid",
-    "Singh", "Thomas", "Usman", "Vaughan", "Walsh", "Young",
+    "Ahmed", "Byrne", "Campbell", "Davies", "Evans", "Fraser", "Gill", "Hughes", "Iqbal", "Jones",
+    "Kaur", "Lewis", "Murray", "Nolan", "O'Brien", "Patel", "Quigley", "Reid", "Singh", "Thomas",
+    "Usman", "Vaughan", "Walsh", "Young",
 ];
 const FIRMS: &[&str] = &[
     "Co-op Law Partnership",
@@ -178,7 +178,10 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<SeedSummary> {
     for i in 0..50 {
         let (venture, sector_index) = VENTURES[i % VENTURES.len()];
         let name = format!("{} {}", PLACES[pick(i, 1, PLACES.len())], venture);
-        let name = if organisation_ids.iter().any(|(_, n): &(i64, String)| *n == name) {
+        let name = if organisation_ids
+            .iter()
+            .any(|(_, n): &(i64, String)| *n == name)
+        {
             format!("{name} ({})", REGIONS[i % REGIONS.len()])
         } else {
             name
@@ -193,7 +196,11 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<SeedSummary> {
     let mut mentor_count = 0;
     for i in 0..28 {
         let home = organisation_ids[(i * 7) % organisation_ids.len()].0;
-        let name = format!("{} {}", FIRST_NAMES[i % FIRST_NAMES.len()], LAST_NAMES[pick(i, 3, LAST_NAMES.len())]);
+        let name = format!(
+            "{} {}",
+            FIRST_NAMES[i % FIRST_NAMES.len()],
+            LAST_NAMES[pick(i, 3, LAST_NAMES.len())]
+        );
         let email = format!("mentor{:02}@mentors.hive.example", i + 1);
         let bio = format!(
             "Founder member of a trading co-op; has been through {} and {} and is glad to share what worked.",
@@ -253,12 +260,42 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<SeedSummary> {
 
     // A handful of requests waiting for a match.
     let requests: &[(usize, EngagementKind, &str, &[usize])] = &[
-        (3, EngagementKind::Mentoring, "We want to run our first community share offer and learn from a co-op that has done one.", &[2, 1]),
-        (8, EngagementKind::Advice, "Convert our family firm to employee ownership before the founders retire.", &[3, 10, 6]),
-        (15, EngagementKind::Mentoring, "Our members' meetings drag on; we want a governance model that keeps everyone involved.", &[0, 13]),
-        (22, EngagementKind::Advice, "Appraise whether our council service can spin out as a staff mutual.", &[11, 8, 1]),
-        (31, EngagementKind::Mentoring, "Build an online shop and a newsletter that our members actually read.", &[4, 5, 14]),
-        (40, EngagementKind::Advice, "Set up as a co-operative society and register with the FCA.", &[9, 6]),
+        (
+            3,
+            EngagementKind::Mentoring,
+            "We want to run our first community share offer and learn from a co-op that has done one.",
+            &[2, 1],
+        ),
+        (
+            8,
+            EngagementKind::Advice,
+            "Convert our family firm to employee ownership before the founders retire.",
+            &[3, 10, 6],
+        ),
+        (
+            15,
+            EngagementKind::Mentoring,
+            "Our members' meetings drag on; we want a governance model that keeps everyone involved.",
+            &[0, 13],
+        ),
+        (
+            22,
+            EngagementKind::Advice,
+            "Appraise whether our council service can spin out as a staff mutual.",
+            &[11, 8, 1],
+        ),
+        (
+            31,
+            EngagementKind::Mentoring,
+            "Build an online shop and a newsletter that our members actually read.",
+            &[4, 5, 14],
+        ),
+        (
+            40,
+            EngagementKind::Advice,
+            "Set up as a co-operative society and register with the FCA.",
+            &[9, 6],
+        ),
     ];
     for (index, kind, goals, wanted) in requests {
         let organisation_id = organisation_ids[*index].0;
@@ -373,7 +410,9 @@ async fn organisation(
     let now = Utc::now();
     let row = organisations::ActiveModel {
         name: Set(name.to_string()),
-        legal_form: Set(Some(LEGAL_FORMS[pick(index, 8, LEGAL_FORMS.len())].to_string())),
+        legal_form: Set(Some(
+            LEGAL_FORMS[pick(index, 8, LEGAL_FORMS.len())].to_string(),
+        )),
         stage: Set(stage),
         sector_id: Set(Some(sector_id)),
         region: Set(REGIONS[pick(index, 9, REGIONS.len())].to_string()),
@@ -500,5 +539,8 @@ async fn provider(
         .insert(txn)
         .await?;
     }
-    Ok(2 + (topic_choice.len() + sector_choice.len() + region_choice.len() + format_choice.len()) as u64)
+    Ok(
+        2 + (topic_choice.len() + sector_choice.len() + region_choice.len() + format_choice.len())
+            as u64,
+    )
 }

@@ -4,7 +4,9 @@
 use std::collections::BTreeSet;
 
 fn repo_file(name: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -28,7 +30,11 @@ fn readme_documents_every_variable_with_its_default() {
         .map(str::to_string)
         .filter(|name| name.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
         .collect();
-    assert_eq!(documented, known(), "README configuration table vs settings::VARIABLES");
+    assert_eq!(
+        documented,
+        known(),
+        "README configuration table vs settings::VARIABLES"
+    );
     for (name, default) in hive_worker::settings::VARIABLES {
         if default.is_empty() {
             continue;
@@ -37,21 +43,30 @@ fn readme_documents_every_variable_with_its_default() {
             .iter()
             .find(|row| row.starts_with(&format!("| `{name}`")))
             .unwrap();
-        assert!(row.contains(&format!("`{default}`")), "README gives {name} the default {default}: {row}");
+        assert!(
+            row.contains(&format!("`{default}`")),
+            "README gives {name} the default {default}: {row}"
+        );
     }
 }
 
 #[test]
 fn docker_compose_uses_only_known_variables() {
-    let compose: serde_yaml::Value = serde_yaml::from_str(&repo_file("docker-compose.yml")).unwrap();
+    let compose: serde_yaml::Value =
+        serde_yaml::from_str(&repo_file("docker-compose.yml")).unwrap();
     let services = compose["services"].as_mapping().expect("services");
     let mut seen = BTreeSet::new();
     for name in ["api", "worker"] {
         let service = &services[name];
-        let environment = service["environment"].as_mapping().unwrap_or_else(|| panic!("{name} has an environment map"));
+        let environment = service["environment"]
+            .as_mapping()
+            .unwrap_or_else(|| panic!("{name} has an environment map"));
         for key in environment.keys() {
             let key = key.as_str().unwrap().to_string();
-            assert!(known().contains(&key), "docker-compose {name} sets unknown {key}");
+            assert!(
+                known().contains(&key),
+                "docker-compose {name} sets unknown {key}"
+            );
             seen.insert(key);
         }
     }
@@ -60,5 +75,8 @@ fn docker_compose_uses_only_known_variables() {
     }
     assert!(services.contains_key("postgres") && services.contains_key("mailpit"));
     let api_command = format!("{:?}", services["api"]["command"]);
-    assert!(api_command.contains("--no-worker"), "the api service leaves sending to the worker");
+    assert!(
+        api_command.contains("--no-worker"),
+        "the api service leaves sending to the worker"
+    );
 }

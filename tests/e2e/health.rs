@@ -20,7 +20,10 @@ on_both_databases!(readyz_follows_the_database, |app: TestApp| async move {
     assert_eq!(metrics.status(), 200);
     let text = metrics.text().await.unwrap();
     assert!(text.contains("hive_http_requests_total"), "{text:.500}");
-    assert!(text.contains("hive_emails{status=\"PENDING\"}") || text.contains("hive_emails{"), "{text:.500}");
+    assert!(
+        text.contains("hive_emails{status=\"PENDING\"}") || text.contains("hive_emails{"),
+        "{text:.500}"
+    );
 
     // The database goes away under the running server.
     app.db.clone().close().await.unwrap();

@@ -9,5 +9,6 @@ mod config_docs;
 mod errors;
 mod health;
 mod limits;
+mod queue;
 mod schema;
 mod sign_in;

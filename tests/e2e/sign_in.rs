@@ -15,7 +15,10 @@ const SIGN_IN: &str =
 const ME: &str = "{ me { name email role } }";
 
 fn token_from_link(link: &str) -> String {
-    link.split("token=").nth(1).expect("link has a token").to_string()
+    link.split("token=")
+        .nth(1)
+        .expect("link has a token")
+        .to_string()
 }
 
 async fn request_link(app: &TestApp, email: &str) -> String {
@@ -33,14 +36,23 @@ on_both_databases!(a_link_signs_in_once, |app: TestApp| async move {
     let (user, _) = app.user(Role::Mentor, "ada@example.coop").await;
 
     let link = request_link(&app, "Ada@Example.coop").await;
-    assert!(link.starts_with(&app.base_url), "absolute link from HIVE_PUBLIC_URL: {link}");
+    assert!(
+        link.starts_with(&app.base_url),
+        "absolute link from HIVE_PUBLIC_URL: {link}"
+    );
     let mail = app.smtp.received_by("ada@example.coop").pop().unwrap();
-    assert!(mail.header("Message-ID").is_some_and(|id| id.contains("email-")));
+    assert!(
+        mail.header("Message-ID")
+            .is_some_and(|id| id.contains("email-"))
+    );
     let token = token_from_link(&link);
 
     let (status, body) = app.graphql(SIGN_IN, json!({"token": token}), None).await;
     assert_eq!(status, 200, "{body}");
-    let session = body["data"]["signIn"]["token"].as_str().unwrap().to_string();
+    let session = body["data"]["signIn"]["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(body["data"]["signIn"]["user"]["role"], "MENTOR");
     assert_eq!(me_email(&app, &body).await, user.email);
 
@@ -52,11 +64,18 @@ on_both_databases!(a_link_signs_in_once, |app: TestApp| async move {
     let (status, again) = app.graphql(SIGN_IN, json!({"token": token}), None).await;
     assert_eq!(status, 200, "a field error, not a request error");
     assert_eq!(first_error_code(&again), Some("UNAUTHENTICATED"));
-    assert!(again["errors"][0]["message"].as_str().unwrap().contains("already been used"));
+    assert!(
+        again["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already been used")
+    );
     assert!(again["data"].is_null());
 
     // Signing out ends the session.
-    let (_, out) = app.graphql("mutation { signOut }", json!({}), Some(&session)).await;
+    let (_, out) = app
+        .graphql("mutation { signOut }", json!({}), Some(&session))
+        .await;
     assert_eq!(out["data"]["signOut"], true);
     let (status, after) = app.graphql(ME, json!({}), Some(&session)).await;
     assert_eq!(status, 401);
@@ -64,52 +83,79 @@ on_both_databases!(a_link_signs_in_once, |app: TestApp| async move {
     app.stop().await;
 });
 
-on_both_databases!(expired_and_garbage_links_are_refused, |app: TestApp| async move {
-    app.user(Role::Staff, "grace@example.coop").await;
-    let token = token_from_link(&request_link(&app, "grace@example.coop").await);
+on_both_databases!(
+    expired_and_garbage_links_are_refused,
+    |app: TestApp| async move {
+        app.user(Role::Staff, "grace@example.coop").await;
+        let token = token_from_link(&request_link(&app, "grace@example.coop").await);
 
-    // Sixteen minutes later…
-    sign_in_tokens::Entity::update_many()
-        .col_expr(
-            sign_in_tokens::Column::ExpiresAt,
-            Expr::value(chrono::Utc::now() - chrono::Duration::minutes(1)),
-        )
-        .filter(sign_in_tokens::Column::UsedAt.is_null())
-        .exec(&app.db)
-        .await
-        .unwrap();
-    let (_, expired) = app.graphql(SIGN_IN, json!({"token": token}), None).await;
-    assert_eq!(first_error_code(&expired), Some("UNAUTHENTICATED"));
-    assert!(expired["errors"][0]["message"].as_str().unwrap().contains("expired"));
+        // Sixteen minutes later…
+        sign_in_tokens::Entity::update_many()
+            .col_expr(
+                sign_in_tokens::Column::ExpiresAt,
+                Expr::value(chrono::Utc::now() - chrono::Duration::minutes(1)),
+            )
+            .filter(sign_in_tokens::Column::UsedAt.is_null())
+            .exec(&app.db)
+            .await
+            .unwrap();
+        let (_, expired) = app.graphql(SIGN_IN, json!({"token": token}), None).await;
+        assert_eq!(first_error_code(&expired), Some("UNAUTHENTICATED"));
+        assert!(
+            expired["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("expired")
+        );
 
-    for garbage in ["", "garbage", &"A".repeat(43), &"é".repeat(5000)] {
-        let (_, body) = app.graphql(SIGN_IN, json!({"token": garbage}), None).await;
-        assert_eq!(first_error_code(&body), Some("UNAUTHENTICATED"), "{garbage:.20}: {body}");
-        assert!(body["errors"][0]["message"].as_str().unwrap().contains("not valid"));
+        for garbage in ["", "garbage", &"A".repeat(43), &"é".repeat(5000)] {
+            let (_, body) = app.graphql(SIGN_IN, json!({"token": garbage}), None).await;
+            assert_eq!(
+                first_error_code(&body),
+                Some("UNAUTHENTICATED"),
+                "{garbage:.20}: {body}"
+            );
+            assert!(
+                body["errors"][0]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("not valid")
+            );
+        }
+        app.stop().await;
     }
-    app.stop().await;
-});
+);
 
-on_both_databases!(unknown_addresses_get_the_same_answer_and_no_mail, |app: TestApp| async move {
-    app.user(Role::Staff, "known@example.coop").await;
-    let (_, unknown) = app
-        .graphql(REQUEST, json!({"email": "stranger@example.coop"}), None)
-        .await;
-    let (_, known) = app
-        .graphql(REQUEST, json!({"email": "known@example.coop"}), None)
-        .await;
-    assert_eq!(unknown, known, "the answer never tells whether the address is known");
-    app.smtp.wait_for("known@example.coop", 1, Duration::from_secs(20)).await;
-    assert!(app.smtp.received_by("stranger@example.coop").is_empty());
-    // Only one email row exists: the stranger's request wrote nothing.
-    let rows = entity::emails::Entity::find().all(&app.db).await.unwrap();
-    assert_eq!(rows.len(), 1);
+on_both_databases!(
+    unknown_addresses_get_the_same_answer_and_no_mail,
+    |app: TestApp| async move {
+        app.user(Role::Staff, "known@example.coop").await;
+        let (_, unknown) = app
+            .graphql(REQUEST, json!({"email": "stranger@example.coop"}), None)
+            .await;
+        let (_, known) = app
+            .graphql(REQUEST, json!({"email": "known@example.coop"}), None)
+            .await;
+        assert_eq!(
+            unknown, known,
+            "the answer never tells whether the address is known"
+        );
+        app.smtp
+            .wait_for("known@example.coop", 1, Duration::from_secs(20))
+            .await;
+        assert!(app.smtp.received_by("stranger@example.coop").is_empty());
+        // Only one email row exists: the stranger's request wrote nothing.
+        let rows = entity::emails::Entity::find().all(&app.db).await.unwrap();
+        assert_eq!(rows.len(), 1);
 
-    let (_, bad) = app.graphql(REQUEST, json!({"email": "not an address"}), None).await;
-    assert_eq!(first_error_code(&bad), Some("BAD_USER_INPUT"));
-    assert_eq!(bad["errors"][0]["extensions"]["field"], "email");
-    app.stop().await;
-});
+        let (_, bad) = app
+            .graphql(REQUEST, json!({"email": "not an address"}), None)
+            .await;
+        assert_eq!(first_error_code(&bad), Some("BAD_USER_INPUT"));
+        assert_eq!(bad["errors"][0]["extensions"]["field"], "email");
+        app.stop().await;
+    }
+);
 
 /// The token and its email are written in one transaction, so a process that
 /// stops before its worker sends the email loses nothing: the next worker to
@@ -119,23 +165,34 @@ async fn survives_a_stop_before_sending(backend: Backend) {
         return;
     };
     let (user, _) = app.user(Role::Adviser, "lin@example.coop").await;
-    let (status, _) = app.graphql(REQUEST, json!({"email": user.email}), None).await;
+    let (status, _) = app
+        .graphql(REQUEST, json!({"email": user.email}), None)
+        .await;
     assert_eq!(status, 200);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(app.smtp.received_by(&user.email).is_empty(), "nothing is sent without a worker");
+    assert!(
+        app.smtp.received_by(&user.email).is_empty(),
+        "nothing is sent without a worker"
+    );
     let pending = entity::emails::Entity::find().all(&app.db).await.unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].status, entity::emails::EmailStatus::Pending);
 
     let (stop, worker) = app.spawn_worker().await;
-    let mails = app.smtp.wait_for(&user.email, 1, Duration::from_secs(20)).await;
+    let mails = app
+        .smtp
+        .wait_for(&user.email, 1, Duration::from_secs(20))
+        .await;
     assert_eq!(mails.len(), 1);
     stop.cancel();
     worker.await.unwrap().unwrap();
 
     let sent = entity::emails::Entity::find().all(&app.db).await.unwrap();
     assert_eq!(sent[0].status, entity::emails::EmailStatus::Sent);
-    assert!(!sent[0].context.contains("token="), "the link is not kept once sent");
+    assert!(
+        !sent[0].context.contains("token="),
+        "the link is not kept once sent"
+    );
     app.stop().await;
 }
 
@@ -149,32 +206,40 @@ async fn a_stop_before_sending_loses_nothing_postgres() {
     survives_a_stop_before_sending(Backend::Postgres).await;
 }
 
-on_both_databases!(a_refused_address_is_marked_bouncing, |app: TestApp| async move {
-    app.smtp.refuse("gone@example.coop");
-    app.user(Role::Mentor, "gone@example.coop").await;
-    let (status, _) = app.graphql(REQUEST, json!({"email": "gone@example.coop"}), None).await;
-    assert_eq!(status, 200);
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let email = loop {
-        let rows = entity::emails::Entity::find().all(&app.db).await.unwrap();
-        if rows[0].status != entity::emails::EmailStatus::Pending {
-            break rows[0].clone();
-        }
-        assert!(std::time::Instant::now() < deadline, "the worker never tried");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert_eq!(email.status, entity::emails::EmailStatus::Failed);
-    assert!(email.last_error.unwrap_or_default().contains("550"));
-    let preference = entity::email_preferences::Entity::find()
-        .filter(entity::email_preferences::Column::Email.eq("gone@example.coop"))
-        .one(&app.db)
-        .await
-        .unwrap()
-        .expect("a preference row marks the address");
-    assert!(preference.bounced_at.is_some());
-    assert!(app.smtp.received().is_empty());
-    app.stop().await;
-});
+on_both_databases!(
+    a_refused_address_is_marked_bouncing,
+    |app: TestApp| async move {
+        app.smtp.refuse("gone@example.coop");
+        app.user(Role::Mentor, "gone@example.coop").await;
+        let (status, _) = app
+            .graphql(REQUEST, json!({"email": "gone@example.coop"}), None)
+            .await;
+        assert_eq!(status, 200);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let email = loop {
+            let rows = entity::emails::Entity::find().all(&app.db).await.unwrap();
+            if rows[0].status != entity::emails::EmailStatus::Pending {
+                break rows[0].clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the worker never tried"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(email.status, entity::emails::EmailStatus::Failed);
+        assert!(email.last_error.unwrap_or_default().contains("550"));
+        let preference = entity::email_preferences::Entity::find()
+            .filter(entity::email_preferences::Column::Email.eq("gone@example.coop"))
+            .one(&app.db)
+            .await
+            .unwrap()
+            .expect("a preference row marks the address");
+        assert!(preference.bounced_at.is_some());
+        assert!(app.smtp.received().is_empty());
+        app.stop().await;
+    }
+);
 
 /// The address as the new session sees it (the payload is built before the
 /// session exists, so its `user.email` is not readable there).

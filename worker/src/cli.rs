@@ -1,7 +1,6 @@
 //! `hive-worker`: the worker alone, for running beside `hive-api --no-worker`
 //! (several of them may share one PostgreSQL queue).
 
-
 use std::sync::Arc;
 
 use crate::{Settings, WorkerContext, db, runner, telemetry};

@@ -13,7 +13,7 @@ pub mod settings;
 pub mod telemetry;
 pub mod tokens;
 
-use std::{sync::Arc, time::Duration};
+use std::sync::{Arc, atomic::AtomicI64};
 
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
@@ -31,8 +31,9 @@ pub struct WorkerContext {
     /// Woken when an email is written in this process, so the embedded worker
     /// sends sign-in links at once instead of at the next poll.
     pub outbox_signal: Arc<Notify>,
-    /// First retry delay of a failed delivery (it doubles each time).
-    pub email_retry_base: Duration,
+    /// When this process last started a job (Unix milliseconds); the runner's
+    /// watchdog uses it to tell a busy queue from a stalled one.
+    pub last_job_started: Arc<AtomicI64>,
 }
 
 impl WorkerContext {
@@ -42,7 +43,7 @@ impl WorkerContext {
             templates: Arc::new(mail::Templates::load()?),
             queue: queue::JobQueue::new(&db)?,
             outbox_signal: Arc::new(Notify::new()),
-            email_retry_base: Duration::from_secs(30),
+            last_job_started: Arc::new(AtomicI64::new(chrono::Utc::now().timestamp_millis())),
             db,
             settings,
         })

@@ -6,8 +6,8 @@
 use chrono::{Duration, Utc};
 use entity::emails::{self, EmailCategory, EmailStatus};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, QueryFilter,
-    QueryOrder,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
     QuerySelect,
     sea_query::{Expr, OnConflict},
 };
@@ -109,4 +109,26 @@ pub async fn relay_due(
         metrics::counter!("hive_emails_relayed_total").increment(relayed as u64);
     }
     Ok(relayed)
+}
+
+/// Hands back to the relay every email queued more than `age` ago that is due
+/// and was never claimed by a worker (a claim moves `next_attempt_at` past
+/// now); returns how many. Used when the queue looks stalled.
+pub async fn requeue_untouched(
+    db: &sea_orm::DatabaseConnection,
+    age: std::time::Duration,
+) -> Result<u64, DbErr> {
+    let now = Utc::now();
+    let before = now - Duration::from_std(age).unwrap_or(RELAY_STALE_AFTER);
+    let result = emails::Entity::update_many()
+        .col_expr(
+            emails::Column::EnqueuedAt,
+            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
+        .filter(emails::Column::Status.eq(EmailStatus::Pending))
+        .filter(emails::Column::EnqueuedAt.lt(before))
+        .filter(emails::Column::NextAttemptAt.lte(now))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
 }

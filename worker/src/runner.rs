@@ -1,6 +1,6 @@
 //! The worker loop: the outbox relay and the apalis workers, until shutdown.
 
-use std::time::Duration;
+use std::{sync::atomic::Ordering, time::Duration};
 
 use apalis::prelude::{BackendExt, Data, WorkerBuilder, WorkerBuilderExt};
 use tokio_util::sync::CancellationToken;
@@ -20,13 +20,20 @@ const SEND_CONCURRENCY: usize = 16;
 
 /// Runs until `shutdown` is cancelled. A failure of the queue backend (the
 /// database went away, say) restarts the apalis worker after a pause instead of
-/// ending the process.
+/// ending the process; so does a stall noticed by the watchdog.
 pub async fn run(ctx: WorkerContext, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let worker_name = format!("hive-{}-{}", hostname(), std::process::id());
-    info!(worker = %worker_name, "worker started");
+    let process_name = format!("hive-{}-{}", hostname(), std::process::id());
+    info!(worker = %process_name, "worker started");
     let relay = tokio::spawn(relay_loop(ctx.clone(), shutdown.clone()));
+    let mut runs = 0u32;
     while !shutdown.is_cancelled() {
-        let stop = shutdown.clone();
+        // apalis refuses a name whose last heartbeat is recent, so each
+        // restart registers under a new one.
+        runs += 1;
+        let worker_name = format!("{process_name}-{runs}");
+        let this_run = shutdown.child_token();
+        let watchdog = tokio::spawn(watchdog(ctx.clone(), this_run.clone()));
+        let stop = this_run.clone();
         let signal = async move {
             stop.cancelled().await;
             Ok::<(), std::io::Error>(())
@@ -51,6 +58,7 @@ pub async fn run(ctx: WorkerContext, shutdown: CancellationToken) -> anyhow::Res
                     .await
             }
         };
+        watchdog.abort();
         if let Err(error) = result {
             if shutdown.is_cancelled() {
                 break;
@@ -67,10 +75,47 @@ pub async fn run(ctx: WorkerContext, shutdown: CancellationToken) -> anyhow::Res
     Ok(())
 }
 
+/// apalis-sqlite has a known issue (#58) where a long-running worker stops
+/// picking up tasks. Whatever the cause, the symptom is the same: emails sit
+/// queued and due while this process starts no job. The watchdog checks for
+/// exactly that, hands those emails back to the relay (in case their tasks were
+/// lost rather than stuck) and ends the current apalis run, which [`run`]
+/// restarts.
+async fn watchdog(ctx: WorkerContext, this_run: CancellationToken) {
+    let stall_after = ctx.settings.queue_stall_after;
+    loop {
+        tokio::select! {
+            _ = this_run.cancelled() => return,
+            _ = tokio::time::sleep(stall_after / 2) => {}
+        }
+        let idle_ms =
+            chrono::Utc::now().timestamp_millis() - ctx.last_job_started.load(Ordering::Relaxed);
+        if idle_ms < stall_after.as_millis() as i64 {
+            continue;
+        }
+        match outbox::requeue_untouched(&ctx.db, stall_after).await {
+            Ok(0) => {}
+            Ok(waiting) => {
+                warn!(
+                    waiting,
+                    idle_ms, "job queue stalled; restarting the queue worker"
+                );
+                ctx.outbox_signal.notify_one();
+                metrics::counter!("hive_queue_worker_restarts_total").increment(1);
+                this_run.cancel();
+                return;
+            }
+            Err(error) => warn!(%error, "watchdog could not read the outbox"),
+        }
+    }
+}
+
 async fn handle_send_email(
     job: SendEmail,
     ctx: Data<WorkerContext>,
 ) -> Result<(), apalis::prelude::BoxDynError> {
+    ctx.last_job_started
+        .store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
     match send_email::run(job, &ctx).await {
         Ok(_) => Ok(()),
         Err(error) => {

@@ -83,6 +83,12 @@ pub struct Settings {
     pub queue_poll: Duration,
     /// After this many failed attempts a message is dead (kept, listed, retryable by staff).
     pub email_max_attempts: i32,
+    /// First retry delay of a failed delivery (it doubles each time). Not an
+    /// environment variable: tests shorten it.
+    pub email_retry_base: Duration,
+    /// Due work untouched this long means the queue worker is stalled and is
+    /// restarted. Not an environment variable: tests shorten it.
+    pub queue_stall_after: Duration,
 }
 
 /// A configuration value that cannot be used; the message names the variable.
@@ -156,7 +162,10 @@ impl Settings {
                 let parsed = Url::parse(url.trim())
                     .map_err(|error| invalid("HIVE_PUBLIC_URL", format!("'{url}': {error}")))?;
                 if !matches!(parsed.scheme(), "http" | "https") {
-                    return Err(invalid("HIVE_PUBLIC_URL", "must start with http:// or https://"));
+                    return Err(invalid(
+                        "HIVE_PUBLIC_URL",
+                        "must start with http:// or https://",
+                    ));
                 }
                 parsed.as_str().trim_end_matches('/').to_string()
             }
@@ -171,7 +180,10 @@ impl Settings {
             None => MailTransportSetting::Files(PathBuf::from(raw.hive_mail_dir)),
         };
         let mail_from: Mailbox = raw.hive_mail_from.parse().map_err(|error| {
-            invalid("HIVE_MAIL_FROM", format!("'{}': {error}", raw.hive_mail_from))
+            invalid(
+                "HIVE_MAIL_FROM",
+                format!("'{}': {error}", raw.hive_mail_from),
+            )
         })?;
         let session_days: i64 = positive("HIVE_SESSION_DAYS", &raw.hive_session_days)?;
         let poll_ms: u64 = positive("HIVE_QUEUE_POLL_MS", &raw.hive_queue_poll_ms)?;
@@ -185,6 +197,8 @@ impl Settings {
             session_lifetime: chrono::Duration::days(session_days),
             queue_poll: Duration::from_millis(poll_ms),
             email_max_attempts: max_attempts,
+            email_retry_base: Duration::from_secs(30),
+            queue_stall_after: Duration::from_secs(20),
         })
     }
 
@@ -209,7 +223,10 @@ where
 {
     match value.trim().parse::<T>() {
         Ok(number) if number > T::default() => Ok(number),
-        _ => Err(invalid(variable, format!("'{value}' is not a positive whole number"))),
+        _ => Err(invalid(
+            variable,
+            format!("'{value}' is not a positive whole number"),
+        )),
     }
 }
 
@@ -223,7 +240,10 @@ mod tests {
         assert!(settings.is_sqlite());
         assert_eq!(settings.addr.to_string(), "127.0.0.1:8080");
         assert_eq!(settings.public_url, "http://127.0.0.1:8080");
-        assert_eq!(settings.mail, MailTransportSetting::Files(PathBuf::from("./mail")));
+        assert_eq!(
+            settings.mail,
+            MailTransportSetting::Files(PathBuf::from("./mail"))
+        );
     }
 
     #[test]
@@ -247,6 +267,9 @@ mod tests {
             ..RawSettings::default()
         };
         let error = Settings::from_raw(raw).unwrap_err();
-        assert!(error.to_string().starts_with("HIVE_SESSION_DAYS: "), "{error}");
+        assert!(
+            error.to_string().starts_with("HIVE_SESSION_DAYS: "),
+            "{error}"
+        );
     }
 }

@@ -6,8 +6,8 @@ pub mod sign_in;
 pub mod users;
 
 use async_graphql::{
-    Context, EmptySubscription, ID, Interface, MergedObject, Object, Schema, SchemaBuilder,
-    SDLExportOptions,
+    Context, EmptySubscription, ID, Interface, MergedObject, Object, SDLExportOptions, Schema,
+    SchemaBuilder,
 };
 
 use crate::error::ApiResult;
@@ -36,9 +36,9 @@ impl NodeQuery {
     async fn node(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Node> {
         match decode_global_id(&id)? {
             (NodeType::User, id) => Ok(Node::User(users::load_user(ctx, id).await?)),
-            (NodeType::Organisation, _) => Err(crate::error::ApiError::not_found(
-                "Nothing has that id.",
-            )),
+            (NodeType::Organisation, _) => {
+                Err(crate::error::ApiError::not_found("Nothing has that id."))
+            }
         }
     }
 }

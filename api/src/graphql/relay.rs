@@ -51,7 +51,9 @@ pub fn global_id(kind: NodeType, id: i64) -> ID {
 /// Reads a global id; anything malformed is NOT_FOUND, as an unknown id is.
 pub fn decode_global_id(id: &ID) -> ApiResult<(NodeType, i64)> {
     let not_found = || ApiError::not_found("Nothing has that id.");
-    let bytes = URL_SAFE_NO_PAD.decode(id.as_str()).map_err(|_| not_found())?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(id.as_str())
+        .map_err(|_| not_found())?;
     let text = String::from_utf8(bytes).map_err(|_| not_found())?;
     let (kind, number) = text.split_once(':').ok_or_else(not_found)?;
     let kind = NodeType::from_name(kind).ok_or_else(not_found)?;
@@ -128,14 +130,19 @@ fn decode_cursor_arg(name: &str, value: &Option<String>) -> ApiResult<Option<i64
         .map(|s| {
             IdCursor::decode_cursor(s)
                 .map(|cursor| cursor.0)
-                .map_err(|_| ApiError::bad_input(name, format!("`{name}` is not a cursor from this list.")))
+                .map_err(|_| {
+                    ApiError::bad_input(name, format!("`{name}` is not a cursor from this list."))
+                })
         })
         .transpose()
 }
 
 fn page_size(name: &str, value: Option<i32>) -> ApiResult<Option<u64>> {
     match value {
-        Some(n) if n < 0 => Err(ApiError::bad_input(name, format!("`{name}` cannot be negative."))),
+        Some(n) if n < 0 => Err(ApiError::bad_input(
+            name,
+            format!("`{name}` cannot be negative."),
+        )),
         Some(n) => Ok(Some(n.min(MAX_PAGE_SIZE) as u64)),
         None => Ok(None),
     }
@@ -161,7 +168,10 @@ where
     let first = page_size("first", args.first)?;
     let last = page_size("last", args.last)?;
     if first.is_some() && last.is_some() {
-        return Err(ApiError::bad_input("last", "Give `first` or `last`, not both."));
+        return Err(ApiError::bad_input(
+            "last",
+            "Give `first` or `last`, not both.",
+        ));
     }
 
     let total_count = select.clone().count(db).await?;
@@ -192,8 +202,11 @@ where
         (after.is_some(), more)
     };
 
-    let mut connection =
-        Connection::with_additional_fields(has_previous, has_next, ConnectionFields { total_count });
+    let mut connection = Connection::with_additional_fields(
+        has_previous,
+        has_next,
+        ConnectionFields { total_count },
+    );
     connection.edges.extend(rows.into_iter().map(|row| {
         let id = row_id(&row, id_column);
         Edge::new(IdCursor(id), to_node(row))
@@ -230,6 +243,9 @@ mod tests {
         assert!(IdCursor::decode_cursor("bm9wZQ").is_err());
         assert!(decode_cursor_arg("after", &Some("!!".into())).is_err());
         assert!(page_size("first", Some(-1)).is_err());
-        assert_eq!(page_size("first", Some(10_000)).unwrap(), Some(MAX_PAGE_SIZE as u64));
+        assert_eq!(
+            page_size("first", Some(10_000)).unwrap(),
+            Some(MAX_PAGE_SIZE as u64)
+        );
     }
 }

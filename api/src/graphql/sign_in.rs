@@ -42,8 +42,9 @@ impl SignInMutation {
             state.outbox_signal.notify_one();
         }
         Ok(RequestSignInPayload {
-            message: "If that address belongs to someone in the programme, a sign-in link is on its way."
-                .into(),
+            message:
+                "If that address belongs to someone in the programme, a sign-in link is on its way."
+                    .into(),
         })
     }
 

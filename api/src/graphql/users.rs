@@ -61,7 +61,9 @@ impl User {
         if me || viewer.is_staff() {
             Ok(Some(&self.0.email))
         } else {
-            Err(ApiError::forbidden("Only staff and the person themself see an email address."))
+            Err(ApiError::forbidden(
+                "Only staff and the person themself see an email address.",
+            ))
         }
     }
     async fn role(&self) -> RoleGql {
@@ -160,7 +162,10 @@ impl UserMutation {
             .ok_or_else(|| ApiError::bad_input("email", "That is not an email address."))?;
         let name = input.name.trim();
         if name.is_empty() || name.chars().count() > 200 {
-            return Err(ApiError::bad_input("name", "Give a name of 1 to 200 characters."));
+            return Err(ApiError::bad_input(
+                "name",
+                "Give a name of 1 to 200 characters.",
+            ));
         }
         let role = Role::from(input.role);
         let organisation_id = match (&input.organisation_id, role) {
@@ -184,7 +189,9 @@ impl UserMutation {
             .one(&state.db)
             .await?;
         if exists.is_some() {
-            return Err(ApiError::conflict("Someone already has an account with that address."));
+            return Err(ApiError::conflict(
+                "Someone already has an account with that address.",
+            ));
         }
         let user = users::ActiveModel {
             email: Set(email),

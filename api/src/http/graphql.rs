@@ -7,8 +7,8 @@
 
 use async_graphql::http::GraphiQLSource;
 use axum::{
-    body::Bytes,
-    extract::{State, rejection::BytesRejection},
+    body::Body,
+    extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
@@ -88,11 +88,7 @@ fn refuse(media: Media, status: StatusCode, message: &str, code: ErrorCode) -> R
     respond(media, status, &error_body(message, code))
 }
 
-pub async fn execute(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+pub async fn execute(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let Some(media) = negotiate(&headers) else {
         return refuse(
             Media::Json,
@@ -101,9 +97,9 @@ pub async fn execute(
             ErrorCode::BadUserInput,
         );
     };
-    let body = match body {
+    let body = match read_body(body).await {
         Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+        Err(BodyError::TooLarge) => {
             return refuse(
                 media,
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -114,7 +110,7 @@ pub async fn execute(
                 ErrorCode::BadUserInput,
             );
         }
-        Err(_) => {
+        Err(BodyError::Unreadable) => {
             return refuse(
                 media,
                 StatusCode::BAD_REQUEST,
@@ -160,6 +156,9 @@ pub async fn execute(
         Some(token) => match auth::authenticate(&state.db, token).await {
             Ok(viewer) => viewer,
             Err(error) => {
+                if let crate::error::ApiError::Internal(detail) = &error {
+                    tracing::error!(%detail, "authentication failed");
+                }
                 let status = match (error.code(), media) {
                     (ErrorCode::Internal, _) => StatusCode::INTERNAL_SERVER_ERROR,
                     (_, Media::GraphqlResponse) => StatusCode::UNAUTHORIZED,
@@ -176,6 +175,39 @@ pub async fn execute(
         .await;
     let (status, body) = shape_response(media, response);
     respond(media, status, &body)
+}
+
+/// Oversized bodies are read to the end (up to a ceiling) before the 413 goes
+/// out: a server that answers mid-upload makes most clients see a broken
+/// connection instead of the clear error.
+const DRAIN_CEILING: usize = 32 * 1024 * 1024;
+
+enum BodyError {
+    TooLarge,
+    Unreadable,
+}
+
+async fn read_body(body: Body) -> Result<Vec<u8>, BodyError> {
+    use futures::StreamExt;
+
+    let mut stream = body.into_data_stream();
+    let mut buffer = Vec::new();
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| BodyError::Unreadable)?;
+        total += chunk.len();
+        if total > DRAIN_CEILING {
+            break;
+        }
+        if total <= super::MAX_BODY_BYTES {
+            buffer.extend_from_slice(&chunk);
+        }
+    }
+    if total > super::MAX_BODY_BYTES {
+        Err(BodyError::TooLarge)
+    } else {
+        Ok(buffer)
+    }
 }
 
 /// Turns an executed response into the body and status the client gets.
@@ -266,11 +298,15 @@ mod tests {
         assert_eq!(negotiate(&HeaderMap::new()), Some(Media::Json));
         assert_eq!(negotiate(&accept("application/json")), Some(Media::Json));
         assert_eq!(
-            negotiate(&accept("application/graphql-response+json, application/json;q=0.9")),
+            negotiate(&accept(
+                "application/graphql-response+json, application/json;q=0.9"
+            )),
             Some(Media::GraphqlResponse)
         );
         assert_eq!(
-            negotiate(&accept("application/graphql-response+json;q=0.5, application/json")),
+            negotiate(&accept(
+                "application/graphql-response+json;q=0.5, application/json"
+            )),
             Some(Media::Json)
         );
         assert_eq!(negotiate(&accept("*/*")), Some(Media::Json));
@@ -280,7 +316,10 @@ mod tests {
     #[test]
     fn bearer_tokens_are_read_case_insensitively() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer abc"));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer abc"),
+        );
         assert_eq!(bearer_token(&headers), Some("abc"));
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
         assert_eq!(bearer_token(&headers), None);

@@ -9,8 +9,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use entity::emails::{self, EmailStatus};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use sea_orm::Iterable;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::state::AppState;
 

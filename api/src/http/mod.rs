@@ -20,7 +20,10 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", post(graphql::execute).get(graphql::graphiql))
-        .route("/sign-in", get(sign_in_page::form).post(sign_in_page::submit))
+        .route(
+            "/sign-in",
+            get(sign_in_page::form).post(sign_in_page::submit),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))

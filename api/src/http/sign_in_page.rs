@@ -70,7 +70,10 @@ pub async fn submit(
         ),
         Err(error) => (
             StatusCode::BAD_REQUEST,
-            page("Sign-in link not accepted", &format!("<p>{}</p>", escape(error.message()))),
+            page(
+                "Sign-in link not accepted",
+                &format!("<p>{}</p>", escape(error.message())),
+            ),
         ),
     }
 }

@@ -65,7 +65,9 @@ pub async fn postgres_server_url() -> Option<String> {
             }
             Some(url)
         }
-        _ if in_ci => panic!("CI=true but {POSTGRES_VARIABLE} is not set: PostgreSQL tests must run in CI"),
+        _ if in_ci => {
+            panic!("CI=true but {POSTGRES_VARIABLE} is not set: PostgreSQL tests must run in CI")
+        }
         _ => {
             eprintln!(
                 "\n*** SKIPPED on PostgreSQL: set {POSTGRES_VARIABLE}=postgres://postgres@127.0.0.1:5432/postgres to run it ***\n"
@@ -91,7 +93,11 @@ pub async fn fresh_postgres_database(server_url: &str) -> String {
 
 /// Drops a test database made by [`fresh_postgres_database`].
 pub async fn drop_postgres_database(server_url: &str, database_url: &str) {
-    let Some(name) = database_url.rsplit('/').next().map(|n| n.split('?').next().unwrap_or(n)) else {
+    let Some(name) = database_url
+        .rsplit('/')
+        .next()
+        .map(|n| n.split('?').next().unwrap_or(n))
+    else {
         return;
     };
     if let Ok(admin) = Database::connect(server_url.to_string()).await {
@@ -144,6 +150,15 @@ impl TestApp {
     }
 
     async fn start_with(backend: Backend, with_worker: bool) -> Option<Self> {
+        // Logs go through the test harness, so they show only for failing
+        // tests; RUST_LOG widens them.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            )
+            .with_test_writer()
+            .try_init();
         let dir = tempfile::tempdir().expect("temp dir");
         let (database_url, postgres) = match backend {
             Backend::Sqlite => (
@@ -157,13 +172,17 @@ impl TestApp {
             }
         };
         let smtp = MailSink::start();
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind HTTP port");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind HTTP port");
         let addr = listener.local_addr().unwrap();
         let mut settings = Settings::with_database(database_url);
         settings.addr = addr;
         settings.public_url = format!("http://{addr}");
         settings.mail = MailTransportSetting::Smtp(smtp.url());
         settings.queue_poll = Duration::from_millis(100);
+        settings.queue_stall_after = Duration::from_secs(1);
+        settings.email_retry_base = Duration::from_millis(200);
         let settings = Arc::new(settings);
         let db = hive_worker::db::connect(&settings.database_url)
             .await
@@ -185,7 +204,12 @@ impl TestApp {
     }
 
     /// Sends a GraphQL request the way the SPA does; returns status and body.
-    pub async fn graphql(&self, query: &str, variables: Value, token: Option<&str>) -> (u16, Value) {
+    pub async fn graphql(
+        &self,
+        query: &str,
+        variables: Value,
+        token: Option<&str>,
+    ) -> (u16, Value) {
         let mut request = self
             .http
             .post(format!("{}/graphql", self.base_url))
@@ -287,6 +311,9 @@ mod tests {
             with_database_name("postgres://u@h/db?sslmode=disable", "x"),
             "postgres://u@h/x?sslmode=disable"
         );
-        assert_eq!(with_database_name("postgres://u@h", "x"), "postgres://u@h/x");
+        assert_eq!(
+            with_database_name("postgres://u@h", "x"),
+            "postgres://u@h/x"
+        );
     }
 }

@@ -175,7 +175,12 @@ impl MailSink {
 
     /// Waits until `address` has received `count` messages (or panics after
     /// `timeout`, listing what did arrive).
-    pub async fn wait_for(&self, address: &str, count: usize, timeout: Duration) -> Vec<ReceivedMail> {
+    pub async fn wait_for(
+        &self,
+        address: &str,
+        count: usize,
+        timeout: Duration,
+    ) -> Vec<ReceivedMail> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let mails = self.received_by(address);
@@ -183,7 +188,8 @@ impl MailSink {
                 return mails;
             }
             if tokio::time::Instant::now() > deadline {
-                let everyone: Vec<Vec<String>> = self.received().into_iter().map(|m| m.to).collect();
+                let everyone: Vec<Vec<String>> =
+                    self.received().into_iter().map(|m| m.to).collect();
                 panic!(
                     "{address} received {} of {count} messages within {timeout:?}; all recipients: {everyone:?}",
                     mails.len()

@@ -9,8 +9,9 @@ use entity::{
     emails::{self, EmailCategory, EmailStatus},
 };
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, ExprTrait,
-    QueryFilter,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, DatabaseConnection, EntityTrait, ExprTrait, QueryFilter,
     sea_query::{Expr, OnConflict},
 };
 use serde::{Deserialize, Serialize};
@@ -73,7 +74,13 @@ pub async fn run(job: SendEmail, ctx: &WorkerContext) -> anyhow::Result<Outcome>
     };
 
     if is_bouncing(db, &email.recipient).await? && email.category != EmailCategory::SignIn {
-        finish(db, &email, EmailStatus::Suppressed, Some("address is bouncing".into())).await?;
+        finish(
+            db,
+            &email,
+            EmailStatus::Suppressed,
+            Some("address is bouncing".into()),
+        )
+        .await?;
         return Ok(record(Outcome::Suppressed));
     }
 
@@ -129,7 +136,7 @@ pub async fn run(job: SendEmail, ctx: &WorkerContext) -> anyhow::Result<Outcome>
             }
             let mut row: emails::ActiveModel = email.clone().into();
             let now = Utc::now();
-            row.next_attempt_at = Set(now + backoff(email.attempts, ctx.email_retry_base));
+            row.next_attempt_at = Set(now + backoff(email.attempts, ctx.settings.email_retry_base));
             row.enqueued_at = Set(None);
             row.last_error = Set(Some(reason.clone()));
             row.updated_at = Set(now);
@@ -150,8 +157,14 @@ fn record(outcome: Outcome) -> Outcome {
 async fn claim(db: &DatabaseConnection, email_id: i64) -> anyhow::Result<Option<emails::Model>> {
     let now = Utc::now();
     let claimed = emails::Entity::update_many()
-        .col_expr(emails::Column::Attempts, Expr::col(emails::Column::Attempts).add(1))
-        .col_expr(emails::Column::NextAttemptAt, Expr::value(now + CLAIM_LEASE))
+        .col_expr(
+            emails::Column::Attempts,
+            Expr::col(emails::Column::Attempts).add(1),
+        )
+        .col_expr(
+            emails::Column::NextAttemptAt,
+            Expr::value(now + CLAIM_LEASE),
+        )
         .col_expr(emails::Column::UpdatedAt, Expr::value(now))
         .filter(emails::Column::Id.eq(email_id))
         .filter(emails::Column::Status.eq(EmailStatus::Pending))
@@ -217,7 +230,12 @@ fn message_id(email: &emails::Model, public_url: &str) -> String {
         .ok()
         .and_then(|url| url.host_str().map(str::to_string))
         .unwrap_or_else(|| "hive.localhost".into());
-    format!("<email-{}.{}@{}>", email.id, email.created_at.timestamp(), host)
+    format!(
+        "<email-{}.{}@{}>",
+        email.id,
+        email.created_at.timestamp(),
+        host
+    )
 }
 
 #[cfg(test)]

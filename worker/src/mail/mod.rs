@@ -95,7 +95,10 @@ impl Mailer {
             .subject(outgoing.rendered.subject.clone())
             .message_id(Some(outgoing.message_id.clone()));
         for (name, value) in outgoing.headers {
-            builder = builder.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str(name), value));
+            builder = builder.raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str(name),
+                value,
+            ));
         }
         let message = builder
             .multipart(MultiPart::alternative_plain_html(
