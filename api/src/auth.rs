@@ -13,7 +13,7 @@ use hive_worker::{
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr,
+    EntityTrait, QueryFilter, sea_query::Expr,
 };
 
 use crate::error::{ApiError, ApiResult};
@@ -197,7 +197,7 @@ pub async fn send_sign_in_link(
     let token = SecretToken::generate();
     let link = format!("{public_url}/sign-in?token={}", token.expose());
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = hive_worker::db::begin_write(db).await?;
     let row = sign_in_tokens::ActiveModel {
         user_id: Set(user.id),
         token_hash: Set(token.hash()),
@@ -280,7 +280,7 @@ pub async fn redeem_sign_in(
     if user.deactivated_at.is_some() {
         return Err(SignInRefusal::Invalid.into());
     }
-    let txn = db.begin().await?;
+    let txn = hive_worker::db::begin_write(db).await?;
     let spent = sign_in_tokens::Entity::update_many()
         .col_expr(sign_in_tokens::Column::UsedAt, Expr::value(now))
         .filter(sign_in_tokens::Column::Id.eq(token.id))

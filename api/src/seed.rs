@@ -18,7 +18,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait,
+    EntityTrait, PaginatorTrait, QueryFilter,
 };
 
 pub const DEMO_STAFF_EMAIL: &str = "staff@hive.example";
@@ -158,7 +158,7 @@ impl std::fmt::Display for SeedSummary {
 
 /// Loads the demo programme in one transaction; running it again changes nothing.
 pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<SeedSummary> {
-    let txn = db.begin().await?;
+    let txn = hive_worker::db::begin_write(db).await?;
     let mut created = 0;
     let mut topic_ids = Vec::new();
     for name in TOPICS {

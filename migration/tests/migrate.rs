@@ -66,7 +66,11 @@ async fn sqlite() {
 #[tokio::test]
 async fn postgres() {
     let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
-        eprintln!("TEST_DATABASE_URL not set: PostgreSQL not tested");
+        // CI must test PostgreSQL; elsewhere a skip is allowed but loud.
+        if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+            panic!("CI=true but TEST_DATABASE_URL is not set: PostgreSQL must be tested in CI");
+        }
+        eprintln!("\n*** SKIPPED on PostgreSQL: TEST_DATABASE_URL is not set ***\n");
         return;
     };
     let name = format!("hive_mig_{}", unique_suffix());

@@ -16,13 +16,37 @@ on_both_databases!(readyz_follows_the_database, |app: TestApp| async move {
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body["migrations"], "applied");
 
+    // One email through the queue, then the scrape shows it by state.
+    app.user(entity::users::Role::Staff, "metrics@example.coop")
+        .await;
+    app.graphql(
+        "mutation { requestSignIn(email: \"metrics@example.coop\") { message } }",
+        serde_json::json!({}),
+        None,
+    )
+    .await;
+    app.smtp
+        .wait_for(
+            "metrics@example.coop",
+            1,
+            std::time::Duration::from_secs(20),
+        )
+        .await;
     let metrics = get("/metrics").await;
     assert_eq!(metrics.status(), 200);
     let text = metrics.text().await.unwrap();
     assert!(text.contains("hive_http_requests_total"), "{text:.500}");
     assert!(
-        text.contains("hive_emails{status=\"PENDING\"}") || text.contains("hive_emails{"),
+        text.contains("hive_http_request_duration_seconds"),
         "{text:.500}"
+    );
+    assert!(
+        text.contains("hive_emails{status=\"SENT\"} 1"),
+        "emails by state: {text}"
+    );
+    assert!(
+        text.contains("hive_queue_jobs{queue=\"hive.send_email\",status="),
+        "jobs by state: {text}"
     );
 
     // The database goes away under the running server.

@@ -11,4 +11,5 @@ mod health;
 mod limits;
 mod queue;
 mod schema;
+mod seed;
 mod sign_in;

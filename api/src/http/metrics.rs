@@ -46,9 +46,36 @@ pub async fn render(State(state): State<AppState>) -> Response {
             metrics::gauge!("hive_emails", "status" => label).set(count as f64);
         }
     }
+    if let Err(error) = record_queue_depth(&state.db).await {
+        tracing::warn!(%error, "could not count queued jobs");
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
     )
         .into_response()
+}
+
+/// Jobs in apalis's own table by queue and state (Pending, Running, Done,
+/// Failed, Killed): the queue's depth as the job engine sees it.
+async fn record_queue_depth(db: &sea_orm::DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    let backend = db.get_database_backend();
+    let table = match backend {
+        DbBackend::Postgres => "apalis.jobs",
+        _ => "Jobs",
+    };
+    let sql =
+        format!("SELECT job_type, status, COUNT(*) AS jobs FROM {table} GROUP BY job_type, status");
+    for row in db
+        .query_all_raw(Statement::from_string(backend, sql))
+        .await?
+    {
+        let queue: String = row.try_get("", "job_type")?;
+        let status: String = row.try_get("", "status")?;
+        let jobs: i64 = row.try_get("", "jobs")?;
+        metrics::gauge!("hive_queue_jobs", "queue" => queue, "status" => status).set(jobs as f64);
+    }
+    Ok(())
 }
