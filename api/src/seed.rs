@@ -136,6 +136,14 @@ fn pick(a: usize, b: usize, len: usize) -> usize {
     (a.wrapping_mul(2_654_435_761) ^ b.wrapping_mul(40_503).wrapping_add(b)) % len
 }
 
+/// Up to `count` distinct indexes below `len`, stable for (`a`, `salt`).
+fn choose(a: usize, salt: usize, count: usize, len: usize) -> Vec<usize> {
+    let mut chosen: Vec<usize> = (0..count).map(|j| pick(a, salt + j, len)).collect();
+    chosen.sort_unstable();
+    chosen.dedup();
+    chosen
+}
+
 /// What one run did, for the command's output.
 #[derive(Debug, Default)]
 pub struct SeedSummary {
@@ -495,9 +503,7 @@ async fn provider(
     .insert(txn)
     .await?;
     let i = seed.index;
-    let mut topic_choice: Vec<usize> = (0..4).map(|j| pick(i, 20 + j, topic_ids.len())).collect();
-    topic_choice.sort_unstable();
-    topic_choice.dedup();
+    let topic_choice = choose(i, 20, 4, topic_ids.len());
     for t in &topic_choice {
         provider_topics::ActiveModel {
             provider_id: Set(provider.id),
@@ -506,9 +512,7 @@ async fn provider(
         .insert(txn)
         .await?;
     }
-    let mut sector_choice: Vec<usize> = (0..2).map(|j| pick(i, 30 + j, sector_ids.len())).collect();
-    sector_choice.sort_unstable();
-    sector_choice.dedup();
+    let sector_choice = choose(i, 30, 2, sector_ids.len());
     for s in &sector_choice {
         provider_sectors::ActiveModel {
             provider_id: Set(provider.id),
@@ -517,9 +521,7 @@ async fn provider(
         .insert(txn)
         .await?;
     }
-    let mut region_choice: Vec<usize> = (0..3).map(|j| pick(i, 40 + j, REGIONS.len())).collect();
-    region_choice.sort_unstable();
-    region_choice.dedup();
+    let region_choice = choose(i, 40, 3, REGIONS.len());
     for r in &region_choice {
         provider_regions::ActiveModel {
             provider_id: Set(provider.id),
@@ -528,9 +530,7 @@ async fn provider(
         .insert(txn)
         .await?;
     }
-    let mut format_choice: Vec<usize> = (0..3).map(|j| pick(i, 50 + j, FORMATS.len())).collect();
-    format_choice.sort_unstable();
-    format_choice.dedup();
+    let format_choice = choose(i, 50, 3, FORMATS.len());
     for f in &format_choice {
         provider_formats::ActiveModel {
             provider_id: Set(provider.id),
