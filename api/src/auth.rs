@@ -188,16 +188,29 @@ pub async fn request_sign_in(
 }
 
 /// Creates a sign-in token for `user` and queues its email in one transaction.
-/// Also used when staff invite someone or register a provider.
 pub async fn send_sign_in_link(
     db: &DatabaseConnection,
     public_url: &str,
     user: &users::Model,
 ) -> ApiResult<()> {
+    let txn = hive_worker::db::begin_write(db).await?;
+    queue_sign_in_link(&txn, public_url, user, "sign_in").await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Writes a sign-in token and its email (with `template`: `sign_in`, or
+/// `welcome` for a new account) on the caller's transaction, so an account
+/// and its first link are saved together or not at all.
+pub async fn queue_sign_in_link(
+    conn: &impl ConnectionTrait,
+    public_url: &str,
+    user: &users::Model,
+    template: &'static str,
+) -> Result<(), sea_orm::DbErr> {
     let token = SecretToken::generate();
     let link = format!("{public_url}/sign-in?token={}", token.expose());
     let now = Utc::now();
-    let txn = hive_worker::db::begin_write(db).await?;
     let row = sign_in_tokens::ActiveModel {
         user_id: Set(user.id),
         token_hash: Set(token.hash()),
@@ -206,24 +219,24 @@ pub async fn send_sign_in_link(
         used_at: Set(None),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(conn)
     .await?;
     outbox::enqueue(
-        &txn,
+        conn,
         NewEmail {
             idempotency_key: format!("sign-in:{}", row.id),
             category: entity::emails::EmailCategory::SignIn,
-            template: "sign_in",
+            template,
             recipient: user.email.clone(),
             context: serde_json::json!({
                 "name": user.name,
                 "link": link,
                 "expires_minutes": SIGN_IN_LINK_LIFETIME.num_minutes(),
+                "role": format!("{:?}", user.role).to_lowercase(),
             }),
         },
     )
     .await?;
-    txn.commit().await?;
     Ok(())
 }
 

@@ -38,7 +38,7 @@ pub struct Model {
     pub region: String,
     pub members_count: Option<i32>,
     pub founded_year: Option<i32>,
-    /// Confidential: staff, the co-op's members.
+    /// Confidential, as the phone: staff, members, and a provider with an ACTIVE engagement.
     pub contact_email: Option<String>,
     /// Confidential: staff, members, and a provider with an ACTIVE engagement.
     pub contact_phone: Option<String>,

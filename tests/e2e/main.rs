@@ -6,6 +6,7 @@ mod support;
 
 mod cli;
 mod config_docs;
+mod directory;
 mod errors;
 mod health;
 mod limits;

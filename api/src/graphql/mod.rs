@@ -1,9 +1,11 @@
 //! The GraphQL schema: one module per area, merged here, with the limits that
 //! keep a single request from taking the server down.
 
+pub mod organisations;
 pub mod relay;
 pub mod sign_in;
 pub mod users;
+pub mod vocabulary;
 
 use async_graphql::{
     Context, EmptySubscription, ID, Interface, MergedObject, Object, SDLExportOptions, Schema,
@@ -25,6 +27,9 @@ pub const MAX_RECURSIVE_DEPTH: usize = 64;
 #[graphql(field(name = "id", ty = "ID"))]
 pub enum Node {
     User(users::User),
+    Organisation(organisations::Organisation),
+    Topic(vocabulary::Topic),
+    Sector(vocabulary::Sector),
 }
 
 #[derive(Default)]
@@ -34,20 +39,38 @@ pub struct NodeQuery;
 impl NodeQuery {
     /// Fetches any object by its global id.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Node> {
+        let state = ctx.data_unchecked::<crate::state::AppState>();
         match decode_global_id(&id)? {
             (NodeType::User, id) => Ok(Node::User(users::load_user(ctx, id).await?)),
-            (NodeType::Organisation, _) => {
-                Err(crate::error::ApiError::not_found("Nothing has that id."))
-            }
+            (NodeType::Organisation, id) => Ok(Node::Organisation(
+                organisations::load_organisation(ctx, id).await?,
+            )),
+            (NodeType::Topic, id) => Ok(Node::Topic(vocabulary::Topic(
+                vocabulary::load_term(&state.db, vocabulary::Vocabulary::Topic, id).await?,
+            ))),
+            (NodeType::Sector, id) => Ok(Node::Sector(vocabulary::Sector(
+                vocabulary::load_term(&state.db, vocabulary::Vocabulary::Sector, id).await?,
+            ))),
+            (_, _) => Err(crate::error::ApiError::not_found("Nothing has that id.")),
         }
     }
 }
 
 #[derive(MergedObject, Default)]
-pub struct Query(NodeQuery, users::UserQuery);
+pub struct Query(
+    NodeQuery,
+    users::UserQuery,
+    vocabulary::VocabularyQuery,
+    organisations::OrganisationQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(sign_in::SignInMutation, users::UserMutation);
+pub struct Mutation(
+    sign_in::SignInMutation,
+    users::UserMutation,
+    vocabulary::VocabularyMutation,
+    organisations::OrganisationMutation,
+);
 
 pub type HiveSchema = Schema<Query, Mutation, EmptySubscription>;
 

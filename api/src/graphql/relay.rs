@@ -24,22 +24,39 @@ pub const DEFAULT_PAGE_SIZE: i32 = 20;
 pub enum NodeType {
     User,
     Organisation,
+    Topic,
+    Sector,
+    Provider,
+    SupportRequest,
+    Engagement,
 }
 
 impl NodeType {
-    fn name(self) -> &'static str {
+    const ALL: [NodeType; 7] = [
+        NodeType::User,
+        NodeType::Organisation,
+        NodeType::Topic,
+        NodeType::Sector,
+        NodeType::Provider,
+        NodeType::SupportRequest,
+        NodeType::Engagement,
+    ];
+
+    /// The GraphQL type name, which is also the prefix inside the global id.
+    pub fn name(self) -> &'static str {
         match self {
             NodeType::User => "User",
             NodeType::Organisation => "Organisation",
+            NodeType::Topic => "Topic",
+            NodeType::Sector => "Sector",
+            NodeType::Provider => "Provider",
+            NodeType::SupportRequest => "SupportRequest",
+            NodeType::Engagement => "Engagement",
         }
     }
 
     fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "User" => Some(NodeType::User),
-            "Organisation" => Some(NodeType::Organisation),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|kind| kind.name() == name)
     }
 }
 

@@ -147,72 +147,105 @@ pub struct CreateUserInput {
     pub organisation_id: Option<ID>,
 }
 
+/// Checks and inserts an account on the caller's transaction. CONFLICT when
+/// the address is taken, also when two requests race for it.
+pub async fn insert_account(
+    conn: &impl sea_orm::ConnectionTrait,
+    email: &str,
+    name: &str,
+    role: Role,
+    organisation_id: Option<i64>,
+) -> ApiResult<users::Model> {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+
+    let email = crate::auth::normalise_email(email)
+        .ok_or_else(|| ApiError::bad_input("email", "That is not an email address."))?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::bad_input(
+            "name",
+            "Give a name of 1 to 200 characters.",
+        ));
+    }
+    if role == Role::Member && organisation_id.is_none() {
+        return Err(ApiError::bad_input(
+            "organisationId",
+            "A member belongs to a co-op: give its id.",
+        ));
+    }
+    if let Some(id) = organisation_id {
+        entity::organisations::Entity::find_by_id(id)
+            .one(conn)
+            .await?
+            .ok_or_else(|| ApiError::not_found("No organisation has that id."))?;
+    }
+    let taken = || ApiError::conflict("Someone already has an account with that address.");
+    if users::Entity::find()
+        .filter(users::Column::Email.eq(&email))
+        .one(conn)
+        .await?
+        .is_some()
+    {
+        return Err(taken());
+    }
+    users::ActiveModel {
+        email: Set(email),
+        name: Set(name.to_string()),
+        role: Set(role),
+        organisation_id: Set(organisation_id),
+        created_at: Set(chrono::Utc::now()),
+        deactivated_at: Set(None),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await
+    .map_err(|error| match error.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => taken(),
+        _ => error.into(),
+    })
+}
+
+/// Creates an account, emails a welcome sign-in link and records who did it,
+/// in one transaction.
+pub async fn create_account(
+    ctx: &Context<'_>,
+    email: &str,
+    name: &str,
+    role: Role,
+    organisation_id: Option<i64>,
+    action: &str,
+) -> ApiResult<User> {
+    let state = ctx.data_unchecked::<AppState>();
+    let txn = hive_worker::db::begin_write(&state.db).await?;
+    let user = insert_account(&txn, email, name, role, organisation_id).await?;
+    crate::auth::queue_sign_in_link(&txn, &state.settings.public_url, &user, "welcome").await?;
+    crate::audit::record(&txn, viewer(ctx), action, Some(("User", user.id)), None).await?;
+    txn.commit().await?;
+    state.outbox_signal.notify_one();
+    Ok(User(user))
+}
+
 #[derive(Default)]
 pub struct UserMutation;
 
 #[Object]
 impl UserMutation {
-    /// Creates an account (staff only) and emails the person a sign-in link.
+    /// Creates an account (staff) and emails the person a sign-in link.
     #[graphql(guard = "RoleGuard::staff()")]
     async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> ApiResult<User> {
-        use sea_orm::{ActiveModelTrait, ActiveValue::Set};
-
-        let state = ctx.data_unchecked::<AppState>();
-        let email = crate::auth::normalise_email(&input.email)
-            .ok_or_else(|| ApiError::bad_input("email", "That is not an email address."))?;
-        let name = input.name.trim();
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(ApiError::bad_input(
-                "name",
-                "Give a name of 1 to 200 characters.",
-            ));
-        }
-        let role = Role::from(input.role);
-        let organisation_id = match (&input.organisation_id, role) {
-            (Some(id), _) => Some(super::relay::decode_id_of(NodeType::Organisation, id)?),
-            (None, Role::Member) => {
-                return Err(ApiError::bad_input(
-                    "organisationId",
-                    "A member belongs to a co-op: give its id.",
-                ));
-            }
-            (None, _) => None,
-        };
-        if let Some(id) = organisation_id {
-            entity::organisations::Entity::find_by_id(id)
-                .one(&state.db)
-                .await?
-                .ok_or_else(|| ApiError::not_found("No organisation has that id."))?;
-        }
-        let exists = users::Entity::find()
-            .filter(users::Column::Email.eq(&email))
-            .one(&state.db)
-            .await?;
-        if exists.is_some() {
-            return Err(ApiError::conflict(
-                "Someone already has an account with that address.",
-            ));
-        }
-        let user = users::ActiveModel {
-            email: Set(email),
-            name: Set(name.to_string()),
-            role: Set(role),
-            organisation_id: Set(organisation_id),
-            created_at: Set(chrono::Utc::now()),
-            deactivated_at: Set(None),
-            ..Default::default()
-        }
-        .insert(&state.db)
+        let organisation_id = input
+            .organisation_id
+            .as_ref()
+            .map(|id| super::relay::decode_id_of(NodeType::Organisation, id))
+            .transpose()?;
+        create_account(
+            ctx,
+            &input.email,
+            &input.name,
+            input.role.into(),
+            organisation_id,
+            "createUser",
+        )
         .await
-        .map_err(|error| match error.sql_err() {
-            // Two staff adding the same person at once: the unique index decides.
-            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
-                ApiError::conflict("Someone already has an account with that address.")
-            }
-            _ => error.into(),
-        })?;
-        crate::auth::send_sign_in_link(&state.db, &state.settings.public_url, &user).await?;
-        state.outbox_signal.notify_one();
-        Ok(User(user))
     }
 }

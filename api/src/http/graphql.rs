@@ -225,11 +225,7 @@ fn shape_response(media: Media, response: async_graphql::Response) -> (StatusCod
         );
     }
     if !response.errors.is_empty() {
-        let errors: Vec<Value> = response
-            .errors
-            .iter()
-            .map(|error| with_code(error, request_error))
-            .collect();
+        let errors: Vec<Value> = response.errors.iter().map(with_code).collect();
         body.insert("errors".into(), Value::Array(errors));
     }
     if !response.extensions.is_empty() {
@@ -246,27 +242,26 @@ fn shape_response(media: Media, response: async_graphql::Response) -> (StatusCod
     (status, Value::Object(body))
 }
 
-/// Every error leaves with `extensions.code`: ours already have one; the
-/// engine's own (syntax, validation, argument coercion) are the client's input.
-fn with_code(error: &async_graphql::ServerError, request_error: bool) -> Value {
+/// Every error leaves with `extensions.code`. Errors from our resolvers carry
+/// one already (INTERNAL included: `ApiError` is the only error they return);
+/// an error without one comes from the engine checking the request itself —
+/// syntax, validation, limits, argument and variable coercion — which is the
+/// client's input.
+fn with_code(error: &async_graphql::ServerError) -> Value {
     let mut value = serde_json::to_value(error).unwrap_or_else(|_| json!({"message": "error"}));
     let has_code = error
         .extensions
         .as_ref()
         .is_some_and(|extensions| extensions.get("code").is_some());
-    if !has_code {
-        let code = if request_error || error.message.starts_with("Failed to parse") {
-            ErrorCode::BadUserInput
-        } else {
-            ErrorCode::Internal
-        };
-        if let Some(object) = value.as_object_mut() {
-            let extensions = object
-                .entry("extensions")
-                .or_insert_with(|| Value::Object(Map::new()));
-            if let Some(extensions) = extensions.as_object_mut() {
-                extensions.insert("code".into(), Value::String(code.as_str().into()));
-            }
+    if !has_code && let Some(object) = value.as_object_mut() {
+        let extensions = object
+            .entry("extensions")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(extensions) = extensions.as_object_mut() {
+            extensions.insert(
+                "code".into(),
+                Value::String(ErrorCode::BadUserInput.as_str().into()),
+            );
         }
     }
     value

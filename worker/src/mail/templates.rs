@@ -7,7 +7,7 @@ use minijinja::Environment;
 use serde::Serialize;
 
 /// The messages Hive knows how to write; an email row names one of these.
-pub const MESSAGES: &[&str] = &["sign_in"];
+pub const MESSAGES: &[&str] = &["sign_in", "welcome"];
 
 macro_rules! template_files {
     ($($name:literal),* $(,)?) => {
@@ -19,7 +19,7 @@ macro_rules! template_files {
     };
 }
 
-const FILES: &[(&str, &str)] = template_files!["sign_in"];
+const FILES: &[(&str, &str)] = template_files!["sign_in", "welcome"];
 const LAYOUT: (&str, &str) = (
     "_layout.html.j2",
     include_str!("../../templates/_layout.html.j2"),

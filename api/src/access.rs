@@ -1,0 +1,127 @@
+//! Who may read what about an organisation. The rules of DESIGN.md's
+//! "Confidentiality" in one place, as plain functions of a relationship; the
+//! relationship itself is looked up once per organisation per request.
+
+use entity::{
+    engagements::{self, EngagementStatus},
+    providers, support_requests,
+    users::Role,
+};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
+    QuerySelect, RelationTrait,
+};
+
+use crate::auth::Viewer;
+
+/// How the viewer stands towards one organisation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OrganisationRelationship {
+    pub staff: bool,
+    /// A MEMBER of this co-op.
+    pub member: bool,
+    /// A provider with an ACTIVE engagement with this co-op.
+    pub active_provider: bool,
+    /// A provider with any engagement (proposed, past, …) with this co-op.
+    pub any_provider: bool,
+}
+
+impl OrganisationRelationship {
+    /// Seeing the organisation at all (name, stage, sector, region…).
+    pub fn can_see(self) -> bool {
+        self.staff || self.member || self.any_provider
+    }
+    /// Contact email and phone: staff, members, and a provider while engaged.
+    pub fn can_read_contact(self) -> bool {
+        self.staff || self.member || self.active_provider
+    }
+    /// Financial details: staff and members; never a provider.
+    pub fn can_read_financials(self) -> bool {
+        self.staff || self.member
+    }
+    /// Changing the profile: staff and members.
+    pub fn can_edit(self) -> bool {
+        self.staff || self.member
+    }
+}
+
+/// Works out the relationship; at most one query (for providers).
+pub async fn organisation_relationship(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    organisation_id: i64,
+) -> Result<OrganisationRelationship, DbErr> {
+    let Some(user) = viewer.user.as_ref() else {
+        return Ok(OrganisationRelationship::default());
+    };
+    let mut relationship = OrganisationRelationship {
+        staff: user.role == Role::Staff,
+        member: user.role == Role::Member && user.organisation_id == Some(organisation_id),
+        ..Default::default()
+    };
+    if matches!(user.role, Role::Mentor | Role::Adviser) {
+        let statuses: Vec<EngagementStatus> = engagements::Entity::find()
+            .select_only()
+            .column(engagements::Column::Status)
+            .join(JoinType::InnerJoin, engagements::Relation::Provider.def())
+            .join(
+                JoinType::InnerJoin,
+                engagements::Relation::SupportRequest.def(),
+            )
+            .filter(providers::Column::UserId.eq(user.id))
+            .filter(support_requests::Column::OrganisationId.eq(organisation_id))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        relationship.any_provider = !statuses.is_empty();
+        relationship.active_provider = statuses.contains(&EngagementStatus::Active);
+    }
+    Ok(relationship)
+}
+
+/// How many engagements a provider carries now (ACTIVE + PROPOSED): its load
+/// against capacity.
+pub async fn provider_load(conn: &impl ConnectionTrait, provider_id: i64) -> Result<u64, DbErr> {
+    engagements::Entity::find()
+        .filter(engagements::Column::ProviderId.eq(provider_id))
+        .filter(
+            engagements::Column::Status
+                .is_in([EngagementStatus::Active, EngagementStatus::Proposed]),
+        )
+        .count(conn)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_confidentiality_rules() {
+        let staff = OrganisationRelationship {
+            staff: true,
+            ..Default::default()
+        };
+        let member = OrganisationRelationship {
+            member: true,
+            ..Default::default()
+        };
+        let engaged = OrganisationRelationship {
+            active_provider: true,
+            any_provider: true,
+            ..Default::default()
+        };
+        let past = OrganisationRelationship {
+            any_provider: true,
+            ..Default::default()
+        };
+        let stranger = OrganisationRelationship::default();
+
+        assert!(staff.can_read_contact() && staff.can_read_financials());
+        assert!(member.can_read_contact() && member.can_read_financials());
+        assert!(engaged.can_read_contact() && !engaged.can_read_financials());
+        assert!(past.can_see() && !past.can_read_contact() && !past.can_read_financials());
+        assert!(!stranger.can_see() && !stranger.can_read_contact());
+        assert!(!engaged.can_edit() && member.can_edit());
+    }
+}
