@@ -1,7 +1,9 @@
 //! The GraphQL schema: one module per area, merged here, with the limits that
 //! keep a single request from taking the server down.
 
+pub mod loaders;
 pub mod organisations;
+pub mod providers;
 pub mod relay;
 pub mod sign_in;
 pub mod users;
@@ -30,6 +32,7 @@ pub enum Node {
     Organisation(organisations::Organisation),
     Topic(vocabulary::Topic),
     Sector(vocabulary::Sector),
+    Provider(providers::Provider),
 }
 
 #[derive(Default)]
@@ -51,6 +54,9 @@ impl NodeQuery {
             (NodeType::Sector, id) => Ok(Node::Sector(vocabulary::Sector(
                 vocabulary::load_term(&state.db, vocabulary::Vocabulary::Sector, id).await?,
             ))),
+            (NodeType::Provider, _) => Ok(Node::Provider(providers::Provider(
+                providers::load_provider(ctx, &id).await?,
+            ))),
             (_, _) => Err(crate::error::ApiError::not_found("Nothing has that id.")),
         }
     }
@@ -62,6 +68,7 @@ pub struct Query(
     users::UserQuery,
     vocabulary::VocabularyQuery,
     organisations::OrganisationQuery,
+    providers::ProviderQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -70,6 +77,7 @@ pub struct Mutation(
     users::UserMutation,
     vocabulary::VocabularyMutation,
     organisations::OrganisationMutation,
+    providers::ProviderMutation,
 );
 
 pub type HiveSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -18,7 +18,7 @@ use tokio::sync::OnceCell;
 use super::{
     relay::{HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate},
     users::User,
-    vocabulary::{Sector, Vocabulary, current_terms, load_term},
+    vocabulary::{Sector, Vocabulary, current_terms},
 };
 use crate::{
     access::{OrganisationRelationship, organisation_relationship},
@@ -94,13 +94,14 @@ impl Organisation {
         self.row.stage.into()
     }
     async fn sector(&self, ctx: &Context<'_>) -> ApiResult<Option<Sector>> {
-        let state = ctx.data_unchecked::<AppState>();
-        match self.row.sector_id {
-            Some(id) => Ok(Some(Sector(
-                load_term(&state.db, Vocabulary::Sector, id).await?,
-            ))),
-            None => Ok(None),
-        }
+        let Some(id) = self.row.sector_id else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .data_unchecked::<super::loaders::Loaders>()
+            .load_one(super::loaders::TermKey(Vocabulary::Sector, id))
+            .await?
+            .map(Sector))
     }
     async fn region(&self) -> &str {
         &self.row.region
@@ -329,14 +330,7 @@ impl OrganisationQuery {
             .map(str::trim)
             .filter(|s| !s.is_empty())
         {
-            let pattern = format!(
-                "%{}%",
-                search
-                    .to_lowercase()
-                    .replace('\\', "")
-                    .replace('%', "")
-                    .replace('_', "")
-            );
+            let pattern = format!("%{}%", search.to_lowercase().replace(['\\', '%', '_'], ""));
             select = select.filter(
                 Expr::expr(Func::lower(Expr::col((
                     organisations::Entity,

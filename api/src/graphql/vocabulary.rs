@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// Which vocabulary an operation is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Vocabulary {
     Topic,
     Sector,

@@ -171,7 +171,12 @@ pub async fn execute(State(state): State<AppState>, headers: HeaderMap, body: Bo
 
     let response = state
         .schema
-        .execute(request.data(viewer).data(state.clone()))
+        .execute(
+            request
+                .data(viewer)
+                .data(crate::graphql::loaders::loaders(state.db.clone()))
+                .data(state.clone()),
+        )
         .await;
     let (status, body) = shape_response(media, response);
     respond(media, status, &body)

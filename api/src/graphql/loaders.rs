@@ -1,0 +1,252 @@
+//! DataLoaders: each batches the lookups of one request into a single query
+//! per kind, so a page of 50 items costs the same few statements as a page of
+//! one. Built per request (their cache must not outlive it).
+
+use std::collections::HashMap;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use entity::{
+    engagements::{self, EngagementStatus},
+    meetings::MeetingFormat,
+    organisations, provider_formats, provider_regions, provider_sectors, provider_topics,
+    reviews::{self, ReviewParty},
+    sectors, topics, users,
+};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait,
+};
+
+use super::vocabulary::{Term, Vocabulary};
+use crate::error::ApiError;
+
+/// The request's loaders, in the GraphQL context.
+pub type Loaders = DataLoader<HiveLoader>;
+
+pub fn loaders(db: DatabaseConnection) -> Loaders {
+    DataLoader::new(HiveLoader { db }, tokio::spawn)
+}
+
+pub struct HiveLoader {
+    db: DatabaseConnection,
+}
+
+/// A topic or sector by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TermKey(pub Vocabulary, pub i64);
+
+impl Loader<TermKey> for HiveLoader {
+    type Value = Term;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[TermKey]) -> Result<HashMap<TermKey, Term>, ApiError> {
+        let ids = |kind: Vocabulary| -> Vec<i64> {
+            keys.iter().filter(|k| k.0 == kind).map(|k| k.1).collect()
+        };
+        let mut found = HashMap::new();
+        let topic_ids = ids(Vocabulary::Topic);
+        if !topic_ids.is_empty() {
+            for row in topics::Entity::find()
+                .filter(topics::Column::Id.is_in(topic_ids))
+                .all(&self.db)
+                .await?
+            {
+                found.insert(TermKey(Vocabulary::Topic, row.id), row.into());
+            }
+        }
+        let sector_ids = ids(Vocabulary::Sector);
+        if !sector_ids.is_empty() {
+            for row in sectors::Entity::find()
+                .filter(sectors::Column::Id.is_in(sector_ids))
+                .all(&self.db)
+                .await?
+            {
+                found.insert(TermKey(Vocabulary::Sector, row.id), row.into());
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// A user by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UserKey(pub i64);
+
+impl Loader<UserKey> for HiveLoader {
+    type Value = users::Model;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[UserKey]) -> Result<HashMap<UserKey, users::Model>, ApiError> {
+        let rows = users::Entity::find()
+            .filter(users::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|row| (UserKey(row.id), row)).collect())
+    }
+}
+
+/// An organisation by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OrganisationKey(pub i64);
+
+impl Loader<OrganisationKey> for HiveLoader {
+    type Value = organisations::Model;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[OrganisationKey],
+    ) -> Result<HashMap<OrganisationKey, organisations::Model>, ApiError> {
+        let rows = organisations::Entity::find()
+            .filter(organisations::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (OrganisationKey(row.id), row))
+            .collect())
+    }
+}
+
+/// Everything about a provider beyond its own row: what it covers, its load
+/// and its reviews.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderDetails {
+    pub topic_ids: Vec<i64>,
+    pub sector_ids: Vec<i64>,
+    pub regions: Vec<String>,
+    pub formats: Vec<MeetingFormat>,
+    /// ACTIVE + PROPOSED engagements.
+    pub load: u32,
+    /// Mean of the client reviews' three ratings, over submitted reviews.
+    pub review_average: Option<f64>,
+    pub review_count: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProviderDetailsKey(pub i64);
+
+impl Loader<ProviderDetailsKey> for HiveLoader {
+    type Value = ProviderDetails;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[ProviderDetailsKey],
+    ) -> Result<HashMap<ProviderDetailsKey, ProviderDetails>, ApiError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        Ok(provider_details(&self.db, &ids)
+            .await?
+            .into_iter()
+            .map(|(id, details)| (ProviderDetailsKey(id), details))
+            .collect())
+    }
+}
+
+/// A provider id and one client review's three ratings.
+type ClientRatings = (i64, Option<i32>, Option<i32>, Option<i32>);
+
+/// Loads [`ProviderDetails`] for many providers in six statements; also used
+/// by matching, which needs them for every candidate at once.
+pub async fn provider_details(
+    db: &DatabaseConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, ProviderDetails>, ApiError> {
+    let mut details: HashMap<i64, ProviderDetails> = ids
+        .iter()
+        .map(|id| (*id, ProviderDetails::default()))
+        .collect();
+    // Large id lists are sent in chunks: SQLite caps bound parameters.
+    for chunk in ids.chunks(5_000) {
+        let chunk = chunk.to_vec();
+        for row in provider_topics::Entity::find()
+            .filter(provider_topics::Column::ProviderId.is_in(chunk.clone()))
+            .all(db)
+            .await?
+        {
+            if let Some(d) = details.get_mut(&row.provider_id) {
+                d.topic_ids.push(row.topic_id);
+            }
+        }
+        for row in provider_sectors::Entity::find()
+            .filter(provider_sectors::Column::ProviderId.is_in(chunk.clone()))
+            .all(db)
+            .await?
+        {
+            if let Some(d) = details.get_mut(&row.provider_id) {
+                d.sector_ids.push(row.sector_id);
+            }
+        }
+        for row in provider_regions::Entity::find()
+            .filter(provider_regions::Column::ProviderId.is_in(chunk.clone()))
+            .all(db)
+            .await?
+        {
+            if let Some(d) = details.get_mut(&row.provider_id) {
+                d.regions.push(row.region);
+            }
+        }
+        for row in provider_formats::Entity::find()
+            .filter(provider_formats::Column::ProviderId.is_in(chunk.clone()))
+            .all(db)
+            .await?
+        {
+            if let Some(d) = details.get_mut(&row.provider_id) {
+                d.formats.push(row.format);
+            }
+        }
+        let loads: Vec<(i64, i64)> = engagements::Entity::find()
+            .select_only()
+            .column(engagements::Column::ProviderId)
+            .column_as(engagements::Column::Id.count(), "load")
+            .filter(engagements::Column::ProviderId.is_in(chunk.clone()))
+            .filter(
+                engagements::Column::Status
+                    .is_in([EngagementStatus::Active, EngagementStatus::Proposed]),
+            )
+            .group_by(engagements::Column::ProviderId)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (provider_id, load) in loads {
+            if let Some(d) = details.get_mut(&provider_id) {
+                d.load = load.max(0) as u32;
+            }
+        }
+        let ratings: Vec<ClientRatings> = reviews::Entity::find()
+            .select_only()
+            .column(engagements::Column::ProviderId)
+            .column(reviews::Column::Usefulness)
+            .column(reviews::Column::Relationship)
+            .column(reviews::Column::WouldRecommend)
+            .join(JoinType::InnerJoin, reviews::Relation::Engagement.def())
+            .filter(engagements::Column::ProviderId.is_in(chunk))
+            .filter(reviews::Column::Party.eq(ReviewParty::Client))
+            .filter(reviews::Column::SubmittedAt.is_not_null())
+            .into_tuple()
+            .all(db)
+            .await?;
+        let mut sums: HashMap<i64, (f64, u32)> = HashMap::new();
+        for (provider_id, a, b, c) in ratings {
+            let scores: Vec<i32> = [a, b, c].into_iter().flatten().collect();
+            if scores.is_empty() {
+                continue;
+            }
+            let mean = scores.iter().sum::<i32>() as f64 / scores.len() as f64;
+            let entry = sums.entry(provider_id).or_default();
+            entry.0 += mean;
+            entry.1 += 1;
+        }
+        for (provider_id, (sum, count)) in sums {
+            if let Some(d) = details.get_mut(&provider_id) {
+                d.review_average = Some(sum / count as f64);
+                d.review_count = count;
+            }
+        }
+    }
+    for d in details.values_mut() {
+        d.topic_ids.sort_unstable();
+        d.sector_ids.sort_unstable();
+        d.regions.sort();
+    }
+    Ok(details)
+}

@@ -1,0 +1,723 @@
+//! Peer mentors and specialist advisers: registration by staff, profiles kept
+//! by the providers themselves, and the lists staff match from.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object};
+use chrono::{DateTime, Utc};
+use entity::{
+    meetings::MeetingFormat,
+    organisations, provider_formats, provider_regions, provider_sectors, provider_topics,
+    providers::{self, ProviderKind},
+    users::Role,
+};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter,
+    sea_query::{Expr, Query},
+};
+
+use super::{
+    loaders::{Loaders, OrganisationKey, ProviderDetails, ProviderDetailsKey, TermKey, UserKey},
+    relay::{HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate},
+    users::{User, insert_account},
+    vocabulary::{Sector, Topic, Vocabulary, current_terms},
+};
+use crate::{
+    audit,
+    auth::{RoleGuard, viewer},
+    error::{ApiError, ApiResult},
+    regions::canonical_region,
+    state::AppState,
+};
+
+/// How a meeting is held.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::meetings::MeetingFormat")]
+pub enum Format {
+    InPerson,
+    InPersonGroup,
+    Phone,
+    Video,
+    Email,
+}
+
+/// Mentor (a peer from an established co-op) or adviser (a specialist).
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::providers::ProviderKind")]
+pub enum Kind {
+    Mentor,
+    Adviser,
+}
+
+/// Concurrent engagements a provider may carry.
+const MAX_CAPACITY: i32 = 20;
+
+/// A mentor or adviser.
+pub struct Provider(pub providers::Model);
+
+impl Provider {
+    async fn details(&self, ctx: &Context<'_>) -> ApiResult<ProviderDetails> {
+        Ok(ctx
+            .data_unchecked::<Loaders>()
+            .load_one(ProviderDetailsKey(self.0.id))
+            .await?
+            .unwrap_or_default())
+    }
+
+    async fn terms(
+        &self,
+        ctx: &Context<'_>,
+        kind: Vocabulary,
+        ids: &[i64],
+    ) -> ApiResult<Vec<super::vocabulary::Term>> {
+        let loaded = ctx
+            .data_unchecked::<Loaders>()
+            .load_many(ids.iter().map(|id| TermKey(kind, *id)))
+            .await?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| loaded.get(&TermKey(kind, *id)).cloned())
+            .collect())
+    }
+}
+
+#[Object]
+impl Provider {
+    pub async fn id(&self) -> ID {
+        global_id(NodeType::Provider, self.0.id)
+    }
+    async fn kind(&self) -> Kind {
+        self.0.kind.into()
+    }
+    /// The person (their name and role; the address only for staff and themselves).
+    async fn user(&self, ctx: &Context<'_>) -> ApiResult<User> {
+        ctx.data_unchecked::<Loaders>()
+            .load_one(UserKey(self.0.user_id))
+            .await?
+            .map(User)
+            .ok_or_else(|| ApiError::internal("provider without user"))
+    }
+    async fn name(&self, ctx: &Context<'_>) -> ApiResult<String> {
+        Ok(ctx
+            .data_unchecked::<Loaders>()
+            .load_one(UserKey(self.0.user_id))
+            .await?
+            .map(|user| user.name)
+            .unwrap_or_default())
+    }
+    async fn bio(&self) -> &str {
+        &self.0.bio
+    }
+    /// A mentor's own co-op (never matched to them).
+    async fn home_organisation_name(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
+        let Some(id) = self.0.home_organisation_id else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .data_unchecked::<Loaders>()
+            .load_one(OrganisationKey(id))
+            .await?
+            .map(|organisation| organisation.name))
+    }
+    async fn home_organisation_id(&self) -> Option<ID> {
+        self.0
+            .home_organisation_id
+            .map(|id| global_id(NodeType::Organisation, id))
+    }
+    /// An adviser's firm.
+    async fn firm_name(&self) -> Option<&str> {
+        self.0.firm_name.as_deref()
+    }
+    async fn topics(&self, ctx: &Context<'_>) -> ApiResult<Vec<Topic>> {
+        let details = self.details(ctx).await?;
+        Ok(self
+            .terms(ctx, Vocabulary::Topic, &details.topic_ids)
+            .await?
+            .into_iter()
+            .map(Topic)
+            .collect())
+    }
+    async fn sectors(&self, ctx: &Context<'_>) -> ApiResult<Vec<Sector>> {
+        let details = self.details(ctx).await?;
+        Ok(self
+            .terms(ctx, Vocabulary::Sector, &details.sector_ids)
+            .await?
+            .into_iter()
+            .map(Sector)
+            .collect())
+    }
+    async fn regions(&self, ctx: &Context<'_>) -> ApiResult<Vec<String>> {
+        Ok(self.details(ctx).await?.regions)
+    }
+    async fn formats(&self, ctx: &Context<'_>) -> ApiResult<Vec<Format>> {
+        Ok(self
+            .details(ctx)
+            .await?
+            .formats
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+    /// Engagements carried at once, at most.
+    async fn capacity(&self) -> i32 {
+        self.0.capacity
+    }
+    /// Engagements now ACTIVE or PROPOSED.
+    async fn load(&self, ctx: &Context<'_>) -> ApiResult<i32> {
+        Ok(self.details(ctx).await?.load as i32)
+    }
+    async fn places_free(&self, ctx: &Context<'_>) -> ApiResult<i32> {
+        Ok(Ord::max(
+            self.0.capacity - self.details(ctx).await?.load as i32,
+            0,
+        ))
+    }
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+    /// Mean client rating (1–5) over submitted reviews; null before the first.
+    async fn review_average(&self, ctx: &Context<'_>) -> ApiResult<Option<f64>> {
+        Ok(self.details(ctx).await?.review_average)
+    }
+    async fn review_count(&self, ctx: &Context<'_>) -> ApiResult<i32> {
+        Ok(self.details(ctx).await?.review_count as i32)
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// What a provider offers: shared by registration and profile edits.
+#[derive(InputObject)]
+pub struct ProviderOfferInput {
+    pub bio: Option<String>,
+    pub topic_ids: Vec<ID>,
+    pub sector_ids: Vec<ID>,
+    pub regions: Vec<String>,
+    pub formats: Vec<Format>,
+    /// Engagements at once, 1 to 20.
+    pub capacity: i32,
+}
+
+#[derive(InputObject)]
+pub struct RegisterMentorInput {
+    pub email: String,
+    pub name: String,
+    /// The mentor's own co-op, if it is on the register.
+    pub home_organisation_id: Option<ID>,
+    pub offer: ProviderOfferInput,
+}
+
+#[derive(InputObject)]
+pub struct RegisterAdviserInput {
+    pub email: String,
+    pub name: String,
+    pub firm_name: Option<String>,
+    pub offer: ProviderOfferInput,
+}
+
+/// Filters for the mentor and adviser lists; all given conditions apply.
+#[derive(InputObject, Default)]
+pub struct ProviderFilter {
+    /// Providers covering every one of these topics.
+    pub topic_ids: Option<Vec<ID>>,
+    /// Providers working in any of these sectors.
+    pub sector_ids: Option<Vec<ID>>,
+    /// Providers working in this region.
+    pub region: Option<String>,
+    /// Providers offering this format.
+    pub format: Option<Format>,
+    /// Only those with a place free (load below capacity).
+    pub has_spare_capacity: Option<bool>,
+    /// Also list deactivated providers (by default only active ones).
+    pub include_inactive: Option<bool>,
+}
+
+/// The offer, checked.
+struct Offer {
+    bio: String,
+    topic_ids: Vec<i64>,
+    sector_ids: Vec<i64>,
+    regions: Vec<String>,
+    formats: Vec<MeetingFormat>,
+    capacity: i32,
+}
+
+async fn check_offer(conn: &impl ConnectionTrait, input: &ProviderOfferInput) -> ApiResult<Offer> {
+    let bio = input.bio.as_deref().unwrap_or("").trim().to_string();
+    if bio.chars().count() > 4000 {
+        return Err(ApiError::bad_input(
+            "bio",
+            "Keep the bio under 4,000 characters.",
+        ));
+    }
+    if !(1..=MAX_CAPACITY).contains(&input.capacity) {
+        return Err(ApiError::bad_input(
+            "capacity",
+            format!("Give a capacity from 1 to {MAX_CAPACITY}."),
+        ));
+    }
+    if input.topic_ids.is_empty() {
+        return Err(ApiError::bad_input("topicIds", "Name at least one topic."));
+    }
+    let topic_ids = current_terms(conn, Vocabulary::Topic, "topicIds", &input.topic_ids).await?;
+    let sector_ids =
+        current_terms(conn, Vocabulary::Sector, "sectorIds", &input.sector_ids).await?;
+    let mut regions = Vec::new();
+    for region in &input.regions {
+        let region = canonical_region(region).ok_or_else(|| {
+            ApiError::bad_input(
+                "regions",
+                format!("\"{region}\" is not one of the programme's regions."),
+            )
+        })?;
+        if !regions.iter().any(|r: &String| r == region) {
+            regions.push(region.to_string());
+        }
+    }
+    let mut formats: Vec<MeetingFormat> = Vec::new();
+    for format in &input.formats {
+        let format = MeetingFormat::from(*format);
+        if !formats.contains(&format) {
+            formats.push(format);
+        }
+    }
+    if formats.is_empty() {
+        return Err(ApiError::bad_input(
+            "formats",
+            "Offer at least one meeting format.",
+        ));
+    }
+    Ok(Offer {
+        bio,
+        topic_ids,
+        sector_ids,
+        regions,
+        formats,
+        capacity: input.capacity,
+    })
+}
+
+/// Replaces the provider's topics, sectors, regions and formats.
+async fn write_offer(
+    conn: &impl ConnectionTrait,
+    provider_id: i64,
+    offer: &Offer,
+) -> ApiResult<()> {
+    provider_topics::Entity::delete_many()
+        .filter(provider_topics::Column::ProviderId.eq(provider_id))
+        .exec(conn)
+        .await?;
+    provider_sectors::Entity::delete_many()
+        .filter(provider_sectors::Column::ProviderId.eq(provider_id))
+        .exec(conn)
+        .await?;
+    provider_regions::Entity::delete_many()
+        .filter(provider_regions::Column::ProviderId.eq(provider_id))
+        .exec(conn)
+        .await?;
+    provider_formats::Entity::delete_many()
+        .filter(provider_formats::Column::ProviderId.eq(provider_id))
+        .exec(conn)
+        .await?;
+    if !offer.topic_ids.is_empty() {
+        provider_topics::Entity::insert_many(offer.topic_ids.iter().map(|id| {
+            provider_topics::ActiveModel {
+                provider_id: Set(provider_id),
+                topic_id: Set(*id),
+            }
+        }))
+        .exec_without_returning(conn)
+        .await?;
+    }
+    if !offer.sector_ids.is_empty() {
+        provider_sectors::Entity::insert_many(offer.sector_ids.iter().map(|id| {
+            provider_sectors::ActiveModel {
+                provider_id: Set(provider_id),
+                sector_id: Set(*id),
+            }
+        }))
+        .exec_without_returning(conn)
+        .await?;
+    }
+    if !offer.regions.is_empty() {
+        provider_regions::Entity::insert_many(offer.regions.iter().map(|region| {
+            provider_regions::ActiveModel {
+                provider_id: Set(provider_id),
+                region: Set(region.clone()),
+            }
+        }))
+        .exec_without_returning(conn)
+        .await?;
+    }
+    provider_formats::Entity::insert_many(offer.formats.iter().map(|format| {
+        provider_formats::ActiveModel {
+            provider_id: Set(provider_id),
+            format: Set(*format),
+        }
+    }))
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// Creates the account, the profile and its offer, and the welcome email, in
+/// one transaction.
+async fn register(
+    ctx: &Context<'_>,
+    kind: ProviderKind,
+    email: &str,
+    name: &str,
+    home_organisation_id: Option<i64>,
+    firm_name: Option<String>,
+    offer: &ProviderOfferInput,
+) -> ApiResult<Provider> {
+    let state = ctx.data_unchecked::<AppState>();
+    let txn = hive_worker::db::begin_write(&state.db).await?;
+    let offer = check_offer(&txn, offer).await?;
+    if let Some(id) = home_organisation_id {
+        organisations::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| {
+                ApiError::bad_input("homeOrganisationId", "No organisation has that id.")
+            })?;
+    }
+    let role = match kind {
+        ProviderKind::Mentor => Role::Mentor,
+        ProviderKind::Adviser => Role::Adviser,
+    };
+    let user = insert_account(&txn, email, name, role, None).await?;
+    let now = Utc::now();
+    let provider = providers::ActiveModel {
+        user_id: Set(user.id),
+        kind: Set(kind),
+        home_organisation_id: Set(home_organisation_id),
+        firm_name: Set(firm_name
+            .map(|f| f.trim().to_string())
+            .filter(|f| !f.is_empty())),
+        bio: Set(offer.bio.clone()),
+        capacity: Set(offer.capacity),
+        active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    write_offer(&txn, provider.id, &offer).await?;
+    crate::auth::queue_sign_in_link(&txn, &state.settings.public_url, &user, "welcome").await?;
+    let action = match kind {
+        ProviderKind::Mentor => "registerMentor",
+        ProviderKind::Adviser => "registerAdviser",
+    };
+    audit::record(
+        &txn,
+        viewer(ctx),
+        action,
+        Some(("Provider", provider.id)),
+        None,
+    )
+    .await?;
+    txn.commit().await?;
+    state.outbox_signal.notify_one();
+    Ok(Provider(provider))
+}
+
+/// Loads a provider by global id.
+pub async fn load_provider(ctx: &Context<'_>, id: &ID) -> ApiResult<providers::Model> {
+    let state = ctx.data_unchecked::<AppState>();
+    let id = decode_id_of(NodeType::Provider, id)?;
+    providers::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No provider has that id."))
+}
+
+async fn list(
+    ctx: &Context<'_>,
+    kind: ProviderKind,
+    filter: Option<ProviderFilter>,
+    page: PageArgs,
+) -> ApiResult<HiveConnection<Provider>> {
+    let state = ctx.data_unchecked::<AppState>();
+    let filter = filter.unwrap_or_default();
+    let mut select = providers::Entity::find().filter(providers::Column::Kind.eq(kind));
+    if filter.include_inactive != Some(true) {
+        select = select.filter(providers::Column::Active.eq(true));
+    }
+    if let Some(ids) = &filter.topic_ids
+        && !ids.is_empty()
+    {
+        let ids = filter_ids(ids, NodeType::Topic, "topicIds")?;
+        let wanted = ids.len() as i64;
+        select = select.filter(
+            providers::Column::Id.in_subquery(
+                Query::select()
+                    .column(provider_topics::Column::ProviderId)
+                    .from(provider_topics::Entity)
+                    .and_where(provider_topics::Column::TopicId.is_in(ids))
+                    .group_by_col(provider_topics::Column::ProviderId)
+                    .and_having(
+                        Expr::col(provider_topics::Column::TopicId)
+                            .count_distinct()
+                            .eq(wanted),
+                    )
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(ids) = &filter.sector_ids
+        && !ids.is_empty()
+    {
+        let ids = filter_ids(ids, NodeType::Sector, "sectorIds")?;
+        select = select.filter(
+            providers::Column::Id.in_subquery(
+                Query::select()
+                    .column(provider_sectors::Column::ProviderId)
+                    .from(provider_sectors::Entity)
+                    .and_where(provider_sectors::Column::SectorId.is_in(ids))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(region) = &filter.region {
+        let region = canonical_region(region).ok_or_else(|| {
+            ApiError::bad_input(
+                "region",
+                format!("\"{region}\" is not one of the programme's regions."),
+            )
+        })?;
+        select = select.filter(
+            providers::Column::Id.in_subquery(
+                Query::select()
+                    .column(provider_regions::Column::ProviderId)
+                    .from(provider_regions::Entity)
+                    .and_where(provider_regions::Column::Region.eq(region))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(format) = filter.format {
+        select = select.filter(
+            providers::Column::Id.in_subquery(
+                Query::select()
+                    .column(provider_formats::Column::ProviderId)
+                    .from(provider_formats::Entity)
+                    .and_where(provider_formats::Column::Format.eq(MeetingFormat::from(format)))
+                    .to_owned(),
+            ),
+        );
+    }
+    if filter.has_spare_capacity == Some(true) {
+        select = select.filter(Expr::cust(
+            "providers.capacity > (SELECT COUNT(*) FROM engagements e WHERE e.provider_id = providers.id \
+             AND e.status IN ('ACTIVE', 'PROPOSED'))",
+        ));
+    }
+    paginate(&state.db, select, providers::Column::Id, page, Provider).await
+}
+
+/// Ids from a filter, of the right type; retired terms are allowed in filters.
+fn filter_ids(ids: &[ID], kind: NodeType, field: &str) -> ApiResult<Vec<i64>> {
+    ids.iter()
+        .map(|id| {
+            decode_id_of(kind, id).map_err(|_| {
+                ApiError::bad_input(field, format!("Not a {} id.", kind.name().to_lowercase()))
+            })
+        })
+        .collect()
+}
+
+#[derive(Default)]
+pub struct ProviderQuery;
+
+#[Object]
+impl ProviderQuery {
+    /// Peer mentors, filtered (anyone signed in).
+    #[graphql(guard = "RoleGuard::signed_in()")]
+    async fn mentors(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ProviderFilter>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<HiveConnection<Provider>> {
+        list(
+            ctx,
+            ProviderKind::Mentor,
+            filter,
+            PageArgs {
+                after,
+                before,
+                first,
+                last,
+            },
+        )
+        .await
+    }
+
+    /// Specialist advisers, filtered (anyone signed in).
+    #[graphql(guard = "RoleGuard::signed_in()")]
+    async fn advisers(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ProviderFilter>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<HiveConnection<Provider>> {
+        list(
+            ctx,
+            ProviderKind::Adviser,
+            filter,
+            PageArgs {
+                after,
+                before,
+                first,
+                last,
+            },
+        )
+        .await
+    }
+
+    /// One provider.
+    #[graphql(guard = "RoleGuard::signed_in()")]
+    async fn provider(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Provider> {
+        load_provider(ctx, &id).await.map(Provider)
+    }
+}
+
+#[derive(Default)]
+pub struct ProviderMutation;
+
+#[Object]
+impl ProviderMutation {
+    /// Registers a peer mentor (staff) and emails them a welcome sign-in link.
+    #[graphql(guard = "RoleGuard::staff()")]
+    async fn register_mentor(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterMentorInput,
+    ) -> ApiResult<Provider> {
+        let home = input
+            .home_organisation_id
+            .as_ref()
+            .map(|id| {
+                decode_id_of(NodeType::Organisation, id).map_err(|_| {
+                    ApiError::bad_input("homeOrganisationId", "Not an organisation id.")
+                })
+            })
+            .transpose()?;
+        register(
+            ctx,
+            ProviderKind::Mentor,
+            &input.email,
+            &input.name,
+            home,
+            None,
+            &input.offer,
+        )
+        .await
+    }
+
+    /// Registers a specialist adviser (staff) and emails them a welcome sign-in link.
+    #[graphql(guard = "RoleGuard::staff()")]
+    async fn register_adviser(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterAdviserInput,
+    ) -> ApiResult<Provider> {
+        register(
+            ctx,
+            ProviderKind::Adviser,
+            &input.email,
+            &input.name,
+            None,
+            input.firm_name,
+            &input.offer,
+        )
+        .await
+    }
+
+    /// Changes what a provider offers: the provider themself, or staff.
+    #[graphql(guard = "RoleGuard::signed_in()")]
+    async fn update_provider_profile(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        offer: ProviderOfferInput,
+        firm_name: Option<String>,
+    ) -> ApiResult<Provider> {
+        let state = ctx.data_unchecked::<AppState>();
+        let current = load_provider(ctx, &id).await?;
+        let viewer = viewer(ctx);
+        let user = viewer.require_user()?;
+        if user.id != current.user_id && user.role != Role::Staff {
+            return Err(ApiError::forbidden(
+                "Only the provider themself and staff change a profile.",
+            ));
+        }
+        let txn = hive_worker::db::begin_write(&state.db).await?;
+        let offer = check_offer(&txn, &offer).await?;
+        let mut row: providers::ActiveModel = current.into();
+        row.bio = Set(offer.bio.clone());
+        row.capacity = Set(offer.capacity);
+        if let Some(firm) = firm_name {
+            row.firm_name = Set(Some(firm.trim().to_string()).filter(|f| !f.is_empty()));
+        }
+        row.updated_at = Set(Utc::now());
+        let updated = row.update(&txn).await?;
+        write_offer(&txn, updated.id, &offer).await?;
+        audit::record(
+            &txn,
+            viewer,
+            "updateProviderProfile",
+            Some(("Provider", updated.id)),
+            None,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(Provider(updated))
+    }
+
+    /// Takes a provider out of matching (staff); current engagements go on.
+    #[graphql(guard = "RoleGuard::staff()")]
+    async fn deactivate_provider(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Provider> {
+        set_active(ctx, &id, false).await
+    }
+
+    /// Puts a provider back into matching (staff).
+    #[graphql(guard = "RoleGuard::staff()")]
+    async fn reactivate_provider(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Provider> {
+        set_active(ctx, &id, true).await
+    }
+}
+
+async fn set_active(ctx: &Context<'_>, id: &ID, active: bool) -> ApiResult<Provider> {
+    let state = ctx.data_unchecked::<AppState>();
+    let current = load_provider(ctx, id).await?;
+    let txn = hive_worker::db::begin_write(&state.db).await?;
+    let mut row: providers::ActiveModel = current.into();
+    row.active = Set(active);
+    row.updated_at = Set(Utc::now());
+    let updated = row.update(&txn).await?;
+    let action = if active {
+        "reactivateProvider"
+    } else {
+        "deactivateProvider"
+    };
+    audit::record(
+        &txn,
+        viewer(ctx),
+        action,
+        Some(("Provider", updated.id)),
+        None,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Provider(updated))
+}
