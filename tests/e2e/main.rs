@@ -10,6 +10,7 @@ mod directory;
 mod errors;
 mod health;
 mod limits;
+mod matching;
 mod providers;
 mod queue;
 mod schema;

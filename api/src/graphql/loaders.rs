@@ -10,10 +10,11 @@ use entity::{
     meetings::MeetingFormat,
     organisations, provider_formats, provider_regions, provider_sectors, provider_topics,
     reviews::{self, ReviewParty},
-    sectors, topics, users,
+    sectors, support_request_formats, support_request_topics, topics, users,
 };
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait,
+    ColumnTrait, DatabaseConnection, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    RelationTrait,
 };
 
 use super::vocabulary::{Term, Vocabulary};
@@ -249,4 +250,103 @@ pub async fn provider_details(
         d.regions.sort();
     }
     Ok(details)
+}
+
+/// A support request's topics and preferred formats.
+#[derive(Debug, Clone, Default)]
+pub struct RequestDetails {
+    pub topic_ids: Vec<i64>,
+    pub formats: Vec<MeetingFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RequestDetailsKey(pub i64);
+
+impl Loader<RequestDetailsKey> for HiveLoader {
+    type Value = RequestDetails;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[RequestDetailsKey],
+    ) -> Result<HashMap<RequestDetailsKey, RequestDetails>, ApiError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut found: HashMap<RequestDetailsKey, RequestDetails> = keys
+            .iter()
+            .map(|key| (*key, RequestDetails::default()))
+            .collect();
+        for row in support_request_topics::Entity::find()
+            .filter(support_request_topics::Column::SupportRequestId.is_in(ids.clone()))
+            .all(&self.db)
+            .await?
+        {
+            if let Some(d) = found.get_mut(&RequestDetailsKey(row.support_request_id)) {
+                d.topic_ids.push(row.topic_id);
+            }
+        }
+        for row in support_request_formats::Entity::find()
+            .filter(support_request_formats::Column::SupportRequestId.is_in(ids))
+            .all(&self.db)
+            .await?
+        {
+            if let Some(d) = found.get_mut(&RequestDetailsKey(row.support_request_id)) {
+                d.formats.push(row.format);
+            }
+        }
+        for d in found.values_mut() {
+            d.topic_ids.sort_unstable();
+        }
+        Ok(found)
+    }
+}
+
+/// The engagements of a support request, oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RequestEngagementsKey(pub i64);
+
+impl Loader<RequestEngagementsKey> for HiveLoader {
+    type Value = Vec<engagements::Model>;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[RequestEngagementsKey],
+    ) -> Result<HashMap<RequestEngagementsKey, Vec<engagements::Model>>, ApiError> {
+        let mut found: HashMap<RequestEngagementsKey, Vec<engagements::Model>> =
+            keys.iter().map(|key| (*key, Vec::new())).collect();
+        for row in engagements::Entity::find()
+            .filter(engagements::Column::SupportRequestId.is_in(keys.iter().map(|k| k.0)))
+            .order_by_asc(engagements::Column::Id)
+            .all(&self.db)
+            .await?
+        {
+            if let Some(list) = found.get_mut(&RequestEngagementsKey(row.support_request_id)) {
+                list.push(row);
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// A provider row by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProviderKey(pub i64);
+
+impl Loader<ProviderKey> for HiveLoader {
+    type Value = entity::providers::Model;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[ProviderKey],
+    ) -> Result<HashMap<ProviderKey, entity::providers::Model>, ApiError> {
+        let rows = entity::providers::Entity::find()
+            .filter(entity::providers::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (ProviderKey(row.id), row))
+            .collect())
+    }
 }

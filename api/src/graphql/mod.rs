@@ -1,11 +1,13 @@
 //! The GraphQL schema: one module per area, merged here, with the limits that
 //! keep a single request from taking the server down.
 
+pub mod engagements;
 pub mod loaders;
 pub mod organisations;
 pub mod providers;
 pub mod relay;
 pub mod sign_in;
+pub mod support_requests;
 pub mod users;
 pub mod vocabulary;
 
@@ -33,6 +35,8 @@ pub enum Node {
     Topic(vocabulary::Topic),
     Sector(vocabulary::Sector),
     Provider(providers::Provider),
+    SupportRequest(support_requests::SupportRequest),
+    Engagement(engagements::Engagement),
 }
 
 #[derive(Default)]
@@ -57,7 +61,12 @@ impl NodeQuery {
             (NodeType::Provider, _) => Ok(Node::Provider(providers::Provider(
                 providers::load_provider(ctx, &id).await?,
             ))),
-            (_, _) => Err(crate::error::ApiError::not_found("Nothing has that id.")),
+            (NodeType::SupportRequest, _) => Ok(Node::SupportRequest(
+                support_requests::SupportRequest(support_requests::load_request(ctx, &id).await?),
+            )),
+            (NodeType::Engagement, _) => Ok(Node::Engagement(engagements::Engagement(
+                engagements::load_engagement(ctx, &id).await?,
+            ))),
         }
     }
 }
@@ -69,6 +78,8 @@ pub struct Query(
     vocabulary::VocabularyQuery,
     organisations::OrganisationQuery,
     providers::ProviderQuery,
+    support_requests::SupportRequestQuery,
+    engagements::EngagementQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -78,6 +89,8 @@ pub struct Mutation(
     vocabulary::VocabularyMutation,
     organisations::OrganisationMutation,
     providers::ProviderMutation,
+    support_requests::SupportRequestMutation,
+    engagements::EngagementMutation,
 );
 
 pub type HiveSchema = Schema<Query, Mutation, EmptySubscription>;

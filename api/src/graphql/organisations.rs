@@ -31,7 +31,10 @@ use crate::{
 
 /// Where a co-op is on its journey.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(remote = "entity::organisations::OrganisationStage")]
+#[graphql(
+    name = "OrganisationStage",
+    remote = "entity::organisations::OrganisationStage"
+)]
 pub enum Stage {
     Idea,
     StartUp,

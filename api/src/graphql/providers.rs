@@ -32,7 +32,7 @@ use crate::{
 
 /// How a meeting is held.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(remote = "entity::meetings::MeetingFormat")]
+#[graphql(name = "MeetingFormat", remote = "entity::meetings::MeetingFormat")]
 pub enum Format {
     InPerson,
     InPersonGroup,
@@ -43,7 +43,7 @@ pub enum Format {
 
 /// Mentor (a peer from an established co-op) or adviser (a specialist).
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(remote = "entity::providers::ProviderKind")]
+#[graphql(name = "ProviderKind", remote = "entity::providers::ProviderKind")]
 pub enum Kind {
     Mentor,
     Adviser,

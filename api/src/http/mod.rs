@@ -3,7 +3,9 @@
 
 mod graphql;
 mod health;
+mod match_page;
 mod metrics;
+mod page;
 mod sign_in_page;
 
 use axum::{
@@ -24,6 +26,7 @@ pub fn router(state: AppState) -> Router {
             "/sign-in",
             get(sign_in_page::form).post(sign_in_page::submit),
         )
+        .route("/m/{token}", get(match_page::show).post(match_page::answer))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))

@@ -11,29 +11,13 @@ use axum::{
 };
 use serde::Deserialize;
 
+use super::page::{escape, page};
 use crate::{auth, state::AppState};
 
 #[derive(Deserialize)]
 pub struct TokenParam {
     #[serde(default)]
     token: String,
-}
-
-fn page(title: &str, body: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · Hive</title></head>\
-         <body style=\"font-family:sans-serif;max-width:36em;margin:3em auto;padding:0 1em;\">\
-         <h1>{title}</h1>{body}</body></html>"
-    ))
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 pub async fn form(Query(param): Query<TokenParam>) -> Html<String> {

@@ -108,11 +108,10 @@ pub async fn run(job: SendEmail, ctx: &WorkerContext) -> anyhow::Result<Outcome>
             row.updated_at = Set(now);
             row.last_error = Set(None);
             row.provider_message_id = Set(Some(provider_id));
-            if email.category == EmailCategory::SignIn {
-                // The link is a credential: once it is in the mailbox the
-                // outbox need not keep a copy.
-                row.context = Set(serde_json::json!({"redacted": true}).to_string());
-            }
+            // Contexts carry secret links (sign-in, accept/decline, review,
+            // survey): once the message is in the mailbox the outbox need
+            // not keep a copy of any of them.
+            row.context = Set(serde_json::json!({"redacted": true}).to_string());
             row.update(db).await?;
             info!(email_id = email.id, template = %email.template, "email sent");
             Ok(record(Outcome::Sent))

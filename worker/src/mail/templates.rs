@@ -7,7 +7,13 @@ use minijinja::Environment;
 use serde::Serialize;
 
 /// The messages Hive knows how to write; an email row names one of these.
-pub const MESSAGES: &[&str] = &["sign_in", "welcome"];
+pub const MESSAGES: &[&str] = &[
+    "sign_in",
+    "welcome",
+    "match_proposed",
+    "match_accepted",
+    "match_declined",
+];
 
 macro_rules! template_files {
     ($($name:literal),* $(,)?) => {
@@ -19,7 +25,13 @@ macro_rules! template_files {
     };
 }
 
-const FILES: &[(&str, &str)] = template_files!["sign_in", "welcome"];
+const FILES: &[(&str, &str)] = template_files![
+    "sign_in",
+    "welcome",
+    "match_proposed",
+    "match_accepted",
+    "match_declined",
+];
 const LAYOUT: (&str, &str) = (
     "_layout.html.j2",
     include_str!("../../templates/_layout.html.j2"),

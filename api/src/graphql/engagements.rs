@@ -1,0 +1,541 @@
+//! Proposals and engagements: staff propose a provider for a request, the
+//! provider accepts or declines (signed in, or from the emailed link). The
+//! capacity and request checks and the change happen in one transaction that
+//! holds the request's row (and the provider's) locked, so concurrent
+//! proposals and acceptances can never overfill a provider or match a request
+//! twice.
+
+use async_graphql::{Context, Enum, ID, Object};
+use chrono::{DateTime, Utc};
+use entity::{
+    emails::EmailCategory,
+    engagements::{self, EngagementStatus},
+    organisations, providers,
+    support_requests::{self, EngagementKind, SupportRequestStatus},
+    topics, users,
+};
+use hive_worker::tokens::{SecretToken, hash_token, looks_like_token};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::{
+    loaders::{Loaders, ProviderKey},
+    providers::Provider,
+    relay::{NodeType, decode_id_of, global_id},
+    support_requests::{SupportRequest, lock_request, may_see_request},
+};
+use crate::{
+    audit,
+    auth::{RoleGuard, Viewer, viewer},
+    error::{ApiError, ApiResult},
+    notify, rules,
+    state::AppState,
+};
+
+/// Where an engagement stands.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(
+    name = "EngagementStatus",
+    remote = "entity::engagements::EngagementStatus"
+)]
+pub enum Status {
+    Proposed,
+    Active,
+    Completed,
+    Declined,
+    Expired,
+    EndedEarly,
+}
+
+/// Highest nominal fee accepted, in pence (£10,000): a typo guard.
+const MAX_FEE_PENCE: i64 = 1_000_000;
+
+/// A provider working with a co-op on one request, from proposal onwards.
+pub struct Engagement(pub engagements::Model);
+
+#[Object]
+impl Engagement {
+    pub async fn id(&self) -> ID {
+        global_id(NodeType::Engagement, self.0.id)
+    }
+    async fn status(&self) -> Status {
+        self.0.status.into()
+    }
+    async fn support_request(&self, ctx: &Context<'_>) -> ApiResult<SupportRequest> {
+        let state = ctx.data_unchecked::<AppState>();
+        support_requests::Entity::find_by_id(self.0.support_request_id)
+            .one(&state.db)
+            .await?
+            .map(SupportRequest)
+            .ok_or_else(|| ApiError::internal("engagement without request"))
+    }
+    async fn provider(&self, ctx: &Context<'_>) -> ApiResult<Provider> {
+        ctx.data_unchecked::<Loaders>()
+            .load_one(ProviderKey(self.0.provider_id))
+            .await?
+            .map(Provider)
+            .ok_or_else(|| ApiError::internal("engagement without provider"))
+    }
+    async fn days_allocated(&self) -> i32 {
+        self.0.days_allocated
+    }
+    /// The nominal fee, in pence.
+    async fn fee_pence(&self) -> i64 {
+        self.0.fee_pence
+    }
+    async fn proposed_at(&self) -> DateTime<Utc> {
+        self.0.proposed_at
+    }
+    async fn responded_at(&self) -> Option<DateTime<Utc>> {
+        self.0.responded_at
+    }
+    /// The provider's reason, when they declined.
+    async fn decline_reason(&self) -> Option<&str> {
+        self.0.decline_reason.as_deref()
+    }
+    /// The earlier engagement on the same request that this one replaces.
+    async fn rematch_of(&self) -> Option<ID> {
+        self.0
+            .rematch_of_id
+            .map(|id| global_id(NodeType::Engagement, id))
+    }
+}
+
+/// Loads an engagement the viewer may see (as they may see its request).
+pub async fn load_engagement(ctx: &Context<'_>, id: &ID) -> ApiResult<engagements::Model> {
+    let state = ctx.data_unchecked::<AppState>();
+    let id = decode_id_of(NodeType::Engagement, id)?;
+    let engagement = engagements::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No engagement has that id."))?;
+    let request = support_requests::Entity::find_by_id(engagement.support_request_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::internal("engagement without request"))?;
+    if !may_see_request(&state.db, viewer(ctx), &request).await? {
+        return Err(ApiError::forbidden("You may not see this engagement."));
+    }
+    Ok(engagement)
+}
+
+async fn lock_provider(conn: &impl ConnectionTrait, id: i64) -> ApiResult<providers::Model> {
+    let mut select = providers::Entity::find_by_id(id);
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        select = select.lock_exclusive();
+    }
+    select
+        .one(conn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No provider has that id."))
+}
+
+fn kind_matches(request: EngagementKind, provider: providers::ProviderKind) -> bool {
+    matches!(
+        (request, provider),
+        (EngagementKind::Mentoring, providers::ProviderKind::Mentor)
+            | (EngagementKind::Advice, providers::ProviderKind::Adviser)
+    )
+}
+
+/// What the proposal email says about the request.
+async fn request_summary(
+    conn: &impl ConnectionTrait,
+    request: &support_requests::Model,
+) -> ApiResult<(organisations::Model, String)> {
+    let organisation = organisations::Entity::find_by_id(request.organisation_id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| ApiError::internal("request without organisation"))?;
+    let names: Vec<String> = topics::Entity::find()
+        .inner_join(entity::support_request_topics::Entity)
+        .filter(entity::support_request_topics::Column::SupportRequestId.eq(request.id))
+        .order_by_asc(topics::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|topic| topic.name)
+        .collect();
+    Ok((organisation, names.join(", ")))
+}
+
+/// Proposes `provider_id` for `request_id`. All checks run inside the
+/// transaction, after the request's and provider's rows are locked.
+pub async fn propose(
+    db: &DatabaseConnection,
+    public_url: &str,
+    viewer: &Viewer,
+    request_id: i64,
+    provider_id: i64,
+    days: i32,
+    fee_pence: i64,
+) -> ApiResult<engagements::Model> {
+    if !(0..=MAX_FEE_PENCE).contains(&fee_pence) {
+        return Err(ApiError::bad_input(
+            "feePence",
+            "Give a fee from 0 to 1,000,000 pence.",
+        ));
+    }
+    let txn = hive_worker::db::begin_write(db).await?;
+    let request = lock_request(&txn, request_id).await?;
+    if let Some(reason) = rules::request_closed_reason(request.status) {
+        return Err(ApiError::conflict(reason));
+    }
+    let provider = lock_provider(&txn, provider_id).await?;
+    if !kind_matches(request.kind, provider.kind) {
+        return Err(ApiError::bad_input(
+            "providerId",
+            match request.kind {
+                EngagementKind::Mentoring => "A mentoring request needs a mentor, not an adviser.",
+                EngagementKind::Advice => "An advice request needs an adviser, not a mentor.",
+            },
+        ));
+    }
+    if !provider.active {
+        return Err(ApiError::conflict("This provider is deactivated."));
+    }
+    if provider.home_organisation_id == Some(request.organisation_id) {
+        return Err(ApiError::bad_input(
+            "providerId",
+            "A mentor is never matched with their own co-op.",
+        ));
+    }
+    rules::check_days(request.kind, days)
+        .map_err(|message| ApiError::bad_input("daysAllocated", message))?;
+    let history = engagements::Entity::find()
+        .filter(engagements::Column::SupportRequestId.eq(request.id))
+        .order_by_desc(engagements::Column::Id)
+        .all(&txn)
+        .await?;
+    if history
+        .iter()
+        .any(|e| rules::engagement_is_current(e.status))
+    {
+        return Err(ApiError::conflict(
+            "This request already has a proposal or an active engagement.",
+        ));
+    }
+    if history
+        .iter()
+        .any(|e| e.provider_id == provider.id && rules::engagement_excludes_provider(e.status))
+    {
+        return Err(ApiError::conflict(
+            "This provider declined or ended an earlier engagement on this request.",
+        ));
+    }
+    let load = engagements::Entity::find()
+        .filter(engagements::Column::ProviderId.eq(provider.id))
+        .filter(
+            engagements::Column::Status
+                .is_in([EngagementStatus::Active, EngagementStatus::Proposed]),
+        )
+        .count(&txn)
+        .await?;
+    if load >= provider.capacity.max(0) as u64 {
+        return Err(ApiError::conflict("This provider has no place free."));
+    }
+    let rematch_of = history.first().map(|previous| previous.id);
+
+    let token = SecretToken::generate();
+    let now = Utc::now();
+    let engagement = engagements::ActiveModel {
+        support_request_id: Set(request.id),
+        provider_id: Set(provider.id),
+        status: Set(EngagementStatus::Proposed),
+        days_allocated: Set(days),
+        fee_pence: Set(fee_pence),
+        rematch_of_id: Set(rematch_of),
+        response_token_hash: Set(Some(token.hash())),
+        proposed_by_user_id: Set(viewer.user.as_ref().map(|u| u.id)),
+        proposed_at: Set(now),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    let mut request_row: support_requests::ActiveModel = request.clone().into();
+    request_row.status = Set(SupportRequestStatus::Matching);
+    request_row.updated_at = Set(now);
+    request_row.update(&txn).await?;
+
+    let (organisation, topic_names) = request_summary(&txn, &request).await?;
+    let provider_user = users::Entity::find_by_id(provider.user_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ApiError::internal("provider without user"))?;
+    notify::send(
+        &txn,
+        &format!("match-proposed:{}", engagement.id),
+        EmailCategory::Match,
+        "match_proposed",
+        &[provider_user.into()],
+        serde_json::json!({
+            "organisation": organisation.name,
+            "region": organisation.region,
+            "kind": format!("{:?}", request.kind).to_uppercase(),
+            "goals": request.goals,
+            "topics": topic_names,
+            "days": days,
+            "link": format!("{public_url}/m/{}", token.expose()),
+        }),
+    )
+    .await?;
+    audit::record(
+        &txn,
+        viewer,
+        "proposeMatch",
+        Some(("Engagement", engagement.id)),
+        Some(serde_json::json!({"supportRequestId": request.id, "providerId": provider.id, "days": days})),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(engagement)
+}
+
+/// Who is answering a proposal.
+pub enum Responder<'a> {
+    /// The signed-in provider, by engagement id.
+    SignedIn(&'a Viewer, i64),
+    /// Whoever holds the emailed link.
+    Link(&'a str),
+}
+
+/// Accepts or declines a proposal. Accepting makes the engagement ACTIVE and
+/// the request MATCHED; declining sends the request back to MATCHING. Either
+/// way the emailed link stops working.
+pub async fn respond(
+    db: &DatabaseConnection,
+    public_url: &str,
+    responder: Responder<'_>,
+    accept: bool,
+    reason: Option<String>,
+) -> ApiResult<engagements::Model> {
+    let reason = reason
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.chars().count() > 2000) {
+        return Err(ApiError::bad_input(
+            "reason",
+            "Keep the reason under 2,000 characters.",
+        ));
+    }
+    // Find the engagement (outside the lock), then lock its request and re-read it.
+    let found = match &responder {
+        Responder::SignedIn(_, id) => engagements::Entity::find_by_id(*id).one(db).await?,
+        Responder::Link(token) => {
+            if !looks_like_token(token) {
+                return Err(ApiError::not_found("This link is not valid."));
+            }
+            engagements::Entity::find()
+                .filter(engagements::Column::ResponseTokenHash.eq(hash_token(token)))
+                .one(db)
+                .await?
+        }
+    };
+    let Some(found) = found else {
+        return Err(match responder {
+            Responder::SignedIn(..) => ApiError::not_found("No engagement has that id."),
+            Responder::Link(_) => {
+                ApiError::not_found("This link is not valid, or the proposal was already answered.")
+            }
+        });
+    };
+    let actor = match &responder {
+        Responder::SignedIn(viewer, _) => {
+            let user = viewer.require_user()?;
+            let provider = providers::Entity::find_by_id(found.provider_id)
+                .one(db)
+                .await?
+                .ok_or_else(|| ApiError::internal("engagement without provider"))?;
+            if provider.user_id != user.id {
+                return Err(ApiError::forbidden(
+                    "Only the proposed provider answers a proposal.",
+                ));
+            }
+            (*viewer).clone()
+        }
+        Responder::Link(_) => Viewer::anonymous(),
+    };
+
+    let txn = hive_worker::db::begin_write(db).await?;
+    let request = lock_request(&txn, found.support_request_id).await?;
+    let provider = lock_provider(&txn, found.provider_id).await?;
+    let engagement = engagements::Entity::find_by_id(found.id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No engagement has that id."))?;
+    if engagement.status != EngagementStatus::Proposed {
+        return Err(ApiError::conflict(
+            "This proposal has already been answered or has lapsed.",
+        ));
+    }
+    let now = Utc::now();
+    let mut row: engagements::ActiveModel = engagement.clone().into();
+    row.responded_at = Set(Some(now));
+    row.response_token_hash = Set(None);
+    row.updated_at = Set(now);
+    let mut request_row: support_requests::ActiveModel = request.clone().into();
+    request_row.updated_at = Set(now);
+    let (organisation, _) = request_summary(&txn, &request).await?;
+    let provider_user = users::Entity::find_by_id(provider.user_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ApiError::internal("provider without user"))?;
+    let link = format!("{public_url}/graphql");
+    let context = serde_json::json!({
+        "provider": provider_user.name,
+        "organisation": organisation.name,
+        "kind": format!("{:?}", request.kind).to_uppercase(),
+        "days": engagement.days_allocated,
+        "reason": reason.clone().unwrap_or_default(),
+        "link": link,
+    });
+    let updated = if accept {
+        if let Some(why) = rules::request_closed_reason(request.status) {
+            return Err(ApiError::conflict(why));
+        }
+        let active = engagements::Entity::find()
+            .filter(engagements::Column::ProviderId.eq(provider.id))
+            .filter(engagements::Column::Status.eq(EngagementStatus::Active))
+            .count(&txn)
+            .await?;
+        if active >= provider.capacity.max(0) as u64 {
+            return Err(ApiError::conflict(
+                "You have no place free: your capacity is full.",
+            ));
+        }
+        row.status = Set(EngagementStatus::Active);
+        let updated = row
+            .update(&txn)
+            .await
+            .map_err(|error| match error.sql_err() {
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+                    ApiError::conflict("This request is already matched.")
+                }
+                _ => error.into(),
+            })?;
+        request_row.status = Set(SupportRequestStatus::Matched);
+        request_row.update(&txn).await?;
+        let mut recipients = vec![notify::Recipient::from(provider_user.clone())];
+        recipients.extend(notify::organisation(&txn, &organisation).await?);
+        notify::send(
+            &txn,
+            &format!("match-accepted:{}", engagement.id),
+            EmailCategory::Match,
+            "match_accepted",
+            &recipients,
+            context,
+        )
+        .await?;
+        updated
+    } else {
+        row.status = Set(EngagementStatus::Declined);
+        row.decline_reason = Set(reason.clone());
+        let updated = row.update(&txn).await?;
+        if rules::request_is_open(request.status) {
+            request_row.status = Set(SupportRequestStatus::Matching);
+            request_row.update(&txn).await?;
+        }
+        let mut recipients = notify::staff(&txn).await?;
+        recipients.extend(notify::organisation(&txn, &organisation).await?);
+        notify::send(
+            &txn,
+            &format!("match-declined:{}", engagement.id),
+            EmailCategory::Match,
+            "match_declined",
+            &recipients,
+            context,
+        )
+        .await?;
+        updated
+    };
+    audit::record(
+        &txn,
+        &actor,
+        if accept {
+            "acceptMatch"
+        } else {
+            "declineMatch"
+        },
+        Some(("Engagement", updated.id)),
+        Some(serde_json::json!({ "byLink": matches!(responder, Responder::Link(_)) })),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+#[derive(Default)]
+pub struct EngagementQuery;
+
+#[Object]
+impl EngagementQuery {
+    /// One engagement, if the viewer may see its request.
+    #[graphql(guard = "RoleGuard::signed_in()")]
+    async fn engagement(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Engagement> {
+        load_engagement(ctx, &id).await.map(Engagement)
+    }
+}
+
+#[derive(Default)]
+pub struct EngagementMutation;
+
+#[Object]
+impl EngagementMutation {
+    /// Proposes a provider for a request (staff); the provider is emailed a
+    /// link to accept or decline. `daysAllocated`: 3–4 for mentoring, 2–7 for
+    /// advice; `feePence`: the nominal fee.
+    #[graphql(guard = "RoleGuard::staff()")]
+    async fn propose_match(
+        &self,
+        ctx: &Context<'_>,
+        request_id: ID,
+        provider_id: ID,
+        days_allocated: i32,
+        fee_pence: i64,
+    ) -> ApiResult<Engagement> {
+        let state = ctx.data_unchecked::<AppState>();
+        let request_id = decode_id_of(NodeType::SupportRequest, &request_id)?;
+        let provider_id = decode_id_of(NodeType::Provider, &provider_id)?;
+        let engagement = propose(
+            &state.db,
+            &state.settings.public_url,
+            viewer(ctx),
+            request_id,
+            provider_id,
+            days_allocated,
+            fee_pence,
+        )
+        .await?;
+        state.outbox_signal.notify_one();
+        Ok(Engagement(engagement))
+    }
+
+    /// The proposed provider accepts (ACTIVE) or declines a proposal.
+    #[graphql(
+        guard = "RoleGuard::any_of(&[entity::users::Role::Mentor, entity::users::Role::Adviser])"
+    )]
+    async fn respond_to_match(
+        &self,
+        ctx: &Context<'_>,
+        engagement_id: ID,
+        accept: bool,
+        reason: Option<String>,
+    ) -> ApiResult<Engagement> {
+        let state = ctx.data_unchecked::<AppState>();
+        let id = decode_id_of(NodeType::Engagement, &engagement_id)?;
+        let engagement = respond(
+            &state.db,
+            &state.settings.public_url,
+            Responder::SignedIn(viewer(ctx), id),
+            accept,
+            reason,
+        )
+        .await?;
+        state.outbox_signal.notify_one();
+        Ok(Engagement(engagement))
+    }
+}

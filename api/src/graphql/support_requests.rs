@@ -1,0 +1,515 @@
+//! Support requests: a co-op asks for help, staff match it or decline it, the
+//! co-op may withdraw it.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object};
+use chrono::{DateTime, Utc};
+use entity::{
+    engagements::{self, EngagementStatus},
+    meetings::MeetingFormat,
+    providers, support_request_formats, support_request_topics,
+    support_requests::{self, EngagementKind, SupportRequestStatus},
+    users::Role,
+};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, sea_query::Query,
+};
+
+use super::{
+    engagements::Engagement,
+    loaders::{Loaders, OrganisationKey, RequestDetailsKey, RequestEngagementsKey, TermKey},
+    organisations::Organisation,
+    providers::Format,
+    relay::{HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate},
+    vocabulary::{Topic, Vocabulary, current_terms},
+};
+use crate::{
+    audit,
+    auth::{RoleGuard, Viewer, viewer},
+    error::{ApiError, ApiResult},
+    rules,
+    state::AppState,
+};
+
+/// Mentoring by a peer, or advice from a specialist.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(
+    name = "EngagementKind",
+    remote = "entity::support_requests::EngagementKind"
+)]
+pub enum Kind {
+    Mentoring,
+    Advice,
+}
+
+/// Where a request stands.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(
+    name = "SupportRequestStatus",
+    remote = "entity::support_requests::SupportRequestStatus"
+)]
+pub enum RequestStatus {
+    Submitted,
+    Matching,
+    Matched,
+    Closed,
+    Declined,
+    Withdrawn,
+}
+
+/// A co-op's request for help.
+pub struct SupportRequest(pub support_requests::Model);
+
+#[Object]
+impl SupportRequest {
+    pub async fn id(&self) -> ID {
+        global_id(NodeType::SupportRequest, self.0.id)
+    }
+    async fn organisation(&self, ctx: &Context<'_>) -> ApiResult<Organisation> {
+        ctx.data_unchecked::<Loaders>()
+            .load_one(OrganisationKey(self.0.organisation_id))
+            .await?
+            .map(Organisation::new)
+            .ok_or_else(|| ApiError::internal("request without organisation"))
+    }
+    async fn kind(&self) -> Kind {
+        self.0.kind.into()
+    }
+    async fn status(&self) -> RequestStatus {
+        self.0.status.into()
+    }
+    /// What the co-op wants to achieve.
+    async fn goals(&self) -> &str {
+        &self.0.goals
+    }
+    async fn topics(&self, ctx: &Context<'_>) -> ApiResult<Vec<Topic>> {
+        let loaders = ctx.data_unchecked::<Loaders>();
+        let details = loaders
+            .load_one(RequestDetailsKey(self.0.id))
+            .await?
+            .unwrap_or_default();
+        let terms = loaders
+            .load_many(
+                details
+                    .topic_ids
+                    .iter()
+                    .map(|id| TermKey(Vocabulary::Topic, *id)),
+            )
+            .await?;
+        Ok(details
+            .topic_ids
+            .iter()
+            .filter_map(|id| terms.get(&TermKey(Vocabulary::Topic, *id)).cloned())
+            .map(Topic)
+            .collect())
+    }
+    async fn preferred_formats(&self, ctx: &Context<'_>) -> ApiResult<Vec<Format>> {
+        Ok(ctx
+            .data_unchecked::<Loaders>()
+            .load_one(RequestDetailsKey(self.0.id))
+            .await?
+            .unwrap_or_default()
+            .formats
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+    /// Why staff declined it.
+    async fn decline_reason(&self) -> Option<&str> {
+        self.0.decline_reason.as_deref()
+    }
+    /// Every proposal and engagement on this request, oldest first.
+    async fn engagements(&self, ctx: &Context<'_>) -> ApiResult<Vec<Engagement>> {
+        Ok(ctx
+            .data_unchecked::<Loaders>()
+            .load_one(RequestEngagementsKey(self.0.id))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Engagement)
+            .collect())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// Whether the viewer may see a request: staff, the co-op's members, and
+/// providers proposed on it or engaged on it.
+pub async fn may_see_request(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    request: &support_requests::Model,
+) -> ApiResult<bool> {
+    let user = viewer.require_user()?;
+    Ok(match user.role {
+        Role::Staff => true,
+        Role::Member => user.organisation_id == Some(request.organisation_id),
+        Role::Mentor | Role::Adviser => engagements::Entity::find()
+            .inner_join(providers::Entity)
+            .filter(engagements::Column::SupportRequestId.eq(request.id))
+            .filter(providers::Column::UserId.eq(user.id))
+            .one(conn)
+            .await?
+            .is_some(),
+    })
+}
+
+/// Loads a request the viewer may see.
+pub async fn load_request(ctx: &Context<'_>, id: &ID) -> ApiResult<support_requests::Model> {
+    let state = ctx.data_unchecked::<AppState>();
+    let id = decode_id_of(NodeType::SupportRequest, id)?;
+    let request = support_requests::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No support request has that id."))?;
+    if !may_see_request(&state.db, viewer(ctx), &request).await? {
+        return Err(ApiError::forbidden("You may not see this support request."));
+    }
+    Ok(request)
+}
+
+/// A new request.
+#[derive(InputObject)]
+pub struct SubmitSupportRequestInput {
+    /// The co-op asking; members may leave it out (their own co-op).
+    pub organisation_id: Option<ID>,
+    pub kind: Kind,
+    pub topic_ids: Vec<ID>,
+    /// What the co-op wants to achieve (up to 4,000 characters).
+    pub goals: String,
+    pub preferred_formats: Option<Vec<Format>>,
+}
+
+/// Filters for the request list.
+#[derive(InputObject, Default)]
+pub struct SupportRequestFilter {
+    pub status: Option<RequestStatus>,
+    pub kind: Option<Kind>,
+    pub organisation_id: Option<ID>,
+    pub topic_id: Option<ID>,
+}
+
+#[derive(Default)]
+pub struct SupportRequestQuery;
+
+#[Object]
+impl SupportRequestQuery {
+    /// Requests the viewer may see (staff: all; members: their co-op's;
+    /// providers: those they were proposed for), filtered, oldest first.
+    #[graphql(guard = "RoleGuard::signed_in()")]
+    async fn support_requests(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<SupportRequestFilter>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<HiveConnection<SupportRequest>> {
+        let state = ctx.data_unchecked::<AppState>();
+        let user = viewer(ctx).require_user()?;
+        let filter = filter.unwrap_or_default();
+        let mut select = support_requests::Entity::find();
+        match user.role {
+            Role::Staff => {}
+            Role::Member => {
+                select = select.filter(
+                    support_requests::Column::OrganisationId.eq(user.organisation_id.unwrap_or(-1)),
+                )
+            }
+            Role::Mentor | Role::Adviser => {
+                select = select.filter(
+                    support_requests::Column::Id.in_subquery(
+                        Query::select()
+                            .column((engagements::Entity, engagements::Column::SupportRequestId))
+                            .from(engagements::Entity)
+                            .inner_join(
+                                providers::Entity,
+                                sea_orm::sea_query::Expr::col((
+                                    providers::Entity,
+                                    providers::Column::Id,
+                                ))
+                                .equals((engagements::Entity, engagements::Column::ProviderId)),
+                            )
+                            .and_where(
+                                sea_orm::sea_query::Expr::col((
+                                    providers::Entity,
+                                    providers::Column::UserId,
+                                ))
+                                .eq(user.id),
+                            )
+                            .to_owned(),
+                    ),
+                )
+            }
+        }
+        if let Some(status) = filter.status {
+            select = select
+                .filter(support_requests::Column::Status.eq(SupportRequestStatus::from(status)));
+        }
+        if let Some(kind) = filter.kind {
+            select = select.filter(support_requests::Column::Kind.eq(EngagementKind::from(kind)));
+        }
+        if let Some(id) = &filter.organisation_id {
+            let id = decode_id_of(NodeType::Organisation, id)
+                .map_err(|_| ApiError::bad_input("organisationId", "Not an organisation id."))?;
+            select = select.filter(support_requests::Column::OrganisationId.eq(id));
+        }
+        if let Some(id) = &filter.topic_id {
+            let id = decode_id_of(NodeType::Topic, id)
+                .map_err(|_| ApiError::bad_input("topicId", "Not a topic id."))?;
+            select = select.filter(
+                support_requests::Column::Id.in_subquery(
+                    Query::select()
+                        .column(support_request_topics::Column::SupportRequestId)
+                        .from(support_request_topics::Entity)
+                        .and_where(support_request_topics::Column::TopicId.eq(id))
+                        .to_owned(),
+                ),
+            );
+        }
+        paginate(
+            &state.db,
+            select,
+            support_requests::Column::Id,
+            PageArgs {
+                after,
+                before,
+                first,
+                last,
+            },
+            SupportRequest,
+        )
+        .await
+    }
+
+    /// One request, if the viewer may see it.
+    async fn support_request(&self, ctx: &Context<'_>, id: ID) -> ApiResult<SupportRequest> {
+        load_request(ctx, &id).await.map(SupportRequest)
+    }
+}
+
+#[derive(Default)]
+pub struct SupportRequestMutation;
+
+#[Object]
+impl SupportRequestMutation {
+    /// A member asks for help for their own co-op, or staff on a co-op's behalf.
+    #[graphql(guard = "RoleGuard::any_of(&[Role::Staff, Role::Member])")]
+    async fn submit_support_request(
+        &self,
+        ctx: &Context<'_>,
+        input: SubmitSupportRequestInput,
+    ) -> ApiResult<SupportRequest> {
+        let state = ctx.data_unchecked::<AppState>();
+        let viewer = viewer(ctx);
+        let user = viewer.require_user()?;
+        let organisation_id = match (&input.organisation_id, user.role) {
+            (Some(id), _) => decode_id_of(NodeType::Organisation, id)
+                .map_err(|_| ApiError::bad_input("organisationId", "Not an organisation id."))?,
+            (None, Role::Member) => user
+                .organisation_id
+                .ok_or_else(|| ApiError::forbidden("You belong to no co-op."))?,
+            (None, _) => {
+                return Err(ApiError::bad_input(
+                    "organisationId",
+                    "Say which co-op is asking.",
+                ));
+            }
+        };
+        if user.role == Role::Member && user.organisation_id != Some(organisation_id) {
+            return Err(ApiError::forbidden(
+                "Members ask for help for their own co-op only.",
+            ));
+        }
+        let goals = input.goals.trim();
+        if goals.is_empty() || goals.chars().count() > 4000 {
+            return Err(ApiError::bad_input(
+                "goals",
+                "Say what the co-op wants to achieve, in up to 4,000 characters.",
+            ));
+        }
+        if input.topic_ids.is_empty() {
+            return Err(ApiError::bad_input("topicIds", "Name at least one topic."));
+        }
+        let mut formats: Vec<MeetingFormat> = Vec::new();
+        for format in input.preferred_formats.unwrap_or_default() {
+            let format = MeetingFormat::from(format);
+            if !formats.contains(&format) {
+                formats.push(format);
+            }
+        }
+        let txn = hive_worker::db::begin_write(&state.db).await?;
+        entity::organisations::Entity::find_by_id(organisation_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| ApiError::not_found("No organisation has that id."))?;
+        let topic_ids =
+            current_terms(&txn, Vocabulary::Topic, "topicIds", &input.topic_ids).await?;
+        let now = Utc::now();
+        let request = support_requests::ActiveModel {
+            organisation_id: Set(organisation_id),
+            kind: Set(input.kind.into()),
+            goals: Set(goals.to_string()),
+            status: Set(SupportRequestStatus::Submitted),
+            submitted_by_user_id: Set(Some(user.id)),
+            decline_reason: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            closed_at: Set(None),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        support_request_topics::Entity::insert_many(topic_ids.iter().map(|id| {
+            support_request_topics::ActiveModel {
+                support_request_id: Set(request.id),
+                topic_id: Set(*id),
+            }
+        }))
+        .exec_without_returning(&txn)
+        .await?;
+        if !formats.is_empty() {
+            support_request_formats::Entity::insert_many(formats.iter().map(|format| {
+                support_request_formats::ActiveModel {
+                    support_request_id: Set(request.id),
+                    format: Set(*format),
+                }
+            }))
+            .exec_without_returning(&txn)
+            .await?;
+        }
+        audit::record(
+            &txn,
+            viewer,
+            "submitSupportRequest",
+            Some(("SupportRequest", request.id)),
+            None,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(SupportRequest(request))
+    }
+
+    /// The co-op (or staff) withdraws a request that is not yet matched.
+    /// Any proposal still awaiting an answer lapses (EXPIRED).
+    #[graphql(guard = "RoleGuard::any_of(&[Role::Staff, Role::Member])")]
+    async fn withdraw_support_request(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> ApiResult<SupportRequest> {
+        let state = ctx.data_unchecked::<AppState>();
+        let request = load_request(ctx, &id).await?;
+        let txn = hive_worker::db::begin_write(&state.db).await?;
+        let request = lock_request(&txn, request.id).await?;
+        if let Some(reason) = rules::request_closed_reason(request.status) {
+            return Err(ApiError::conflict(reason));
+        }
+        let now = Utc::now();
+        engagements::Entity::update_many()
+            .col_expr(
+                engagements::Column::Status,
+                sea_orm::sea_query::Expr::value(EngagementStatus::Expired),
+            )
+            .col_expr(
+                engagements::Column::ResponseTokenHash,
+                sea_orm::sea_query::Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                engagements::Column::UpdatedAt,
+                sea_orm::sea_query::Expr::value(now),
+            )
+            .filter(engagements::Column::SupportRequestId.eq(request.id))
+            .filter(engagements::Column::Status.eq(EngagementStatus::Proposed))
+            .exec(&txn)
+            .await?;
+        let mut row: support_requests::ActiveModel = request.into();
+        row.status = Set(SupportRequestStatus::Withdrawn);
+        row.closed_at = Set(Some(now));
+        row.updated_at = Set(now);
+        let updated = row.update(&txn).await?;
+        audit::record(
+            &txn,
+            viewer(ctx),
+            "withdrawSupportRequest",
+            Some(("SupportRequest", updated.id)),
+            None,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(SupportRequest(updated))
+    }
+
+    /// Staff decline a request they will not match, saying why.
+    #[graphql(guard = "RoleGuard::staff()")]
+    async fn decline_support_request(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+    ) -> ApiResult<SupportRequest> {
+        let state = ctx.data_unchecked::<AppState>();
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 2000 {
+            return Err(ApiError::bad_input(
+                "reason",
+                "Say why, in up to 2,000 characters.",
+            ));
+        }
+        let request = load_request(ctx, &id).await?;
+        let txn = hive_worker::db::begin_write(&state.db).await?;
+        let request = lock_request(&txn, request.id).await?;
+        if let Some(why) = rules::request_closed_reason(request.status) {
+            return Err(ApiError::conflict(why));
+        }
+        let outstanding = engagements::Entity::find()
+            .filter(engagements::Column::SupportRequestId.eq(request.id))
+            .filter(engagements::Column::Status.eq(EngagementStatus::Proposed))
+            .count(&txn)
+            .await?;
+        if outstanding > 0 {
+            return Err(ApiError::conflict(
+                "A proposal on this request awaits an answer.",
+            ));
+        }
+        let now = Utc::now();
+        let mut row: support_requests::ActiveModel = request.into();
+        row.status = Set(SupportRequestStatus::Declined);
+        row.decline_reason = Set(Some(reason.to_string()));
+        row.closed_at = Set(Some(now));
+        row.updated_at = Set(now);
+        let updated = row.update(&txn).await?;
+        audit::record(
+            &txn,
+            viewer(ctx),
+            "declineSupportRequest",
+            Some(("SupportRequest", updated.id)),
+            None,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(SupportRequest(updated))
+    }
+}
+
+/// Re-reads a request inside a write transaction, locking its row on
+/// PostgreSQL (`FOR UPDATE`); SQLite's `BEGIN IMMEDIATE` already serialises
+/// writers. Every change of a request's state goes through here first.
+pub async fn lock_request(
+    conn: &impl ConnectionTrait,
+    id: i64,
+) -> ApiResult<support_requests::Model> {
+    let mut select = support_requests::Entity::find_by_id(id);
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        select = select.lock_exclusive();
+    }
+    select
+        .one(conn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No support request has that id."))
+}

@@ -1,0 +1,95 @@
+//! Who is told about what. Every message is written to the outbox on the
+//! caller's transaction, with an idempotency key that names the event and the
+//! recipient, so a retried request never sends it twice.
+
+use entity::{
+    emails::EmailCategory,
+    organisations,
+    users::{self, Role},
+};
+use hive_worker::outbox::{self, NewEmail};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+
+/// A person to write to.
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    pub name: String,
+    pub email: String,
+}
+
+impl From<users::Model> for Recipient {
+    fn from(user: users::Model) -> Self {
+        Recipient {
+            name: user.name,
+            email: user.email,
+        }
+    }
+}
+
+/// Every active staff member.
+pub async fn staff(conn: &impl ConnectionTrait) -> Result<Vec<Recipient>, DbErr> {
+    Ok(users::Entity::find()
+        .filter(users::Column::Role.eq(Role::Staff))
+        .filter(users::Column::DeactivatedAt.is_null())
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+}
+
+/// A co-op's members with accounts, or its contact address when it has none.
+pub async fn organisation(
+    conn: &impl ConnectionTrait,
+    organisation: &organisations::Model,
+) -> Result<Vec<Recipient>, DbErr> {
+    let members: Vec<Recipient> = users::Entity::find()
+        .filter(users::Column::OrganisationId.eq(organisation.id))
+        .filter(users::Column::DeactivatedAt.is_null())
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    if !members.is_empty() {
+        return Ok(members);
+    }
+    Ok(organisation
+        .contact_email
+        .iter()
+        .map(|email| Recipient {
+            name: organisation.name.clone(),
+            email: email.clone(),
+        })
+        .collect())
+}
+
+/// Queues `template` to each recipient; `event` identifies the happening (e.g.
+/// `match-accepted:12`), the recipient's address completes the key.
+pub async fn send(
+    conn: &impl ConnectionTrait,
+    event: &str,
+    category: EmailCategory,
+    template: &'static str,
+    recipients: &[Recipient],
+    context: serde_json::Value,
+) -> Result<(), DbErr> {
+    for recipient in recipients {
+        let mut context = context.clone();
+        if let Some(object) = context.as_object_mut() {
+            object.insert("name".into(), recipient.name.clone().into());
+        }
+        outbox::enqueue(
+            conn,
+            NewEmail {
+                idempotency_key: format!("{event}:{}", recipient.email),
+                category,
+                template,
+                recipient: recipient.email.clone(),
+                context,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,117 @@
+//! The programme's rules about requests and engagements, as plain functions
+//! with no HTTP or SQL in them: what may happen in which state, and the day
+//! budgets. The GraphQL layer asks these before it changes anything.
+
+use entity::{
+    engagements::EngagementStatus,
+    support_requests::{EngagementKind, SupportRequestStatus},
+};
+
+/// Days a provider may be allocated for one engagement of each kind.
+pub fn allowed_days(kind: EngagementKind) -> std::ops::RangeInclusive<i32> {
+    match kind {
+        EngagementKind::Mentoring => 3..=4,
+        EngagementKind::Advice => 2..=7,
+    }
+}
+
+/// Checks an allocation; the error is a sentence for the person entering it.
+pub fn check_days(kind: EngagementKind, days: i32) -> Result<(), String> {
+    let range = allowed_days(kind);
+    if range.contains(&days) {
+        Ok(())
+    } else {
+        let what = match kind {
+            EngagementKind::Mentoring => "Mentoring",
+            EngagementKind::Advice => "Advice",
+        };
+        Err(format!(
+            "{what} is allocated {} to {} days.",
+            range.start(),
+            range.end()
+        ))
+    }
+}
+
+/// A request still open to being matched (and so to being withdrawn, declined
+/// or proposed against).
+pub fn request_is_open(status: SupportRequestStatus) -> bool {
+    matches!(
+        status,
+        SupportRequestStatus::Submitted | SupportRequestStatus::Matching
+    )
+}
+
+/// Why a request in `status` cannot take a new action; `None` when it can.
+pub fn request_closed_reason(status: SupportRequestStatus) -> Option<&'static str> {
+    match status {
+        SupportRequestStatus::Submitted | SupportRequestStatus::Matching => None,
+        SupportRequestStatus::Matched => Some("This request is already matched."),
+        SupportRequestStatus::Closed => Some("This request is closed."),
+        SupportRequestStatus::Declined => Some("This request was declined."),
+        SupportRequestStatus::Withdrawn => Some("This request was withdrawn."),
+    }
+}
+
+/// Engagements that count against a provider's capacity and that block a
+/// second proposal on the same request.
+pub fn engagement_is_current(status: EngagementStatus) -> bool {
+    matches!(
+        status,
+        EngagementStatus::Proposed | EngagementStatus::Active
+    )
+}
+
+/// A provider who said no to, or walked away from, a request is not offered
+/// it again.
+pub fn engagement_excludes_provider(status: EngagementStatus) -> bool {
+    matches!(
+        status,
+        EngagementStatus::Declined | EngagementStatus::EndedEarly
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_budgets_by_kind() {
+        assert!(check_days(EngagementKind::Mentoring, 3).is_ok());
+        assert!(check_days(EngagementKind::Mentoring, 4).is_ok());
+        assert_eq!(
+            check_days(EngagementKind::Mentoring, 5).unwrap_err(),
+            "Mentoring is allocated 3 to 4 days."
+        );
+        assert!(check_days(EngagementKind::Advice, 2).is_ok());
+        assert!(check_days(EngagementKind::Advice, 7).is_ok());
+        assert!(check_days(EngagementKind::Advice, 1).is_err());
+        assert!(check_days(EngagementKind::Advice, 8).is_err());
+        assert!(check_days(EngagementKind::Advice, -3).is_err());
+    }
+
+    #[test]
+    fn request_states() {
+        assert!(request_is_open(SupportRequestStatus::Submitted));
+        assert!(request_is_open(SupportRequestStatus::Matching));
+        for closed in [
+            SupportRequestStatus::Matched,
+            SupportRequestStatus::Closed,
+            SupportRequestStatus::Declined,
+            SupportRequestStatus::Withdrawn,
+        ] {
+            assert!(!request_is_open(closed));
+            assert!(request_closed_reason(closed).is_some());
+        }
+    }
+
+    #[test]
+    fn engagement_states() {
+        assert!(engagement_is_current(EngagementStatus::Proposed));
+        assert!(engagement_is_current(EngagementStatus::Active));
+        assert!(!engagement_is_current(EngagementStatus::Declined));
+        assert!(engagement_excludes_provider(EngagementStatus::Declined));
+        assert!(engagement_excludes_provider(EngagementStatus::EndedEarly));
+        assert!(!engagement_excludes_provider(EngagementStatus::Expired));
+    }
+}

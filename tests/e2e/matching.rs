@@ -1,0 +1,278 @@
+//! Support requests and proposals, end to end: submit, propose, answer by the
+//! emailed link or signed in, decline and re-match, and every refusal.
+
+use std::time::Duration;
+
+use entity::engagements;
+use sea_orm::{EntityTrait, PaginatorTrait};
+use serde_json::json;
+
+use crate::on_both_databases;
+use crate::support::{
+    TestApp, first_error_code,
+    programme::{Programme, ok},
+};
+
+const REQUEST: &str = "query($id: ID!) { supportRequest(id: $id) { status engagements { status provider { name } declineReason rematchOf } } }";
+
+on_both_databases!(
+    a_proposal_accepted_from_the_email,
+    |app: TestApp| async move {
+        let p = Programme::new(&app).await;
+        let (coop, member) = p.coop(&app, "Mersey Housing").await;
+        let (mentor, _, mentor_email) = p.provider(&app, "MENTOR", "Aisha Ahmed", 2, None).await;
+
+        // The member asks for help for their own co-op.
+        let input = json!({"kind": "MENTORING", "topicIds": [p.topics[0]], "goals": "Run a community share offer."});
+        let body = ok(app
+        .graphql("mutation($i: SubmitSupportRequestInput!) { submitSupportRequest(input: $i) { id status organisation { name } } }", json!({"i": input}), Some(&member))
+        .await);
+        assert_eq!(body["data"]["submitSupportRequest"]["status"], "SUBMITTED");
+        let request = body["data"]["submitSupportRequest"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+
+        let body = p.propose(&app, &request, &mentor, 3).await;
+        assert_eq!(body["data"]["proposeMatch"]["status"], "PROPOSED", "{body}");
+
+        // The mentor gets the proposal with a link; opening it changes nothing.
+        let mails = app
+            .smtp
+            .wait_for(&mentor_email, 2, Duration::from_secs(20))
+            .await;
+        let proposal = mails
+            .iter()
+            .find(|m| m.subject().contains("mentor Mersey Housing"))
+            .expect("proposal email");
+        let link = proposal.link_containing("/m/").unwrap();
+        let page = app.http.get(&link).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Mersey Housing") && html.contains("Run a community share offer."));
+        let body = ok(app
+            .graphql(REQUEST, json!({"id": request}), Some(&p.staff))
+            .await);
+        assert_eq!(
+            body["data"]["supportRequest"]["engagements"][0]["status"],
+            "PROPOSED"
+        );
+
+        // Accept by the link: matched; both parties told.
+        let accepted = app
+            .http
+            .post(&link)
+            .form(&[("answer", "accept"), ("reason", "")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(accepted.status(), 200);
+        assert!(accepted.text().await.unwrap().contains("Accepted"));
+        let body = ok(app
+            .graphql(REQUEST, json!({"id": request}), Some(&member))
+            .await);
+        assert_eq!(body["data"]["supportRequest"]["status"], "MATCHED");
+        assert_eq!(
+            body["data"]["supportRequest"]["engagements"][0]["status"],
+            "ACTIVE"
+        );
+        app.smtp
+            .wait_for("member@merseyhousing.coop", 1, Duration::from_secs(20))
+            .await;
+        app.smtp
+            .wait_for(&mentor_email, 3, Duration::from_secs(20))
+            .await;
+
+        // The link works once.
+        let again = app
+            .http
+            .post(&link)
+            .form(&[("answer", "decline"), ("reason", "")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 404);
+        assert!(again.text().await.unwrap().contains("no longer works"));
+
+        // With the engagement ACTIVE, the mentor may read the co-op's phone
+        // number field (and never its financial details).
+        let _ = coop;
+        app.stop().await;
+    }
+);
+
+on_both_databases!(
+    a_decline_sends_the_request_back_for_a_rematch,
+    |app: TestApp| async move {
+        let p = Programme::new(&app).await;
+        let (coop, _) = p.coop(&app, "Tyne Web Workers").await;
+        let (first, first_token, _) = p.provider(&app, "ADVISER", "Dev Patel", 2, None).await;
+        let (second, _, _) = p.provider(&app, "ADVISER", "Gwen Lewis", 2, None).await;
+        let request = p.request(&app, &coop, "ADVICE").await;
+
+        let body = p.propose(&app, &request, &first, 5).await;
+        let engagement = body["data"]["proposeMatch"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let respond = "mutation($e: ID!, $a: Boolean!, $r: String) { respondToMatch(engagementId: $e, accept: $a, reason: $r) { status declineReason } }";
+        let body = ok(app
+            .graphql(
+                respond,
+                json!({"e": engagement, "a": false, "r": "Fully booked until spring."}),
+                Some(&first_token),
+            )
+            .await);
+        assert_eq!(body["data"]["respondToMatch"]["status"], "DECLINED");
+        // Answering twice is refused.
+        let (_, body) = app
+            .graphql(
+                respond,
+                json!({"e": engagement, "a": true}),
+                Some(&first_token),
+            )
+            .await;
+        assert_eq!(first_error_code(&body), Some("CONFLICT"), "{body}");
+
+        let body = ok(app
+            .graphql(REQUEST, json!({"id": request}), Some(&p.staff))
+            .await);
+        assert_eq!(body["data"]["supportRequest"]["status"], "MATCHING");
+        // Staff are told.
+        let mails = app
+            .smtp
+            .wait_for("staff@hive.test", 1, Duration::from_secs(20))
+            .await;
+        assert!(mails[0].text().contains("Fully booked until spring."));
+
+        // The decliner is not proposed again; someone else is, linked to the old one.
+        let body = p.propose(&app, &request, &first, 5).await;
+        assert_eq!(first_error_code(&body), Some("CONFLICT"), "{body}");
+        let body = p.propose(&app, &request, &second, 5).await;
+        assert_eq!(
+            body["data"]["proposeMatch"]["rematchOf"], engagement,
+            "{body}"
+        );
+        app.stop().await;
+    }
+);
+
+on_both_databases!(
+    bad_proposals_are_refused_and_change_nothing,
+    |app: TestApp| async move {
+        let p = Programme::new(&app).await;
+        let (coop, member) = p.coop(&app, "Calder Growers").await;
+        let (other_coop, other_member) = p.coop(&app, "Severn Makers").await;
+        let (mentor, mentor_token, _) = p
+            .provider(&app, "MENTOR", "Rhys Evans", 1, Some(&coop))
+            .await;
+        let (adviser, _, _) = p.provider(&app, "ADVISER", "Iona Reid", 1, None).await;
+        let (idle, _, _) = p.provider(&app, "MENTOR", "Owen Hughes", 1, None).await;
+        let request = p.request(&app, &coop, "MENTORING").await;
+        let other_request = p.request(&app, &other_coop, "MENTORING").await;
+
+        let cases = [
+            (
+                p.propose(&app, "U3VwcG9ydFJlcXVlc3Q6OTk5", &idle, 3).await,
+                "NOT_FOUND",
+            ),
+            (
+                p.propose(&app, &request, "UHJvdmlkZXI6OTk5", 3).await,
+                "NOT_FOUND",
+            ),
+            (
+                p.propose(&app, &request, &adviser, 3).await,
+                "BAD_USER_INPUT",
+            ),
+            (p.propose(&app, &request, &idle, 5).await, "BAD_USER_INPUT"),
+            (p.propose(&app, &request, &idle, 2).await, "BAD_USER_INPUT"),
+            (
+                p.propose(&app, &request, &mentor, 3).await,
+                "BAD_USER_INPUT",
+            ),
+        ];
+        for (body, code) in &cases {
+            assert_eq!(first_error_code(body), Some(*code), "{body}");
+        }
+        assert_eq!(cases[2].0["errors"][0]["extensions"]["field"], "providerId");
+        assert_eq!(
+            cases[3].0["errors"][0]["extensions"]["field"],
+            "daysAllocated"
+        );
+        assert!(
+            cases[5].0["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("own co-op")
+        );
+
+        // A deactivated provider cannot be proposed.
+        ok(app
+            .graphql(
+                "mutation($id: ID!) { deactivateProvider(id: $id) { active } }",
+                json!({"id": idle}),
+                Some(&p.staff),
+            )
+            .await);
+        let body = p.propose(&app, &request, &idle, 3).await;
+        assert_eq!(first_error_code(&body), Some("CONFLICT"), "{body}");
+
+        // A member cannot act on another co-op's request, nor see it.
+        let (_, body) = app
+            .graphql(
+                "mutation($id: ID!) { withdrawSupportRequest(id: $id) { status } }",
+                json!({"id": other_request}),
+                Some(&member),
+            )
+            .await;
+        assert_eq!(first_error_code(&body), Some("FORBIDDEN"), "{body}");
+        let (_, body) = app
+            .graphql(REQUEST, json!({"id": request}), Some(&other_member))
+            .await;
+        assert_eq!(first_error_code(&body), Some("FORBIDDEN"), "{body}");
+        // A provider cannot answer a proposal that is not theirs.
+        ok(app
+            .graphql(
+                "mutation($id: ID!) { reactivateProvider(id: $id) { active } }",
+                json!({"id": idle}),
+                Some(&p.staff),
+            )
+            .await);
+        let body = p.propose(&app, &other_request, &idle, 3).await;
+        let engagement = body["data"]["proposeMatch"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (_, body) = app
+            .graphql(
+                "mutation($e: ID!) { respondToMatch(engagementId: $e, accept: true) { status } }",
+                json!({"e": engagement}),
+                Some(&mentor_token),
+            )
+            .await;
+        assert_eq!(first_error_code(&body), Some("FORBIDDEN"), "{body}");
+
+        // Nothing but the one good proposal was written.
+        assert_eq!(engagements::Entity::find().count(&app.db).await.unwrap(), 1);
+
+        // Staff decline a request with a reason; declining again conflicts.
+        let decline = "mutation($id: ID!, $r: String!) { declineSupportRequest(id: $id, reason: $r) { status declineReason } }";
+        let body = ok(app
+            .graphql(
+                decline,
+                json!({"id": request, "r": "Outside the programme's scope."}),
+                Some(&p.staff),
+            )
+            .await);
+        assert_eq!(body["data"]["declineSupportRequest"]["status"], "DECLINED");
+        let (_, body) = app
+            .graphql(
+                decline,
+                json!({"id": request, "r": "Again."}),
+                Some(&p.staff),
+            )
+            .await;
+        assert_eq!(first_error_code(&body), Some("CONFLICT"));
+        app.stop().await;
+    }
+);
