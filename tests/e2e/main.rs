@@ -5,6 +5,7 @@
 mod support;
 
 mod cli;
+mod concurrency;
 mod config_docs;
 mod directory;
 mod errors;
