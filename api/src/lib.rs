@@ -9,7 +9,6 @@ pub mod cli;
 pub mod error;
 pub mod graphql;
 pub mod http;
-pub mod notify;
 pub mod regions;
 pub mod rules;
 pub mod seed;

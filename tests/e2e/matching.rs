@@ -276,3 +276,92 @@ on_both_databases!(
         app.stop().await;
     }
 );
+
+/// Moves a proposal's start into the past, as if `days` had gone by.
+async fn age_proposal(app: &TestApp, engagement: &str, days: i64) {
+    use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
+    engagements::Entity::update_many()
+        .col_expr(
+            engagements::Column::ProposedAt,
+            Expr::value(chrono::Utc::now() - chrono::Duration::days(days)),
+        )
+        .filter(engagements::Column::Id.eq(crate::support::programme::decode(engagement)))
+        .exec(&app.db)
+        .await
+        .unwrap();
+}
+
+on_both_databases!(
+    an_unanswered_proposal_is_chased_then_lapses,
+    |app: TestApp| async move {
+        let p = Programme::new(&app).await;
+        let (coop, _) = p.coop(&app, "Quiet Co-op").await;
+        let (mentor, _, mentor_email) = p.provider(&app, "MENTOR", "Slow Replier", 1, None).await;
+        let request = p.request(&app, &coop, "MENTORING").await;
+        let body = p.propose(&app, &request, &mentor, 3).await;
+        let engagement = body["data"]["proposeMatch"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let first = app
+            .smtp
+            .wait_for(&mentor_email, 2, Duration::from_secs(20))
+            .await;
+        let first_link = first.iter().find_map(|m| m.link_containing("/m/")).unwrap();
+
+        // Day 4: chased once, with a fresh link that replaces the first.
+        age_proposal(&app, &engagement, 4).await;
+        let mails = app
+            .smtp
+            .wait_for(&mentor_email, 3, Duration::from_secs(20))
+            .await;
+        let chaser = mails
+            .iter()
+            .find(|m| m.subject().starts_with("Reminder"))
+            .expect("a chaser");
+        let fresh_link = chaser.link_containing("/m/").unwrap();
+        assert_ne!(fresh_link, first_link);
+        assert_eq!(
+            app.http.get(&first_link).send().await.unwrap().status(),
+            404
+        );
+        assert_eq!(
+            app.http.get(&fresh_link).send().await.unwrap().status(),
+            200
+        );
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(
+            app.smtp.received_by(&mentor_email).len(),
+            3,
+            "chased once only"
+        );
+
+        // Day 8: lapsed; staff told; the request is back in matching.
+        age_proposal(&app, &engagement, 8).await;
+        let staff_mail = app
+            .smtp
+            .wait_for("staff@hive.test", 1, Duration::from_secs(20))
+            .await;
+        assert!(
+            staff_mail[0].subject().contains("lapsed"),
+            "{}",
+            staff_mail[0].subject()
+        );
+        let body = ok(app
+            .graphql(REQUEST, json!({"id": request}), Some(&p.staff))
+            .await);
+        assert_eq!(body["data"]["supportRequest"]["status"], "MATCHING");
+        assert_eq!(
+            body["data"]["supportRequest"]["engagements"][0]["status"],
+            "EXPIRED"
+        );
+        assert_eq!(
+            app.http.get(&fresh_link).send().await.unwrap().status(),
+            404
+        );
+        // The provider may be proposed again: a lapse is not a refusal.
+        let body = p.propose(&app, &request, &mentor, 3).await;
+        assert_eq!(body["data"]["proposeMatch"]["status"], "PROPOSED", "{body}");
+        app.stop().await;
+    }
+);

@@ -8,7 +8,10 @@ use tracing::{error, info, warn};
 
 use crate::{
     WorkerContext,
-    jobs::send_email::{self, SendEmail},
+    jobs::{
+        proposal_followups,
+        send_email::{self, SendEmail},
+    },
     outbox,
     queue::JobQueue,
 };
@@ -25,6 +28,7 @@ pub async fn run(ctx: WorkerContext, shutdown: CancellationToken) -> anyhow::Res
     let process_name = format!("hive-{}-{}", hostname(), std::process::id());
     info!(worker = %process_name, "worker started");
     let relay = tokio::spawn(relay_loop(ctx.clone(), shutdown.clone()));
+    let periodic = tokio::spawn(periodic_loop(ctx.clone(), shutdown.clone()));
     let mut runs = 0u32;
     while !shutdown.is_cancelled() {
         // apalis refuses a name whose last heartbeat is recent, so each
@@ -71,6 +75,7 @@ pub async fn run(ctx: WorkerContext, shutdown: CancellationToken) -> anyhow::Res
         }
     }
     relay.abort();
+    periodic.abort();
     info!("worker stopped");
     Ok(())
 }
@@ -122,6 +127,23 @@ async fn handle_send_email(
             warn!(email_id = job.email_id, %error, "send_email failed");
             let boxed: apalis::prelude::BoxDynError = error.into();
             Err(boxed)
+        }
+    }
+}
+
+/// Runs the periodic jobs. Every worker process runs them; each job's
+/// conditional updates and email idempotency keys keep overlapping runs from
+/// doing anything twice.
+async fn periodic_loop(ctx: WorkerContext, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(ctx.settings.periodic_interval) => {}
+        }
+        match proposal_followups::run(&ctx.db, &ctx.settings.public_url).await {
+            Ok(done) if done.chased + done.expired > 0 => ctx.outbox_signal.notify_one(),
+            Ok(_) => {}
+            Err(error) => warn!(%error, "proposal follow-ups failed; will retry"),
         }
     }
 }

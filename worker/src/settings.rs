@@ -89,6 +89,9 @@ pub struct Settings {
     /// Due work untouched this long means the queue worker is stalled and is
     /// restarted. Not an environment variable: tests shorten it.
     pub queue_stall_after: Duration,
+    /// How often the periodic jobs (proposal chasers and expiry) look for
+    /// work. Not an environment variable: tests shorten it.
+    pub periodic_interval: Duration,
 }
 
 /// A configuration value that cannot be used; the message names the variable.
@@ -199,6 +202,7 @@ impl Settings {
             email_max_attempts: max_attempts,
             email_retry_base: Duration::from_secs(30),
             queue_stall_after: Duration::from_secs(20),
+            periodic_interval: Duration::from_secs(60),
         })
     }
 

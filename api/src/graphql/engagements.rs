@@ -14,7 +14,10 @@ use entity::{
     support_requests::{self, EngagementKind, SupportRequestStatus},
     topics, users,
 };
-use hive_worker::tokens::{SecretToken, hash_token, looks_like_token};
+use hive_worker::{
+    notify,
+    tokens::{SecretToken, hash_token, looks_like_token},
+};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
     EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -30,7 +33,7 @@ use crate::{
     audit,
     auth::{RoleGuard, Viewer, viewer},
     error::{ApiError, ApiResult},
-    notify, rules,
+    rules,
     state::AppState,
 };
 

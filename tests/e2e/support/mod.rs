@@ -184,6 +184,7 @@ impl TestApp {
         settings.queue_poll = Duration::from_millis(100);
         settings.queue_stall_after = Duration::from_secs(1);
         settings.email_retry_base = Duration::from_millis(200);
+        settings.periodic_interval = Duration::from_millis(200);
         let settings = Arc::new(settings);
         let db = hive_worker::db::connect(&settings.database_url)
             .await

@@ -1,3 +1,4 @@
 //! Background jobs, one module each.
 
+pub mod proposal_followups;
 pub mod send_email;

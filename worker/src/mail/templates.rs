@@ -13,6 +13,8 @@ pub const MESSAGES: &[&str] = &[
     "match_proposed",
     "match_accepted",
     "match_declined",
+    "match_chaser",
+    "match_expired",
 ];
 
 macro_rules! template_files {
@@ -31,6 +33,8 @@ const FILES: &[(&str, &str)] = template_files![
     "match_proposed",
     "match_accepted",
     "match_declined",
+    "match_chaser",
+    "match_expired",
 ];
 const LAYOUT: (&str, &str) = (
     "_layout.html.j2",

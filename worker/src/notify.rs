@@ -2,12 +2,12 @@
 //! caller's transaction, with an idempotency key that names the event and the
 //! recipient, so a retried request never sends it twice.
 
+use crate::outbox::{self, NewEmail};
 use entity::{
     emails::EmailCategory,
     organisations,
     users::{self, Role},
 };
-use hive_worker::outbox::{self, NewEmail};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
 /// A person to write to.

@@ -1,0 +1,190 @@
+//! No silent stalls: a proposal unanswered for 3 days is chased once (with a
+//! fresh link); at 7 days it lapses, the request goes back to MATCHING and
+//! staff are told. Runs every few seconds to a minute from every worker;
+//! conditional updates and idempotency keys make the runs safe to overlap.
+
+use chrono::{Duration, Utc};
+use entity::{
+    emails::EmailCategory,
+    engagements::{self, EngagementStatus},
+    organisations, providers,
+    support_requests::{self, SupportRequestStatus},
+    users,
+};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, sea_query::Expr,
+};
+use tracing::info;
+
+use crate::{notify, tokens::SecretToken};
+
+/// A proposal is chased when unanswered this long…
+pub const CHASE_AFTER: Duration = Duration::days(3);
+/// …and lapses when unanswered this long.
+pub const EXPIRE_AFTER: Duration = Duration::days(7);
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FollowUps {
+    pub chased: usize,
+    pub expired: usize,
+}
+
+pub async fn run(db: &DatabaseConnection, public_url: &str) -> anyhow::Result<FollowUps> {
+    let now = Utc::now();
+    let mut done = FollowUps::default();
+
+    let lapsed = engagements::Entity::find()
+        .filter(engagements::Column::Status.eq(EngagementStatus::Proposed))
+        .filter(engagements::Column::ProposedAt.lte(now - EXPIRE_AFTER))
+        .all(db)
+        .await?;
+    for engagement in lapsed {
+        if expire(db, public_url, &engagement).await? {
+            done.expired += 1;
+        }
+    }
+
+    let waiting = engagements::Entity::find()
+        .filter(engagements::Column::Status.eq(EngagementStatus::Proposed))
+        .filter(engagements::Column::ProposedAt.lte(now - CHASE_AFTER))
+        .filter(engagements::Column::LastChasedAt.is_null())
+        .all(db)
+        .await?;
+    for engagement in waiting {
+        if chase(db, public_url, &engagement).await? {
+            done.chased += 1;
+        }
+    }
+    if done != FollowUps::default() {
+        info!(
+            chased = done.chased,
+            expired = done.expired,
+            "proposal follow-ups"
+        );
+    }
+    Ok(done)
+}
+
+/// Names for the messages: the provider's user and the co-op.
+async fn parties(
+    conn: &impl ConnectionTrait,
+    engagement: &engagements::Model,
+) -> anyhow::Result<(users::Model, support_requests::Model, organisations::Model)> {
+    let provider = providers::Entity::find_by_id(engagement.provider_id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("engagement {} without provider", engagement.id))?;
+    let user = users::Entity::find_by_id(provider.user_id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("provider {} without user", provider.id))?;
+    let (request, organisation) =
+        support_requests::Entity::find_by_id(engagement.support_request_id)
+            .find_also_related(organisations::Entity)
+            .one(conn)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("engagement {} without request", engagement.id))?;
+    let organisation = organisation
+        .ok_or_else(|| anyhow::anyhow!("request {} without organisation", request.id))?;
+    Ok((user, request, organisation))
+}
+
+async fn chase(
+    db: &DatabaseConnection,
+    public_url: &str,
+    engagement: &engagements::Model,
+) -> anyhow::Result<bool> {
+    let txn = crate::db::begin_write(db).await?;
+    let token = SecretToken::generate();
+    let now = Utc::now();
+    // Only one worker wins the chase; the others see no row to update.
+    let claimed = engagements::Entity::update_many()
+        .col_expr(engagements::Column::LastChasedAt, Expr::value(now))
+        .col_expr(
+            engagements::Column::ResponseTokenHash,
+            Expr::value(token.hash()),
+        )
+        .filter(engagements::Column::Id.eq(engagement.id))
+        .filter(engagements::Column::Status.eq(EngagementStatus::Proposed))
+        .filter(engagements::Column::LastChasedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        return Ok(false);
+    }
+    let (user, request, organisation) = parties(&txn, engagement).await?;
+    notify::send(
+        &txn,
+        &format!("match-chased:{}", engagement.id),
+        EmailCategory::Match,
+        "match_chaser",
+        &[user.into()],
+        serde_json::json!({
+            "organisation": organisation.name,
+            "kind": format!("{:?}", request.kind).to_uppercase(),
+            "days": engagement.days_allocated,
+            "link": format!("{public_url}/m/{}", token.expose()),
+            "expires_on": (engagement.proposed_at + EXPIRE_AFTER).format("%-d %B %Y").to_string(),
+        }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+async fn expire(
+    db: &DatabaseConnection,
+    public_url: &str,
+    engagement: &engagements::Model,
+) -> anyhow::Result<bool> {
+    let txn = crate::db::begin_write(db).await?;
+    let now = Utc::now();
+    let claimed = engagements::Entity::update_many()
+        .col_expr(
+            engagements::Column::Status,
+            Expr::value(EngagementStatus::Expired),
+        )
+        .col_expr(
+            engagements::Column::ResponseTokenHash,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(engagements::Column::UpdatedAt, Expr::value(now))
+        .filter(engagements::Column::Id.eq(engagement.id))
+        .filter(engagements::Column::Status.eq(EngagementStatus::Proposed))
+        .exec(&txn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        return Ok(false);
+    }
+    support_requests::Entity::update_many()
+        .col_expr(
+            support_requests::Column::Status,
+            Expr::value(SupportRequestStatus::Matching),
+        )
+        .col_expr(support_requests::Column::UpdatedAt, Expr::value(now))
+        .filter(support_requests::Column::Id.eq(engagement.support_request_id))
+        .filter(support_requests::Column::Status.is_in([
+            SupportRequestStatus::Submitted,
+            SupportRequestStatus::Matching,
+        ]))
+        .exec(&txn)
+        .await?;
+    let (user, _, organisation) = parties(&txn, engagement).await?;
+    let staff = notify::staff(&txn).await?;
+    notify::send(
+        &txn,
+        &format!("match-expired:{}", engagement.id),
+        EmailCategory::Match,
+        "match_expired",
+        &staff,
+        serde_json::json!({
+            "provider": user.name,
+            "organisation": organisation.name,
+            "link": format!("{public_url}/graphql"),
+        }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(true)
+}
