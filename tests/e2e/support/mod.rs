@@ -127,6 +127,10 @@ fn with_database_name(server_url: &str, name: &str) -> String {
 
 /// One running Hive for one test.
 pub struct TestApp {
+    /// SQL statements run through the app's connection so far.
+    pub statements: Arc<std::sync::atomic::AtomicU64>,
+    /// The start of each statement's SQL, for explaining a count.
+    pub statement_log: Arc<std::sync::Mutex<Vec<String>>>,
     pub base_url: String,
     pub db: DatabaseConnection,
     pub smtp: MailSink,
@@ -186,14 +190,28 @@ impl TestApp {
         settings.email_retry_base = Duration::from_millis(200);
         settings.periodic_interval = Duration::from_millis(200);
         let settings = Arc::new(settings);
-        let db = hive_worker::db::connect(&settings.database_url)
+        let mut db = hive_worker::db::connect(&settings.database_url)
             .await
             .expect("connect");
         hive_worker::db::migrate(&db).await.expect("migrate");
+        // Every statement this connection runs (server and in-process worker)
+        // is counted, for the N+1 tests.
+        let statements = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let statement_log = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let counter = statements.clone();
+        let log = statement_log.clone();
+        db.set_metric_callback(move |info| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if let Ok(mut log) = log.lock() {
+                log.push(info.statement.sql.chars().take(160).collect());
+            }
+        });
         let running = server::start_with_db(settings.clone(), db.clone(), listener, with_worker)
             .await
             .expect("start Hive");
         Some(Self {
+            statements,
+            statement_log,
             base_url: format!("http://{addr}"),
             db,
             smtp,
@@ -263,6 +281,21 @@ impl TestApp {
         .await
         .expect("insert organisation")
         .id
+    }
+
+    /// Statements the app runs for one GraphQL request (run it without a
+    /// worker, whose polling would be counted too).
+    pub async fn statements_for(
+        &self,
+        query: &str,
+        variables: Value,
+        token: Option<&str>,
+    ) -> (u64, Value) {
+        let before = self.statements.load(std::sync::atomic::Ordering::SeqCst);
+        self.statement_log.lock().unwrap().clear();
+        let (_, body) = self.graphql(query, variables, token).await;
+        let after = self.statements.load(std::sync::atomic::Ordering::SeqCst);
+        (after - before, body)
     }
 
     /// Starts a worker of its own on this test's database, as a separate

@@ -1,0 +1,80 @@
+//! Lists cost a bounded number of SQL statements, whatever the page size:
+//! DataLoaders batch every per-item lookup.
+
+use serde_json::json;
+
+use crate::support::{
+    Backend, TestApp,
+    programme::{Programme, ok},
+};
+
+const PAGE: &str = "query($n: Int!) { supportRequests(first: $n) { totalCount edges { node {
+    id status goals kind topics { name } preferredFormats
+    organisation { name region stage sector { name } contactPhone financialDetails }
+    engagements { status daysAllocated provider { name kind topics { name } sectors { name } regions load placesFree reviewAverage user { name email } } }
+} } } }";
+
+async fn statements_per_page(backend: Backend) {
+    let Some(app) = TestApp::start_without_worker(backend).await else {
+        return;
+    };
+    let p = Programme::new(&app).await;
+    let mut mentors = Vec::new();
+    for i in 0..10 {
+        mentors.push(
+            p.provider(&app, "MENTOR", &format!("Mentor {i}"), 10, None)
+                .await
+                .0,
+        );
+    }
+    for i in 0..50 {
+        let (coop, _) = p.coop(&app, &format!("Co-op number {i}")).await;
+        let request = p.request(&app, &coop, "MENTORING").await;
+        if i % 2 == 0 {
+            let body = p.propose(&app, &request, &mentors[i % 10], 3).await;
+            assert!(body["errors"].is_null(), "{body}");
+        }
+    }
+    let (small, body) = app
+        .statements_for(PAGE, json!({"n": 5}), Some(&p.staff))
+        .await;
+    let body = ok((200, body));
+    assert_eq!(
+        body["data"]["supportRequests"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    let (large, body) = app
+        .statements_for(PAGE, json!({"n": 50}), Some(&p.staff))
+        .await;
+    let body = ok((200, body));
+    let edges = body["data"]["supportRequests"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 50);
+    assert_eq!(
+        edges[0]["node"]["engagements"][0]["provider"]["topics"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let log = app.statement_log.lock().unwrap().join("\n");
+    assert!(
+        large <= small,
+        "50 items cost {large} statements, 5 cost {small}: something is per item:\n{log}"
+    );
+    assert!(large <= 25, "a page costs {large} statements");
+    eprintln!("{backend:?}: a page of 5 ran {small} statements, a page of 50 ran {large}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_costs_the_same_statements_whatever_its_size_sqlite() {
+    statements_per_page(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_costs_the_same_statements_whatever_its_size_postgres() {
+    statements_per_page(Backend::Postgres).await;
+}
