@@ -13,6 +13,8 @@ use crate::support::{
     programme::{Programme, ok},
 };
 
+const CONTACT: &str =
+    "query($id: ID!) { organisation(id: $id) { name contactPhone financialDetails } }";
 const REQUEST: &str = "query($id: ID!) { supportRequest(id: $id) { status engagements { status provider { name } declineReason rematchOf } } }";
 
 on_both_databases!(
@@ -20,7 +22,8 @@ on_both_databases!(
     |app: TestApp| async move {
         let p = Programme::new(&app).await;
         let (coop, member) = p.coop(&app, "Mersey Housing").await;
-        let (mentor, _, mentor_email) = p.provider(&app, "MENTOR", "Aisha Ahmed", 2, None).await;
+        let (mentor, mentor_token, mentor_email) =
+            p.provider(&app, "MENTOR", "Aisha Ahmed", 2, None).await;
 
         // The member asks for help for their own co-op.
         let input = json!({"kind": "MENTORING", "topicIds": [p.topics[0]], "goals": "Run a community share offer."});

@@ -38,7 +38,7 @@ impl Programme {
 
     /// A co-op and a signed-in member of it: (organisation id, member token).
     pub async fn coop(&self, app: &TestApp, name: &str) -> (String, String) {
-        let input = json!({"name": name, "stage": "TRADING", "region": "North West", "contactEmail": format!("hello@{}.coop", slug(name))});
+        let input = json!({"name": name, "stage": "TRADING", "region": "North West", "contactEmail": format!("hello@{}.coop", slug(name)), "contactPhone": "0161 496 0123", "financialDetails": "Reserves £40k"});
         let body = ok(app
             .graphql(
                 "mutation($i: CreateOrganisationInput!) { createOrganisation(input: $i) { id } }",
