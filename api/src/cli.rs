@@ -52,6 +52,17 @@ enum Command {
     },
     /// Print the GraphQL SDL.
     Schema,
+    /// Fill an empty database with synthetic data for benchmarks; prints the
+    /// request id to rank and a staff token.
+    #[command(hide = true)]
+    BenchData {
+        #[arg(long, default_value_t = 10_000)]
+        providers: usize,
+        #[arg(long, default_value_t = 1_000)]
+        topics: usize,
+        #[arg(long, default_value_t = 5_000)]
+        coops: usize,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -127,6 +138,35 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             let db = db::connect(&settings.database_url).await?;
             db::migrate(&db).await?;
             println!("migrations applied");
+            Ok(())
+        }
+        Some(Command::BenchData {
+            providers,
+            topics,
+            coops,
+        }) => {
+            let db = db::connect(&settings.database_url).await?;
+            db::migrate(&db).await?;
+            let data = crate::bench_data::generate(
+                &db,
+                crate::bench_data::BenchSize {
+                    providers,
+                    topics: topics.max(100),
+                    coops: coops.max(1),
+                },
+            )
+            .await?;
+            let (_, token) = admin::create_user(
+                &db,
+                "bench-staff@hive.example",
+                "Bench Staff",
+                Role::Staff,
+                None,
+                settings.session_lifetime,
+            )
+            .await?;
+            println!("request {}", data.request_id);
+            println!("token {}", token.expose());
             Ok(())
         }
         Some(Command::Schema) => {

@@ -5,6 +5,7 @@ pub mod access;
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod bench_data;
 pub mod cli;
 pub mod error;
 pub mod graphql;
