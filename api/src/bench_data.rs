@@ -35,7 +35,9 @@ pub struct BenchData {
 }
 
 fn mix(a: usize, b: usize) -> usize {
-    a.wrapping_mul(2_654_435_761).wrapping_add(b.wrapping_mul(40_503)) % 1_000_003
+    a.wrapping_mul(2_654_435_761)
+        .wrapping_add(b.wrapping_mul(40_503))
+        % 1_000_003
 }
 
 const CHUNK: usize = 500;
@@ -123,7 +125,11 @@ pub async fn generate(db: &DatabaseConnection, size: BenchSize) -> anyhow::Resul
             .map(|i| users::ActiveModel {
                 email: Set(format!("provider{i:05}@bench.hive.example")),
                 name: Set(format!("Provider {i:05}")),
-                role: Set(if i % 2 == 0 { Role::Mentor } else { Role::Adviser }),
+                role: Set(if i % 2 == 0 {
+                    Role::Mentor
+                } else {
+                    Role::Adviser
+                }),
                 created_at: Set(now),
                 ..Default::default()
             })
@@ -144,8 +150,14 @@ pub async fn generate(db: &DatabaseConnection, size: BenchSize) -> anyhow::Resul
             .enumerate()
             .map(|(i, user_id)| providers::ActiveModel {
                 user_id: Set(*user_id),
-                kind: Set(if i % 2 == 0 { ProviderKind::Mentor } else { ProviderKind::Adviser }),
-                home_organisation_id: Set((i % 2 == 0).then(|| organisation_ids[mix(i, 3) % organisation_ids.len()])),
+                kind: Set(if i % 2 == 0 {
+                    ProviderKind::Mentor
+                } else {
+                    ProviderKind::Adviser
+                }),
+                home_organisation_id: Set(
+                    (i % 2 == 0).then(|| organisation_ids[mix(i, 3) % organisation_ids.len()])
+                ),
                 bio: Set(String::new()),
                 capacity: Set(1 + (mix(i, 4) % 4) as i32),
                 active: Set(mix(i, 5) % 20 != 0),
@@ -242,7 +254,10 @@ pub async fn generate(db: &DatabaseConnection, size: BenchSize) -> anyhow::Resul
     )
     .await?;
     Ok(BenchData {
-        request_id: crate::graphql::relay::global_id(crate::graphql::relay::NodeType::SupportRequest, request)
-            .to_string(),
+        request_id: crate::graphql::relay::global_id(
+            crate::graphql::relay::NodeType::SupportRequest,
+            request,
+        )
+        .to_string(),
     })
 }

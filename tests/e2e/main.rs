@@ -18,3 +18,4 @@ mod queue;
 mod schema;
 mod seed;
 mod sign_in;
+mod suggestions;

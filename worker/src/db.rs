@@ -18,7 +18,7 @@ pub async fn connect(database_url: &str) -> anyhow::Result<DatabaseConnection> {
         // SQLite allows one writer at a time; a small pool and a generous busy
         // timeout turn write contention into short waits instead of errors.
         options
-            .max_connections(8)
+            .max_connections(16)
             .map_sqlx_sqlite_opts(sqlite_options);
     } else {
         options.max_connections(20);

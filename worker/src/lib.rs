@@ -6,6 +6,7 @@ pub mod cli;
 pub mod db;
 pub mod jobs;
 pub mod mail;
+pub mod matching;
 pub mod notify;
 pub mod outbox;
 pub mod queue;

@@ -18,8 +18,11 @@ use crate::{
 
 /// Rows handed to the queue per relay pass.
 const RELAY_BATCH: u64 = 200;
-/// Emails sent at once by one worker process.
-const SEND_CONCURRENCY: usize = 16;
+/// Emails sent at once by one worker process. SQLite has one writer at a time
+/// and a small pool: more senders than pool connections starved the API and
+/// the queue of connections (seen in tests: minutes of "database is locked").
+const SEND_CONCURRENCY_POSTGRES: usize = 16;
+const SEND_CONCURRENCY_SQLITE: usize = 4;
 
 /// Runs until `shutdown` is cancelled. A failure of the queue backend (the
 /// database went away, say) restarts the apalis worker after a pause instead of
@@ -47,7 +50,7 @@ pub async fn run(ctx: WorkerContext, shutdown: CancellationToken) -> anyhow::Res
                 WorkerBuilder::new(worker_name.clone())
                     .backend(storage.poll_with_interval(ctx.settings.queue_poll))
                     .data(ctx.clone())
-                    .concurrency(SEND_CONCURRENCY)
+                    .concurrency(SEND_CONCURRENCY_SQLITE)
                     .build(handle_send_email)
                     .run_until(signal)
                     .await
@@ -56,7 +59,7 @@ pub async fn run(ctx: WorkerContext, shutdown: CancellationToken) -> anyhow::Res
                 WorkerBuilder::new(worker_name.clone())
                     .backend(storage.poll_with_interval(ctx.settings.queue_poll))
                     .data(ctx.clone())
-                    .concurrency(SEND_CONCURRENCY)
+                    .concurrency(SEND_CONCURRENCY_POSTGRES)
                     .build(handle_send_email)
                     .run_until(signal)
                     .await

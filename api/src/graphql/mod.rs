@@ -3,6 +3,7 @@
 
 pub mod engagements;
 pub mod loaders;
+pub mod matching;
 pub mod organisations;
 pub mod providers;
 pub mod relay;
@@ -80,6 +81,7 @@ pub struct Query(
     providers::ProviderQuery,
     support_requests::SupportRequestQuery,
     engagements::EngagementQuery,
+    matching::MatchingQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -1,0 +1,126 @@
+//! `matchSuggestions`: ranked providers with reasons, and every exclusion.
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::json;
+
+use crate::on_both_databases;
+use crate::support::{
+    TestApp, first_error_code,
+    programme::{Programme, ok},
+};
+
+const SUGGEST: &str = "query($r: ID!, $n: Int) { matchSuggestions(requestId: $r, first: $n) { rank score summary reasons provider { name } } }";
+
+async fn mentor(
+    app: &TestApp,
+    p: &Programme,
+    name: &str,
+    topics: &[usize],
+    region: &str,
+    home: Option<&str>,
+) -> String {
+    let topic_ids: Vec<&String> = topics.iter().map(|i| &p.topics[*i]).collect();
+    let input = json!({
+        "email": format!("{}@mentors.test", name.to_lowercase().replace(' ', ".")),
+        "name": name,
+        "homeOrganisationId": home,
+        "offer": {"bio": "", "topicIds": topic_ids, "sectorIds": [], "regions": [region], "formats": ["VIDEO"], "capacity": 2},
+    });
+    let body = ok(app
+        .graphql(
+            "mutation($i: RegisterMentorInput!) { registerMentor(input: $i) { id } }",
+            json!({"i": input}),
+            Some(&p.staff),
+        )
+        .await);
+    body["data"]["registerMentor"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn names(body: &serde_json::Value) -> Vec<String> {
+    body["data"]["matchSuggestions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .map(|s| s["provider"]["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+on_both_databases!(
+    suggestions_rank_explain_and_exclude,
+    |app: TestApp| async move {
+        let p = Programme::new(&app).await;
+        let (coop, member) = p.coop(&app, "Mersey Housing").await;
+        // p.request asks for topics 0 and 1 (governance, finance), by video.
+        let request = p.request(&app, &coop, "MENTORING").await;
+
+        let _both = mentor(&app, &p, "Both Topics", &[0, 1], "North West", None).await;
+        let _one = mentor(&app, &p, "One Topic", &[1], "North West", None).await;
+        let _far = mentor(&app, &p, "Far Away", &[0, 1], "Wales", None).await;
+        let _own = mentor(&app, &p, "Own Member", &[0, 1], "North West", Some(&coop)).await;
+        let decliner = mentor(&app, &p, "Said No", &[0, 1], "North West", None).await;
+        let gone = mentor(&app, &p, "Gone Quiet", &[0, 1], "North West", None).await;
+        ok(app
+            .graphql(
+                "mutation($id: ID!) { deactivateProvider(id: $id) { active } }",
+                json!({"id": gone}),
+                Some(&p.staff),
+            )
+            .await);
+
+        let body = ok(app
+            .graphql(SUGGEST, json!({"r": request}), Some(&p.staff))
+            .await);
+        assert_eq!(
+            names(&body),
+            ["Both Topics", "Said No", "Far Away", "One Topic"]
+        );
+        let first = &body["data"]["matchSuggestions"][0];
+        assert_eq!(first["rank"], 1);
+        assert_eq!(
+            first["summary"],
+            "covers 2 of 2 topics: governance, finance · same region: North West · offers preferred formats: video · 2 of 2 places free · no reviews yet"
+        );
+
+        // Said No declines a proposal: it leaves the suggestions for this request.
+        let body = p.propose(&app, &request, &decliner, 3).await;
+        let engagement = body["data"]["proposeMatch"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let user = entity::users::Entity::find()
+            .filter(entity::users::Column::Email.eq("said.no@mentors.test"))
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let (session, _) =
+            hive_api::auth::create_session(&app.db, &user, chrono::Duration::days(1))
+                .await
+                .unwrap();
+        ok(app
+            .graphql(
+                "mutation($e: ID!) { respondToMatch(engagementId: $e, accept: false) { status } }",
+                json!({"e": engagement}),
+                Some(session.expose()),
+            )
+            .await);
+        let body = ok(app
+            .graphql(SUGGEST, json!({"r": request, "n": 2}), Some(&p.staff))
+            .await);
+        assert_eq!(names(&body), ["Both Topics", "Far Away"]);
+
+        // Staff only; a bad first is refused.
+        let (_, body) = app
+            .graphql(SUGGEST, json!({"r": request}), Some(&member))
+            .await;
+        assert_eq!(first_error_code(&body), Some("FORBIDDEN"));
+        let (_, body) = app
+            .graphql(SUGGEST, json!({"r": request, "n": -1}), Some(&p.staff))
+            .await;
+        assert_eq!(first_error_code(&body), Some("BAD_USER_INPUT"));
+        app.stop().await;
+    }
+);
