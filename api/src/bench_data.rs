@@ -160,7 +160,7 @@ pub async fn generate(db: &DatabaseConnection, size: BenchSize) -> anyhow::Resul
                 ),
                 bio: Set(String::new()),
                 capacity: Set(1 + (mix(i, 4) % 4) as i32),
-                active: Set(mix(i, 5) % 20 != 0),
+                active: Set(!mix(i, 5).is_multiple_of(20)),
                 created_at: Set(now),
                 updated_at: Set(now),
                 ..Default::default()
