@@ -60,6 +60,19 @@ on_both_databases!(
             body["data"]["supportRequest"]["engagements"][0]["status"],
             "PROPOSED"
         );
+        // While only proposed, the mentor sees the co-op but not its phone.
+        let (_, body) = app
+            .graphql(CONTACT, json!({"id": coop}), Some(&mentor_token))
+            .await;
+        assert_eq!(
+            body["data"]["organisation"]["name"], "Mersey Housing",
+            "{body}"
+        );
+        assert_eq!(
+            body["data"]["organisation"]["contactPhone"],
+            serde_json::Value::Null
+        );
+        assert_eq!(first_error_code(&body), Some("FORBIDDEN"));
 
         // Accept by the link: matched; both parties told.
         let accepted = app
@@ -97,9 +110,21 @@ on_both_databases!(
         assert_eq!(again.status(), 404);
         assert!(again.text().await.unwrap().contains("no longer works"));
 
-        // With the engagement ACTIVE, the mentor may read the co-op's phone
-        // number field (and never its financial details).
-        let _ = coop;
+        // With the engagement ACTIVE, the mentor reads the co-op's phone, and
+        // never its financial details.
+        let (_, body) = app
+            .graphql(CONTACT, json!({"id": coop}), Some(&mentor_token))
+            .await;
+        assert_eq!(
+            body["data"]["organisation"]["contactPhone"], "0161 496 0123",
+            "{body}"
+        );
+        assert_eq!(
+            body["data"]["organisation"]["financialDetails"],
+            serde_json::Value::Null
+        );
+        assert_eq!(body["errors"].as_array().unwrap().len(), 1);
+        assert_eq!(body["errors"][0]["path"][1], "financialDetails");
         app.stop().await;
     }
 );
