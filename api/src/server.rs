@@ -76,6 +76,9 @@ pub async fn start_with_db(
         schema: graphql::schema_builder().finish(),
         outbox_signal: worker_ctx.outbox_signal.clone(),
         metrics: metrics_handle(),
+        candidates: Arc::new(crate::graphql::matching::CandidateCache::new(
+            settings.candidate_pool_ttl,
+        )),
     };
     let addr = listener.local_addr()?;
     let app = http::router(state);

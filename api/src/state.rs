@@ -17,4 +17,6 @@ pub struct AppState {
     /// Wakes an in-process worker when a request wrote an email.
     pub outbox_signal: Arc<Notify>,
     pub metrics: PrometheusHandle,
+    /// Providers as matching sees them, kept between requests.
+    pub candidates: Arc<crate::graphql::matching::CandidateCache>,
 }

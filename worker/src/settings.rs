@@ -92,6 +92,10 @@ pub struct Settings {
     /// How often the periodic jobs (proposal chasers and expiry) look for
     /// work. Not an environment variable: tests shorten it.
     pub periodic_interval: Duration,
+    /// How long matching reuses its loaded candidate pool (changes through
+    /// this process drop it at once). Not an environment variable: tests set
+    /// it to zero so every ranking loads afresh.
+    pub candidate_pool_ttl: Duration,
 }
 
 /// A configuration value that cannot be used; the message names the variable.
@@ -203,6 +207,7 @@ impl Settings {
             email_retry_base: Duration::from_secs(30),
             queue_stall_after: Duration::from_secs(20),
             periodic_interval: Duration::from_secs(60),
+            candidate_pool_ttl: Duration::from_secs(2),
         })
     }
 

@@ -35,12 +35,42 @@ const BATCH_WINDOW: std::time::Duration = if cfg!(debug_assertions) {
     std::time::Duration::from_millis(2)
 };
 
-pub fn loaders(db: DatabaseConnection) -> Loaders {
-    DataLoader::new(HiveLoader { db }, tokio::spawn).delay(BATCH_WINDOW)
+pub fn loaders(
+    db: DatabaseConnection,
+    candidates: std::sync::Arc<super::matching::CandidateCache>,
+) -> Loaders {
+    DataLoader::new(HiveLoader { db, candidates }, tokio::spawn).delay(BATCH_WINDOW)
 }
 
 pub struct HiveLoader {
     db: DatabaseConnection,
+    candidates: std::sync::Arc<super::matching::CandidateCache>,
+}
+
+/// A request's suggestions, at most `.1` of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SuggestionsKey(pub i64, pub usize);
+
+impl Loader<SuggestionsKey> for HiveLoader {
+    type Value = Vec<super::matching::MatchSuggestion>;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[SuggestionsKey],
+    ) -> Result<HashMap<SuggestionsKey, Self::Value>, ApiError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let most = keys.iter().map(|k| k.1).max().unwrap_or(0);
+        let ranked = super::matching::suggest(&self.db, &self.candidates, &ids, most).await?;
+        Ok(keys
+            .iter()
+            .map(|key| {
+                let mut list = ranked.get(&key.0).cloned().unwrap_or_default();
+                list.truncate(key.1);
+                (*key, list)
+            })
+            .collect())
+    }
 }
 
 /// A topic or sector by id.

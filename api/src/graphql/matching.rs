@@ -6,12 +6,14 @@ use std::collections::HashMap;
 
 use async_graphql::{Context, ID, Object, SimpleObject};
 use entity::{
-    engagements, organisations, providers, providers::ProviderKind, sectors,
-    support_request_formats, support_request_topics, support_requests::EngagementKind, topics,
-    users,
+    engagements, organisations, providers,
+    providers::ProviderKind,
+    sectors, support_request_formats, support_request_topics,
+    support_requests::{self, EngagementKind},
+    topics, users,
 };
 use hive_worker::matching::{self, Candidate, RequestProfile, Topic as RankTopic};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{
     loaders::provider_details,
@@ -30,7 +32,7 @@ const DEFAULT_SUGGESTIONS: i32 = 10;
 const MAX_SUGGESTIONS: i32 = 50;
 
 /// One suggested provider, with why it ranks where it does.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Clone)]
 pub struct MatchSuggestion {
     /// 1 for the best.
     pub rank: i32,
@@ -61,6 +63,302 @@ fn format_of(format: entity::meetings::MeetingFormat) -> matching::MeetingFormat
     }
 }
 
+/// Everything ranking needs about the providers of the programme, loaded
+/// once for however many requests are being ranked.
+pub struct CandidatePool {
+    mentors: Vec<Candidate>,
+    advisers: Vec<Candidate>,
+    rows: HashMap<i64, providers::Model>,
+    topic_names: HashMap<i64, String>,
+    sector_names: HashMap<i64, String>,
+}
+
+impl CandidatePool {
+    fn named(names: &HashMap<i64, String>, id: i64) -> RankTopic {
+        RankTopic {
+            id,
+            name: names.get(&id).cloned().unwrap_or_default(),
+        }
+    }
+
+    fn of_kind(&self, kind: matching::ProviderKind) -> &[Candidate] {
+        match kind {
+            matching::ProviderKind::Mentor => &self.mentors,
+            matching::ProviderKind::Adviser => &self.advisers,
+        }
+    }
+}
+
+/// The candidate pool, kept between requests: loading 10,000 providers with
+/// everything they cover takes hundreds of milliseconds, ranking them a few.
+///
+/// Changes made through this process drop it at once ([`Self::invalidate`]);
+/// its time to live bounds how stale it can be after a change made by another
+/// process (the worker's expiries, a second API). Staleness only affects the
+/// order of suggestions: capacity and exclusions are checked again, under
+/// lock, when proposing.
+#[derive(Default)]
+pub struct CandidateCache {
+    ttl: std::time::Duration,
+    /// Bumped by every change that could alter the pool.
+    generation: std::sync::atomic::AtomicU64,
+    pool: tokio::sync::Mutex<Option<CachedPool>>,
+}
+
+struct CachedPool {
+    loaded: std::time::Instant,
+    generation: u64,
+    pool: std::sync::Arc<CandidatePool>,
+}
+
+impl CandidateCache {
+    pub fn new(ttl: std::time::Duration) -> Self {
+        Self {
+            ttl,
+            ..Default::default()
+        }
+    }
+
+    /// The pool, loaded again if a change came since or it is older than its
+    /// time to live. Concurrent callers wait for one load rather than each
+    /// loading.
+    async fn get(&self, db: &DatabaseConnection) -> ApiResult<std::sync::Arc<CandidatePool>> {
+        use std::sync::atomic::Ordering;
+
+        let mut slot = self.pool.lock().await;
+        let current = self.generation.load(Ordering::SeqCst);
+        if let Some(cached) = slot.as_ref()
+            && cached.generation == current
+            && cached.loaded.elapsed() < self.ttl
+        {
+            return Ok(cached.pool.clone());
+        }
+        // A change during the load bumps the generation past `current`, so
+        // what this load read is used once and then loaded again.
+        let pool = std::sync::Arc::new(load_pool(db).await?);
+        *slot = Some(CachedPool {
+            loaded: std::time::Instant::now(),
+            generation: current,
+            pool: pool.clone(),
+        });
+        Ok(pool)
+    }
+
+    /// Marks the pool out of date; the next ranking loads a fresh one.
+    pub fn invalidate(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Active providers with what they cover, their load and reviews: a fixed
+/// number of statements whatever their number.
+async fn load_pool(db: &DatabaseConnection) -> ApiResult<CandidatePool> {
+    let topic_names: HashMap<i64, String> = topics::Entity::find()
+        .select_only()
+        .column(topics::Column::Id)
+        .column(topics::Column::Name)
+        .into_tuple::<(i64, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let sector_names: HashMap<i64, String> = sectors::Entity::find()
+        .select_only()
+        .column(sectors::Column::Id)
+        .column(sectors::Column::Name)
+        .into_tuple::<(i64, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let rows = providers::Entity::find()
+        .filter(providers::Column::Active.eq(true))
+        .all(db)
+        .await?;
+    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+    let details = provider_details(db, &ids).await?;
+    let mut names: HashMap<i64, String> = HashMap::new();
+    for chunk in rows.chunks(5_000) {
+        let user_ids: Vec<i64> = chunk.iter().map(|row| row.user_id).collect();
+        for (id, name) in users::Entity::find()
+            .select_only()
+            .column(users::Column::Id)
+            .column(users::Column::Name)
+            .filter(users::Column::Id.is_in(user_ids))
+            .into_tuple::<(i64, String)>()
+            .all(db)
+            .await?
+        {
+            names.insert(id, name);
+        }
+    }
+    let mut mentors = Vec::new();
+    let mut advisers = Vec::new();
+    for row in &rows {
+        let d = details.get(&row.id).cloned().unwrap_or_default();
+        let rank_kind = match row.kind {
+            ProviderKind::Mentor => matching::ProviderKind::Mentor,
+            ProviderKind::Adviser => matching::ProviderKind::Adviser,
+        };
+        let candidate = Candidate {
+            provider_id: row.id,
+            name: names.get(&row.user_id).cloned().unwrap_or_default(),
+            kind: rank_kind,
+            active: row.active,
+            home_organisation_id: row.home_organisation_id,
+            topics: d
+                .topic_ids
+                .iter()
+                .map(|id| CandidatePool::named(&topic_names, *id))
+                .collect(),
+            sectors: d
+                .sector_ids
+                .iter()
+                .map(|id| CandidatePool::named(&sector_names, *id))
+                .collect(),
+            regions: d.regions.clone(),
+            formats: d.formats.iter().map(|f| format_of(*f)).collect(),
+            capacity: row.capacity.max(0) as u32,
+            load: d.load,
+            review_average: d.review_average,
+            review_count: d.review_count,
+        };
+        match rank_kind {
+            matching::ProviderKind::Mentor => mentors.push(candidate),
+            matching::ProviderKind::Adviser => advisers.push(candidate),
+        }
+    }
+    Ok(CandidatePool {
+        mentors,
+        advisers,
+        rows: rows.into_iter().map(|row| (row.id, row)).collect(),
+        topic_names,
+        sector_names,
+    })
+}
+
+/// Ranks providers for each request: the suggestions of many requests cost
+/// the same few statements as those of one.
+pub async fn suggest(
+    db: &DatabaseConnection,
+    cache: &CandidateCache,
+    request_ids: &[i64],
+    limit: usize,
+) -> ApiResult<HashMap<i64, Vec<MatchSuggestion>>> {
+    let requests = support_requests::Entity::find()
+        .filter(support_requests::Column::Id.is_in(request_ids.to_vec()))
+        .all(db)
+        .await?;
+    if requests.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let organisations: HashMap<i64, organisations::Model> = organisations::Entity::find()
+        .filter(organisations::Column::Id.is_in(requests.iter().map(|r| r.organisation_id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o))
+        .collect();
+    let mut topics_of: HashMap<i64, Vec<i64>> = HashMap::new();
+    for row in support_request_topics::Entity::find()
+        .filter(support_request_topics::Column::SupportRequestId.is_in(request_ids.to_vec()))
+        .order_by_asc(support_request_topics::Column::TopicId)
+        .all(db)
+        .await?
+    {
+        topics_of
+            .entry(row.support_request_id)
+            .or_default()
+            .push(row.topic_id);
+    }
+    let mut formats_of: HashMap<i64, Vec<entity::meetings::MeetingFormat>> = HashMap::new();
+    for row in support_request_formats::Entity::find()
+        .filter(support_request_formats::Column::SupportRequestId.is_in(request_ids.to_vec()))
+        .all(db)
+        .await?
+    {
+        formats_of
+            .entry(row.support_request_id)
+            .or_default()
+            .push(row.format);
+    }
+    // Out: whoever said no or walked away, and whoever is already on it.
+    let mut excluded_of: HashMap<i64, Vec<i64>> = HashMap::new();
+    for row in engagements::Entity::find()
+        .filter(engagements::Column::SupportRequestId.is_in(request_ids.to_vec()))
+        .all(db)
+        .await?
+    {
+        if rules::engagement_excludes_provider(row.status)
+            || rules::engagement_is_current(row.status)
+        {
+            excluded_of
+                .entry(row.support_request_id)
+                .or_default()
+                .push(row.provider_id);
+        }
+    }
+    let pool = cache.get(db).await?;
+
+    let mut suggestions = HashMap::new();
+    for request in &requests {
+        let Some(organisation) = organisations.get(&request.organisation_id) else {
+            continue;
+        };
+        let rank_kind = kind_of(request.kind).1;
+        let profile = RequestProfile {
+            kind: rank_kind,
+            organisation_id: organisation.id,
+            topics: topics_of
+                .get(&request.id)
+                .map(|ids| {
+                    ids.iter()
+                        .map(|id| CandidatePool::named(&pool.topic_names, *id))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            sector: organisation
+                .sector_id
+                .map(|id| CandidatePool::named(&pool.sector_names, id)),
+            region: organisation.region.clone(),
+            formats: formats_of
+                .get(&request.id)
+                .map(|formats| formats.iter().map(|f| format_of(*f)).collect())
+                .unwrap_or_default(),
+            excluded_provider_ids: excluded_of.remove(&request.id).unwrap_or_default(),
+        };
+        let ranked = matching::rank(&profile, pool.of_kind(rank_kind), limit);
+        suggestions.insert(
+            request.id,
+            ranked
+                .into_iter()
+                .filter_map(|suggestion| {
+                    pool.rows
+                        .get(&suggestion.provider_id)
+                        .map(|row| MatchSuggestion {
+                            rank: suggestion.rank as i32,
+                            score: suggestion.score,
+                            reasons: suggestion.reasons,
+                            summary: suggestion.summary,
+                            provider: Provider(row.clone()),
+                        })
+                })
+                .collect(),
+        );
+    }
+    Ok(suggestions)
+}
+
+/// Checks `first` against the limits.
+pub fn suggestion_limit(first: Option<i32>) -> ApiResult<usize> {
+    match first {
+        Some(n) if n < 0 => Err(ApiError::bad_input("first", "`first` cannot be negative.")),
+        Some(n) => Ok(n.min(MAX_SUGGESTIONS) as usize),
+        None => Ok(DEFAULT_SUGGESTIONS as usize),
+    }
+}
+
 #[derive(Default)]
 pub struct MatchingQuery;
 
@@ -78,161 +376,11 @@ impl MatchingQuery {
         first: Option<i32>,
     ) -> ApiResult<Vec<MatchSuggestion>> {
         let state = ctx.data_unchecked::<AppState>();
-        let db = &state.db;
-        let limit = match first {
-            Some(n) if n < 0 => {
-                return Err(ApiError::bad_input("first", "`first` cannot be negative."));
-            }
-            Some(n) => n.min(MAX_SUGGESTIONS),
-            None => DEFAULT_SUGGESTIONS,
-        } as usize;
+        let limit = suggestion_limit(first)?;
         let request_id = decode_id_of(NodeType::SupportRequest, &request_id)?;
-        let request = entity::support_requests::Entity::find_by_id(request_id)
-            .one(db)
-            .await?
-            .ok_or_else(|| ApiError::not_found("No support request has that id."))?;
-        let organisation = organisations::Entity::find_by_id(request.organisation_id)
-            .one(db)
-            .await?
-            .ok_or_else(|| ApiError::internal("request without organisation"))?;
-
-        let topic_names: HashMap<i64, String> = topics::Entity::find()
-            .select_only()
-            .column(topics::Column::Id)
-            .column(topics::Column::Name)
-            .into_tuple::<(i64, String)>()
-            .all(db)
-            .await?
-            .into_iter()
-            .collect();
-        let sector_names: HashMap<i64, String> = sectors::Entity::find()
-            .select_only()
-            .column(sectors::Column::Id)
-            .column(sectors::Column::Name)
-            .into_tuple::<(i64, String)>()
-            .all(db)
-            .await?
-            .into_iter()
-            .collect();
-        let named = |names: &HashMap<i64, String>, id: i64| RankTopic {
-            id,
-            name: names.get(&id).cloned().unwrap_or_default(),
-        };
-
-        let request_topics: Vec<i64> = support_request_topics::Entity::find()
-            .select_only()
-            .column(support_request_topics::Column::TopicId)
-            .filter(support_request_topics::Column::SupportRequestId.eq(request.id))
-            .order_by_asc(support_request_topics::Column::TopicId)
-            .into_tuple()
-            .all(db)
-            .await?;
-        let request_formats: Vec<entity::meetings::MeetingFormat> =
-            support_request_formats::Entity::find()
-                .select_only()
-                .column(support_request_formats::Column::Format)
-                .filter(support_request_formats::Column::SupportRequestId.eq(request.id))
-                .into_tuple()
-                .all(db)
-                .await?;
-        let history: Vec<(i64, entity::engagements::EngagementStatus)> =
-            engagements::Entity::find()
-                .select_only()
-                .column(engagements::Column::ProviderId)
-                .column(engagements::Column::Status)
-                .filter(engagements::Column::SupportRequestId.eq(request.id))
-                .into_tuple()
-                .all(db)
-                .await?;
-        // Out: whoever said no or walked away, and whoever is already on it.
-        let excluded: Vec<i64> = history
-            .iter()
-            .filter(|(_, status)| {
-                rules::engagement_excludes_provider(*status)
-                    || rules::engagement_is_current(*status)
-            })
-            .map(|(provider, _)| *provider)
-            .collect();
-
-        let (kind, rank_kind) = kind_of(request.kind);
-        let rows = providers::Entity::find()
-            .filter(providers::Column::Kind.eq(kind))
-            .filter(providers::Column::Active.eq(true))
-            .all(db)
-            .await?;
-        let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
-        let details = provider_details(db, &ids).await?;
-        let mut names: HashMap<i64, String> = HashMap::new();
-        for chunk in rows.chunks(5_000) {
-            let user_ids: Vec<i64> = chunk.iter().map(|row| row.user_id).collect();
-            for (id, name) in users::Entity::find()
-                .select_only()
-                .column(users::Column::Id)
-                .column(users::Column::Name)
-                .filter(users::Column::Id.is_in(user_ids))
-                .into_tuple::<(i64, String)>()
-                .all(db)
-                .await?
-            {
-                names.insert(id, name);
-            }
-        }
-        let candidates: Vec<Candidate> = rows
-            .iter()
-            .map(|row| {
-                let d = details.get(&row.id).cloned().unwrap_or_default();
-                Candidate {
-                    provider_id: row.id,
-                    name: names.get(&row.user_id).cloned().unwrap_or_default(),
-                    kind: rank_kind,
-                    active: row.active,
-                    home_organisation_id: row.home_organisation_id,
-                    topics: d
-                        .topic_ids
-                        .iter()
-                        .map(|id| named(&topic_names, *id))
-                        .collect(),
-                    sectors: d
-                        .sector_ids
-                        .iter()
-                        .map(|id| named(&sector_names, *id))
-                        .collect(),
-                    regions: d.regions.clone(),
-                    formats: d.formats.iter().map(|f| format_of(*f)).collect(),
-                    capacity: row.capacity.max(0) as u32,
-                    load: d.load,
-                    review_average: d.review_average,
-                    review_count: d.review_count,
-                }
-            })
-            .collect();
-        let profile = RequestProfile {
-            kind: rank_kind,
-            organisation_id: organisation.id,
-            topics: request_topics
-                .iter()
-                .map(|id| named(&topic_names, *id))
-                .collect(),
-            sector: organisation.sector_id.map(|id| named(&sector_names, id)),
-            region: organisation.region.clone(),
-            formats: request_formats.iter().map(|f| format_of(*f)).collect(),
-            excluded_provider_ids: excluded,
-        };
-        let ranked = matching::rank(&profile, &candidates, limit);
-        let by_id: HashMap<i64, &providers::Model> = rows.iter().map(|row| (row.id, row)).collect();
-        Ok(ranked
-            .into_iter()
-            .filter_map(|suggestion| {
-                by_id
-                    .get(&suggestion.provider_id)
-                    .map(|row| MatchSuggestion {
-                        rank: suggestion.rank as i32,
-                        score: suggestion.score,
-                        reasons: suggestion.reasons,
-                        summary: suggestion.summary,
-                        provider: Provider((*row).clone()),
-                    })
-            })
-            .collect())
+        let mut found = suggest(&state.db, &state.candidates, &[request_id], limit).await?;
+        found
+            .remove(&request_id)
+            .ok_or_else(|| ApiError::not_found("No support request has that id."))
     }
 }

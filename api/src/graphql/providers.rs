@@ -53,6 +53,7 @@ pub enum Kind {
 const MAX_CAPACITY: i32 = 20;
 
 /// A mentor or adviser.
+#[derive(Clone)]
 pub struct Provider(pub providers::Model);
 
 impl Provider {

@@ -129,6 +129,24 @@ impl SupportRequest {
             .map(Engagement)
             .collect())
     }
+    /// Providers to propose, best first, with reasons (staff; empty once the
+    /// request is no longer open). As `matchSuggestions`, batched across a page.
+    #[graphql(guard = "RoleGuard::staff()")]
+    async fn suggestions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+    ) -> ApiResult<Vec<super::matching::MatchSuggestion>> {
+        if !rules::request_is_open(self.0.status) {
+            return Ok(Vec::new());
+        }
+        let limit = super::matching::suggestion_limit(first)?;
+        Ok(ctx
+            .data_unchecked::<Loaders>()
+            .load_one(super::loaders::SuggestionsKey(self.0.id, limit))
+            .await?
+            .unwrap_or_default())
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }

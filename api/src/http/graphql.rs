@@ -169,15 +169,25 @@ pub async fn execute(State(state): State<AppState>, headers: HeaderMap, body: Bo
         },
     };
 
+    // Any mutation may change what matching sees (a provider, a load, a
+    // topic's name): drop the candidate pool. A false positive (the word in a
+    // query) only costs one reload.
+    let may_change_providers = request.query.contains("mutation");
     let response = state
         .schema
         .execute(
             request
                 .data(viewer)
-                .data(crate::graphql::loaders::loaders(state.db.clone()))
+                .data(crate::graphql::loaders::loaders(
+                    state.db.clone(),
+                    state.candidates.clone(),
+                ))
                 .data(state.clone()),
         )
         .await;
+    if may_change_providers {
+        state.candidates.invalidate();
+    }
     let (status, body) = shape_response(media, response);
     respond(media, status, &body)
 }

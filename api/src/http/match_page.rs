@@ -105,6 +105,7 @@ pub async fn answer(
     {
         Ok(_) => {
             state.outbox_signal.notify_one();
+            state.candidates.invalidate();
             let body = if accept {
                 "<p>Thank you. You are matched; you and the co-op have been emailed, and you \
                  can see the engagement when you sign in to Hive.</p>"

@@ -189,6 +189,7 @@ impl TestApp {
         settings.queue_stall_after = Duration::from_secs(1);
         settings.email_retry_base = Duration::from_millis(200);
         settings.periodic_interval = Duration::from_millis(200);
+        settings.candidate_pool_ttl = Duration::ZERO;
         let settings = Arc::new(settings);
         let mut db = hive_worker::db::connect(&settings.database_url)
             .await
