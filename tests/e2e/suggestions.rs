@@ -124,3 +124,54 @@ on_both_databases!(
         app.stop().await;
     }
 );
+
+/// With the pool cached for a minute, a change made through the API still
+/// shows in the very next ranking.
+async fn a_cached_pool_sees_changes_at_once(backend: crate::support::Backend) {
+    let Some(app) = TestApp::start_tuned(backend, |settings| {
+        settings.candidate_pool_ttl = std::time::Duration::from_secs(60);
+    })
+    .await
+    else {
+        return;
+    };
+    let p = Programme::new(&app).await;
+    let (coop, _) = p.coop(&app, "Cached Co-op").await;
+    let request = p.request(&app, &coop, "MENTORING").await;
+    mentor(&app, &p, "Early Bird", &[0], "Wales", None).await;
+    let body = ok(app
+        .graphql(SUGGEST, json!({"r": request}), Some(&p.staff))
+        .await);
+    assert_eq!(names(&body), ["Early Bird"]);
+    let late = mentor(&app, &p, "Late Comer", &[0, 1], "North West", None).await;
+    let body = ok(app
+        .graphql(SUGGEST, json!({"r": request}), Some(&p.staff))
+        .await);
+    assert_eq!(
+        names(&body),
+        ["Late Comer", "Early Bird"],
+        "a registration drops the pool"
+    );
+    ok(app
+        .graphql(
+            "mutation($id: ID!) { deactivateProvider(id: $id) { active } }",
+            json!({"id": late}),
+            Some(&p.staff),
+        )
+        .await);
+    let body = ok(app
+        .graphql(SUGGEST, json!({"r": request}), Some(&p.staff))
+        .await);
+    assert_eq!(names(&body), ["Early Bird"], "so does a deactivation");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_pool_sees_changes_at_once_sqlite() {
+    a_cached_pool_sees_changes_at_once(crate::support::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_pool_sees_changes_at_once_postgres() {
+    a_cached_pool_sees_changes_at_once(crate::support::Backend::Postgres).await;
+}

@@ -102,9 +102,14 @@ pub struct CandidateCache {
     ttl: std::time::Duration,
     /// Bumped by every change that could alter the pool.
     generation: std::sync::atomic::AtomicU64,
-    pool: tokio::sync::Mutex<Option<CachedPool>>,
+    pool: std::sync::RwLock<Option<CachedPool>>,
+    /// One load at a time: callers that must wait for a load wait for the same one.
+    loading: tokio::sync::Mutex<()>,
+    /// Set while a background refresh is running.
+    refreshing: std::sync::atomic::AtomicBool,
 }
 
+#[derive(Clone)]
 struct CachedPool {
     loaded: std::time::Instant,
     generation: u64,
@@ -119,28 +124,64 @@ impl CandidateCache {
         }
     }
 
-    /// The pool, loaded again if a change came since or it is older than its
-    /// time to live. Concurrent callers wait for one load rather than each
-    /// loading.
-    async fn get(&self, db: &DatabaseConnection) -> ApiResult<std::sync::Arc<CandidatePool>> {
+    fn cached(&self) -> Option<CachedPool> {
+        self.pool.read().ok().and_then(|slot| slot.clone())
+    }
+
+    /// The pool. After a change (or with none loaded) the caller waits for a
+    /// fresh load; when it has merely aged past its time to live, the caller
+    /// gets it as it is and one background task refreshes it, so no request
+    /// waits for a reload that no change asked for.
+    async fn get(
+        self: &std::sync::Arc<Self>,
+        db: &DatabaseConnection,
+    ) -> ApiResult<std::sync::Arc<CandidatePool>> {
         use std::sync::atomic::Ordering;
 
-        let mut slot = self.pool.lock().await;
-        let current = self.generation.load(Ordering::SeqCst);
-        if let Some(cached) = slot.as_ref()
-            && cached.generation == current
-            && cached.loaded.elapsed() < self.ttl
-        {
-            return Ok(cached.pool.clone());
+        // A zero time to live means no cache at all (the tests count the
+        // statements of a full load every time).
+        if self.ttl.is_zero() {
+            return Ok(std::sync::Arc::new(load_pool(db).await?));
         }
-        // A change during the load bumps the generation past `current`, so
-        // what this load read is used once and then loaded again.
+        let current = self.generation.load(Ordering::SeqCst);
+        if let Some(cached) = self.cached()
+            && cached.generation == current
+        {
+            if cached.loaded.elapsed() >= self.ttl && !self.refreshing.swap(true, Ordering::SeqCst)
+            {
+                let this = self.clone();
+                let db = db.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = this.load(&db).await {
+                        tracing::warn!(detail = ?error, "candidate pool refresh failed");
+                    }
+                    this.refreshing.store(false, Ordering::SeqCst);
+                });
+            }
+            return Ok(cached.pool);
+        }
+        let _one_at_a_time = self.loading.lock().await;
+        // Someone may have loaded while we waited.
+        if let Some(cached) = self.cached()
+            && cached.generation == self.generation.load(Ordering::SeqCst)
+        {
+            return Ok(cached.pool);
+        }
+        self.load(db).await
+    }
+
+    /// Loads and stores the pool. A change during the load bumps the
+    /// generation past the one recorded here, so the next caller loads again.
+    async fn load(&self, db: &DatabaseConnection) -> ApiResult<std::sync::Arc<CandidatePool>> {
+        let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
         let pool = std::sync::Arc::new(load_pool(db).await?);
-        *slot = Some(CachedPool {
-            loaded: std::time::Instant::now(),
-            generation: current,
-            pool: pool.clone(),
-        });
+        if let Ok(mut slot) = self.pool.write() {
+            *slot = Some(CachedPool {
+                loaded: std::time::Instant::now(),
+                generation,
+                pool: pool.clone(),
+            });
+        }
         Ok(pool)
     }
 
@@ -242,7 +283,7 @@ async fn load_pool(db: &DatabaseConnection) -> ApiResult<CandidatePool> {
 /// the same few statements as those of one.
 pub async fn suggest(
     db: &DatabaseConnection,
-    cache: &CandidateCache,
+    cache: &std::sync::Arc<CandidateCache>,
     request_ids: &[i64],
     limit: usize,
 ) -> ApiResult<HashMap<i64, Vec<MatchSuggestion>>> {

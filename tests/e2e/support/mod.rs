@@ -145,16 +145,26 @@ impl TestApp {
     /// Starts Hive with its worker; `None` only for PostgreSQL when the suite
     /// is not pointed at one (and not in CI).
     pub async fn start(backend: Backend) -> Option<Self> {
-        Self::start_with(backend, true).await
+        Self::start_with(backend, true, |_| {}).await
+    }
+
+    /// As [`TestApp::start`], with some settings changed from the tests'
+    /// defaults.
+    pub async fn start_tuned(backend: Backend, tune: impl FnOnce(&mut Settings)) -> Option<Self> {
+        Self::start_with(backend, true, tune).await
     }
 
     /// As [`TestApp::start`], with no worker in the process: nothing is sent
     /// until a test calls [`TestApp::spawn_worker`].
     pub async fn start_without_worker(backend: Backend) -> Option<Self> {
-        Self::start_with(backend, false).await
+        Self::start_with(backend, false, |_| {}).await
     }
 
-    async fn start_with(backend: Backend, with_worker: bool) -> Option<Self> {
+    async fn start_with(
+        backend: Backend,
+        with_worker: bool,
+        tune: impl FnOnce(&mut Settings),
+    ) -> Option<Self> {
         // Logs go through the test harness, so they show only for failing
         // tests; RUST_LOG widens them.
         let _ = tracing_subscriber::fmt()
@@ -190,6 +200,7 @@ impl TestApp {
         settings.email_retry_base = Duration::from_millis(200);
         settings.periodic_interval = Duration::from_millis(200);
         settings.candidate_pool_ttl = Duration::ZERO;
+        tune(&mut settings);
         let settings = Arc::new(settings);
         let mut db = hive_worker::db::connect(&settings.database_url)
             .await
