@@ -32,13 +32,16 @@ run() {
   DATABASE_URL="$url" HIVE_ADDR="127.0.0.1:$PORT" RUST_LOG=warn "$BIN" --no-worker &
   local pid=$!
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
-  # Warm up, then measure.
+  # Warm up, then measure: one connection (latency as one staff member sees
+  # it), then several at once (throughput, with queueing on two cores).
   wrk -t1 -c1 -d3s -s tests/bench/match.lua "http://127.0.0.1:$PORT/graphql" >/dev/null
-  echo "== $name: wrk -t2 -c$CONNECTIONS -d$DURATION" >&2
-  wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s tests/bench/match.lua "http://127.0.0.1:$PORT/graphql" \
-    | tee "$WORK/$name.txt"
+  for c in 1 "$CONNECTIONS"; do
+    echo "== $name: wrk -t1 -c$c -d$DURATION --latency" >&2
+    wrk -t1 -c"$c" -d"$DURATION" --latency -s tests/bench/match.lua "http://127.0.0.1:$PORT/graphql" \
+      | tee "$WORK/$name-$c.txt"
+    echo "$name, $c connection(s): p50 $(awk '/^ +50%/{print $2}' "$WORK/$name-$c.txt") p99 $(awk '/^ +99%/{print $2}' "$WORK/$name-$c.txt") req/s $(awk '/^Requests\/sec/{print $2}' "$WORK/$name-$c.txt")" >> "$WORK/summary"
+  done
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  echo "$name p50 $(awk '/^ +50%/{print $2}' "$WORK/$name.txt") p99 $(awk '/^ +99%/{print $2}' "$WORK/$name.txt") req/s $(awk '/^Requests\/sec/{print $2}' "$WORK/$name.txt")" >> "$WORK/summary"
 }
 
 run sqlite "sqlite://$WORK/bench.db"

@@ -207,7 +207,7 @@ impl Settings {
             email_retry_base: Duration::from_secs(30),
             queue_stall_after: Duration::from_secs(20),
             periodic_interval: Duration::from_secs(60),
-            candidate_pool_ttl: Duration::from_secs(2),
+            candidate_pool_ttl: Duration::from_secs(10),
         })
     }
 
