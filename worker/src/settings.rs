@@ -96,6 +96,11 @@ pub struct Settings {
     /// this process drop it at once). Not an environment variable: tests set
     /// it to zero so every ranking loads afresh.
     pub candidate_pool_ttl: Duration,
+    /// How long a GraphQL DataLoader gathers keys before it queries. A page's
+    /// items ask for their keys over a spread of time; a window shorter than
+    /// that spread fetches a level in several batches. 2 ms suits a release
+    /// build; tests, in a debug build on a busy machine, use more.
+    pub loader_batch_window: Duration,
 }
 
 /// A configuration value that cannot be used; the message names the variable.
@@ -208,6 +213,7 @@ impl Settings {
             queue_stall_after: Duration::from_secs(20),
             periodic_interval: Duration::from_secs(60),
             candidate_pool_ttl: Duration::from_secs(10),
+            loader_batch_window: Duration::from_millis(2),
         })
     }
 

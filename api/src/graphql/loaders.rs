@@ -23,23 +23,13 @@ use crate::error::ApiError;
 /// The request's loaders, in the GraphQL context.
 pub type Loaders = DataLoader<HiveLoader>;
 
-/// How long a loader waits to gather keys before it queries. A page's items
-/// ask for their keys over a spread of time; when the window is shorter than
-/// that spread, a level is fetched in several batches. Measured here: the
-/// default 1 ms split a 50-item page into 2–4 batches per level in a debug
-/// build on SQLite, 10 ms never did; release builds resolve about ten times
-/// faster, so they use 2 ms and the latency it costs stays small.
-const BATCH_WINDOW: std::time::Duration = if cfg!(debug_assertions) {
-    std::time::Duration::from_millis(10)
-} else {
-    std::time::Duration::from_millis(2)
-};
-
+/// The loaders for one request; `window` is `Settings::loader_batch_window`.
 pub fn loaders(
     db: DatabaseConnection,
     candidates: std::sync::Arc<super::matching::CandidateCache>,
+    window: std::time::Duration,
 ) -> Loaders {
-    DataLoader::new(HiveLoader { db, candidates }, tokio::spawn).delay(BATCH_WINDOW)
+    DataLoader::new(HiveLoader { db, candidates }, tokio::spawn).delay(window)
 }
 
 pub struct HiveLoader {

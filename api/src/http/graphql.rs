@@ -181,6 +181,7 @@ pub async fn execute(State(state): State<AppState>, headers: HeaderMap, body: Bo
                 .data(crate::graphql::loaders::loaders(
                     state.db.clone(),
                     state.candidates.clone(),
+                    state.settings.loader_batch_window,
                 ))
                 .data(state.clone()),
         )

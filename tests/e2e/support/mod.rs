@@ -200,6 +200,9 @@ impl TestApp {
         settings.email_retry_base = Duration::from_millis(200);
         settings.periodic_interval = Duration::from_millis(200);
         settings.candidate_pool_ttl = Duration::ZERO;
+        // Debug build, tests in parallel on two cores: a generous window keeps
+        // each level of a page in one batch (the N+1 test counts them).
+        settings.loader_batch_window = Duration::from_millis(40);
         tune(&mut settings);
         let settings = Arc::new(settings);
         let mut db = hive_worker::db::connect(&settings.database_url)
