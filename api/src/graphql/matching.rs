@@ -45,10 +45,11 @@ pub struct MatchSuggestion {
     pub provider: Provider,
 }
 
-fn kind_of(request: EngagementKind) -> (ProviderKind, matching::ProviderKind) {
+/// The kind of provider a request wants.
+fn kind_of(request: EngagementKind) -> matching::ProviderKind {
     match request {
-        EngagementKind::Mentoring => (ProviderKind::Mentor, matching::ProviderKind::Mentor),
-        EngagementKind::Advice => (ProviderKind::Adviser, matching::ProviderKind::Adviser),
+        EngagementKind::Mentoring => matching::ProviderKind::Mentor,
+        EngagementKind::Advice => matching::ProviderKind::Adviser,
     }
 }
 
@@ -347,7 +348,7 @@ pub async fn suggest(
         let Some(organisation) = organisations.get(&request.organisation_id) else {
             continue;
         };
-        let rank_kind = kind_of(request.kind).1;
+        let rank_kind = kind_of(request.kind);
         let profile = RequestProfile {
             kind: rank_kind,
             organisation_id: organisation.id,
