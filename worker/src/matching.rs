@@ -268,8 +268,9 @@ fn reasons(request: &RequestProfile, wanted: &[&Topic], s: &Scored<'_>) -> Vec<S
         reasons.push(format!("offers preferred formats: {}", words.join(", ")));
     }
     let c = s.candidate;
+    let places = if c.capacity == 1 { "place" } else { "places" };
     reasons.push(format!(
-        "{} of {} places free",
+        "{} of {} {places} free",
         c.capacity - c.load,
         c.capacity
     ));
@@ -373,6 +374,10 @@ mod tests {
             "covers 1 of 1 topic: finance · 2 of 2 places free · no reviews yet"
         );
         assert_eq!(ranked[1].reasons[0], "covers 0 of 1 topic");
+        let mut single = candidate(3, "C", &[2]);
+        single.capacity = 1;
+        let ranked = rank(&r, &[single], 10);
+        assert_eq!(ranked[0].reasons[1], "1 of 1 place free");
         r.topics = vec![
             topic(1, "governance"),
             topic(1, "governance"),
