@@ -246,6 +246,24 @@ on_both_databases!(
         let (_, body) = app.graphql(own, json!({"id": ids[0]}), Some(&mentor)).await;
         assert_eq!(first_error_code(&body), Some("FORBIDDEN"), "{body}");
 
+        // Staff read the trail through GraphQL, filtered; members may not.
+        let (_, body) = app
+        .graphql(
+            "{ auditLog(filter: {action: \"updateOrganisation\"}) { totalCount edges { node { action subjectType detail actor { name role } } } } }",
+            json!({}),
+            Some(&staff),
+        )
+        .await;
+        assert_eq!(body["data"]["auditLog"]["totalCount"], 1, "{body}");
+        let entry = &body["data"]["auditLog"]["edges"][0]["node"];
+        assert_eq!(entry["actor"]["role"], "MEMBER");
+        assert_eq!(entry["subjectType"], "Organisation");
+        assert!(entry["detail"].as_str().unwrap().contains("membersCount"));
+        let (_, body) = app
+            .graphql("{ auditLog { totalCount } }", json!({}), Some(&ann))
+            .await;
+        assert_eq!(first_error_code(&body), Some("FORBIDDEN"));
+
         // Every change left an audit entry, without confidential values.
         let entries = entity::audit_log::Entity::find()
             .all(&app.db)

@@ -1,6 +1,7 @@
 //! The GraphQL schema: one module per area, merged here, with the limits that
 //! keep a single request from taking the server down.
 
+pub mod audit;
 pub mod engagements;
 pub mod loaders;
 pub mod matching;
@@ -82,6 +83,7 @@ pub struct Query(
     support_requests::SupportRequestQuery,
     engagements::EngagementQuery,
     matching::MatchingQuery,
+    audit::AuditQuery,
 );
 
 #[derive(MergedObject, Default)]
