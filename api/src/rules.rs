@@ -71,6 +71,39 @@ pub fn engagement_excludes_provider(status: EngagementStatus) -> bool {
     )
 }
 
+/// Days are counted in quarter days.
+pub const DAY_STEP: f64 = 0.25;
+
+/// Checks the days a held meeting counts against what is left of the
+/// allocation; the error is a sentence for the person recording it.
+pub fn check_days_counted(allocated: i32, used: f64, counted: f64) -> Result<(), String> {
+    if !counted.is_finite() || counted < 0.0 {
+        return Err("Count zero or more days.".into());
+    }
+    if ((counted / DAY_STEP).round() * DAY_STEP - counted).abs() > 1e-9 {
+        return Err("Count days in quarters (0.25, 0.5, 0.75, 1, …).".into());
+    }
+    let left = allocated as f64 - used;
+    if counted > left + 1e-9 {
+        return Err(format!(
+            "That would pass the allocation: {used} of {allocated} days are used, {left} left."
+        ));
+    }
+    Ok(())
+}
+
+/// Whether two meetings overlap in time (touching ends do not).
+pub fn meetings_overlap(
+    a_start: chrono::DateTime<chrono::Utc>,
+    a_minutes: i32,
+    b_start: chrono::DateTime<chrono::Utc>,
+    b_minutes: i32,
+) -> bool {
+    let a_end = a_start + chrono::Duration::minutes(a_minutes as i64);
+    let b_end = b_start + chrono::Duration::minutes(b_minutes as i64);
+    a_start < b_end && b_start < a_end
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +146,30 @@ mod tests {
         assert!(engagement_excludes_provider(EngagementStatus::Declined));
         assert!(engagement_excludes_provider(EngagementStatus::EndedEarly));
         assert!(!engagement_excludes_provider(EngagementStatus::Expired));
+    }
+
+    #[test]
+    fn days_counted_in_quarters_within_the_allocation() {
+        assert!(check_days_counted(3, 0.0, 1.0).is_ok());
+        assert!(check_days_counted(3, 2.5, 0.5).is_ok());
+        assert!(
+            check_days_counted(3, 2.5, 0.75)
+                .unwrap_err()
+                .contains("pass the allocation")
+        );
+        assert!(check_days_counted(3, 0.0, 0.3).is_err());
+        assert!(check_days_counted(3, 0.0, -1.0).is_err());
+        assert!(check_days_counted(3, 0.0, f64::NAN).is_err());
+    }
+
+    #[test]
+    fn overlaps() {
+        let at = |h: i64| chrono::DateTime::<chrono::Utc>::UNIX_EPOCH + chrono::Duration::hours(h);
+        assert!(meetings_overlap(at(10), 120, at(11), 60));
+        assert!(
+            !meetings_overlap(at(10), 60, at(11), 60),
+            "touching ends are fine"
+        );
+        assert!(!meetings_overlap(at(10), 60, at(12), 60));
     }
 }

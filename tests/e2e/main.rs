@@ -12,6 +12,7 @@ mod errors;
 mod health;
 mod limits;
 mod matching;
+mod meetings;
 mod n_plus_one;
 mod providers;
 mod queue;

@@ -98,6 +98,21 @@ impl Engagement {
     async fn decline_reason(&self) -> Option<&str> {
         self.0.decline_reason.as_deref()
     }
+    /// What the two parties agreed about how they work together.
+    async fn ground_rules(&self) -> Option<&str> {
+        self.0.ground_rules.as_deref()
+    }
+    /// Days used so far: the sum of held meetings' days.
+    async fn days_used(&self, ctx: &Context<'_>) -> ApiResult<f64> {
+        let state = ctx.data_unchecked::<AppState>();
+        super::meetings::days_used(&state.db, self.0.id).await
+    }
+    /// The timetable, in time order; private fields answer to the viewer's part.
+    async fn meetings(&self, ctx: &Context<'_>) -> ApiResult<Vec<super::meetings::Meeting>> {
+        let state = ctx.data_unchecked::<AppState>();
+        let party = super::meetings::party(&state.db, viewer(ctx), &self.0).await?;
+        super::meetings::meetings_of(&state.db, self.0.id, party).await
+    }
     /// The earlier engagement on the same request that this one replaces.
     async fn rematch_of(&self) -> Option<ID> {
         self.0

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod engagements;
 pub mod loaders;
 pub mod matching;
+pub mod meetings;
 pub mod organisations;
 pub mod providers;
 pub mod relay;
@@ -66,6 +67,9 @@ impl NodeQuery {
             (NodeType::SupportRequest, _) => Ok(Node::SupportRequest(
                 support_requests::SupportRequest(support_requests::load_request(ctx, &id).await?),
             )),
+            (NodeType::Meeting, _) => Err(crate::error::ApiError::not_found(
+                "Meetings are read through their engagement.",
+            )),
             (NodeType::Engagement, _) => Ok(Node::Engagement(engagements::Engagement(
                 engagements::load_engagement(ctx, &id).await?,
             ))),
@@ -95,6 +99,7 @@ pub struct Mutation(
     providers::ProviderMutation,
     support_requests::SupportRequestMutation,
     engagements::EngagementMutation,
+    meetings::MeetingMutation,
 );
 
 pub type HiveSchema = Schema<Query, Mutation, EmptySubscription>;

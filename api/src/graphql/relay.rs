@@ -29,10 +29,11 @@ pub enum NodeType {
     Provider,
     SupportRequest,
     Engagement,
+    Meeting,
 }
 
 impl NodeType {
-    const ALL: [NodeType; 7] = [
+    const ALL: [NodeType; 8] = [
         NodeType::User,
         NodeType::Organisation,
         NodeType::Topic,
@@ -40,6 +41,7 @@ impl NodeType {
         NodeType::Provider,
         NodeType::SupportRequest,
         NodeType::Engagement,
+        NodeType::Meeting,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the global id.
@@ -52,6 +54,7 @@ impl NodeType {
             NodeType::Provider => "Provider",
             NodeType::SupportRequest => "SupportRequest",
             NodeType::Engagement => "Engagement",
+            NodeType::Meeting => "Meeting",
         }
     }
 

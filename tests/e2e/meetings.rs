@@ -1,0 +1,238 @@
+//! Ground rules, the timetable and days, and who reads the private fields.
+
+use chrono::{Duration, Utc};
+use entity::meetings;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use serde_json::{Value, json};
+
+use crate::on_both_databases;
+use crate::support::{
+    TestApp, first_error_code,
+    programme::{Programme, decode, ok},
+};
+
+const SCHEDULE: &str =
+    "mutation($i: ScheduleMeetingInput!) { scheduleMeeting(input: $i) { id status sequence } }";
+const RECORD: &str =
+    "mutation($i: RecordMeetingInput!) { recordMeeting(input: $i) { status daysCounted } }";
+const ENGAGEMENT: &str = "query($id: ID!) { engagement(id: $id) { groundRules daysUsed meetings { status notes learning } } }";
+
+fn slot(engagement: &str, hours_ahead: i64, minutes: i32) -> Value {
+    json!({"engagementId": engagement, "startsAt": (Utc::now() + Duration::hours(hours_ahead)).to_rfc3339(), "durationMinutes": minutes, "format": "VIDEO", "location": "https://meet.example/abc"})
+}
+
+async fn into_the_past(app: &TestApp, meeting: &str) {
+    meetings::Entity::update_many()
+        .col_expr(
+            meetings::Column::StartsAt,
+            Expr::value(Utc::now() - Duration::days(1)),
+        )
+        .filter(meetings::Column::Id.eq(decode(meeting)))
+        .exec(&app.db)
+        .await
+        .unwrap();
+}
+
+on_both_databases!(the_timetable_and_its_days, |app: TestApp| async move {
+    let p = Programme::new(&app).await;
+    let (coop, member) = p.coop(&app, "Pennine Makers").await;
+    let (_, stranger) = p.coop(&app, "Other Co-op").await;
+    let (mentor, mentor_token, _) = p.provider(&app, "MENTOR", "Tom Walsh", 2, None).await;
+    let request = p.request(&app, &coop, "MENTORING").await;
+    let body = p.propose(&app, &request, &mentor, 3).await;
+    let engagement = body["data"]["proposeMatch"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Nothing can be scheduled before the proposal is accepted.
+    let (_, body) = app
+        .graphql(
+            SCHEDULE,
+            json!({"i": slot(&engagement, 24, 60)}),
+            Some(&member),
+        )
+        .await;
+    assert_eq!(first_error_code(&body), Some("CONFLICT"), "{body}");
+    ok(app
+        .graphql(
+            "mutation($e: ID!) { respondToMatch(engagementId: $e, accept: true) { status } }",
+            json!({"e": engagement}),
+            Some(&mentor_token),
+        )
+        .await);
+
+    ok(app
+        .graphql("mutation($e: ID!) { agreeGroundRules(engagementId: $e, text: \"Fortnightly, on video.\") { groundRules } }", json!({"e": engagement}), Some(&member))
+        .await);
+
+    // Bad slots: the past, no duration; a clash with the provider's diary.
+    let (_, body) = app
+        .graphql(
+            SCHEDULE,
+            json!({"i": slot(&engagement, -2, 60)}),
+            Some(&member),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"], "startsAt",
+        "{body}"
+    );
+    let (_, body) = app
+        .graphql(
+            SCHEDULE,
+            json!({"i": slot(&engagement, 24, 0)}),
+            Some(&member),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"], "durationMinutes",
+        "{body}"
+    );
+    let body = ok(app
+        .graphql(
+            SCHEDULE,
+            json!({"i": slot(&engagement, 24, 90)}),
+            Some(&mentor_token),
+        )
+        .await);
+    let first = body["data"]["scheduleMeeting"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, body) = app
+        .graphql(
+            SCHEDULE,
+            json!({"i": slot(&engagement, 25, 60)}),
+            Some(&member),
+        )
+        .await;
+    assert_eq!(first_error_code(&body), Some("CONFLICT"), "{body}");
+    // A stranger cannot schedule on it.
+    let (_, body) = app
+        .graphql(
+            SCHEDULE,
+            json!({"i": slot(&engagement, 48, 60)}),
+            Some(&stranger),
+        )
+        .await;
+    assert_eq!(first_error_code(&body), Some("FORBIDDEN"), "{body}");
+
+    // Moving raises the sequence; a future meeting cannot be recorded as held.
+    let moved = ok(app
+        .graphql(
+            "mutation($m: ID!, $at: DateTime!) { rescheduleMeeting(meetingId: $m, startsAt: $at) { sequence } }",
+            json!({"m": first, "at": (Utc::now() + Duration::hours(30)).to_rfc3339()}),
+            Some(&member),
+        )
+        .await);
+    assert_eq!(moved["data"]["rescheduleMeeting"]["sequence"], 1);
+    let (_, body) = app
+        .graphql(
+            RECORD,
+            json!({"i": {"meetingId": first, "held": true, "daysCounted": 1.0}}),
+            Some(&mentor_token),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["field"], "held", "{body}");
+
+    // Held meetings count days, never past the allocation of 3.
+    into_the_past(&app, &first).await;
+    let body = ok(app
+        .graphql(RECORD, json!({"i": {"meetingId": first, "held": true, "daysCounted": 2.0, "notes": "Talked about the share offer.", "learning": "Co-ops need templates for offers."}}), Some(&mentor_token))
+        .await);
+    assert_eq!(body["data"]["recordMeeting"]["status"], "HELD");
+    let body = ok(app
+        .graphql(
+            SCHEDULE,
+            json!({"i": slot(&engagement, 72, 60)}),
+            Some(&member),
+        )
+        .await);
+    let second = body["data"]["scheduleMeeting"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    into_the_past(&app, &second).await;
+    let (_, body) = app
+        .graphql(
+            RECORD,
+            json!({"i": {"meetingId": second, "held": true, "daysCounted": 1.5}}),
+            Some(&member),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"], "daysCounted",
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("pass the allocation")
+    );
+    let (_, body) = app
+        .graphql(
+            RECORD,
+            json!({"i": {"meetingId": first, "held": true, "daysCounted": 0.5}}),
+            Some(&member),
+        )
+        .await;
+    assert_eq!(
+        first_error_code(&body),
+        Some("CONFLICT"),
+        "recording twice: {body}"
+    );
+
+    // Who reads what: notes for the two parties, learning for provider and staff.
+    let (_, body) = app
+        .graphql(ENGAGEMENT, json!({"id": engagement}), Some(&mentor_token))
+        .await;
+    let held = &body["data"]["engagement"]["meetings"][0];
+    assert_eq!(body["data"]["engagement"]["daysUsed"], 2.0, "{body}");
+    assert_eq!(
+        body["data"]["engagement"]["groundRules"],
+        "Fortnightly, on video."
+    );
+    assert_eq!(held["notes"], "Talked about the share offer.");
+    assert_eq!(held["learning"], "Co-ops need templates for offers.");
+    let (_, body) = app
+        .graphql(ENGAGEMENT, json!({"id": engagement}), Some(&member))
+        .await;
+    assert_eq!(
+        body["data"]["engagement"]["meetings"][0]["notes"],
+        "Talked about the share offer."
+    );
+    assert_eq!(
+        body["data"]["engagement"]["meetings"][0]["learning"],
+        Value::Null
+    );
+    assert_eq!(first_error_code(&body), Some("FORBIDDEN"));
+    let (_, body) = app
+        .graphql(ENGAGEMENT, json!({"id": engagement}), Some(&p.staff))
+        .await;
+    assert_eq!(
+        body["data"]["engagement"]["meetings"][0]["notes"],
+        Value::Null
+    );
+    assert_eq!(
+        body["data"]["engagement"]["meetings"][0]["learning"],
+        "Co-ops need templates for offers."
+    );
+    let (_, body) = app
+        .graphql(ENGAGEMENT, json!({"id": engagement}), Some(&stranger))
+        .await;
+    assert_eq!(first_error_code(&body), Some("FORBIDDEN"));
+    // The audit trail names the change, never the notes.
+    let entries = entity::audit_log::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert!(entries.iter().any(|e| e.action == "recordMeeting"));
+    assert!(
+        entries
+            .iter()
+            .all(|e| !e.detail.clone().unwrap_or_default().contains("share offer"))
+    );
+    app.stop().await;
+});
