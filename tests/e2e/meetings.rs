@@ -236,3 +236,98 @@ on_both_databases!(the_timetable_and_its_days, |app: TestApp| async move {
     );
     app.stop().await;
 });
+
+on_both_databases!(an_early_end_and_a_rematch, |app: TestApp| async move {
+    let p = Programme::new(&app).await;
+    let (coop, member) = p.coop(&app, "Eden Growers").await;
+    let (_, stranger) = p.coop(&app, "Someone Else").await;
+    let (first, first_token, first_email) =
+        p.provider(&app, "MENTOR", "First Mentor", 2, None).await;
+    let (second, _, _) = p.provider(&app, "MENTOR", "Second Mentor", 2, None).await;
+    let request = p.request(&app, &coop, "MENTORING").await;
+    let body = p.propose(&app, &request, &first, 3).await;
+    let engagement = body["data"]["proposeMatch"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(app
+        .graphql(
+            "mutation($e: ID!) { respondToMatch(engagementId: $e, accept: true) { status } }",
+            json!({"e": engagement}),
+            Some(&first_token),
+        )
+        .await);
+
+    let end = "mutation($e: ID!, $r: String!) { endEngagement(engagementId: $e, reason: $r) { status endReason } }";
+    let (_, body) = app
+        .graphql(
+            end,
+            json!({"e": engagement, "r": "Not working out."}),
+            Some(&stranger),
+        )
+        .await;
+    assert_eq!(first_error_code(&body), Some("FORBIDDEN"), "{body}");
+    let (_, body) = app
+        .graphql(end, json!({"e": engagement, "r": "  "}), Some(&member))
+        .await;
+    assert_eq!(first_error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    let body = ok(app
+        .graphql(
+            end,
+            json!({"e": engagement, "r": "Our priorities changed."}),
+            Some(&member),
+        )
+        .await);
+    assert_eq!(body["data"]["endEngagement"]["status"], "ENDED_EARLY");
+    let (_, body) = app
+        .graphql(end, json!({"e": engagement, "r": "Again."}), Some(&member))
+        .await;
+    assert_eq!(first_error_code(&body), Some("CONFLICT"), "{body}");
+
+    // Both parties and staff are told, with who and why.
+    for address in [
+        first_email.as_str(),
+        "member@edengrowers.coop",
+        "staff@hive.test",
+    ] {
+        let ended = app
+            .smtp
+            .wait_for_subject(address, "has ended", std::time::Duration::from_secs(20))
+            .await;
+        assert!(
+            ended.text().contains("Our priorities changed.")
+                && ended.text().contains("Eden Growers")
+        );
+    }
+    // Nothing more can be scheduled on it.
+    let (_, body) = app
+        .graphql(
+            SCHEDULE,
+            json!({"i": slot(&engagement, 24, 60)}),
+            Some(&member),
+        )
+        .await;
+    assert_eq!(first_error_code(&body), Some("CONFLICT"), "{body}");
+
+    // Back in matching, without the first mentor; the re-match links to the old engagement.
+    let body = ok(app
+        .graphql(
+            "query($r: ID!) { matchSuggestions(requestId: $r) { provider { name } } }",
+            json!({"r": request}),
+            Some(&p.staff),
+        )
+        .await);
+    let names: Vec<&str> = body["data"]["matchSuggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["provider"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Second Mentor"]);
+    let body = p.propose(&app, &request, &second, 4).await;
+    assert_eq!(
+        body["data"]["proposeMatch"]["rematchOf"], engagement,
+        "{body}"
+    );
+    app.stop().await;
+});

@@ -94,6 +94,13 @@ impl Engagement {
     async fn responded_at(&self) -> Option<DateTime<Utc>> {
         self.0.responded_at
     }
+    /// Why it was ended early, and when.
+    async fn end_reason(&self) -> Option<&str> {
+        self.0.end_reason.as_deref()
+    }
+    async fn ended_at(&self) -> Option<DateTime<Utc>> {
+        self.0.ended_at
+    }
     /// The provider's reason, when they declined.
     async fn decline_reason(&self) -> Option<&str> {
         self.0.decline_reason.as_deref()
@@ -486,6 +493,102 @@ pub async fn respond(
     Ok(updated)
 }
 
+/// Ends an ACTIVE engagement early (either party or staff): the request goes
+/// back to MATCHING, that provider is not suggested for it again, and both
+/// parties and staff are told.
+pub async fn end_early(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    engagement_id: i64,
+    reason: &str,
+) -> ApiResult<engagements::Model> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 2000 {
+        return Err(ApiError::bad_input(
+            "reason",
+            "Say why, in up to 2,000 characters.",
+        ));
+    }
+    let user = viewer.require_user()?;
+    let found = engagements::Entity::find_by_id(engagement_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No engagement has that id."))?;
+    let party = super::meetings::party(db, viewer, &found).await?;
+    if party == super::meetings::Party::Outsider {
+        return Err(ApiError::forbidden(
+            "Only the two parties and staff end an engagement.",
+        ));
+    }
+    let txn = hive_worker::db::begin_write(db).await?;
+    let request = lock_request(&txn, found.support_request_id).await?;
+    let engagement = engagements::Entity::find_by_id(found.id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No engagement has that id."))?;
+    if engagement.status != EngagementStatus::Active {
+        return Err(ApiError::conflict(
+            "Only an active engagement can be ended early.",
+        ));
+    }
+    let now = Utc::now();
+    let mut row: engagements::ActiveModel = engagement.clone().into();
+    row.status = Set(EngagementStatus::EndedEarly);
+    row.ended_at = Set(Some(now));
+    row.ended_by_user_id = Set(Some(user.id));
+    row.end_reason = Set(Some(reason.to_string()));
+    row.updated_at = Set(now);
+    let updated = row.update(&txn).await?;
+    let mut request_row: support_requests::ActiveModel = request.clone().into();
+    request_row.status = Set(SupportRequestStatus::Matching);
+    request_row.updated_at = Set(now);
+    request_row.update(&txn).await?;
+
+    let (organisation, _) = request_summary(&txn, &request).await?;
+    let provider = providers::Entity::find_by_id(engagement.provider_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ApiError::internal("engagement without provider"))?;
+    let provider_user = users::Entity::find_by_id(provider.user_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ApiError::internal("provider without user"))?;
+    let ended_by = match party {
+        super::meetings::Party::Provider => provider_user.name.clone(),
+        super::meetings::Party::ClientMember => organisation.name.clone(),
+        _ => "the Hive team".to_string(),
+    };
+    let mut recipients = vec![notify::Recipient::from(provider_user.clone())];
+    recipients.extend(notify::organisation(&txn, &organisation).await?);
+    recipients.extend(notify::staff(&txn).await?);
+    notify::send(
+        &txn,
+        &format!("engagement-ended:{}", engagement.id),
+        EmailCategory::Match,
+        "engagement_ended",
+        &recipients,
+        serde_json::json!({
+            "provider": provider_user.name,
+            "organisation": organisation.name,
+            "ended_by": ended_by,
+            "reason": reason,
+            "kind": format!("{:?}", request.kind).to_uppercase(),
+        }),
+    )
+    .await?;
+    // Who and why are on the engagement; the trail keeps only that it happened.
+    audit::record(
+        &txn,
+        viewer,
+        "endEngagement",
+        Some(("Engagement", updated.id)),
+        None,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
 #[derive(Default)]
 pub struct EngagementQuery;
 
@@ -528,6 +631,21 @@ impl EngagementMutation {
             fee_pence,
         )
         .await?;
+        state.outbox_signal.notify_one();
+        Ok(Engagement(engagement))
+    }
+
+    /// Ends an active engagement early, saying why (either party or staff).
+    #[graphql(guard = "RoleGuard::signed_in()")]
+    async fn end_engagement(
+        &self,
+        ctx: &Context<'_>,
+        engagement_id: ID,
+        reason: String,
+    ) -> ApiResult<Engagement> {
+        let state = ctx.data_unchecked::<AppState>();
+        let id = decode_id_of(NodeType::Engagement, &engagement_id)?;
+        let engagement = end_early(&state.db, viewer(ctx), id, &reason).await?;
         state.outbox_signal.notify_one();
         Ok(Engagement(engagement))
     }

@@ -173,6 +173,36 @@ impl MailSink {
             .collect()
     }
 
+    /// Waits for a message to `address` whose subject contains `needle`.
+    pub async fn wait_for_subject(
+        &self,
+        address: &str,
+        needle: &str,
+        timeout: Duration,
+    ) -> ReceivedMail {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(mail) = self
+                .received_by(address)
+                .into_iter()
+                .find(|m| m.subject().contains(needle))
+            {
+                return mail;
+            }
+            if tokio::time::Instant::now() > deadline {
+                let subjects: Vec<String> = self
+                    .received_by(address)
+                    .iter()
+                    .map(|m| m.subject())
+                    .collect();
+                panic!(
+                    "{address} received no \"{needle}\" within {timeout:?}; it has: {subjects:?}"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits until `address` has received `count` messages (or panics after
     /// `timeout`, listing what did arrive).
     pub async fn wait_for(

@@ -15,6 +15,7 @@ pub const MESSAGES: &[&str] = &[
     "match_declined",
     "match_chaser",
     "match_expired",
+    "engagement_ended",
 ];
 
 macro_rules! template_files {
@@ -35,6 +36,7 @@ const FILES: &[(&str, &str)] = template_files![
     "match_declined",
     "match_chaser",
     "match_expired",
+    "engagement_ended",
 ];
 const LAYOUT: (&str, &str) = (
     "_layout.html.j2",
