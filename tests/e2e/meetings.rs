@@ -331,3 +331,83 @@ on_both_databases!(an_early_end_and_a_rematch, |app: TestApp| async move {
     );
     app.stop().await;
 });
+
+on_both_databases!(a_concern_reaches_staff_at_once, |app: TestApp| async move {
+    let p = Programme::new(&app).await;
+    let (coop, member) = p.coop(&app, "Solway Care").await;
+    let (_, stranger) = p.coop(&app, "Unrelated").await;
+    let (mentor, mentor_token, _) = p.provider(&app, "MENTOR", "Careful Mentor", 2, None).await;
+    let request = p.request(&app, &coop, "MENTORING").await;
+    let body = p.propose(&app, &request, &mentor, 3).await;
+    let engagement = body["data"]["proposeMatch"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(app
+        .graphql(
+            "mutation($e: ID!) { respondToMatch(engagementId: $e, accept: true) { status } }",
+            json!({"e": engagement}),
+            Some(&mentor_token),
+        )
+        .await);
+
+    let raise = "mutation($e: ID!, $d: String!) { raiseConcern(engagementId: $e, category: HARASSMENT, details: $d) { id status details } }";
+    let (_, body) = app
+        .graphql(
+            raise,
+            json!({"e": engagement, "d": "Something happened."}),
+            Some(&stranger),
+        )
+        .await;
+    assert_eq!(first_error_code(&body), Some("FORBIDDEN"), "{body}");
+    let body = ok(app
+        .graphql(
+            raise,
+            json!({"e": engagement, "d": "A member was shouted at."}),
+            Some(&mentor_token),
+        )
+        .await);
+    let concern = body["data"]["raiseConcern"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Staff hear at once; the details stay out of email.
+    let mail = app
+        .smtp
+        .wait_for_subject(
+            "staff@hive.test",
+            "concern",
+            std::time::Duration::from_secs(20),
+        )
+        .await;
+    assert!(mail.text().contains("harassment") && mail.text().contains("Solway Care"));
+    assert!(!mail.text().contains("shouted") && !mail.html().contains("shouted"));
+
+    // Visible to staff and to the person who raised it, not the other party.
+    let list = "{ concerns { status details } }";
+    let body = ok(app.graphql(list, json!({}), Some(&p.staff)).await);
+    assert_eq!(
+        body["data"]["concerns"][0]["details"],
+        "A member was shouted at."
+    );
+    let body = ok(app.graphql(list, json!({}), Some(&mentor_token)).await);
+    assert_eq!(body["data"]["concerns"].as_array().unwrap().len(), 1);
+    let body = ok(app.graphql(list, json!({}), Some(&member)).await);
+    assert_eq!(body["data"]["concerns"].as_array().unwrap().len(), 0);
+
+    let resolve = "mutation($c: ID!) { resolveConcern(concernId: $c, outcome: \"Spoke to both; resolved.\") { status outcome } }";
+    let (_, body) = app
+        .graphql(resolve, json!({"c": concern}), Some(&member))
+        .await;
+    assert_eq!(first_error_code(&body), Some("FORBIDDEN"));
+    let body = ok(app
+        .graphql(resolve, json!({"c": concern}), Some(&p.staff))
+        .await);
+    assert_eq!(body["data"]["resolveConcern"]["status"], "RESOLVED");
+    let (_, body) = app
+        .graphql(resolve, json!({"c": concern}), Some(&p.staff))
+        .await;
+    assert_eq!(first_error_code(&body), Some("CONFLICT"));
+    app.stop().await;
+});

@@ -2,6 +2,7 @@
 //! keep a single request from taking the server down.
 
 pub mod audit;
+pub mod concerns;
 pub mod engagements;
 pub mod loaders;
 pub mod matching;
@@ -67,8 +68,8 @@ impl NodeQuery {
             (NodeType::SupportRequest, _) => Ok(Node::SupportRequest(
                 support_requests::SupportRequest(support_requests::load_request(ctx, &id).await?),
             )),
-            (NodeType::Meeting, _) => Err(crate::error::ApiError::not_found(
-                "Meetings are read through their engagement.",
+            (NodeType::Meeting | NodeType::Concern, _) => Err(crate::error::ApiError::not_found(
+                "Meetings and concerns are read through their own lists.",
             )),
             (NodeType::Engagement, _) => Ok(Node::Engagement(engagements::Engagement(
                 engagements::load_engagement(ctx, &id).await?,
@@ -88,6 +89,7 @@ pub struct Query(
     engagements::EngagementQuery,
     matching::MatchingQuery,
     audit::AuditQuery,
+    concerns::ConcernQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -100,6 +102,7 @@ pub struct Mutation(
     support_requests::SupportRequestMutation,
     engagements::EngagementMutation,
     meetings::MeetingMutation,
+    concerns::ConcernMutation,
 );
 
 pub type HiveSchema = Schema<Query, Mutation, EmptySubscription>;

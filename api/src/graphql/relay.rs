@@ -30,10 +30,11 @@ pub enum NodeType {
     SupportRequest,
     Engagement,
     Meeting,
+    Concern,
 }
 
 impl NodeType {
-    const ALL: [NodeType; 8] = [
+    const ALL: [NodeType; 9] = [
         NodeType::User,
         NodeType::Organisation,
         NodeType::Topic,
@@ -42,6 +43,7 @@ impl NodeType {
         NodeType::SupportRequest,
         NodeType::Engagement,
         NodeType::Meeting,
+        NodeType::Concern,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the global id.
@@ -55,6 +57,7 @@ impl NodeType {
             NodeType::SupportRequest => "SupportRequest",
             NodeType::Engagement => "Engagement",
             NodeType::Meeting => "Meeting",
+            NodeType::Concern => "Concern",
         }
     }
 

@@ -16,6 +16,7 @@ pub const MESSAGES: &[&str] = &[
     "match_chaser",
     "match_expired",
     "engagement_ended",
+    "concern_raised",
 ];
 
 macro_rules! template_files {
@@ -37,6 +38,7 @@ const FILES: &[(&str, &str)] = template_files![
     "match_chaser",
     "match_expired",
     "engagement_ended",
+    "concern_raised",
 ];
 const LAYOUT: (&str, &str) = (
     "_layout.html.j2",
