@@ -6,6 +6,7 @@ mod support;
 
 mod cli;
 mod concurrency;
+mod confidentiality;
 mod config_docs;
 mod directory;
 mod errors;

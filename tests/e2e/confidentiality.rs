@@ -1,0 +1,205 @@
+//! The confidentiality matrix: each confidential field × each kind of viewer,
+//! the value or FORBIDDEN (UNAUTHENTICATED for nobody signed in), on both
+//! databases.
+
+use chrono::{Duration, Utc};
+use entity::meetings;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use serde_json::{Value, json};
+
+use crate::on_both_databases;
+use crate::support::{
+    TestApp, first_error_code,
+    programme::{Programme, decode, ok},
+};
+
+/// What a viewer should get for a field.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Expect {
+    Shown,
+    Forbidden,
+    Unauthenticated,
+    /// Not in the viewer's list at all (concerns are listed per viewer).
+    Absent,
+}
+
+/// `value` if it is there; otherwise the code of the error whose path ends
+/// at `field`, or of the first error (the whole object was refused).
+fn outcome(body: &Value, value: &Value, field: &str) -> Result<Value, String> {
+    if !value.is_null() {
+        return Ok(value.clone());
+    }
+    let errors = body["errors"].as_array().cloned().unwrap_or_default();
+    let code = errors
+        .iter()
+        .find(|e| {
+            e["path"]
+                .as_array()
+                .is_some_and(|p| p.last().and_then(Value::as_str) == Some(field))
+        })
+        .or_else(|| errors.first())
+        .and_then(|e| e["extensions"]["code"].as_str())
+        .unwrap_or("NULL");
+    Err(code.to_string())
+}
+
+fn check(viewer: &str, field: &str, expect: Expect, got: Result<Value, String>, value: &str) {
+    match (expect, got) {
+        (Expect::Shown, Ok(v)) => assert_eq!(v, value, "{viewer} reading {field}"),
+        (Expect::Forbidden, Err(code)) => assert_eq!(code, "FORBIDDEN", "{viewer} reading {field}"),
+        (Expect::Unauthenticated, Err(code)) => {
+            assert_eq!(code, "UNAUTHENTICATED", "{viewer} reading {field}")
+        }
+        (expect, got) => panic!("{viewer} reading {field}: expected {expect:?}, got {got:?}"),
+    }
+}
+
+/// Sets up an ACTIVE engagement with a held meeting (notes and learning) and
+/// a concern raised by the co-op's member, then reads every field as every
+/// viewer.
+async fn the_matrix(app: TestApp) {
+    let p = Programme::new(&app).await;
+    let (coop, member) = p.coop(&app, "Wye Housing").await;
+    let (_, other_member) = p.coop(&app, "Ouse Bakers").await;
+    let (mentor, mentor_token, _) = p.provider(&app, "MENTOR", "Engaged Mentor", 2, None).await;
+    let (_, other_provider, _) = p.provider(&app, "MENTOR", "Other Mentor", 2, None).await;
+    let request = p.request(&app, &coop, "MENTORING").await;
+    let body = p.propose(&app, &request, &mentor, 3).await;
+    let engagement = body["data"]["proposeMatch"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(app
+        .graphql(
+            "mutation($e: ID!) { respondToMatch(engagementId: $e, accept: true) { status } }",
+            json!({"e": engagement}),
+            Some(&mentor_token),
+        )
+        .await);
+    let slot = json!({"engagementId": engagement, "startsAt": (Utc::now() + Duration::hours(5)).to_rfc3339(), "durationMinutes": 60, "format": "PHONE"});
+    let body = ok(app
+        .graphql(
+            "mutation($i: ScheduleMeetingInput!) { scheduleMeeting(input: $i) { id } }",
+            json!({"i": slot}),
+            Some(&member),
+        )
+        .await);
+    let meeting = body["data"]["scheduleMeeting"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    meetings::Entity::update_many()
+        .col_expr(
+            meetings::Column::StartsAt,
+            Expr::value(Utc::now() - Duration::hours(2)),
+        )
+        .filter(meetings::Column::Id.eq(decode(&meeting)))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    ok(app
+        .graphql(
+            "mutation($m: ID!) { recordMeeting(input: {meetingId: $m, held: true, daysCounted: 1, notes: \"private notes\", learning: \"programme learning\"}) { status } }",
+            json!({"m": meeting}),
+            Some(&mentor_token),
+        )
+        .await);
+    ok(app
+        .graphql(
+            "mutation($e: ID!) { raiseConcern(engagementId: $e, category: OTHER, details: \"concern details\") { id } }",
+            json!({"e": engagement}),
+            Some(&member),
+        )
+        .await);
+
+    let viewers: [(&str, Option<&str>); 6] = [
+        ("staff", Some(&p.staff)),
+        ("the engagement's provider", Some(&mentor_token)),
+        ("another provider", Some(&other_provider)),
+        ("a member of the client co-op", Some(&member)),
+        ("a member of another co-op", Some(&other_member)),
+        ("nobody signed in", None),
+    ];
+    use Expect::{Absent, Forbidden, Shown, Unauthenticated};
+    // Columns: meeting notes, learning, contact phone, financial details, concern details.
+    let expected = [
+        [Forbidden, Shown, Shown, Shown, Shown],
+        [Shown, Shown, Shown, Forbidden, Absent],
+        [Forbidden, Forbidden, Forbidden, Forbidden, Absent],
+        [Shown, Forbidden, Shown, Shown, Shown],
+        [Forbidden, Forbidden, Forbidden, Forbidden, Absent],
+        [
+            Unauthenticated,
+            Unauthenticated,
+            Unauthenticated,
+            Unauthenticated,
+            Unauthenticated,
+        ],
+    ];
+    for ((viewer, token), row) in viewers.iter().zip(expected) {
+        let (_, body) = app
+            .graphql(
+                "query($e: ID!) { engagement(id: $e) { meetings { notes learning } } }",
+                json!({"e": engagement}),
+                *token,
+            )
+            .await;
+        let held = &body["data"]["engagement"]["meetings"][0];
+        check(
+            viewer,
+            "meeting notes",
+            row[0],
+            outcome(&body, &held["notes"], "notes"),
+            "private notes",
+        );
+        check(
+            viewer,
+            "learning",
+            row[1],
+            outcome(&body, &held["learning"], "learning"),
+            "programme learning",
+        );
+
+        let (_, body) = app
+            .graphql(
+                "query($o: ID!) { organisation(id: $o) { contactPhone financialDetails } }",
+                json!({"o": coop}),
+                *token,
+            )
+            .await;
+        let organisation = &body["data"]["organisation"];
+        check(
+            viewer,
+            "contact phone",
+            row[2],
+            outcome(&body, &organisation["contactPhone"], "contactPhone"),
+            "0161 496 0123",
+        );
+        check(
+            viewer,
+            "financial details",
+            row[3],
+            outcome(&body, &organisation["financialDetails"], "financialDetails"),
+            "Reserves £40k",
+        );
+
+        let (_, body) = app
+            .graphql("{ concerns { details } }", json!({}), *token)
+            .await;
+        match row[4] {
+            Absent => assert_eq!(
+                body["data"]["concerns"],
+                json!([]),
+                "{viewer} lists no concern"
+            ),
+            Unauthenticated => assert_eq!(first_error_code(&body), Some("UNAUTHENTICATED")),
+            _ => assert_eq!(
+                body["data"]["concerns"][0]["details"], "concern details",
+                "{viewer}: {body}"
+            ),
+        }
+    }
+    app.stop().await;
+}
+
+on_both_databases!(each_confidential_field_for_each_viewer, the_matrix);
