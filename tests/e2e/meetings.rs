@@ -223,6 +223,54 @@ on_both_databases!(the_timetable_and_its_days, |app: TestApp| async move {
         .graphql(ENGAGEMENT, json!({"id": engagement}), Some(&stranger))
         .await;
     assert_eq!(first_error_code(&body), Some("FORBIDDEN"));
+    // Planned against delivered, for the provider.
+    let days = "query($p: ID!) { provider(id: $p) { days { planned delivered } } }";
+    let body = ok(app
+        .graphql(days, json!({"p": mentor}), Some(&p.staff))
+        .await);
+    assert_eq!(
+        body["data"]["provider"]["days"],
+        json!({"planned": 3, "delivered": 2.0})
+    );
+
+    // Staff raise the allocation within the kind's range; never lower it.
+    let raise = "mutation($e: ID!, $d: Int!) { raiseAllocation(engagementId: $e, daysAllocated: $d) { daysAllocated } }";
+    let (_, body) = app
+        .graphql(raise, json!({"e": engagement, "d": 4}), Some(&member))
+        .await;
+    assert_eq!(first_error_code(&body), Some("FORBIDDEN"));
+    let (_, body) = app
+        .graphql(raise, json!({"e": engagement, "d": 5}), Some(&p.staff))
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"], "daysAllocated",
+        "{body}"
+    );
+    let (_, body) = app
+        .graphql(raise, json!({"e": engagement, "d": 2}), Some(&p.staff))
+        .await;
+    assert_eq!(first_error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    let body = ok(app
+        .graphql(raise, json!({"e": engagement, "d": 4}), Some(&p.staff))
+        .await);
+    assert_eq!(body["data"]["raiseAllocation"]["daysAllocated"], 4);
+    // The day and a half that did not fit now does.
+    let body = ok(app
+        .graphql(
+            RECORD,
+            json!({"i": {"meetingId": second, "held": true, "daysCounted": 1.5}}),
+            Some(&member),
+        )
+        .await);
+    assert_eq!(body["data"]["recordMeeting"]["daysCounted"], 1.5);
+    let body = ok(app
+        .graphql(days, json!({"p": mentor}), Some(&p.staff))
+        .await);
+    assert_eq!(
+        body["data"]["provider"]["days"],
+        json!({"planned": 4, "delivered": 3.5})
+    );
+
     // The audit trail names the change, never the notes.
     let entries = entity::audit_log::Entity::find()
         .all(&app.db)

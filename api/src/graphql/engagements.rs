@@ -635,6 +635,59 @@ impl EngagementMutation {
         Ok(Engagement(engagement))
     }
 
+    /// Raises an engagement's day allocation (staff), within the kind's range
+    /// (mentoring 3–4, advice 2–7). Lowering is refused: days may be planned on it.
+    #[graphql(guard = "RoleGuard::staff()")]
+    async fn raise_allocation(
+        &self,
+        ctx: &Context<'_>,
+        engagement_id: ID,
+        days_allocated: i32,
+    ) -> ApiResult<Engagement> {
+        let state = ctx.data_unchecked::<AppState>();
+        let id = decode_id_of(NodeType::Engagement, &engagement_id)?;
+        let txn = hive_worker::db::begin_write(&state.db).await?;
+        let engagement = engagements::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| ApiError::not_found("No engagement has that id."))?;
+        if !matches!(
+            engagement.status,
+            EngagementStatus::Proposed | EngagementStatus::Active
+        ) {
+            return Err(ApiError::conflict(
+                "Only a proposed or active engagement's allocation can change.",
+            ));
+        }
+        let request = lock_request(&txn, engagement.support_request_id).await?;
+        rules::check_days(request.kind, days_allocated)
+            .map_err(|message| ApiError::bad_input("daysAllocated", message))?;
+        if days_allocated < engagement.days_allocated {
+            return Err(ApiError::bad_input(
+                "daysAllocated",
+                format!(
+                    "The allocation is {} days; it can be raised, not lowered.",
+                    engagement.days_allocated
+                ),
+            ));
+        }
+        let before = engagement.days_allocated;
+        let mut row: engagements::ActiveModel = engagement.into();
+        row.days_allocated = Set(days_allocated);
+        row.updated_at = Set(Utc::now());
+        let updated = row.update(&txn).await?;
+        audit::record(
+            &txn,
+            viewer(ctx),
+            "raiseAllocation",
+            Some(("Engagement", updated.id)),
+            Some(serde_json::json!({"from": before, "to": days_allocated})),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(Engagement(updated))
+    }
+
     /// Ends an active engagement early, saying why (either party or staff).
     #[graphql(guard = "RoleGuard::signed_in()")]
     async fn end_engagement(

@@ -176,6 +176,12 @@ impl Provider {
     async fn active(&self) -> bool {
         self.0.active
     }
+    /// Days planned and delivered over the provider's engagements that went
+    /// ahead (active, completed or ended early).
+    async fn days(&self, ctx: &Context<'_>) -> ApiResult<DaysSummary> {
+        let state = ctx.data_unchecked::<AppState>();
+        days_summary(&state.db, Some(self.0.id)).await
+    }
     /// Mean client rating (1–5) over submitted reviews; null before the first.
     async fn review_average(&self, ctx: &Context<'_>) -> ApiResult<Option<f64>> {
         Ok(self.details(ctx).await?.review_average)
@@ -186,6 +192,51 @@ impl Provider {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+}
+
+/// Planned against delivered days.
+#[derive(async_graphql::SimpleObject)]
+pub struct DaysSummary {
+    /// Days allocated.
+    pub planned: i64,
+    /// Days counted by held meetings.
+    pub delivered: f64,
+}
+
+/// Days over engagements that went ahead, for one provider or (None) the
+/// whole programme: two aggregate statements.
+pub async fn days_summary(
+    conn: &impl ConnectionTrait,
+    provider_id: Option<i64>,
+) -> ApiResult<DaysSummary> {
+    use entity::engagements::{self, EngagementStatus};
+    use sea_orm::QuerySelect;
+
+    let went_ahead = [
+        EngagementStatus::Active,
+        EngagementStatus::Completed,
+        EngagementStatus::EndedEarly,
+    ];
+    let mut planned = engagements::Entity::find()
+        .select_only()
+        .column_as(engagements::Column::DaysAllocated.sum(), "planned")
+        .filter(engagements::Column::Status.is_in(went_ahead));
+    let mut delivered = entity::meetings::Entity::find()
+        .select_only()
+        .column_as(entity::meetings::Column::DaysCounted.sum(), "delivered")
+        .inner_join(engagements::Entity)
+        .filter(entity::meetings::Column::Status.eq(entity::meetings::MeetingStatus::Held))
+        .filter(engagements::Column::Status.is_in(went_ahead));
+    if let Some(id) = provider_id {
+        planned = planned.filter(engagements::Column::ProviderId.eq(id));
+        delivered = delivered.filter(engagements::Column::ProviderId.eq(id));
+    }
+    let planned: Option<Option<i64>> = planned.into_tuple().one(conn).await?;
+    let delivered: Option<Option<f64>> = delivered.into_tuple().one(conn).await?;
+    Ok(DaysSummary {
+        planned: planned.flatten().unwrap_or(0),
+        delivered: delivered.flatten().unwrap_or(0.0),
+    })
 }
 
 /// What a provider offers: shared by registration and profile edits.
