@@ -459,3 +459,47 @@ on_both_databases!(a_concern_reaches_staff_at_once, |app: TestApp| async move {
     assert_eq!(first_error_code(&body), Some("CONFLICT"));
     app.stop().await;
 });
+
+on_both_databases!(the_programme_in_figures, |app: TestApp| async move {
+    let p = Programme::new(&app).await;
+    let (coop, member) = p.coop(&app, "Figures Co-op").await;
+    let (other, _) = p.coop(&app, "Waiting Co-op").await;
+    let (mentor, mentor_token, _) = p.provider(&app, "MENTOR", "Counted Mentor", 2, None).await;
+    let matched = p.request(&app, &coop, "MENTORING").await;
+    p.request(&app, &other, "ADVICE").await;
+    let body = p.propose(&app, &matched, &mentor, 4).await;
+    let engagement = body["data"]["proposeMatch"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(app
+        .graphql(
+            "mutation($e: ID!) { respondToMatch(engagementId: $e, accept: true) { status } }",
+            json!({"e": engagement}),
+            Some(&mentor_token),
+        )
+        .await);
+
+    let query = "{ programmeStats { engagements { label count } days { planned delivered } waiting { requests longestDays } demandByTopic { label count } reviewScores { providerName } averageDaysToMatch } }";
+    let body = ok(app.graphql(query, json!({}), Some(&p.staff)).await);
+    let stats = &body["data"]["programmeStats"];
+    assert_eq!(
+        stats["engagements"],
+        json!([{"label": "ACTIVE / MENTORING", "count": 1}])
+    );
+    assert_eq!(stats["days"], json!({"planned": 4, "delivered": 0.0}));
+    assert_eq!(stats["waiting"]["requests"], 1);
+    assert_eq!(
+        stats["demandByTopic"],
+        json!([{"label": "finance", "count": 2}, {"label": "governance", "count": 2}])
+    );
+    assert_eq!(stats["reviewScores"], json!([]));
+    assert!(
+        stats["averageDaysToMatch"]
+            .as_f64()
+            .is_some_and(|d| (0.0..1.0).contains(&d))
+    );
+    let (_, body) = app.graphql(query, json!({}), Some(&member)).await;
+    assert_eq!(first_error_code(&body), Some("FORBIDDEN"));
+    app.stop().await;
+});

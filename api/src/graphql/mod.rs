@@ -11,6 +11,7 @@ pub mod organisations;
 pub mod providers;
 pub mod relay;
 pub mod sign_in;
+pub mod stats;
 pub mod support_requests;
 pub mod users;
 pub mod vocabulary;
@@ -90,6 +91,7 @@ pub struct Query(
     matching::MatchingQuery,
     audit::AuditQuery,
     concerns::ConcernQuery,
+    stats::StatsQuery,
 );
 
 #[derive(MergedObject, Default)]
