@@ -64,18 +64,8 @@ async fn the_matrix(app: TestApp) {
     let (mentor, mentor_token, _) = p.provider(&app, "MENTOR", "Engaged Mentor", 2, None).await;
     let (_, other_provider, _) = p.provider(&app, "MENTOR", "Other Mentor", 2, None).await;
     let request = p.request(&app, &coop, "MENTORING").await;
-    let body = p.propose(&app, &request, &mentor, 3).await;
-    let engagement = body["data"]["proposeMatch"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    ok(app
-        .graphql(
-            "mutation($e: ID!) { respondToMatch(engagementId: $e, accept: true) { status } }",
-            json!({"e": engagement}),
-            Some(&mentor_token),
-        )
-        .await);
+    let engagement = p.proposed(&app, &request, &mentor, 3).await;
+    p.accept(&app, &engagement, &mentor_token).await;
     let slot = json!({"engagementId": engagement, "startsAt": (Utc::now() + Duration::hours(5)).to_rfc3339(), "durationMinutes": 60, "format": "PHONE"});
     let body = ok(app
         .graphql(

@@ -39,11 +39,7 @@ on_both_databases!(the_timetable_and_its_days, |app: TestApp| async move {
     let (_, stranger) = p.coop(&app, "Other Co-op").await;
     let (mentor, mentor_token, _) = p.provider(&app, "MENTOR", "Tom Walsh", 2, None).await;
     let request = p.request(&app, &coop, "MENTORING").await;
-    let body = p.propose(&app, &request, &mentor, 3).await;
-    let engagement = body["data"]["proposeMatch"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let engagement = p.proposed(&app, &request, &mentor, 3).await;
 
     // Nothing can be scheduled before the proposal is accepted.
     let (_, body) = app
@@ -54,13 +50,7 @@ on_both_databases!(the_timetable_and_its_days, |app: TestApp| async move {
         )
         .await;
     assert_eq!(first_error_code(&body), Some("CONFLICT"), "{body}");
-    ok(app
-        .graphql(
-            "mutation($e: ID!) { respondToMatch(engagementId: $e, accept: true) { status } }",
-            json!({"e": engagement}),
-            Some(&mentor_token),
-        )
-        .await);
+    p.accept(&app, &engagement, &mentor_token).await;
 
     ok(app
         .graphql("mutation($e: ID!) { agreeGroundRules(engagementId: $e, text: \"Fortnightly, on video.\") { groundRules } }", json!({"e": engagement}), Some(&member))
@@ -293,18 +283,8 @@ on_both_databases!(an_early_end_and_a_rematch, |app: TestApp| async move {
         p.provider(&app, "MENTOR", "First Mentor", 2, None).await;
     let (second, _, _) = p.provider(&app, "MENTOR", "Second Mentor", 2, None).await;
     let request = p.request(&app, &coop, "MENTORING").await;
-    let body = p.propose(&app, &request, &first, 3).await;
-    let engagement = body["data"]["proposeMatch"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    ok(app
-        .graphql(
-            "mutation($e: ID!) { respondToMatch(engagementId: $e, accept: true) { status } }",
-            json!({"e": engagement}),
-            Some(&first_token),
-        )
-        .await);
+    let engagement = p.proposed(&app, &request, &first, 3).await;
+    p.accept(&app, &engagement, &first_token).await;
 
     let end = "mutation($e: ID!, $r: String!) { endEngagement(engagementId: $e, reason: $r) { status endReason } }";
     let (_, body) = app
@@ -386,18 +366,8 @@ on_both_databases!(a_concern_reaches_staff_at_once, |app: TestApp| async move {
     let (_, stranger) = p.coop(&app, "Unrelated").await;
     let (mentor, mentor_token, _) = p.provider(&app, "MENTOR", "Careful Mentor", 2, None).await;
     let request = p.request(&app, &coop, "MENTORING").await;
-    let body = p.propose(&app, &request, &mentor, 3).await;
-    let engagement = body["data"]["proposeMatch"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    ok(app
-        .graphql(
-            "mutation($e: ID!) { respondToMatch(engagementId: $e, accept: true) { status } }",
-            json!({"e": engagement}),
-            Some(&mentor_token),
-        )
-        .await);
+    let engagement = p.proposed(&app, &request, &mentor, 3).await;
+    p.accept(&app, &engagement, &mentor_token).await;
 
     let raise = "mutation($e: ID!, $d: String!) { raiseConcern(engagementId: $e, category: HARASSMENT, details: $d) { id status details } }";
     let (_, body) = app
@@ -467,18 +437,8 @@ on_both_databases!(the_programme_in_figures, |app: TestApp| async move {
     let (mentor, mentor_token, _) = p.provider(&app, "MENTOR", "Counted Mentor", 2, None).await;
     let matched = p.request(&app, &coop, "MENTORING").await;
     p.request(&app, &other, "ADVICE").await;
-    let body = p.propose(&app, &matched, &mentor, 4).await;
-    let engagement = body["data"]["proposeMatch"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    ok(app
-        .graphql(
-            "mutation($e: ID!) { respondToMatch(engagementId: $e, accept: true) { status } }",
-            json!({"e": engagement}),
-            Some(&mentor_token),
-        )
-        .await);
+    let engagement = p.proposed(&app, &matched, &mentor, 4).await;
+    p.accept(&app, &engagement, &mentor_token).await;
 
     let query = "{ programmeStats { engagements { label count } days { planned delivered } waiting { requests longestDays } demandByTopic { label count } reviewScores { providerName } averageDaysToMatch } }";
     let body = ok(app.graphql(query, json!({}), Some(&p.staff)).await);

@@ -128,6 +128,34 @@ impl Programme {
     }
 }
 
+impl Programme {
+    /// Proposes and returns the new engagement's id (the proposal must succeed).
+    pub async fn proposed(
+        &self,
+        app: &TestApp,
+        request: &str,
+        provider: &str,
+        days: i32,
+    ) -> String {
+        let body = self.propose(app, request, provider, days).await;
+        body["data"]["proposeMatch"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{body}"))
+            .to_string()
+    }
+
+    /// The provider (by their session) accepts the proposal.
+    pub async fn accept(&self, app: &TestApp, engagement: &str, provider_token: &str) {
+        ok(app
+            .graphql(
+                "mutation($e: ID!) { respondToMatch(engagementId: $e, accept: true) { status } }",
+                json!({"e": engagement}),
+                Some(provider_token),
+            )
+            .await);
+    }
+}
+
 /// The body, after checking it has no errors.
 pub fn ok((status, body): (u16, Value)) -> Value {
     assert!(
