@@ -59,6 +59,10 @@ pub struct Model {
     pub completed_at: Option<DateTimeUtc>,
     /// When an unanswered proposal was last chased, so it is chased once.
     pub last_chased_at: Option<DateTimeUtc>,
+    /// When the provider was last nudged about a lull with no meetings.
+    pub inactivity_nudged_at: Option<DateTimeUtc>,
+    /// When staff were last told that such a lull went on after the nudge.
+    pub inactivity_escalated_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -4,6 +4,7 @@
 pub use sea_orm_migration::prelude::*;
 
 pub mod m20261122_000001_data_model;
+pub mod m20261123_000001_inactivity;
 
 /// Hive's migrations, oldest first.
 pub struct Migrator;
@@ -11,6 +12,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_data_model::Migration)]
+        vec![
+            Box::new(m20261122_000001_data_model::Migration),
+            Box::new(m20261123_000001_inactivity::Migration),
+        ]
     }
 }

@@ -15,6 +15,7 @@ mod limits;
 mod matching;
 mod meetings;
 mod n_plus_one;
+mod nudges;
 mod providers;
 mod queue;
 mod schema;

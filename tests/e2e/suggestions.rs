@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::on_both_databases;
 use crate::support::{
     TestApp, first_error_code,
-    programme::{Programme, ok},
+    programme::{Programme, decode, ok},
 };
 
 const SUGGEST: &str = "query($r: ID!, $n: Int) { matchSuggestions(requestId: $r, first: $n) { rank score summary reasons provider { name } } }";
@@ -174,4 +174,73 @@ async fn a_cached_pool_sees_changes_at_once_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cached_pool_sees_changes_at_once_postgres() {
     a_cached_pool_sees_changes_at_once(crate::support::Backend::Postgres).await;
+}
+
+/// A change made by another process (here, straight in the database, as a
+/// second API process or the worker would) reorders suggestions once the
+/// pool's time to live has passed: its fingerprint check sees the change long
+/// before the pool's full reload is due.
+async fn a_cached_pool_sees_other_processes_changes(backend: crate::support::Backend) {
+    use sea_orm::{ConnectionTrait, Statement};
+
+    let Some(app) = TestApp::start_tuned(backend, |settings| {
+        settings.candidate_pool_ttl = std::time::Duration::from_millis(300);
+    })
+    .await
+    else {
+        return;
+    };
+    let p = Programme::new(&app).await;
+    let (coop, _) = p.coop(&app, "Elsewhere Co-op").await;
+    let request = p.request(&app, &coop, "MENTORING").await;
+    mentor(&app, &p, "Steady One", &[0], "Wales", None).await;
+    let leaving = mentor(&app, &p, "Leaving Soon", &[0, 1], "North West", None).await;
+    let body = ok(app
+        .graphql(SUGGEST, json!({"r": request}), Some(&p.staff))
+        .await);
+    assert_eq!(names(&body), ["Leaving Soon", "Steady One"]);
+
+    let backend = app.db.get_database_backend();
+    app.db
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            match backend {
+                sea_orm::DbBackend::Postgres => {
+                    "UPDATE providers SET active = false, updated_at = $1 WHERE id = $2"
+                }
+                _ => "UPDATE providers SET active = false, updated_at = ? WHERE id = ?",
+            },
+            [
+                (chrono::Utc::now() + chrono::Duration::seconds(1)).into(),
+                decode(&leaving).into(),
+            ],
+        ))
+        .await
+        .expect("deactivate behind the API's back");
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let body = ok(app
+            .graphql(SUGGEST, json!({"r": request}), Some(&p.staff))
+            .await);
+        if names(&body) == ["Steady One"] {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "after 10 s the pool still ranks a provider deactivated elsewhere: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_pool_sees_other_processes_changes_sqlite() {
+    a_cached_pool_sees_other_processes_changes(crate::support::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_pool_sees_other_processes_changes_postgres() {
+    a_cached_pool_sees_other_processes_changes(crate::support::Backend::Postgres).await;
 }

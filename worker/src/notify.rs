@@ -93,3 +93,35 @@ pub async fn send(
     }
     Ok(())
 }
+
+/// Programme times as people in the UK read them: Europe/London, with GMT or
+/// BST said, e.g. "Tuesday 1 December 2026, 14:00 GMT". Stored times are UTC.
+pub fn london_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.with_timezone(&chrono_tz::Europe::London)
+        .format("%A %-d %B %Y, %H:%M %Z")
+        .to_string()
+}
+
+/// The day of `at` in Europe/London, e.g. "1 December 2026".
+pub fn london_date(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.with_timezone(&chrono_tz::Europe::London)
+        .format("%-d %B %Y")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn london_time_follows_summer_time() {
+        let winter = Utc.with_ymd_and_hms(2026, 12, 1, 14, 0, 0).unwrap();
+        assert_eq!(london_time(winter), "Tuesday 1 December 2026, 14:00 GMT");
+        let summer = Utc.with_ymd_and_hms(2026, 7, 1, 14, 0, 0).unwrap();
+        assert_eq!(london_time(summer), "Wednesday 1 July 2026, 15:00 BST");
+        // Just after midnight in London is still the day before in UTC.
+        let late = Utc.with_ymd_and_hms(2026, 6, 30, 23, 30, 0).unwrap();
+        assert_eq!(london_date(late), "1 July 2026");
+    }
+}

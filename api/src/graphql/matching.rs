@@ -93,11 +93,13 @@ impl CandidatePool {
 /// The candidate pool, kept between requests: loading 10,000 providers with
 /// everything they cover takes hundreds of milliseconds, ranking them a few.
 ///
-/// Changes made through this process drop it at once ([`Self::invalidate`]);
-/// its time to live bounds how stale it can be after a change made by another
-/// process (the worker's expiries, a second API). Staleness only affects the
-/// order of suggestions: capacity and exclusions are checked again, under
-/// lock, when proposing.
+/// Changes made through this process drop it at once ([`Self::invalidate`]).
+/// Changes made by another process (the worker's expiries, a second API) are
+/// noticed by a cheap check once the pool is older than its time to live: a
+/// [`PoolFingerprint`] of the tables it is read from. Only when that differs,
+/// or the pool is older than [`FULL_RELOAD_AFTER`], is it reloaded, in the
+/// background. Staleness only affects the order of suggestions: capacity and
+/// exclusions are checked again, under lock, when proposing.
 #[derive(Default)]
 pub struct CandidateCache {
     ttl: std::time::Duration,
@@ -112,9 +114,58 @@ pub struct CandidateCache {
 
 #[derive(Clone)]
 struct CachedPool {
+    /// When the pool was last known to match the database (loaded, or its
+    /// fingerprint found unchanged).
+    checked: std::time::Instant,
+    /// When it was last loaded in full.
     loaded: std::time::Instant,
+    fingerprint: PoolFingerprint,
     generation: u64,
     pool: std::sync::Arc<CandidatePool>,
+}
+
+/// However well the fingerprint covers the pool's sources, a pool this old is
+/// loaded again in full: it catches what the fingerprint cannot see (a topic
+/// renamed by another process to a name of the same length).
+pub const FULL_RELOAD_AFTER: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// A summary of everything the pool is read from, in one statement that
+/// costs a millisecond where a full load costs a second: row counts and the
+/// newest change of providers (profile, capacity, active flag) and
+/// engagements (load), submitted reviews, and the topic and sector names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolFingerprint(String);
+
+impl PoolFingerprint {
+    pub async fn read(db: &DatabaseConnection) -> ApiResult<Self> {
+        use sea_orm::{ConnectionTrait, Statement};
+
+        // Every part as text, so the one column reads the same on SQLite and
+        // PostgreSQL.
+        let parts = [
+            "(SELECT COUNT(*) FROM providers)",
+            "(SELECT MAX(updated_at) FROM providers)",
+            "(SELECT COUNT(*) FROM engagements)",
+            "(SELECT MAX(updated_at) FROM engagements)",
+            "(SELECT COUNT(*) FROM reviews WHERE submitted_at IS NOT NULL)",
+            "(SELECT MAX(submitted_at) FROM reviews)",
+            "(SELECT COUNT(*) FROM topics)",
+            "(SELECT SUM(LENGTH(name)) FROM topics)",
+            "(SELECT COUNT(*) FROM sectors)",
+            "(SELECT SUM(LENGTH(name)) FROM sectors)",
+        ]
+        .map(|part| format!("COALESCE(CAST({part} AS TEXT), '-')"))
+        .join(" || '|' || ");
+        let backend = db.get_database_backend();
+        let row = db
+            .query_one_raw(Statement::from_string(
+                backend,
+                format!("SELECT {parts} AS fingerprint"),
+            ))
+            .await?
+            .ok_or_else(|| ApiError::internal("the pool fingerprint query returned no row"))?;
+        Ok(Self(row.try_get("", "fingerprint")?))
+    }
 }
 
 impl CandidateCache {
@@ -131,8 +182,9 @@ impl CandidateCache {
 
     /// The pool. After a change (or with none loaded) the caller waits for a
     /// fresh load; when it has merely aged past its time to live, the caller
-    /// gets it as it is and one background task refreshes it, so no request
-    /// waits for a reload that no change asked for.
+    /// gets it as it is and one background task checks it (and reloads it if
+    /// the database changed), so no request waits for a reload that no change
+    /// asked for.
     async fn get(
         self: &std::sync::Arc<Self>,
         db: &DatabaseConnection,
@@ -148,12 +200,13 @@ impl CandidateCache {
         if let Some(cached) = self.cached()
             && cached.generation == current
         {
-            if cached.loaded.elapsed() >= self.ttl && !self.refreshing.swap(true, Ordering::SeqCst)
+            if cached.checked.elapsed() >= self.ttl && !self.refreshing.swap(true, Ordering::SeqCst)
             {
                 let this = self.clone();
                 let db = db.clone();
+                let aged = cached.clone();
                 tokio::spawn(async move {
-                    if let Err(error) = this.load(&db).await {
+                    if let Err(error) = this.refresh(&db, aged).await {
                         tracing::warn!(detail = ?error, "candidate pool refresh failed");
                     }
                     this.refreshing.store(false, Ordering::SeqCst);
@@ -171,14 +224,37 @@ impl CandidateCache {
         self.load(db).await
     }
 
+    /// Reloads an aged pool when its sources changed (or it is very old);
+    /// otherwise only notes that it was checked.
+    async fn refresh(&self, db: &DatabaseConnection, cached: CachedPool) -> ApiResult<()> {
+        let fingerprint = PoolFingerprint::read(db).await?;
+        if fingerprint != cached.fingerprint || cached.loaded.elapsed() >= FULL_RELOAD_AFTER {
+            self.load(db).await?;
+            return Ok(());
+        }
+        if let Ok(mut slot) = self.pool.write()
+            && let Some(current) = slot.as_mut()
+            && current.generation == cached.generation
+            && current.fingerprint == fingerprint
+        {
+            current.checked = std::time::Instant::now();
+        }
+        Ok(())
+    }
+
     /// Loads and stores the pool. A change during the load bumps the
-    /// generation past the one recorded here, so the next caller loads again.
+    /// generation past the one recorded here, so the next caller loads again;
+    /// the fingerprint is read first for the same reason.
     async fn load(&self, db: &DatabaseConnection) -> ApiResult<std::sync::Arc<CandidatePool>> {
         let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
+        let fingerprint = PoolFingerprint::read(db).await?;
         let pool = std::sync::Arc::new(load_pool(db).await?);
         if let Ok(mut slot) = self.pool.write() {
+            let now = std::time::Instant::now();
             *slot = Some(CachedPool {
-                loaded: std::time::Instant::now(),
+                checked: now,
+                loaded: now,
+                fingerprint,
                 generation,
                 pool: pool.clone(),
             });

@@ -4,14 +4,16 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 use entity::{
+    emails::EmailCategory,
     engagements::{self, EngagementStatus},
     meetings::{self, MeetingFormat, MeetingStatus},
-    providers, support_requests,
-    users::Role,
+    organisations, providers, support_requests,
+    users::{self, Role},
 };
+use hive_worker::notify;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::{
@@ -303,6 +305,56 @@ async fn load_meeting(conn: &impl ConnectionTrait, id: &ID) -> ApiResult<meeting
         .ok_or_else(|| ApiError::not_found("No meeting has that id."))
 }
 
+/// How a format reads in a sentence.
+fn format_in_words(format: MeetingFormat) -> &'static str {
+    match format {
+        MeetingFormat::InPerson => "face to face",
+        MeetingFormat::InPersonGroup => "face to face, with a group",
+        MeetingFormat::Phone => "by telephone",
+        MeetingFormat::Video => "by video call",
+        MeetingFormat::Email => "by email",
+    }
+}
+
+/// The handbook: "when the last session is arranged the team is told", so
+/// that staff can arrange the final review of both sides.
+async fn tell_staff_final_meeting(
+    conn: &impl ConnectionTrait,
+    public_url: &str,
+    engagement: &engagements::Model,
+    meeting: &meetings::Model,
+) -> ApiResult<()> {
+    let (_, provider_user) = providers::Entity::find_by_id(engagement.provider_id)
+        .find_also_related(users::Entity)
+        .one(conn)
+        .await?
+        .ok_or_else(|| ApiError::internal("engagement without provider"))?;
+    let (_, organisation) = support_requests::Entity::find_by_id(engagement.support_request_id)
+        .find_also_related(organisations::Entity)
+        .one(conn)
+        .await?
+        .ok_or_else(|| ApiError::internal("engagement without request"))?;
+    let staff = notify::staff(conn).await?;
+    notify::send(
+        conn,
+        &format!("final-meeting-scheduled:{}", meeting.id),
+        EmailCategory::Match,
+        "final_meeting_scheduled",
+        &staff,
+        serde_json::json!({
+            "provider": provider_user.map(|u| u.name).unwrap_or_default(),
+            "organisation": organisation.map(|o| o.name).unwrap_or_default(),
+            "starts_at": notify::london_time(meeting.starts_at),
+            "duration_minutes": meeting.duration_minutes,
+            "format": format_in_words(meeting.format),
+            "location": meeting.location,
+            "link": format!("{public_url}/graphql"),
+        }),
+    )
+    .await?;
+    Ok(())
+}
+
 #[derive(Default)]
 pub struct MeetingMutation;
 
@@ -372,6 +424,19 @@ impl MeetingMutation {
             None,
         )
         .await?;
+        if input.is_final {
+            let booked = meetings::Entity::find()
+                .filter(meetings::Column::EngagementId.eq(engagement.id))
+                .filter(meetings::Column::IsFinal.eq(true))
+                .filter(meetings::Column::Status.eq(MeetingStatus::Scheduled))
+                .count(&txn)
+                .await?;
+            if booked > 0 {
+                return Err(ApiError::conflict(
+                    "A final meeting is already booked: move or cancel it instead.",
+                ));
+            }
+        }
         let now = Utc::now();
         let row = meetings::ActiveModel {
             engagement_id: Set(engagement.id),
@@ -389,15 +454,21 @@ impl MeetingMutation {
         }
         .insert(&txn)
         .await?;
+        if row.is_final {
+            tell_staff_final_meeting(&txn, &state.settings.public_url, &engagement, &row).await?;
+        }
         audit::record(
             &txn,
             viewer(ctx),
             "scheduleMeeting",
             Some(("Meeting", row.id)),
-            None,
+            Some(serde_json::json!({ "isFinal": row.is_final })),
         )
         .await?;
         txn.commit().await?;
+        if row.is_final {
+            state.outbox_signal.notify_one();
+        }
         Ok(Meeting { row, party })
     }
 

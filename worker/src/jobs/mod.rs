@@ -1,4 +1,5 @@
 //! Background jobs, one module each.
 
+pub mod inactivity_nudges;
 pub mod proposal_followups;
 pub mod send_email;

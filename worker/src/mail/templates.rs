@@ -17,6 +17,9 @@ pub const MESSAGES: &[&str] = &[
     "match_expired",
     "engagement_ended",
     "concern_raised",
+    "final_meeting_scheduled",
+    "inactivity_nudge",
+    "inactivity_alert",
 ];
 
 macro_rules! template_files {
@@ -39,6 +42,9 @@ const FILES: &[(&str, &str)] = template_files![
     "match_expired",
     "engagement_ended",
     "concern_raised",
+    "final_meeting_scheduled",
+    "inactivity_nudge",
+    "inactivity_alert",
 ];
 const LAYOUT: (&str, &str) = (
     "_layout.html.j2",
