@@ -40,7 +40,9 @@ pub struct Model {
     pub surveys: bool,
     /// Database default DAILY.
     pub digest_frequency: DigestFrequency,
-    /// Hex SHA-256 of the secret in one-click unsubscribe links.
+    /// Unused: unsubscribe links are per message (`emails.unsubscribe_token_hash`),
+    /// since a per-address secret stored hashed could not be put in later
+    /// messages. Kept because SQLite cannot drop a UNIQUE column.
     #[sea_orm(unique)]
     pub unsubscribe_token_hash: Option<String>,
     /// A permanent bounce: no more mail to this address.

@@ -78,6 +78,10 @@ pub struct Model {
     /// Not before this time: the retry backoff.
     pub next_attempt_at: DateTimeUtc,
     pub sent_at: Option<DateTimeUtc>,
+    /// Hex SHA-256 of the secret in this message's one-click unsubscribe
+    /// link; only for categories people may opt out of.
+    #[sea_orm(unique)]
+    pub unsubscribe_token_hash: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

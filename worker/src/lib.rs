@@ -9,6 +9,7 @@ pub mod mail;
 pub mod matching;
 pub mod notify;
 pub mod outbox;
+pub mod preferences;
 pub mod queue;
 pub mod runner;
 pub mod settings;

@@ -12,7 +12,12 @@ use sea_orm::{
     sea_query::{Expr, OnConflict},
 };
 
-use crate::{jobs::send_email::SendEmail, queue::JobQueue};
+use crate::{
+    jobs::send_email::SendEmail, preferences::OptOut, queue::JobQueue, tokens::SecretToken,
+};
+
+/// The context key holding a message's unsubscribe secret until it is sent.
+pub const UNSUBSCRIBE_TOKEN: &str = "_unsubscribe_token";
 
 /// A queued row not picked up within this time is queued again: it covers a
 /// relay that crashed between marking a row and pushing its task.
@@ -36,12 +41,25 @@ pub struct NewEmail {
 /// with the same idempotency key already exists (nothing is written then).
 pub async fn enqueue(conn: &impl ConnectionTrait, email: NewEmail) -> Result<bool, DbErr> {
     let now = Utc::now();
+    // A message people may opt out of carries its own unsubscribe secret;
+    // like every secret link, its clear copy lives only in the context, which
+    // is redacted once the message is sent.
+    let mut context = email.context;
+    let mut unsubscribe_token_hash = None;
+    if OptOut::of(email.category).is_some()
+        && let Some(object) = context.as_object_mut()
+    {
+        let token = SecretToken::generate();
+        unsubscribe_token_hash = Some(token.hash());
+        object.insert(UNSUBSCRIBE_TOKEN.into(), token.expose().into());
+    }
     let row = emails::ActiveModel {
         idempotency_key: Set(email.idempotency_key),
         category: Set(email.category),
         template: Set(email.template.to_string()),
         recipient: Set(email.recipient.trim().to_lowercase()),
-        context: Set(email.context.to_string()),
+        context: Set(context.to_string()),
+        unsubscribe_token_hash: Set(unsubscribe_token_hash),
         status: Set(EmailStatus::Pending),
         attempts: Set(0),
         next_attempt_at: Set(now),

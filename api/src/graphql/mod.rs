@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod concerns;
+pub mod emails;
 pub mod engagements;
 pub mod loaders;
 pub mod matching;
@@ -69,9 +70,11 @@ impl NodeQuery {
             (NodeType::SupportRequest, _) => Ok(Node::SupportRequest(
                 support_requests::SupportRequest(support_requests::load_request(ctx, &id).await?),
             )),
-            (NodeType::Meeting | NodeType::Concern, _) => Err(crate::error::ApiError::not_found(
-                "Meetings and concerns are read through their own lists.",
-            )),
+            (NodeType::Meeting | NodeType::Concern | NodeType::EmailDelivery, _) => {
+                Err(crate::error::ApiError::not_found(
+                    "Meetings, concerns and email deliveries are read through their own lists.",
+                ))
+            }
             (NodeType::Engagement, _) => Ok(Node::Engagement(engagements::Engagement(
                 engagements::load_engagement(ctx, &id).await?,
             ))),
@@ -92,6 +95,7 @@ pub struct Query(
     audit::AuditQuery,
     concerns::ConcernQuery,
     stats::StatsQuery,
+    emails::EmailQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -105,6 +109,7 @@ pub struct Mutation(
     engagements::EngagementMutation,
     meetings::MeetingMutation,
     concerns::ConcernMutation,
+    emails::EmailMutation,
 );
 
 pub type HiveSchema = Schema<Query, Mutation, EmptySubscription>;

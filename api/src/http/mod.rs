@@ -7,6 +7,7 @@ mod match_page;
 mod metrics;
 mod page;
 mod sign_in_page;
+mod unsubscribe_page;
 
 use axum::{
     Router,
@@ -27,6 +28,14 @@ pub fn router(state: AppState) -> Router {
             get(sign_in_page::form).post(sign_in_page::submit),
         )
         .route("/m/{token}", get(match_page::show).post(match_page::answer))
+        .route(
+            "/u/{token}",
+            get(unsubscribe_page::show).post(unsubscribe_page::unsubscribe),
+        )
+        .route(
+            "/u/{token}/resubscribe",
+            post(unsubscribe_page::resubscribe),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))

@@ -62,6 +62,7 @@ impl ReceivedMail {
 struct Shared {
     received: Vec<ReceivedMail>,
     refuse: HashSet<String>,
+    defer: HashSet<String>,
 }
 
 #[derive(Clone)]
@@ -86,9 +87,14 @@ impl Handler for Session {
 
     fn rcpt(&mut self, to: &str) -> mailin_embedded::Response {
         let address = to.trim_matches(|c| c == '<' || c == '>').to_lowercase();
-        if self.shared.lock().unwrap().refuse.contains(&address) {
+        let shared = self.shared.lock().unwrap();
+        if shared.refuse.contains(&address) {
             return response::NO_MAILBOX;
         }
+        if shared.defer.contains(&address) {
+            return response::OUT_OF_SPACE;
+        }
+        drop(shared);
         self.to.push(address);
         response::OK
     }
@@ -159,6 +165,22 @@ impl MailSink {
             .unwrap()
             .refuse
             .insert(address.to_lowercase());
+    }
+
+    /// Make the server turn this recipient away for now (452: try later).
+    pub fn defer(&self, address: &str) {
+        self.shared
+            .lock()
+            .unwrap()
+            .defer
+            .insert(address.to_lowercase());
+    }
+
+    /// Take this recipient again, after [`Self::refuse`] or [`Self::defer`].
+    pub fn welcome(&self, address: &str) {
+        let mut shared = self.shared.lock().unwrap();
+        shared.refuse.remove(&address.to_lowercase());
+        shared.defer.remove(&address.to_lowercase());
     }
 
     pub fn received(&self) -> Vec<ReceivedMail> {

@@ -20,6 +20,8 @@ use tracing::{info, warn};
 use crate::{
     WorkerContext,
     mail::{Outgoing, SendError},
+    outbox::UNSUBSCRIBE_TOKEN,
+    preferences::OptOut,
 };
 
 /// The queued task: only the row's id, so the payload in the queue never holds
@@ -73,7 +75,12 @@ pub async fn run(job: SendEmail, ctx: &WorkerContext) -> anyhow::Result<Outcome>
         return Ok(record(Outcome::Skipped));
     };
 
-    if is_bouncing(db, &email.recipient).await? && email.category != EmailCategory::SignIn {
+    let preferences = email_preferences::Entity::find()
+        .filter(email_preferences::Column::Email.eq(&email.recipient))
+        .one(db)
+        .await?;
+    let bouncing = preferences.as_ref().is_some_and(|p| p.bounced_at.is_some());
+    if bouncing && email.category != EmailCategory::SignIn {
         finish(
             db,
             &email,
@@ -83,10 +90,40 @@ pub async fn run(job: SendEmail, ctx: &WorkerContext) -> anyhow::Result<Outcome>
         .await?;
         return Ok(record(Outcome::Suppressed));
     }
+    let opt_out = OptOut::of(email.category);
+    if let Some(opt_out) = opt_out
+        && !opt_out.allowed_by(preferences.as_ref())
+    {
+        finish(
+            db,
+            &email,
+            EmailStatus::Suppressed,
+            Some(format!("recipient opted out of {}", opt_out.words())),
+        )
+        .await?;
+        return Ok(record(Outcome::Suppressed));
+    }
 
-    let context: serde_json::Value = serde_json::from_str(&email.context)?;
+    let mut context: serde_json::Value = serde_json::from_str(&email.context)?;
+    let unsubscribe_url = match (opt_out, context.get(UNSUBSCRIBE_TOKEN)) {
+        (Some(opt_out), Some(serde_json::Value::String(token))) => {
+            Some((opt_out, format!("{}/u/{token}", ctx.settings.public_url)))
+        }
+        _ => None,
+    };
+    if let (Some((_, url)), Some(object)) = (&unsubscribe_url, context.as_object_mut()) {
+        object.insert("unsubscribe_url".into(), url.clone().into());
+    }
     let rendered = match ctx.templates.render(&email.template, &context) {
-        Ok(rendered) => rendered,
+        Ok(mut rendered) => {
+            if let Some((opt_out, url)) = &unsubscribe_url {
+                rendered.text.push_str(&format!(
+                    "\nTo stop receiving {} from Hive: {url}\n",
+                    opt_out.words()
+                ));
+            }
+            rendered
+        }
         Err(error) => {
             warn!(email_id = email.id, %error, "email template failed");
             finish(db, &email, EmailStatus::Dead, Some(error.to_string())).await?;
@@ -97,7 +134,18 @@ pub async fn run(job: SendEmail, ctx: &WorkerContext) -> anyhow::Result<Outcome>
         to: &email.recipient,
         rendered: &rendered,
         message_id: message_id(&email, &ctx.settings.public_url),
-        headers: Vec::new(),
+        // RFC 8058 one-click unsubscribe: mail clients show their own button.
+        headers: unsubscribe_url
+            .map(|(_, url)| {
+                vec![
+                    ("List-Unsubscribe", format!("<{url}>")),
+                    (
+                        "List-Unsubscribe-Post",
+                        "List-Unsubscribe=One-Click".to_string(),
+                    ),
+                ]
+            })
+            .unwrap_or_default(),
     };
     match ctx.mailer.send(outgoing).await {
         Ok(provider_id) => {
@@ -188,14 +236,6 @@ async fn finish(
     row.updated_at = Set(Utc::now());
     row.update(db).await?;
     Ok(())
-}
-
-async fn is_bouncing(db: &DatabaseConnection, address: &str) -> anyhow::Result<bool> {
-    let preference = email_preferences::Entity::find()
-        .filter(email_preferences::Column::Email.eq(address))
-        .one(db)
-        .await?;
-    Ok(preference.is_some_and(|p| p.bounced_at.is_some()))
 }
 
 async fn mark_bouncing(db: &DatabaseConnection, address: &str, reason: &str) -> anyhow::Result<()> {
