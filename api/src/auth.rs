@@ -234,6 +234,7 @@ pub async fn queue_sign_in_link(
                 "expires_minutes": SIGN_IN_LINK_LIFETIME.num_minutes(),
                 "role": format!("{:?}", user.role).to_lowercase(),
             }),
+            due: Utc::now(),
         },
     )
     .await?;

@@ -165,6 +165,7 @@ async fn queue(app: &TestApp, key: &str, category: EmailCategory) {
             template: "welcome",
             recipient: "ann@example.coop".into(),
             context: json!({"name": "Ann", "role": "member", "link": "http://hive.test/x", "expires_minutes": 15}),
+            due: chrono::Utc::now(),
         },
     )
     .await

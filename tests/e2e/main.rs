@@ -4,6 +4,7 @@
 
 mod support;
 
+mod calendar;
 mod cli;
 mod concurrency;
 mod confidentiality;

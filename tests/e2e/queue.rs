@@ -26,6 +26,7 @@ on_both_databases!(
             template: "sign_in",
             recipient: "lost@example.coop".into(),
             context: json!({"name": "Lost", "link": "http://x/sign-in?token=t", "expires_minutes": 15}),
+            due: chrono::Utc::now(),
         },
     )
     .await
@@ -59,6 +60,7 @@ on_both_databases!(
             template: "sign_in",
             recipient: "once@example.coop".into(),
             context: json!({"name": "Once", "link": "http://x/sign-in?token=t", "expires_minutes": 15}),
+            due: chrono::Utc::now(),
         };
         assert!(outbox::enqueue(&app.db, email()).await.unwrap());
         assert!(

@@ -5,7 +5,7 @@
 use crate::outbox::{self, NewEmail};
 use entity::{
     emails::EmailCategory,
-    organisations,
+    engagements, organisations, providers, support_requests,
     users::{self, Role},
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
@@ -64,6 +64,28 @@ pub async fn organisation(
         .collect())
 }
 
+/// The two sides of an engagement: the provider's user and the client co-op.
+pub async fn engagement_parties(
+    conn: &impl ConnectionTrait,
+    engagement: &engagements::Model,
+) -> Result<(users::Model, organisations::Model), DbErr> {
+    let missing =
+        |what: &str| DbErr::RecordNotFound(format!("engagement {} without {what}", engagement.id));
+    let (_, user) = providers::Entity::find_by_id(engagement.provider_id)
+        .find_also_related(users::Entity)
+        .one(conn)
+        .await?
+        .ok_or_else(|| missing("provider"))?;
+    let user = user.ok_or_else(|| missing("provider user"))?;
+    let (_, organisation) = support_requests::Entity::find_by_id(engagement.support_request_id)
+        .find_also_related(organisations::Entity)
+        .one(conn)
+        .await?
+        .ok_or_else(|| missing("request"))?;
+    let organisation = organisation.ok_or_else(|| missing("organisation"))?;
+    Ok((user, organisation))
+}
+
 /// Queues `template` to each recipient; `event` identifies the happening (e.g.
 /// `match-accepted:12`), the recipient's address completes the key.
 pub async fn send(
@@ -73,6 +95,28 @@ pub async fn send(
     template: &'static str,
     recipients: &[Recipient],
     context: serde_json::Value,
+) -> Result<(), DbErr> {
+    send_at(
+        conn,
+        event,
+        category,
+        template,
+        recipients,
+        context,
+        chrono::Utc::now(),
+    )
+    .await
+}
+
+/// As [`send`], for messages not to go before `due` (reminders).
+pub async fn send_at(
+    conn: &impl ConnectionTrait,
+    event: &str,
+    category: EmailCategory,
+    template: &'static str,
+    recipients: &[Recipient],
+    context: serde_json::Value,
+    due: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), DbErr> {
     for recipient in recipients {
         let mut context = context.clone();
@@ -87,6 +131,7 @@ pub async fn send(
                 template,
                 recipient: recipient.email.clone(),
                 context,
+                due,
             },
         )
         .await?;

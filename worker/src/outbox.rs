@@ -35,6 +35,8 @@ pub struct NewEmail {
     pub template: &'static str,
     pub recipient: String,
     pub context: serde_json::Value,
+    /// Not to be sent before this (now, but for reminders).
+    pub due: chrono::DateTime<Utc>,
 }
 
 /// Records `email` in the caller's transaction. Returns false when a message
@@ -62,7 +64,7 @@ pub async fn enqueue(conn: &impl ConnectionTrait, email: NewEmail) -> Result<boo
         unsubscribe_token_hash: Set(unsubscribe_token_hash),
         status: Set(EmailStatus::Pending),
         attempts: Set(0),
-        next_attempt_at: Set(now),
+        next_attempt_at: Set(email.due),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()

@@ -20,6 +20,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("HIVE_SESSION_DAYS", "30"),
     ("HIVE_QUEUE_POLL_MS", "500"),
     ("HIVE_EMAIL_MAX_ATTEMPTS", "8"),
+    ("HIVE_MEETING_REMINDER_HOURS", "24"),
     ("RUST_LOG", "info"),
 ];
 
@@ -35,6 +36,7 @@ struct RawSettings {
     hive_session_days: String,
     hive_queue_poll_ms: String,
     hive_email_max_attempts: String,
+    hive_meeting_reminder_hours: String,
 }
 
 impl Default for RawSettings {
@@ -56,6 +58,7 @@ impl Default for RawSettings {
             hive_session_days: default("HIVE_SESSION_DAYS"),
             hive_queue_poll_ms: default("HIVE_QUEUE_POLL_MS"),
             hive_email_max_attempts: default("HIVE_EMAIL_MAX_ATTEMPTS"),
+            hive_meeting_reminder_hours: default("HIVE_MEETING_REMINDER_HOURS"),
         }
     }
 }
@@ -83,6 +86,8 @@ pub struct Settings {
     pub queue_poll: Duration,
     /// After this many failed attempts a message is dead (kept, listed, retryable by staff).
     pub email_max_attempts: i32,
+    /// How long before a meeting its parties get a reminder.
+    pub meeting_reminder_lead: chrono::Duration,
     /// First retry delay of a failed delivery (it doubles each time). Not an
     /// environment variable: tests shorten it.
     pub email_retry_base: Duration,
@@ -148,6 +153,8 @@ impl Settings {
             hive_queue_poll_ms: read("HIVE_QUEUE_POLL_MS")?.unwrap_or(defaults.hive_queue_poll_ms),
             hive_email_max_attempts: read("HIVE_EMAIL_MAX_ATTEMPTS")?
                 .unwrap_or(defaults.hive_email_max_attempts),
+            hive_meeting_reminder_hours: read("HIVE_MEETING_REMINDER_HOURS")?
+                .unwrap_or(defaults.hive_meeting_reminder_hours),
         };
         Self::from_raw(raw)
     }
@@ -200,6 +207,10 @@ impl Settings {
         let session_days: i64 = positive("HIVE_SESSION_DAYS", &raw.hive_session_days)?;
         let poll_ms: u64 = positive("HIVE_QUEUE_POLL_MS", &raw.hive_queue_poll_ms)?;
         let max_attempts: i32 = positive("HIVE_EMAIL_MAX_ATTEMPTS", &raw.hive_email_max_attempts)?;
+        let reminder_hours: i64 = positive(
+            "HIVE_MEETING_REMINDER_HOURS",
+            &raw.hive_meeting_reminder_hours,
+        )?;
         Ok(Self {
             database_url,
             addr,
@@ -209,6 +220,7 @@ impl Settings {
             session_lifetime: chrono::Duration::days(session_days),
             queue_poll: Duration::from_millis(poll_ms),
             email_max_attempts: max_attempts,
+            meeting_reminder_lead: chrono::Duration::hours(reminder_hours),
             email_retry_base: Duration::from_secs(30),
             queue_stall_after: Duration::from_secs(20),
             periodic_interval: Duration::from_secs(60),

@@ -4,13 +4,12 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 use entity::{
-    emails::EmailCategory,
     engagements::{self, EngagementStatus},
     meetings::{self, MeetingFormat, MeetingStatus},
-    organisations, providers, support_requests,
-    users::{self, Role},
+    providers, support_requests,
+    users::Role,
 };
-use hive_worker::notify;
+use hive_worker::jobs::meeting_reminders::{self, Change};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect,
@@ -305,56 +304,6 @@ async fn load_meeting(conn: &impl ConnectionTrait, id: &ID) -> ApiResult<meeting
         .ok_or_else(|| ApiError::not_found("No meeting has that id."))
 }
 
-/// How a format reads in a sentence.
-fn format_in_words(format: MeetingFormat) -> &'static str {
-    match format {
-        MeetingFormat::InPerson => "face to face",
-        MeetingFormat::InPersonGroup => "face to face, with a group",
-        MeetingFormat::Phone => "by telephone",
-        MeetingFormat::Video => "by video call",
-        MeetingFormat::Email => "by email",
-    }
-}
-
-/// The handbook: "when the last session is arranged the team is told", so
-/// that staff can arrange the final review of both sides.
-async fn tell_staff_final_meeting(
-    conn: &impl ConnectionTrait,
-    public_url: &str,
-    engagement: &engagements::Model,
-    meeting: &meetings::Model,
-) -> ApiResult<()> {
-    let (_, provider_user) = providers::Entity::find_by_id(engagement.provider_id)
-        .find_also_related(users::Entity)
-        .one(conn)
-        .await?
-        .ok_or_else(|| ApiError::internal("engagement without provider"))?;
-    let (_, organisation) = support_requests::Entity::find_by_id(engagement.support_request_id)
-        .find_also_related(organisations::Entity)
-        .one(conn)
-        .await?
-        .ok_or_else(|| ApiError::internal("engagement without request"))?;
-    let staff = notify::staff(conn).await?;
-    notify::send(
-        conn,
-        &format!("final-meeting-scheduled:{}", meeting.id),
-        EmailCategory::Match,
-        "final_meeting_scheduled",
-        &staff,
-        serde_json::json!({
-            "provider": provider_user.map(|u| u.name).unwrap_or_default(),
-            "organisation": organisation.map(|o| o.name).unwrap_or_default(),
-            "starts_at": notify::london_time(meeting.starts_at),
-            "duration_minutes": meeting.duration_minutes,
-            "format": format_in_words(meeting.format),
-            "location": meeting.location,
-            "link": format!("{public_url}/graphql"),
-        }),
-    )
-    .await?;
-    Ok(())
-}
-
 #[derive(Default)]
 pub struct MeetingMutation;
 
@@ -454,9 +403,8 @@ impl MeetingMutation {
         }
         .insert(&txn)
         .await?;
-        if row.is_final {
-            tell_staff_final_meeting(&txn, &state.settings.public_url, &engagement, &row).await?;
-        }
+        meeting_reminders::on_change(&txn, &state.settings, &engagement, &row, Change::Booked)
+            .await?;
         audit::record(
             &txn,
             viewer(ctx),
@@ -466,9 +414,7 @@ impl MeetingMutation {
         )
         .await?;
         txn.commit().await?;
-        if row.is_final {
-            state.outbox_signal.notify_one();
-        }
+        state.outbox_signal.notify_one();
         Ok(Meeting { row, party })
     }
 
@@ -498,6 +444,8 @@ impl MeetingMutation {
         row.sequence = Set(sequence);
         row.updated_at = Set(Utc::now());
         let row = row.update(&txn).await?;
+        meeting_reminders::on_change(&txn, &state.settings, &engagement, &row, Change::Moved)
+            .await?;
         audit::record(
             &txn,
             viewer(ctx),
@@ -507,6 +455,7 @@ impl MeetingMutation {
         )
         .await?;
         txn.commit().await?;
+        state.outbox_signal.notify_one();
         Ok(Meeting { row, party })
     }
 
@@ -516,7 +465,7 @@ impl MeetingMutation {
         let state = ctx.data_unchecked::<AppState>();
         let txn = hive_worker::db::begin_write(&state.db).await?;
         let meeting = load_meeting(&txn, &meeting_id).await?;
-        let (_, party) =
+        let (engagement, party) =
             engagement_for_action(&txn, viewer(ctx), meeting.engagement_id, false).await?;
         if meeting.status != MeetingStatus::Scheduled {
             return Err(ApiError::conflict(
@@ -529,6 +478,8 @@ impl MeetingMutation {
         row.sequence = Set(sequence);
         row.updated_at = Set(Utc::now());
         let row = row.update(&txn).await?;
+        meeting_reminders::on_change(&txn, &state.settings, &engagement, &row, Change::Cancelled)
+            .await?;
         audit::record(
             &txn,
             viewer(ctx),
@@ -538,6 +489,7 @@ impl MeetingMutation {
         )
         .await?;
         txn.commit().await?;
+        state.outbox_signal.notify_one();
         Ok(Meeting { row, party })
     }
 
@@ -588,6 +540,10 @@ impl MeetingMutation {
         row.learning = Set(learning);
         row.updated_at = Set(Utc::now());
         let row = row.update(&txn).await?;
+        if !input.held {
+            meeting_reminders::withdraw_reminders(&txn, row.id, "the meeting did not take place")
+                .await?;
+        }
         audit::record(
             &txn,
             viewer(ctx),

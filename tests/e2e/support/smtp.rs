@@ -49,6 +49,29 @@ impl ReceivedMail {
             .map(|value| value.trim().to_string())
     }
 
+    /// The calendar invitation: the `method` of its MIME type and the
+    /// iCalendar text (lines unfolded).
+    pub fn calendar(&self) -> Option<(String, String)> {
+        use mail_parser::MimeHeaders;
+        let message = self.parsed();
+        message.parts.iter().find_map(|part| {
+            let content_type = part.content_type()?;
+            let is_calendar = content_type.ctype().eq_ignore_ascii_case("text")
+                && content_type
+                    .subtype()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("calendar"));
+            is_calendar.then(|| {
+                (
+                    content_type.attribute("method").unwrap_or("").to_string(),
+                    part.text_contents()
+                        .unwrap_or("")
+                        .replace("\r\n ", "")
+                        .to_string(),
+                )
+            })
+        })
+    }
+
     /// The first `http` link in the plain-text part that contains `needle`.
     pub fn link_containing(&self, needle: &str) -> Option<String> {
         self.text()

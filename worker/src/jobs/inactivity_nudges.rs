@@ -11,11 +11,10 @@ use entity::{
     emails::EmailCategory,
     engagements::{self, EngagementStatus},
     meetings::{self, MeetingStatus},
-    organisations, providers, support_requests, users,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait, QueryFilter,
-    QuerySelect, sea_query::Expr,
+    ColumnTrait, DatabaseConnection, EntityTrait, ExprTrait, QueryFilter, QuerySelect,
+    sea_query::Expr,
 };
 use tracing::info;
 
@@ -142,7 +141,7 @@ async fn follow(
     if claimed.rows_affected != 1 {
         return Ok(false);
     }
-    let (provider_user, organisation) = parties(&txn, engagement).await?;
+    let (provider_user, organisation) = notify::engagement_parties(&txn, engagement).await?;
     let context = serde_json::json!({
         "provider": provider_user.name,
         "organisation": organisation.name,
@@ -178,27 +177,6 @@ async fn follow(
     }
     txn.commit().await?;
     Ok(true)
-}
-
-/// The provider's user and the client co-op, for the messages.
-async fn parties(
-    conn: &impl ConnectionTrait,
-    engagement: &engagements::Model,
-) -> anyhow::Result<(users::Model, organisations::Model)> {
-    let (_, user) = providers::Entity::find_by_id(engagement.provider_id)
-        .find_also_related(users::Entity)
-        .one(conn)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("engagement {} without provider", engagement.id))?;
-    let user = user.ok_or_else(|| anyhow::anyhow!("provider {} without user", engagement.id))?;
-    let (_, organisation) = support_requests::Entity::find_by_id(engagement.support_request_id)
-        .find_also_related(organisations::Entity)
-        .one(conn)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("engagement {} without request", engagement.id))?;
-    let organisation = organisation
-        .ok_or_else(|| anyhow::anyhow!("engagement {} without organisation", engagement.id))?;
-    Ok((user, organisation))
 }
 
 #[cfg(test)]

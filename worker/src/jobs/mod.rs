@@ -1,5 +1,6 @@
 //! Background jobs, one module each.
 
 pub mod inactivity_nudges;
+pub mod meeting_reminders;
 pub mod proposal_followups;
 pub mod send_email;

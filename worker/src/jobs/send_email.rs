@@ -19,7 +19,7 @@ use tracing::{info, warn};
 
 use crate::{
     WorkerContext,
-    mail::{Outgoing, SendError},
+    mail::{Outgoing, SendError, calendar::Invitation},
     outbox::UNSUBSCRIBE_TOKEN,
     preferences::OptOut,
 };
@@ -30,6 +30,9 @@ use crate::{
 pub struct SendEmail {
     pub email_id: i64,
 }
+
+/// The context key of a meeting email's calendar invitation.
+pub const INVITATION: &str = "invitation";
 
 /// How long a claimed row is left alone before another worker may try it: far
 /// longer than the SMTP timeout, so a slow send is not doubled, and short
@@ -130,7 +133,19 @@ pub async fn run(job: SendEmail, ctx: &WorkerContext) -> anyhow::Result<Outcome>
             return Ok(record(Outcome::Dead));
         }
     };
+    let invitation: Option<Invitation> = match context.get(INVITATION) {
+        Some(value) => match serde_json::from_value(value.clone()) {
+            Ok(invitation) => Some(invitation),
+            Err(error) => {
+                warn!(email_id = email.id, %error, "calendar invitation unreadable");
+                finish(db, &email, EmailStatus::Dead, Some(error.to_string())).await?;
+                return Ok(record(Outcome::Dead));
+            }
+        },
+        None => None,
+    };
     let outgoing = Outgoing {
+        invitation: invitation.as_ref(),
         to: &email.recipient,
         rendered: &rendered,
         message_id: message_id(&email, &ctx.settings.public_url),

@@ -1,13 +1,17 @@
 //! Turning an email row into a message on the wire: templates, the envelope and
 //! the transport (SMTP, or `.eml` files for the embedded default).
 
+pub mod calendar;
 pub mod templates;
 
 use std::time::Duration;
 
 use lettre::{
     AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-    message::{Mailbox, MultiPart, header::HeaderName, header::HeaderValue},
+    message::{
+        Mailbox, MultiPart, SinglePart,
+        header::{ContentType, HeaderName, HeaderValue},
+    },
 };
 
 use crate::settings::{MailTransportSetting, Settings};
@@ -62,6 +66,8 @@ pub struct Outgoing<'a> {
     pub message_id: String,
     /// Extra headers such as `List-Unsubscribe`.
     pub headers: Vec<(&'static str, String)>,
+    /// A calendar invitation, sent as a third alternative part.
+    pub invitation: Option<&'a calendar::Invitation>,
 }
 
 impl Mailer {
@@ -100,11 +106,26 @@ impl Mailer {
                 value,
             ));
         }
-        let message = builder
-            .multipart(MultiPart::alternative_plain_html(
-                outgoing.rendered.text.clone(),
-                outgoing.rendered.html.clone(),
+        let mut body = MultiPart::alternative_plain_html(
+            outgoing.rendered.text.clone(),
+            outgoing.rendered.html.clone(),
+        );
+        if let Some(invitation) = outgoing.invitation {
+            // Mail clients offer "add to calendar" for a text/calendar part
+            // with its method in the MIME type.
+            let content_type = ContentType::parse(&format!(
+                "text/calendar; method={}; charset=UTF-8",
+                invitation.method()
             ))
+            .map_err(|error| SendError::Invalid(error.to_string()))?;
+            body = body.singlepart(
+                SinglePart::builder()
+                    .header(content_type)
+                    .body(invitation.to_ics(&self.from.email.to_string())),
+            );
+        }
+        let message = builder
+            .multipart(body)
             .map_err(|error| SendError::Invalid(error.to_string()))?;
         match &self.transport {
             Transport::Smtp(smtp) => match smtp.send(message).await {

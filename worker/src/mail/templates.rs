@@ -20,6 +20,10 @@ pub const MESSAGES: &[&str] = &[
     "final_meeting_scheduled",
     "inactivity_nudge",
     "inactivity_alert",
+    "meeting_scheduled",
+    "meeting_moved",
+    "meeting_cancelled",
+    "meeting_reminder",
 ];
 
 macro_rules! template_files {
@@ -45,6 +49,10 @@ const FILES: &[(&str, &str)] = template_files![
     "final_meeting_scheduled",
     "inactivity_nudge",
     "inactivity_alert",
+    "meeting_scheduled",
+    "meeting_moved",
+    "meeting_cancelled",
+    "meeting_reminder",
 ];
 const LAYOUT: (&str, &str) = (
     "_layout.html.j2",

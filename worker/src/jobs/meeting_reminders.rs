@@ -1,0 +1,173 @@
+//! Meeting emails. When a meeting is booked or moved, both parties get a
+//! calendar invitation at once, and a reminder (with the invitation again) is
+//! written to the outbox to fall due `meeting_reminder_lead` before the start.
+//! Moving a meeting withdraws its pending reminder and writes one for the new
+//! time; cancelling withdraws it and sends the calendar cancellation. Staff
+//! are told when a final meeting is booked. Everything is written in the
+//! caller's transaction, so a meeting and its messages stand or fall together.
+
+use chrono::Utc;
+use entity::{
+    emails::{self, EmailCategory, EmailStatus},
+    engagements,
+    meetings::{self, MeetingFormat},
+};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, sea_query::Expr};
+use serde_json::json;
+
+use crate::{Settings, jobs::send_email::INVITATION, mail::calendar::Invitation, notify};
+
+/// The outbox template of a reminder; its key is
+/// `meeting-reminder:{meeting}:{start}:{recipient}`.
+const REMINDER: &str = "meeting_reminder";
+
+/// What happened to a meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Booked,
+    Moved,
+    Cancelled,
+}
+
+/// How a format reads in a sentence.
+pub fn format_in_words(format: MeetingFormat) -> &'static str {
+    match format {
+        MeetingFormat::InPerson => "face to face",
+        MeetingFormat::InPersonGroup => "face to face, with a group",
+        MeetingFormat::Phone => "by telephone",
+        MeetingFormat::Video => "by video call",
+        MeetingFormat::Email => "by email",
+    }
+}
+
+/// Writes the emails a change to `meeting` causes.
+pub async fn on_change(
+    conn: &impl ConnectionTrait,
+    settings: &Settings,
+    engagement: &engagements::Model,
+    meeting: &meetings::Model,
+    change: Change,
+) -> Result<(), DbErr> {
+    if change != Change::Booked {
+        withdraw_reminders(
+            conn,
+            meeting.id,
+            match change {
+                Change::Cancelled => "the meeting was cancelled",
+                _ => "the meeting was moved",
+            },
+        )
+        .await?;
+    }
+    let (provider_user, organisation) = notify::engagement_parties(conn, engagement).await?;
+    let mut recipients = vec![notify::Recipient::from(provider_user.clone())];
+    recipients.extend(notify::organisation(conn, &organisation).await?);
+
+    let host = url::Url::parse(&settings.public_url)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_string))
+        .unwrap_or_else(|| "hive.localhost".into());
+    let invitation = Invitation {
+        uid: format!("meeting-{}@{host}", meeting.id),
+        sequence: meeting.sequence.max(0) as u32,
+        cancelled: change == Change::Cancelled,
+        starts_at: meeting.starts_at,
+        duration_minutes: meeting.duration_minutes as i64,
+        summary: format!("Hive: {} and {}", provider_user.name, organisation.name),
+        location: meeting.location.clone(),
+        description: format!(
+            "A meeting of the Hive programme between {} and {}, {}.",
+            provider_user.name,
+            organisation.name,
+            format_in_words(meeting.format)
+        ),
+        attendees: recipients.iter().map(|r| r.email.clone()).collect(),
+    };
+    let context = json!({
+        "provider": provider_user.name,
+        "organisation": organisation.name,
+        "starts_at": notify::london_time(meeting.starts_at),
+        "duration_minutes": meeting.duration_minutes,
+        "format": format_in_words(meeting.format),
+        "location": meeting.location,
+        "is_final": meeting.is_final,
+        "link": format!("{}/graphql", settings.public_url),
+        INVITATION: invitation,
+    });
+    let template = match change {
+        Change::Booked => "meeting_scheduled",
+        Change::Moved => "meeting_moved",
+        Change::Cancelled => "meeting_cancelled",
+    };
+    // Calendar messages cannot be switched off: they are the meeting itself.
+    notify::send(
+        conn,
+        &format!("{template}:{}:{}", meeting.id, meeting.sequence),
+        EmailCategory::Match,
+        template,
+        &recipients,
+        context.clone(),
+    )
+    .await?;
+
+    if change != Change::Cancelled {
+        // A meeting booked at shorter notice than the lead gets no reminder:
+        // the invitation has just gone.
+        let due = meeting.starts_at - settings.meeting_reminder_lead;
+        if due > Utc::now() {
+            notify::send_at(
+                conn,
+                &format!(
+                    "meeting-reminder:{}:{}",
+                    meeting.id,
+                    meeting.starts_at.timestamp()
+                ),
+                EmailCategory::Reminder,
+                REMINDER,
+                &recipients,
+                context.clone(),
+                due,
+            )
+            .await?;
+        }
+    }
+    if change == Change::Booked && meeting.is_final {
+        // The handbook: "when the last session is arranged the team is told",
+        // so that staff can arrange the final review of both sides.
+        let staff = notify::staff(conn).await?;
+        let mut for_staff = context;
+        if let Some(object) = for_staff.as_object_mut() {
+            object.remove(INVITATION);
+        }
+        notify::send(
+            conn,
+            &format!("final-meeting-scheduled:{}", meeting.id),
+            EmailCategory::Match,
+            "final_meeting_scheduled",
+            &staff,
+            for_staff,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Takes back a meeting's reminders that have not gone yet.
+pub async fn withdraw_reminders(
+    conn: &impl ConnectionTrait,
+    meeting_id: i64,
+    reason: &str,
+) -> Result<u64, DbErr> {
+    let withdrawn = emails::Entity::update_many()
+        .col_expr(emails::Column::Status, Expr::value(EmailStatus::Suppressed))
+        .col_expr(emails::Column::LastError, Expr::value(reason))
+        .col_expr(emails::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(emails::Column::Template.eq(REMINDER))
+        .filter(
+            emails::Column::IdempotencyKey.starts_with(format!("meeting-reminder:{meeting_id}:")),
+        )
+        .filter(emails::Column::Status.eq(EmailStatus::Pending))
+        .exec(conn)
+        .await?;
+    Ok(withdrawn.rows_affected)
+}
