@@ -121,7 +121,7 @@ impl Mailer {
             body = body.singlepart(
                 SinglePart::builder()
                     .header(content_type)
-                    .body(invitation.to_ics(&self.from.email.to_string())),
+                    .body(invitation.to_ics(self.from.email.as_ref())),
             );
         }
         let message = builder
