@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 pub mod m20261122_000001_data_model;
 pub mod m20261123_000001_inactivity;
+pub mod m20261124_000001_digest_periods;
 
 /// Hive's migrations, oldest first.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_data_model::Migration),
             Box::new(m20261123_000001_inactivity::Migration),
+            Box::new(m20261124_000001_digest_periods::Migration),
         ]
     }
 }

@@ -3,6 +3,7 @@
 //! runs them (inside `hive-api` by default, or alone as `hive-worker`).
 
 pub mod cli;
+pub mod clock;
 pub mod db;
 pub mod jobs;
 pub mod mail;

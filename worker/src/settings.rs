@@ -20,6 +20,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("HIVE_SESSION_DAYS", "30"),
     ("HIVE_QUEUE_POLL_MS", "500"),
     ("HIVE_EMAIL_MAX_ATTEMPTS", "8"),
+    ("HIVE_DIGEST_TIME", "07:00"),
     ("RUST_LOG", "info"),
 ];
 
@@ -35,6 +36,7 @@ struct RawSettings {
     hive_session_days: String,
     hive_queue_poll_ms: String,
     hive_email_max_attempts: String,
+    hive_digest_time: String,
 }
 
 impl Default for RawSettings {
@@ -56,6 +58,7 @@ impl Default for RawSettings {
             hive_session_days: default("HIVE_SESSION_DAYS"),
             hive_queue_poll_ms: default("HIVE_QUEUE_POLL_MS"),
             hive_email_max_attempts: default("HIVE_EMAIL_MAX_ATTEMPTS"),
+            hive_digest_time: default("HIVE_DIGEST_TIME"),
         }
     }
 }
@@ -83,6 +86,12 @@ pub struct Settings {
     pub queue_poll: Duration,
     /// After this many failed attempts a message is dead (kept, listed, retryable by staff).
     pub email_max_attempts: i32,
+    /// When staff digests fall due, as a time of day in Europe/London: daily
+    /// ones every day, weekly ones on Mondays.
+    pub digest_time: chrono::NaiveTime,
+    /// The time as the staff digest reads it. Not an environment variable:
+    /// tests move it instead of waiting for a Monday morning.
+    pub clock: crate::clock::Clock,
     /// First retry delay of a failed delivery (it doubles each time). Not an
     /// environment variable: tests shorten it.
     pub email_retry_base: Duration,
@@ -148,6 +157,7 @@ impl Settings {
             hive_queue_poll_ms: read("HIVE_QUEUE_POLL_MS")?.unwrap_or(defaults.hive_queue_poll_ms),
             hive_email_max_attempts: read("HIVE_EMAIL_MAX_ATTEMPTS")?
                 .unwrap_or(defaults.hive_email_max_attempts),
+            hive_digest_time: read("HIVE_DIGEST_TIME")?.unwrap_or(defaults.hive_digest_time),
         };
         Self::from_raw(raw)
     }
@@ -200,6 +210,7 @@ impl Settings {
         let session_days: i64 = positive("HIVE_SESSION_DAYS", &raw.hive_session_days)?;
         let poll_ms: u64 = positive("HIVE_QUEUE_POLL_MS", &raw.hive_queue_poll_ms)?;
         let max_attempts: i32 = positive("HIVE_EMAIL_MAX_ATTEMPTS", &raw.hive_email_max_attempts)?;
+        let digest_time = time_of_day("HIVE_DIGEST_TIME", &raw.hive_digest_time)?;
         Ok(Self {
             database_url,
             addr,
@@ -209,6 +220,8 @@ impl Settings {
             session_lifetime: chrono::Duration::days(session_days),
             queue_poll: Duration::from_millis(poll_ms),
             email_max_attempts: max_attempts,
+            digest_time,
+            clock: crate::clock::Clock::default(),
             email_retry_base: Duration::from_secs(30),
             queue_stall_after: Duration::from_secs(20),
             periodic_interval: Duration::from_secs(60),
@@ -241,6 +254,21 @@ where
         _ => Err(invalid(
             variable,
             format!("'{value}' is not a positive whole number"),
+        )),
+    }
+}
+
+/// A 24-hour `HH:MM`, as people write a time of day.
+fn time_of_day(variable: &str, value: &str) -> Result<chrono::NaiveTime, SettingsError> {
+    let value = value.trim();
+    // `%H:%M` alone would take "7:00" and "07:00:30" differently from what the
+    // person meant; two digits, a colon, two digits, or an error.
+    let shaped = value.len() == 5 && value.as_bytes()[2] == b':';
+    match chrono::NaiveTime::parse_from_str(value, "%H:%M") {
+        Ok(time) if shaped => Ok(time),
+        _ => Err(invalid(
+            variable,
+            format!("'{value}' is not a time of day like 07:00 (24-hour, Europe/London)"),
         )),
     }
 }
@@ -286,5 +314,28 @@ mod tests {
             error.to_string().starts_with("HIVE_SESSION_DAYS: "),
             "{error}"
         );
+    }
+
+    #[test]
+    fn the_digest_time_is_a_london_time_of_day() {
+        let settings = Settings::from_raw(RawSettings::default()).unwrap();
+        assert_eq!(settings.digest_time.to_string(), "07:00:00");
+        let raw = RawSettings {
+            hive_digest_time: " 18:30 ".into(),
+            ..RawSettings::default()
+        };
+        assert_eq!(
+            Settings::from_raw(raw).unwrap().digest_time.to_string(),
+            "18:30:00"
+        );
+        for bad in ["7am", "7:00", "24:00", "07:60", "07:00:30", ""] {
+            let raw = RawSettings {
+                hive_digest_time: bad.into(),
+                ..RawSettings::default()
+            };
+            let error = Settings::from_raw(raw).unwrap_err().to_string();
+            assert!(error.starts_with("HIVE_DIGEST_TIME: "), "{bad}: {error}");
+            assert!(!error.contains('\n'), "one line: {error}");
+        }
     }
 }

@@ -3,3 +3,4 @@
 pub mod inactivity_nudges;
 pub mod proposal_followups;
 pub mod send_email;
+pub mod staff_digest;

@@ -20,6 +20,7 @@ pub const MESSAGES: &[&str] = &[
     "final_meeting_scheduled",
     "inactivity_nudge",
     "inactivity_alert",
+    "staff_digest",
 ];
 
 macro_rules! template_files {
@@ -45,6 +46,7 @@ const FILES: &[(&str, &str)] = template_files![
     "final_meeting_scheduled",
     "inactivity_nudge",
     "inactivity_alert",
+    "staff_digest",
 ];
 const LAYOUT: (&str, &str) = (
     "_layout.html.j2",
