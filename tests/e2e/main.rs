@@ -8,6 +8,7 @@ mod cli;
 mod concurrency;
 mod confidentiality;
 mod config_docs;
+mod digests;
 mod directory;
 mod errors;
 mod health;

@@ -98,8 +98,8 @@ pub struct Settings {
     /// Due work untouched this long means the queue worker is stalled and is
     /// restarted. Not an environment variable: tests shorten it.
     pub queue_stall_after: Duration,
-    /// How often the periodic jobs (proposal chasers and expiry) look for
-    /// work. Not an environment variable: tests shorten it.
+    /// How often the periodic jobs (proposal chasers and expiry, inactivity
+    /// nudges, staff digests) look for work. Not an environment variable: tests shorten it.
     pub periodic_interval: Duration,
     /// How long matching reuses its loaded candidate pool (changes through
     /// this process drop it at once). Not an environment variable: tests set

@@ -8,6 +8,7 @@ pub mod loaders;
 pub mod matching;
 pub mod meetings;
 pub mod organisations;
+pub mod preferences;
 pub mod providers;
 pub mod relay;
 pub mod sign_in;
@@ -92,6 +93,7 @@ pub struct Query(
     audit::AuditQuery,
     concerns::ConcernQuery,
     stats::StatsQuery,
+    preferences::PreferencesQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -105,6 +107,7 @@ pub struct Mutation(
     engagements::EngagementMutation,
     meetings::MeetingMutation,
     concerns::ConcernMutation,
+    preferences::PreferencesMutation,
 );
 
 pub type HiveSchema = Schema<Query, Mutation, EmptySubscription>;

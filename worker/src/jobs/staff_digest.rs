@@ -124,6 +124,11 @@ pub fn due_period(now: DateTime<Utc>, at: NaiveTime, frequency: DigestFrequency)
     }
 }
 
+/// The London calendar day of `at`: the day a daily digest belongs to.
+pub fn london_day(at: DateTime<Utc>) -> NaiveDate {
+    at.with_timezone(&London).date_naive()
+}
+
 /// The instant `time` happens on `date` in London: the earlier one when the
 /// clocks go back, the first instant after the gap when they go forward.
 /// Tests use it to set the clock to a digest's due time.
