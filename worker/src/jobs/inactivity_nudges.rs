@@ -97,34 +97,13 @@ pub async fn run(db: &DatabaseConnection, public_url: &str) -> anyhow::Result<Nu
             engagement.inactivity_nudged_at,
             engagement.inactivity_escalated_at,
         );
-        match follow_up {
-            Some(FollowUp::NudgeProvider) => {
-                if follow(
-                    db,
-                    public_url,
-                    &engagement,
-                    last_activity,
-                    FollowUp::NudgeProvider,
-                )
-                .await?
-                {
-                    done.providers += 1;
-                }
+        if let Some(follow_up) = follow_up
+            && follow(db, public_url, &engagement, last_activity, follow_up).await?
+        {
+            match follow_up {
+                FollowUp::NudgeProvider => done.providers += 1,
+                FollowUp::TellStaff => done.staff += 1,
             }
-            Some(FollowUp::TellStaff) => {
-                if follow(
-                    db,
-                    public_url,
-                    &engagement,
-                    last_activity,
-                    FollowUp::TellStaff,
-                )
-                .await?
-                {
-                    done.staff += 1;
-                }
-            }
-            None => {}
         }
     }
     if done != Nudges::default() {
