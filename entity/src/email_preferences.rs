@@ -49,6 +49,10 @@ pub struct Model {
     pub bounced_at: Option<DateTimeUtc>,
     #[sea_orm(column_type = "Text", nullable)]
     pub bounce_reason: Option<String>,
+    /// The staff digest period (`2026-11-23` daily, `2026-W48` weekly) last
+    /// decided for this address: sent, or found with nothing to say. The
+    /// worker that moves it on is the one that writes that period's digest.
+    pub last_digest_period: Option<String>,
     pub updated_at: DateTimeUtc,
 }
 

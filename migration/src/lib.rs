@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 pub mod m20261122_000001_data_model;
 pub mod m20261123_000001_inactivity;
 pub mod m20261123_000002_unsubscribe_links;
+pub mod m20261123_000003_digest_periods;
 
 /// Hive's migrations, oldest first.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_data_model::Migration),
             Box::new(m20261123_000001_inactivity::Migration),
             Box::new(m20261123_000002_unsubscribe_links::Migration),
+            Box::new(m20261123_000003_digest_periods::Migration),
         ]
     }
 }

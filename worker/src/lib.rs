@@ -3,7 +3,9 @@
 //! runs them (inside `hive-api` by default, or alone as `hive-worker`).
 
 pub mod cli;
+pub mod clock;
 pub mod db;
+pub mod ids;
 pub mod jobs;
 pub mod mail;
 pub mod matching;

@@ -11,6 +11,7 @@ use crate::{
     jobs::{
         inactivity_nudges, proposal_followups,
         send_email::{self, SendEmail},
+        staff_digest,
     },
     outbox,
     queue::JobQueue,
@@ -152,6 +153,11 @@ async fn periodic_loop(ctx: WorkerContext, shutdown: CancellationToken) {
             Ok(done) if done.providers + done.staff > 0 => ctx.outbox_signal.notify_one(),
             Ok(_) => {}
             Err(error) => warn!(%error, "inactivity follow-ups failed; will retry"),
+        }
+        match staff_digest::run(&ctx.db, &ctx.settings).await {
+            Ok(done) if done.sent > 0 => ctx.outbox_signal.notify_one(),
+            Ok(_) => {}
+            Err(error) => warn!(%error, "staff digests failed; will retry"),
         }
     }
 }

@@ -21,6 +21,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("HIVE_QUEUE_POLL_MS", "500"),
     ("HIVE_EMAIL_MAX_ATTEMPTS", "8"),
     ("HIVE_MEETING_REMINDER_HOURS", "24"),
+    ("HIVE_DIGEST_TIME", "07:00"),
     ("RUST_LOG", "info"),
 ];
 
@@ -37,6 +38,7 @@ struct RawSettings {
     hive_queue_poll_ms: String,
     hive_email_max_attempts: String,
     hive_meeting_reminder_hours: String,
+    hive_digest_time: String,
 }
 
 impl Default for RawSettings {
@@ -59,6 +61,7 @@ impl Default for RawSettings {
             hive_queue_poll_ms: default("HIVE_QUEUE_POLL_MS"),
             hive_email_max_attempts: default("HIVE_EMAIL_MAX_ATTEMPTS"),
             hive_meeting_reminder_hours: default("HIVE_MEETING_REMINDER_HOURS"),
+            hive_digest_time: default("HIVE_DIGEST_TIME"),
         }
     }
 }
@@ -88,14 +91,20 @@ pub struct Settings {
     pub email_max_attempts: i32,
     /// How long before a meeting its parties get a reminder.
     pub meeting_reminder_lead: chrono::Duration,
+    /// When staff digests fall due, as a time of day in Europe/London: daily
+    /// ones every day, weekly ones on Mondays.
+    pub digest_time: chrono::NaiveTime,
+    /// The time as the staff digest reads it. Not an environment variable:
+    /// tests move it instead of waiting for a Monday morning.
+    pub clock: crate::clock::Clock,
     /// First retry delay of a failed delivery (it doubles each time). Not an
     /// environment variable: tests shorten it.
     pub email_retry_base: Duration,
     /// Due work untouched this long means the queue worker is stalled and is
     /// restarted. Not an environment variable: tests shorten it.
     pub queue_stall_after: Duration,
-    /// How often the periodic jobs (proposal chasers and expiry) look for
-    /// work. Not an environment variable: tests shorten it.
+    /// How often the periodic jobs (proposal chasers and expiry, inactivity
+    /// nudges, staff digests) look for work. Not an environment variable: tests shorten it.
     pub periodic_interval: Duration,
     /// How long matching reuses its loaded candidate pool (changes through
     /// this process drop it at once). Not an environment variable: tests set
@@ -155,6 +164,7 @@ impl Settings {
                 .unwrap_or(defaults.hive_email_max_attempts),
             hive_meeting_reminder_hours: read("HIVE_MEETING_REMINDER_HOURS")?
                 .unwrap_or(defaults.hive_meeting_reminder_hours),
+            hive_digest_time: read("HIVE_DIGEST_TIME")?.unwrap_or(defaults.hive_digest_time),
         };
         Self::from_raw(raw)
     }
@@ -211,6 +221,7 @@ impl Settings {
             "HIVE_MEETING_REMINDER_HOURS",
             &raw.hive_meeting_reminder_hours,
         )?;
+        let digest_time = time_of_day("HIVE_DIGEST_TIME", &raw.hive_digest_time)?;
         Ok(Self {
             database_url,
             addr,
@@ -221,6 +232,8 @@ impl Settings {
             queue_poll: Duration::from_millis(poll_ms),
             email_max_attempts: max_attempts,
             meeting_reminder_lead: chrono::Duration::hours(reminder_hours),
+            digest_time,
+            clock: crate::clock::Clock::default(),
             email_retry_base: Duration::from_secs(30),
             queue_stall_after: Duration::from_secs(20),
             periodic_interval: Duration::from_secs(60),
@@ -253,6 +266,21 @@ where
         _ => Err(invalid(
             variable,
             format!("'{value}' is not a positive whole number"),
+        )),
+    }
+}
+
+/// A 24-hour `HH:MM`, as people write a time of day.
+fn time_of_day(variable: &str, value: &str) -> Result<chrono::NaiveTime, SettingsError> {
+    let value = value.trim();
+    // `%H:%M` alone would take "7:00" and "07:00:30" differently from what the
+    // person meant; two digits, a colon, two digits, or an error.
+    let shaped = value.len() == 5 && value.as_bytes()[2] == b':';
+    match chrono::NaiveTime::parse_from_str(value, "%H:%M") {
+        Ok(time) if shaped => Ok(time),
+        _ => Err(invalid(
+            variable,
+            format!("'{value}' is not a time of day like 07:00 (24-hour, Europe/London)"),
         )),
     }
 }
@@ -298,5 +326,28 @@ mod tests {
             error.to_string().starts_with("HIVE_SESSION_DAYS: "),
             "{error}"
         );
+    }
+
+    #[test]
+    fn the_digest_time_is_a_london_time_of_day() {
+        let settings = Settings::from_raw(RawSettings::default()).unwrap();
+        assert_eq!(settings.digest_time.to_string(), "07:00:00");
+        let raw = RawSettings {
+            hive_digest_time: " 18:30 ".into(),
+            ..RawSettings::default()
+        };
+        assert_eq!(
+            Settings::from_raw(raw).unwrap().digest_time.to_string(),
+            "18:30:00"
+        );
+        for bad in ["7am", "7:00", "24:00", "07:60", "07:00:30", ""] {
+            let raw = RawSettings {
+                hive_digest_time: bad.into(),
+                ..RawSettings::default()
+            };
+            let error = Settings::from_raw(raw).unwrap_err().to_string();
+            assert!(error.starts_with("HIVE_DIGEST_TIME: "), "{bad}: {error}");
+            assert!(!error.contains('\n'), "one line: {error}");
+        }
     }
 }

@@ -9,6 +9,7 @@ pub mod loaders;
 pub mod matching;
 pub mod meetings;
 pub mod organisations;
+pub mod preferences;
 pub mod providers;
 pub mod relay;
 pub mod sign_in;
@@ -96,6 +97,7 @@ pub struct Query(
     concerns::ConcernQuery,
     stats::StatsQuery,
     emails::EmailQuery,
+    preferences::PreferencesQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -110,6 +112,7 @@ pub struct Mutation(
     meetings::MeetingMutation,
     concerns::ConcernMutation,
     emails::EmailMutation,
+    preferences::PreferencesMutation,
 );
 
 pub type HiveSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -71,7 +71,7 @@ impl NodeType {
 
 /// Makes the opaque id a client sees for a row.
 pub fn global_id(kind: NodeType, id: i64) -> ID {
-    ID(URL_SAFE_NO_PAD.encode(format!("{}:{id}", kind.name())))
+    ID(hive_worker::ids::global_id(kind.name(), id))
 }
 
 /// Reads a global id; anything malformed is NOT_FOUND, as an unknown id is.

@@ -203,6 +203,9 @@ impl TestApp {
         // Debug build, tests in parallel on two cores: a generous window keeps
         // each level of a page in one batch (the N+1 test counts them).
         settings.loader_batch_window = Duration::from_millis(40);
+        // Staff digests read this clock: starting it before any digest is
+        // due keeps them out of every test but those that move it on.
+        settings.clock.set(next_monday_at(chrono::NaiveTime::MIN));
         tune(&mut settings);
         let settings = Arc::new(settings);
         let mut db = hive_worker::db::connect(&settings.database_url)
@@ -340,6 +343,15 @@ impl TestApp {
             drop_postgres_database(&server, &url).await;
         }
     }
+}
+
+/// The coming Monday (never today) at `time` in London: a moment when a
+/// daily and a weekly digest fall due together.
+pub fn next_monday_at(time: chrono::NaiveTime) -> chrono::DateTime<chrono::Utc> {
+    use chrono::Datelike;
+    let today = hive_worker::jobs::staff_digest::london_day(chrono::Utc::now());
+    let ahead = 7 - i64::from(today.weekday().num_days_from_monday());
+    hive_worker::jobs::staff_digest::london_instant(today + chrono::Duration::days(ahead), time)
 }
 
 /// `extensions.code` of the first error, if any.

@@ -4,3 +4,4 @@ pub mod inactivity_nudges;
 pub mod meeting_reminders;
 pub mod proposal_followups;
 pub mod send_email;
+pub mod staff_digest;

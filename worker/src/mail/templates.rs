@@ -24,6 +24,7 @@ pub const MESSAGES: &[&str] = &[
     "meeting_moved",
     "meeting_cancelled",
     "meeting_reminder",
+    "staff_digest",
 ];
 
 macro_rules! template_files {
@@ -53,6 +54,7 @@ const FILES: &[(&str, &str)] = template_files![
     "meeting_moved",
     "meeting_cancelled",
     "meeting_reminder",
+    "staff_digest",
 ];
 const LAYOUT: (&str, &str) = (
     "_layout.html.j2",
