@@ -17,6 +17,7 @@ mod meetings;
 mod n_plus_one;
 mod providers;
 mod queue;
+mod reviews;
 mod schema;
 mod seed;
 mod sign_in;

@@ -10,6 +10,7 @@ pub mod matching;
 pub mod notify;
 pub mod outbox;
 pub mod queue;
+pub mod reviews;
 pub mod runner;
 pub mod settings;
 pub mod telemetry;

@@ -9,7 +9,7 @@ use tracing::{error, info, warn};
 use crate::{
     WorkerContext,
     jobs::{
-        proposal_followups,
+        proposal_followups, review_reminders,
         send_email::{self, SendEmail},
     },
     outbox,
@@ -147,6 +147,11 @@ async fn periodic_loop(ctx: WorkerContext, shutdown: CancellationToken) {
             Ok(done) if done.chased + done.expired > 0 => ctx.outbox_signal.notify_one(),
             Ok(_) => {}
             Err(error) => warn!(%error, "proposal follow-ups failed; will retry"),
+        }
+        match review_reminders::run(&ctx.db, &ctx.settings.public_url).await {
+            Ok(reminded) if reminded > 0 => ctx.outbox_signal.notify_one(),
+            Ok(_) => {}
+            Err(error) => warn!(%error, "review reminders failed; will retry"),
         }
     }
 }

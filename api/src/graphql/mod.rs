@@ -10,6 +10,7 @@ pub mod meetings;
 pub mod organisations;
 pub mod providers;
 pub mod relay;
+pub mod reviews;
 pub mod sign_in;
 pub mod stats;
 pub mod support_requests;
@@ -69,9 +70,11 @@ impl NodeQuery {
             (NodeType::SupportRequest, _) => Ok(Node::SupportRequest(
                 support_requests::SupportRequest(support_requests::load_request(ctx, &id).await?),
             )),
-            (NodeType::Meeting | NodeType::Concern, _) => Err(crate::error::ApiError::not_found(
-                "Meetings and concerns are read through their own lists.",
-            )),
+            (NodeType::Meeting | NodeType::Concern | NodeType::Review, _) => {
+                Err(crate::error::ApiError::not_found(
+                    "Meetings, concerns and reviews are read through their own lists, not by id.",
+                ))
+            }
             (NodeType::Engagement, _) => Ok(Node::Engagement(engagements::Engagement(
                 engagements::load_engagement(ctx, &id).await?,
             ))),
@@ -92,6 +95,7 @@ pub struct Query(
     audit::AuditQuery,
     concerns::ConcernQuery,
     stats::StatsQuery,
+    reviews::ReviewQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -105,6 +109,7 @@ pub struct Mutation(
     engagements::EngagementMutation,
     meetings::MeetingMutation,
     concerns::ConcernMutation,
+    reviews::ReviewMutation,
 );
 
 pub type HiveSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -31,10 +31,11 @@ pub enum NodeType {
     Engagement,
     Meeting,
     Concern,
+    Review,
 }
 
 impl NodeType {
-    const ALL: [NodeType; 9] = [
+    const ALL: [NodeType; 10] = [
         NodeType::User,
         NodeType::Organisation,
         NodeType::Topic,
@@ -44,6 +45,7 @@ impl NodeType {
         NodeType::Engagement,
         NodeType::Meeting,
         NodeType::Concern,
+        NodeType::Review,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the global id.
@@ -58,6 +60,7 @@ impl NodeType {
             NodeType::Engagement => "Engagement",
             NodeType::Meeting => "Meeting",
             NodeType::Concern => "Concern",
+            NodeType::Review => "Review",
         }
     }
 

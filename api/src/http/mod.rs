@@ -6,6 +6,7 @@ mod health;
 mod match_page;
 mod metrics;
 mod page;
+mod review_page;
 mod sign_in_page;
 
 use axum::{
@@ -27,6 +28,10 @@ pub fn router(state: AppState) -> Router {
             get(sign_in_page::form).post(sign_in_page::submit),
         )
         .route("/m/{token}", get(match_page::show).post(match_page::answer))
+        .route(
+            "/r/{token}",
+            get(review_page::show).post(review_page::answer),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
