@@ -462,6 +462,7 @@ pub async fn submit(
     Ok(stored)
 }
 
+/// The review link's read side, merged into the schema's Query.
 #[derive(Default)]
 pub struct ReviewQuery;
 
@@ -480,6 +481,7 @@ impl ReviewQuery {
     }
 }
 
+/// Answering reviews, signed in or by link, merged into the schema's Mutation.
 #[derive(Default)]
 pub struct ReviewMutation;
 
