@@ -21,6 +21,7 @@ mod n_plus_one;
 mod nudges;
 mod providers;
 mod queue;
+mod reviews;
 mod schema;
 mod seed;
 mod sign_in;

@@ -157,8 +157,11 @@ on_both_databases!(a_booked_meeting_ends_the_lull, |app: TestApp| async move {
     ok(app
         .graphql(SCHEDULE, json!({"i": {"engagementId": engagement, "startsAt": (Utc::now() + Duration::days(7)).to_rfc3339(), "durationMinutes": 60, "format": "VIDEO"}}), Some(&member))
         .await);
-    // Welcome, proposal, acceptance.
-    let before = app.smtp.wait_for(&mentor_email, 3, WAIT).await.len();
+    // Welcome, proposal, acceptance, the meeting's invitation.
+    app.smtp
+        .wait_for_subject(&mentor_email, "meeting booked", WAIT)
+        .await;
+    let before = app.smtp.wait_for(&mentor_email, 4, WAIT).await.len();
     accepted_days_ago(&app, &engagement, 60).await;
     // A nudged engagement (from before the meeting was booked) is not escalated either.
     engagements::Entity::update_many()

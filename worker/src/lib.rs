@@ -13,6 +13,7 @@ pub mod notify;
 pub mod outbox;
 pub mod preferences;
 pub mod queue;
+pub mod reviews;
 pub mod runner;
 pub mod settings;
 pub mod telemetry;

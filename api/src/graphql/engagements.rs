@@ -120,6 +120,16 @@ impl Engagement {
         let party = super::meetings::party(&state.db, viewer(ctx), &self.0).await?;
         super::meetings::meetings_of(&state.db, self.0.id, party).await
     }
+    /// When the final meeting was recorded as held.
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.completed_at
+    }
+    /// The final reviews, one per party, once the engagement is completed:
+    /// for staff and the engagement's two parties (FORBIDDEN to anyone else).
+    async fn reviews(&self, ctx: &Context<'_>) -> ApiResult<Vec<super::reviews::Review>> {
+        let state = ctx.data_unchecked::<AppState>();
+        super::reviews::reviews_of(&state.db, viewer(ctx), &self.0).await
+    }
     /// The earlier engagement on the same request that this one replaces.
     async fn rematch_of(&self) -> Option<ID> {
         self.0

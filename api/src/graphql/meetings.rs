@@ -6,19 +6,21 @@ use chrono::{DateTime, Utc};
 use entity::{
     engagements::{self, EngagementStatus},
     meetings::{self, MeetingFormat, MeetingStatus},
-    providers, support_requests,
+    providers,
+    support_requests::{self, SupportRequestStatus},
     users::Role,
 };
 use hive_worker::jobs::meeting_reminders::{self, Change};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 
 use super::{
     engagements::Engagement,
     providers::Format,
     relay::{NodeType, decode_id_of, global_id},
+    support_requests::lock_request,
 };
 use crate::{
     audit,
@@ -304,6 +306,79 @@ async fn load_meeting(conn: &impl ConnectionTrait, id: &ID) -> ApiResult<meeting
         .ok_or_else(|| ApiError::not_found("No meeting has that id."))
 }
 
+/// Before the final meeting is recorded held: takes the request's lock (so a
+/// concurrent early end or second recording waits, then finds the engagement
+/// no longer active) and refuses while another meeting is still scheduled —
+/// its days would otherwise never be counted, and it could never be recorded
+/// or cancelled once the engagement is completed.
+async fn prepare_completion(
+    conn: &impl ConnectionTrait,
+    engagement: &engagements::Model,
+    final_meeting_id: i64,
+) -> ApiResult<()> {
+    lock_request(conn, engagement.support_request_id).await?;
+    let open = meetings::Entity::find()
+        .filter(meetings::Column::EngagementId.eq(engagement.id))
+        .filter(meetings::Column::Status.eq(MeetingStatus::Scheduled))
+        .filter(meetings::Column::Id.ne(final_meeting_id))
+        .count(conn)
+        .await?;
+    if open > 0 {
+        return Err(ApiError::conflict(
+            "Another meeting of this engagement is still scheduled: record or cancel it \
+             before recording the final meeting as held.",
+        ));
+    }
+    Ok(())
+}
+
+/// Completes an engagement whose final meeting was just recorded held: the
+/// engagement becomes COMPLETED, its request CLOSED, and both parties are
+/// asked for a review. The status change is conditional on the engagement
+/// still being ACTIVE, so it happens once whatever runs beside it.
+async fn complete(
+    conn: &impl ConnectionTrait,
+    public_url: &str,
+    viewer: &Viewer,
+    engagement: &engagements::Model,
+) -> ApiResult<()> {
+    let now = Utc::now();
+    let completed = engagements::Entity::update_many()
+        .col_expr(
+            engagements::Column::Status,
+            Expr::value(EngagementStatus::Completed),
+        )
+        .col_expr(engagements::Column::CompletedAt, Expr::value(now))
+        .col_expr(engagements::Column::UpdatedAt, Expr::value(now))
+        .filter(engagements::Column::Id.eq(engagement.id))
+        .filter(engagements::Column::Status.eq(EngagementStatus::Active))
+        .exec(conn)
+        .await?;
+    if completed.rows_affected != 1 {
+        return Err(ApiError::conflict("This engagement is no longer active."));
+    }
+    support_requests::Entity::update_many()
+        .col_expr(
+            support_requests::Column::Status,
+            Expr::value(SupportRequestStatus::Closed),
+        )
+        .col_expr(support_requests::Column::ClosedAt, Expr::value(now))
+        .col_expr(support_requests::Column::UpdatedAt, Expr::value(now))
+        .filter(support_requests::Column::Id.eq(engagement.support_request_id))
+        .exec(conn)
+        .await?;
+    super::reviews::request_reviews(conn, public_url, engagement).await?;
+    audit::record(
+        conn,
+        viewer,
+        "completeEngagement",
+        Some(("Engagement", engagement.id)),
+        None,
+    )
+    .await?;
+    Ok(())
+}
+
 #[derive(Default)]
 pub struct MeetingMutation;
 
@@ -495,6 +570,10 @@ impl MeetingMutation {
 
     /// Records whether a meeting was held, the days it used, and notes
     /// (either party). Refused if the days would pass the allocation.
+    /// Recording the final meeting held completes the engagement, closes its
+    /// request and asks both parties for a review, in the same transaction;
+    /// it is refused while another meeting of the engagement is still
+    /// scheduled (record or cancel that one first).
     #[graphql(guard = "RoleGuard::signed_in()")]
     async fn record_meeting(
         &self,
@@ -529,6 +608,10 @@ impl MeetingMutation {
         let used = days_used(&txn, engagement.id).await?;
         rules::check_days_counted(engagement.days_allocated, used, counted)
             .map_err(|message| ApiError::bad_input("daysCounted", message))?;
+        let completes = input.held && meeting.is_final;
+        if completes {
+            prepare_completion(&txn, &engagement, meeting.id).await?;
+        }
         let mut row: meetings::ActiveModel = meeting.into();
         row.status = Set(if input.held {
             MeetingStatus::Held
@@ -552,7 +635,13 @@ impl MeetingMutation {
             Some(serde_json::json!({ "held": input.held, "daysCounted": counted })),
         )
         .await?;
+        if completes {
+            complete(&txn, &state.settings.public_url, viewer(ctx), &engagement).await?;
+        }
         txn.commit().await?;
+        if completes {
+            state.outbox_signal.notify_one();
+        }
         Ok(Meeting { row, party })
     }
 }

@@ -12,6 +12,7 @@ pub mod organisations;
 pub mod preferences;
 pub mod providers;
 pub mod relay;
+pub mod reviews;
 pub mod sign_in;
 pub mod stats;
 pub mod support_requests;
@@ -71,11 +72,12 @@ impl NodeQuery {
             (NodeType::SupportRequest, _) => Ok(Node::SupportRequest(
                 support_requests::SupportRequest(support_requests::load_request(ctx, &id).await?),
             )),
-            (NodeType::Meeting | NodeType::Concern | NodeType::EmailDelivery, _) => {
-                Err(crate::error::ApiError::not_found(
-                    "Meetings, concerns and email deliveries are read through their own lists.",
-                ))
-            }
+            (
+                NodeType::Meeting | NodeType::Concern | NodeType::Review | NodeType::EmailDelivery,
+                _,
+            ) => Err(crate::error::ApiError::not_found(
+                "Meetings, concerns, reviews and email deliveries are read through their own lists, not by id.",
+            )),
             (NodeType::Engagement, _) => Ok(Node::Engagement(engagements::Engagement(
                 engagements::load_engagement(ctx, &id).await?,
             ))),
@@ -98,6 +100,7 @@ pub struct Query(
     stats::StatsQuery,
     emails::EmailQuery,
     preferences::PreferencesQuery,
+    reviews::ReviewQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -113,6 +116,7 @@ pub struct Mutation(
     concerns::ConcernMutation,
     emails::EmailMutation,
     preferences::PreferencesMutation,
+    reviews::ReviewMutation,
 );
 
 pub type HiveSchema = Schema<Query, Mutation, EmptySubscription>;

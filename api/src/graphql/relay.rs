@@ -32,10 +32,11 @@ pub enum NodeType {
     Meeting,
     Concern,
     EmailDelivery,
+    Review,
 }
 
 impl NodeType {
-    const ALL: [NodeType; 10] = [
+    const ALL: [NodeType; 11] = [
         NodeType::User,
         NodeType::Organisation,
         NodeType::Topic,
@@ -46,6 +47,7 @@ impl NodeType {
         NodeType::Meeting,
         NodeType::Concern,
         NodeType::EmailDelivery,
+        NodeType::Review,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the global id.
@@ -61,6 +63,7 @@ impl NodeType {
             NodeType::Meeting => "Meeting",
             NodeType::Concern => "Concern",
             NodeType::EmailDelivery => "EmailDelivery",
+            NodeType::Review => "Review",
         }
     }
 

@@ -6,6 +6,7 @@ mod health;
 mod match_page;
 mod metrics;
 mod page;
+mod review_page;
 mod sign_in_page;
 mod unsubscribe_page;
 
@@ -35,6 +36,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/u/{token}/resubscribe",
             post(unsubscribe_page::resubscribe),
+        )
+        .route(
+            "/r/{token}",
+            get(review_page::show).post(review_page::answer),
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -3,5 +3,6 @@
 pub mod inactivity_nudges;
 pub mod meeting_reminders;
 pub mod proposal_followups;
+pub mod review_reminders;
 pub mod send_email;
 pub mod staff_digest;

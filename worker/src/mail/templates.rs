@@ -25,6 +25,8 @@ pub const MESSAGES: &[&str] = &[
     "meeting_cancelled",
     "meeting_reminder",
     "staff_digest",
+    "review_request",
+    "review_reminder",
 ];
 
 macro_rules! template_files {
@@ -55,6 +57,8 @@ const FILES: &[(&str, &str)] = template_files![
     "meeting_cancelled",
     "meeting_reminder",
     "staff_digest",
+    "review_request",
+    "review_reminder",
 ];
 const LAYOUT: (&str, &str) = (
     "_layout.html.j2",
@@ -153,6 +157,47 @@ mod tests {
         // minijinja escapes `/` in HTML too; browsers read the entity back.
         assert!(rendered.html.contains("sign-in?token=abc"));
         assert_eq!(MESSAGES.len() * 3, FILES.len());
+    }
+
+    #[test]
+    fn review_emails_address_each_party() {
+        let templates = Templates::load().unwrap();
+        let context = |party: &str| {
+            serde_json::json!({
+                "name": "Ada",
+                "party": party,
+                "provider": "Tom Walsh",
+                "organisation": "Pennine Makers",
+                "kind": "MENTORING",
+                "link": "http://hive.test/r/abc",
+                "requested_on": "1 March 2027",
+            })
+        };
+        let provider = templates
+            .render("review_request", &context("PROVIDER"))
+            .unwrap();
+        assert_eq!(provider.subject, "Hive: how did it go with Pennine Makers?");
+        assert!(
+            provider
+                .text
+                .contains("Your mentoring with Pennine Makers is complete.")
+        );
+        assert!(provider.text.contains("http://hive.test/r/abc"));
+        let client = templates
+            .render("review_request", &context("CLIENT"))
+            .unwrap();
+        assert_eq!(client.subject, "Hive: how did it go with Tom Walsh?");
+        assert!(
+            client
+                .text
+                .contains("The mentoring Pennine Makers had from Tom Walsh is complete.")
+        );
+        let reminder = templates
+            .render("review_reminder", &context("CLIENT"))
+            .unwrap();
+        assert_eq!(reminder.subject, "Reminder: how did it go with Tom Walsh?");
+        assert!(reminder.text.contains("On 1 March 2027"));
+        assert!(reminder.html.contains("Give your review"));
     }
 
     #[test]
