@@ -19,6 +19,7 @@ mod matching;
 mod meetings;
 mod n_plus_one;
 mod nudges;
+mod programme_year;
 mod providers;
 mod queue;
 mod reviews;

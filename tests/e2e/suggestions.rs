@@ -195,10 +195,33 @@ async fn a_cached_pool_sees_other_processes_changes(backend: crate::support::Bac
     let request = p.request(&app, &coop, "MENTORING").await;
     mentor(&app, &p, "Steady One", &[0], "Wales", None).await;
     let leaving = mentor(&app, &p, "Leaving Soon", &[0, 1], "North West", None).await;
+    app.statement_log.lock().unwrap().clear();
     let body = ok(app
         .graphql(SUGGEST, json!({"r": request}), Some(&p.staff))
         .await);
     assert_eq!(names(&body), ["Leaving Soon", "Steady One"]);
+    let log = app.statement_log.lock().unwrap().clone();
+    assert_eq!(
+        pool_statements(&log),
+        (true, true),
+        "the first ranking loads the pool: {log:#?}"
+    );
+    // Aged past its time to live with nothing changed, the pool is checked,
+    // not reloaded.
+    app.statement_log.lock().unwrap().clear();
+    for _ in 0..5 {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        ok(app
+            .graphql(SUGGEST, json!({"r": request}), Some(&p.staff))
+            .await);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let log = app.statement_log.lock().unwrap().clone();
+    assert_eq!(
+        pool_statements(&log),
+        (false, true),
+        "checked, not reloaded: {log:#?}"
+    );
 
     let backend = app.db.get_database_backend();
     app.db
@@ -233,6 +256,18 @@ async fn a_cached_pool_sees_other_processes_changes(backend: crate::support::Bac
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     app.stop().await;
+}
+
+/// Whether `statements` include a full load of the candidate pool (it starts
+/// with the topic names) and a fingerprint check.
+fn pool_statements(statements: &[String]) -> (bool, bool) {
+    let load = statements
+        .iter()
+        .any(|sql| sql.starts_with(r#"SELECT "topics"."id", "topics"."name" FROM "topics""#));
+    let check = statements
+        .iter()
+        .any(|sql| sql.contains("COALESCE(CAST((SELECT COUNT(*) FROM providers)"));
+    (load, check)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -249,6 +249,7 @@ impl CandidateCache {
         let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
         let fingerprint = PoolFingerprint::read(db).await?;
         let pool = std::sync::Arc::new(load_pool(db).await?);
+        metrics::counter!("hive_candidate_pool_loads_total").increment(1);
         if let Ok(mut slot) = self.pool.write() {
             let now = std::time::Instant::now();
             *slot = Some(CachedPool {
