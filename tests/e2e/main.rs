@@ -10,6 +10,7 @@ mod concurrency;
 mod confidentiality;
 mod config_docs;
 mod deliveries;
+
 mod digests;
 mod directory;
 mod errors;

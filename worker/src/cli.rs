@@ -8,9 +8,18 @@ use tokio_util::sync::CancellationToken;
 
 /// Runs the worker until Ctrl-C or SIGTERM; bad configuration exits 2.
 pub async fn main() -> std::process::ExitCode {
+    main_with(|_| {}).await
+}
+
+/// As [`main`], with settings that are not environment variables changed
+/// first: the tests' copy of the binary shortens the email lease with it.
+pub async fn main_with(tune: impl FnOnce(&mut Settings)) -> std::process::ExitCode {
     telemetry::init_logging();
     let settings = match Settings::from_env() {
-        Ok(settings) => settings,
+        Ok(mut settings) => {
+            tune(&mut settings);
+            settings
+        }
         Err(error) => {
             eprintln!("hive-worker: {error}");
             return std::process::ExitCode::from(2);

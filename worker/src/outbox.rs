@@ -19,10 +19,6 @@ use crate::{
 /// The context key holding a message's unsubscribe secret until it is sent.
 pub const UNSUBSCRIBE_TOKEN: &str = "_unsubscribe_token";
 
-/// A queued row not picked up within this time is queued again: it covers a
-/// relay that crashed between marking a row and pushing its task.
-pub const RELAY_STALE_AFTER: Duration = Duration::minutes(2);
-
 /// A message to send, as the code that causes it describes it.
 #[derive(Debug, Clone)]
 pub struct NewEmail {
@@ -86,13 +82,18 @@ pub async fn enqueue(conn: &impl ConnectionTrait, email: NewEmail) -> Result<boo
 /// so two relays (two worker processes) never queue the same row together. A
 /// crash between the mark and the push leaves the row to be re-queued once
 /// the mark is stale; the send job's own claim makes that harmless.
+///
+/// A queued row not picked up within `lease` is queued again: it covers a
+/// relay that crashed between marking a row and pushing its task, and a task
+/// lost with a killed worker.
 pub async fn relay_due(
     db: &sea_orm::DatabaseConnection,
     queue: &JobQueue,
     batch: u64,
+    lease: Duration,
 ) -> anyhow::Result<usize> {
     let now = Utc::now();
-    let stale = now - RELAY_STALE_AFTER;
+    let stale = now - lease;
     let due: Vec<i64> = emails::Entity::find()
         .select_only()
         .column(emails::Column::Id)
@@ -139,7 +140,7 @@ pub async fn requeue_untouched(
     age: std::time::Duration,
 ) -> Result<u64, DbErr> {
     let now = Utc::now();
-    let before = now - Duration::from_std(age).unwrap_or(RELAY_STALE_AFTER);
+    let before = now - Duration::from_std(age).unwrap_or(Duration::minutes(2));
     let result = emails::Entity::update_many()
         .col_expr(
             emails::Column::EnqueuedAt,

@@ -171,7 +171,7 @@ async fn periodic_loop(ctx: WorkerContext, shutdown: CancellationToken) {
 /// this process wrote an email.
 async fn relay_loop(ctx: WorkerContext, shutdown: CancellationToken) {
     loop {
-        match outbox::relay_due(&ctx.db, &ctx.queue, RELAY_BATCH).await {
+        match outbox::relay_due(&ctx.db, &ctx.queue, RELAY_BATCH, ctx.settings.email_lease).await {
             // A full batch means more may be waiting: go again straight away.
             Ok(count) if count as u64 == RELAY_BATCH => continue,
             Ok(_) => {}

@@ -97,6 +97,11 @@ pub struct Settings {
     /// The time as the staff digest reads it. Not an environment variable:
     /// tests move it instead of waiting for a Monday morning.
     pub clock: crate::clock::Clock,
+    /// How long a queued or claimed email is left to the process that took it
+    /// before another may take it over (after a crash): far longer than the
+    /// SMTP timeout, so a slow send is not doubled. Not an environment
+    /// variable: tests shorten it to see a killed worker's mail recovered.
+    pub email_lease: chrono::Duration,
     /// First retry delay of a failed delivery (it doubles each time). Not an
     /// environment variable: tests shorten it.
     pub email_retry_base: Duration,
@@ -234,6 +239,7 @@ impl Settings {
             meeting_reminder_lead: chrono::Duration::hours(reminder_hours),
             digest_time,
             clock: crate::clock::Clock::default(),
+            email_lease: chrono::Duration::minutes(2),
             email_retry_base: Duration::from_secs(30),
             queue_stall_after: Duration::from_secs(20),
             periodic_interval: Duration::from_secs(60),

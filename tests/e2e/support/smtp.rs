@@ -158,7 +158,13 @@ pub struct MailSink {
 
 impl MailSink {
     pub fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind SMTP port");
+        Self::start_on(0)
+    }
+
+    /// A server on a given loopback port: an outage test points Hive at a
+    /// port where nothing listens yet, and starts the server there later.
+    pub fn start_on(port: u16) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind SMTP port");
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Mutex::new(Shared::default()));
         let handler = Session {
@@ -204,6 +210,17 @@ impl MailSink {
         let mut shared = self.shared.lock().unwrap();
         shared.refuse.remove(&address.to_lowercase());
         shared.defer.remove(&address.to_lowercase());
+    }
+
+    /// How many messages carried each Message-ID (each email row has one,
+    /// the same on every attempt).
+    pub fn message_id_counts(&self) -> std::collections::HashMap<String, usize> {
+        let mut counts = std::collections::HashMap::new();
+        for mail in self.received() {
+            let id = mail.header("Message-ID").unwrap_or_default();
+            *counts.entry(id).or_insert(0) += 1;
+        }
+        counts
     }
 
     pub fn received(&self) -> Vec<ReceivedMail> {

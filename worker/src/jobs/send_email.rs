@@ -34,11 +34,6 @@ pub struct SendEmail {
 /// The context key of a meeting email's calendar invitation.
 pub const INVITATION: &str = "invitation";
 
-/// How long a claimed row is left alone before another worker may try it: far
-/// longer than the SMTP timeout, so a slow send is not doubled, and short
-/// enough that a killed worker's message still goes out soon.
-pub const CLAIM_LEASE: Duration = Duration::minutes(2);
-
 /// What became of one run of the job, for logs, metrics and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -74,7 +69,7 @@ pub fn backoff(attempts: i32, base: StdDuration) -> Duration {
 
 pub async fn run(job: SendEmail, ctx: &WorkerContext) -> anyhow::Result<Outcome> {
     let db = &ctx.db;
-    let Some(email) = claim(db, job.email_id).await? else {
+    let Some(email) = claim(db, job.email_id, ctx.settings.email_lease).await? else {
         return Ok(record(Outcome::Skipped));
     };
 
@@ -216,17 +211,20 @@ fn record(outcome: Outcome) -> Outcome {
 
 /// Takes the row for this worker: counts the attempt and pushes its next try
 /// past the lease, in one conditional update. Only one worker can win it.
-async fn claim(db: &DatabaseConnection, email_id: i64) -> anyhow::Result<Option<emails::Model>> {
+/// The row is left alone for `lease` (settings: far longer than the SMTP
+/// timeout) before another worker may try it.
+async fn claim(
+    db: &DatabaseConnection,
+    email_id: i64,
+    lease: Duration,
+) -> anyhow::Result<Option<emails::Model>> {
     let now = Utc::now();
     let claimed = emails::Entity::update_many()
         .col_expr(
             emails::Column::Attempts,
             Expr::col(emails::Column::Attempts).add(1),
         )
-        .col_expr(
-            emails::Column::NextAttemptAt,
-            Expr::value(now + CLAIM_LEASE),
-        )
+        .col_expr(emails::Column::NextAttemptAt, Expr::value(now + lease))
         .col_expr(emails::Column::UpdatedAt, Expr::value(now))
         .filter(emails::Column::Id.eq(email_id))
         .filter(emails::Column::Status.eq(EmailStatus::Pending))
