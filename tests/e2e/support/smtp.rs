@@ -212,17 +212,6 @@ impl MailSink {
         shared.defer.remove(&address.to_lowercase());
     }
 
-    /// How many messages carried each Message-ID (each email row has one,
-    /// the same on every attempt).
-    pub fn message_id_counts(&self) -> std::collections::HashMap<String, usize> {
-        let mut counts = std::collections::HashMap::new();
-        for mail in self.received() {
-            let id = mail.header("Message-ID").unwrap_or_default();
-            *counts.entry(id).or_insert(0) += 1;
-        }
-        counts
-    }
-
     pub fn received(&self) -> Vec<ReceivedMail> {
         self.shared.lock().unwrap().received.clone()
     }
