@@ -10,6 +10,7 @@ mod concurrency;
 mod confidentiality;
 mod config_docs;
 mod deliveries;
+mod delivery_faults;
 
 mod digests;
 mod directory;

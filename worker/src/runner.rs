@@ -22,8 +22,8 @@ const RELAY_BATCH: u64 = 200;
 /// Emails sent at once by one worker process. SQLite has one writer at a time
 /// and a small pool: more senders than pool connections starved the API and
 /// the queue of connections (seen in tests: minutes of "database is locked").
-const SEND_CONCURRENCY_POSTGRES: usize = 16;
-const SEND_CONCURRENCY_SQLITE: usize = 4;
+pub const SEND_CONCURRENCY_POSTGRES: usize = 16;
+pub const SEND_CONCURRENCY_SQLITE: usize = 4;
 
 /// Runs until `shutdown` is cancelled. A failure of the queue backend (the
 /// database went away, say) restarts the apalis worker after a pause instead of

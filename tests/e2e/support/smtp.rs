@@ -3,7 +3,7 @@
 //! mailbox that does not exist would be.
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     net::{IpAddr, SocketAddr, TcpListener},
     sync::{Arc, Mutex},
     time::Duration,
@@ -84,6 +84,10 @@ impl ReceivedMail {
 #[derive(Default)]
 struct Shared {
     received: Vec<ReceivedMail>,
+    /// How many messages carried each Message-ID, counted on arrival (a
+    /// fan-out test asks often; parsing thousands of messages each time would
+    /// starve the worker it is watching).
+    message_ids: HashMap<String, usize>,
     refuse: HashSet<String>,
     defer: HashSet<String>,
 }
@@ -143,7 +147,10 @@ impl Handler for Session {
             to: std::mem::take(&mut self.to),
             raw: std::mem::take(&mut self.data),
         };
-        self.shared.lock().unwrap().received.push(mail);
+        let message_id = mail.header("Message-ID").unwrap_or_default();
+        let mut shared = self.shared.lock().unwrap();
+        *shared.message_ids.entry(message_id).or_insert(0) += 1;
+        shared.received.push(mail);
         response::OK
     }
 }
@@ -175,7 +182,10 @@ impl MailSink {
         let mut server = Server::new(handler);
         server
             .with_name("hive-test-smtp")
-            .with_num_threads(8)
+            // One thread per open connection: enough for several workers'
+            // pooled connections at once, or later connections would queue
+            // unanswered until the client timed out.
+            .with_num_threads(64)
             .with_tcp_listener(listener);
         std::thread::spawn(move || {
             let _ = server.serve();
@@ -210,6 +220,17 @@ impl MailSink {
         let mut shared = self.shared.lock().unwrap();
         shared.refuse.remove(&address.to_lowercase());
         shared.defer.remove(&address.to_lowercase());
+    }
+
+    /// How many messages carried each Message-ID (each email row has one,
+    /// the same on every attempt).
+    pub fn message_id_counts(&self) -> HashMap<String, usize> {
+        self.shared.lock().unwrap().message_ids.clone()
+    }
+
+    /// How many distinct Message-IDs arrived.
+    pub fn distinct_messages(&self) -> usize {
+        self.shared.lock().unwrap().message_ids.len()
     }
 
     pub fn received(&self) -> Vec<ReceivedMail> {
