@@ -73,10 +73,17 @@ impl NodeQuery {
                 support_requests::SupportRequest(support_requests::load_request(ctx, &id).await?),
             )),
             (
-                NodeType::Meeting | NodeType::Concern | NodeType::Review | NodeType::EmailDelivery,
+                NodeType::Meeting
+                | NodeType::Concern
+                | NodeType::Review
+                | NodeType::EmailDelivery
+                | NodeType::Survey
+                | NodeType::SurveyQuestion
+                | NodeType::SurveyChoice
+                | NodeType::SurveyResponse,
                 _,
             ) => Err(crate::error::ApiError::not_found(
-                "Meetings, concerns, reviews and email deliveries are read through their own lists, not by id.",
+                "Meetings, concerns, reviews, email deliveries and surveys are read through their own fields, not by id.",
             )),
             (NodeType::Engagement, _) => Ok(Node::Engagement(engagements::Engagement(
                 engagements::load_engagement(ctx, &id).await?,

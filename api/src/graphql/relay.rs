@@ -33,10 +33,14 @@ pub enum NodeType {
     Concern,
     EmailDelivery,
     Review,
+    Survey,
+    SurveyQuestion,
+    SurveyChoice,
+    SurveyResponse,
 }
 
 impl NodeType {
-    const ALL: [NodeType; 11] = [
+    const ALL: [NodeType; 15] = [
         NodeType::User,
         NodeType::Organisation,
         NodeType::Topic,
@@ -48,6 +52,10 @@ impl NodeType {
         NodeType::Concern,
         NodeType::EmailDelivery,
         NodeType::Review,
+        NodeType::Survey,
+        NodeType::SurveyQuestion,
+        NodeType::SurveyChoice,
+        NodeType::SurveyResponse,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the global id.
@@ -64,6 +72,10 @@ impl NodeType {
             NodeType::Concern => "Concern",
             NodeType::EmailDelivery => "EmailDelivery",
             NodeType::Review => "Review",
+            NodeType::Survey => "Survey",
+            NodeType::SurveyQuestion => "SurveyQuestion",
+            NodeType::SurveyChoice => "SurveyChoice",
+            NodeType::SurveyResponse => "SurveyResponse",
         }
     }
 
