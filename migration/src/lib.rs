@@ -7,6 +7,7 @@ pub mod m20261122_000001_data_model;
 pub mod m20261123_000001_inactivity;
 pub mod m20261123_000002_unsubscribe_links;
 pub mod m20261123_000003_digest_periods;
+pub mod m20261123_000004_requests_from_surveys;
 
 /// Hive's migrations, oldest first.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_inactivity::Migration),
             Box::new(m20261123_000002_unsubscribe_links::Migration),
             Box::new(m20261123_000003_digest_periods::Migration),
+            Box::new(m20261123_000004_requests_from_surveys::Migration),
         ]
     }
 }

@@ -16,6 +16,7 @@ pub mod queue;
 pub mod reviews;
 pub mod runner;
 pub mod settings;
+pub mod surveys;
 pub mod telemetry;
 pub mod tokens;
 

@@ -11,7 +11,7 @@ use crate::{
     jobs::{
         inactivity_nudges, proposal_followups, review_reminders,
         send_email::{self, SendEmail},
-        staff_digest,
+        staff_digest, survey_invitations,
     },
     outbox,
     queue::JobQueue,
@@ -158,6 +158,11 @@ async fn periodic_loop(ctx: WorkerContext, shutdown: CancellationToken) {
             Ok(done) if done.sent > 0 => ctx.outbox_signal.notify_one(),
             Ok(_) => {}
             Err(error) => warn!(%error, "staff digests failed; will retry"),
+        }
+        match survey_invitations::run(&ctx.db, &ctx.settings.public_url).await {
+            Ok(done) if done.invited + done.reminded > 0 => ctx.outbox_signal.notify_one(),
+            Ok(_) => {}
+            Err(error) => warn!(%error, "survey invitations failed; will retry"),
         }
         match review_reminders::run(&ctx.db, &ctx.settings.public_url).await {
             Ok(reminded) if reminded > 0 => ctx.outbox_signal.notify_one(),

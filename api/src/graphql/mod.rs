@@ -16,6 +16,9 @@ pub mod reviews;
 pub mod sign_in;
 pub mod stats;
 pub mod support_requests;
+pub mod survey_answers;
+pub mod survey_needs;
+pub mod surveys;
 pub mod users;
 pub mod vocabulary;
 
@@ -108,6 +111,8 @@ pub struct Query(
     emails::EmailQuery,
     preferences::PreferencesQuery,
     reviews::ReviewQuery,
+    surveys::SurveyQuery,
+    survey_answers::SurveyAnswerQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -124,6 +129,9 @@ pub struct Mutation(
     emails::EmailMutation,
     preferences::PreferencesMutation,
     reviews::ReviewMutation,
+    surveys::SurveyMutation,
+    survey_answers::SurveyAnswerMutation,
+    survey_needs::SurveyNeedsMutation,
 );
 
 pub type HiveSchema = Schema<Query, Mutation, EmptySubscription>;

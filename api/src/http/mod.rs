@@ -8,6 +8,7 @@ mod metrics;
 mod page;
 mod review_page;
 mod sign_in_page;
+mod survey_page;
 mod unsubscribe_page;
 
 use axum::{
@@ -40,6 +41,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/r/{token}",
             get(review_page::show).post(review_page::answer),
+        )
+        .route(
+            "/s/{token}",
+            get(survey_page::show).post(survey_page::answer),
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -6,3 +6,4 @@ pub mod proposal_followups;
 pub mod review_reminders;
 pub mod send_email;
 pub mod staff_digest;
+pub mod survey_invitations;
