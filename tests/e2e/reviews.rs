@@ -127,18 +127,6 @@ fn provider_review(rows: &[reviews::Model]) -> &reviews::Model {
         .expect("a PROVIDER review row")
 }
 
-async fn get_page(app: &TestApp, link: &str) -> (u16, String) {
-    let response = app.http.get(link).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap())
-}
-
-async fn post_page(app: &TestApp, link: &str, form: &[(&str, &str)]) -> (u16, String) {
-    let response = app.http.post(link).form(form).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap())
-}
-
 on_both_databases!(
     the_final_meeting_completes_and_the_link_takes_a_review,
     |app: TestApp| async move {
@@ -230,7 +218,7 @@ on_both_databases!(
 
         // Opening the link shows a labelled form, and changes nothing.
         for _ in 0..2 {
-            let (status, html) = get_page(&app, &client_link).await;
+            let (status, html) = app.get_page(&client_link).await;
             assert_eq!(status, 200);
             assert!(html.contains("Tom Walsh") && html.contains("Pennine Makers"));
             for field in ["usefulness", "relationship", "wouldRecommend"] {
@@ -255,17 +243,17 @@ on_both_databases!(
         );
 
         // A rating out of range: the problem beside its field, the rest kept, nothing stored.
-        let (status, html) = post_page(
-            &app,
-            &client_link,
-            &[
-                ("usefulness", "9"),
-                ("relationship", "4"),
-                ("wouldRecommend", "5"),
-                ("comments", "Tom <b>listened</b>."),
-            ],
-        )
-        .await;
+        let (status, html) = app
+            .post_page(
+                &client_link,
+                &[
+                    ("usefulness", "9"),
+                    ("relationship", "4"),
+                    ("wouldRecommend", "5"),
+                    ("comments", "Tom <b>listened</b>."),
+                ],
+            )
+            .await;
         assert_eq!(status, 400);
         let error_at = html.find("id=\"usefulness-error\"").expect("an error line");
         let question_at = html.find("How useful was the mentoring?").unwrap();
@@ -293,17 +281,17 @@ on_both_databases!(
         assert_eq!(client_review(&rows).usefulness, None);
 
         // A good answer: thanks, and stored.
-        let (status, html) = post_page(
-            &app,
-            &client_link,
-            &[
-                ("usefulness", "5"),
-                ("relationship", "4"),
-                ("wouldRecommend", "5"),
-                ("comments", "Tom <b>listened</b>."),
-            ],
-        )
-        .await;
+        let (status, html) = app
+            .post_page(
+                &client_link,
+                &[
+                    ("usefulness", "5"),
+                    ("relationship", "4"),
+                    ("wouldRecommend", "5"),
+                    ("comments", "Tom <b>listened</b>."),
+                ],
+            )
+            .await;
         assert_eq!(status, 200, "{html}");
         assert!(html.contains("Thank you"));
         let rows = stored(&app, &m.engagement).await;
@@ -321,20 +309,20 @@ on_both_databases!(
         assert!(provider_review(&rows).submitted_at.is_none());
 
         // The same link again: already answered, whether opened or sent again.
-        let (status, html) = get_page(&app, &client_link).await;
+        let (status, html) = app.get_page(&client_link).await;
         assert_eq!(status, 200);
         assert!(html.contains("Already answered") && !html.contains("<form"));
-        let (status, html) = post_page(
-            &app,
-            &client_link,
-            &[
-                ("usefulness", "1"),
-                ("relationship", "1"),
-                ("wouldRecommend", "1"),
-                ("comments", "Changed my mind."),
-            ],
-        )
-        .await;
+        let (status, html) = app
+            .post_page(
+                &client_link,
+                &[
+                    ("usefulness", "1"),
+                    ("relationship", "1"),
+                    ("wouldRecommend", "1"),
+                    ("comments", "Changed my mind."),
+                ],
+            )
+            .await;
         assert_eq!(status, 409);
         assert!(html.contains("Already answered"));
         assert_eq!(
@@ -342,8 +330,9 @@ on_both_databases!(
             Some(5)
         );
         // A link that is not right says so.
-        let (status, html) =
-            get_page(&app, &format!("{}/r/{}", app.base_url, "x".repeat(43))).await;
+        let (status, html) = app
+            .get_page(&format!("{}/r/{}", app.base_url, "x".repeat(43)))
+            .await;
         assert_eq!(status, 404);
         assert!(html.contains("not right"));
 
@@ -543,7 +532,9 @@ on_both_databases!(
         assert_eq!(first_error_code(&body), Some("CONFLICT"), "{body}");
         // The co-op's emailed link now only says it was answered.
         let (provider_mail, client_mail) = review_requests(&app, &m).await;
-        let (_, html) = get_page(&app, &client_mail.link_containing("/r/").unwrap()).await;
+        let (_, html) = app
+            .get_page(&client_mail.link_containing("/r/").unwrap())
+            .await;
         assert!(html.contains("Already answered"), "{html}");
         let rows = stored(&app, &m.engagement).await;
         assert!(client_review(&rows).reviewer_user_id.is_some());
@@ -637,10 +628,10 @@ on_both_databases!(
             .await;
         let fresh_link = reminder.link_containing("/r/").expect("a link");
         assert_ne!(fresh_link, first_link);
-        let (status, html) = get_page(&app, &first_link).await;
+        let (status, html) = app.get_page(&first_link).await;
         assert_eq!(status, 404);
         assert!(html.contains("use the link in the reminder"));
-        let (status, html) = get_page(&app, &fresh_link).await;
+        let (status, html) = app.get_page(&fresh_link).await;
         assert_eq!(status, 200);
         assert!(html.contains("<form"));
 
@@ -653,17 +644,17 @@ on_both_databases!(
         assert!(client_review(&rows).reminded_at.is_none());
 
         // The fresh link takes the answer.
-        let (status, html) = post_page(
-            &app,
-            &fresh_link,
-            &[
-                ("usefulness", "4"),
-                ("relationship", "5"),
-                ("wouldRecommend", "4"),
-                ("comments", ""),
-            ],
-        )
-        .await;
+        let (status, html) = app
+            .post_page(
+                &fresh_link,
+                &[
+                    ("usefulness", "4"),
+                    ("relationship", "5"),
+                    ("wouldRecommend", "4"),
+                    ("comments", ""),
+                ],
+            )
+            .await;
         assert_eq!(status, 200, "{html}");
         let rows = stored(&app, &m.engagement).await;
         assert_eq!(provider_review(&rows).usefulness, Some(4));

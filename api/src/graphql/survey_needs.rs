@@ -10,11 +10,11 @@
 use async_graphql::{Context, ID, Object};
 use chrono::Utc;
 use entity::{
-    organisations, survey_answers, survey_choice_topics, survey_invitations,
-    survey_questions::{self, QuestionKind},
-    survey_responses, support_request_topics,
+    organisations, support_request_topics,
     support_requests::{self, SupportRequestStatus},
-    surveys, topics,
+    survey_answers, survey_choice_topics, survey_invitations,
+    survey_questions::{self, QuestionKind},
+    survey_responses, surveys, topics,
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
@@ -112,9 +112,8 @@ impl SurveyNeedsMutation {
             .one(&txn)
             .await?
             .ok_or_else(|| ApiError::not_found("No survey response has that id."))?;
-        let drafted_already = || {
-            ApiError::conflict("A support request has already been drafted from this response.")
-        };
+        let drafted_already =
+            || ApiError::conflict("A support request has already been drafted from this response.");
         if support_requests::Entity::find()
             .filter(support_requests::Column::SurveyResponseId.eq(response.id))
             .one(&txn)

@@ -14,8 +14,8 @@ use std::collections::HashMap;
 use async_graphql::{Context, Enum, ID, InputObject, Object};
 use chrono::{DateTime, Duration, Utc};
 use entity::{
-    organisations, sectors, survey_choice_topics, survey_choices,
-    survey_invitations, survey_questions::{self, QuestionKind},
+    organisations, sectors, survey_choice_topics, survey_choices, survey_invitations,
+    survey_questions::{self, QuestionKind},
     survey_responses,
     surveys::{self, SurveyStatus},
     topics,
@@ -420,7 +420,7 @@ pub struct ChoiceInput {
 pub struct SurveyAudienceInput {
     #[graphql(default)]
     pub sectors: Vec<ID>,
-    /// Region names as organisations record them (case does not matter).
+    /// Region names from the programme's list (case does not matter).
     #[graphql(default)]
     pub regions: Vec<String>,
     #[graphql(default)]
@@ -516,10 +516,7 @@ async fn clean_survey(
         if is_choice && !(2..=MAX_CHOICES).contains(&question.choices.len()) {
             return Err(ApiError::bad_input(
                 &at("choices"),
-                format!(
-                    "Question {} needs 2 to {MAX_CHOICES} choices.",
-                    index + 1
-                ),
+                format!("Question {} needs 2 to {MAX_CHOICES} choices.", index + 1),
             ));
         }
         let mut choices: Vec<(String, Vec<i64>)> = Vec::with_capacity(question.choices.len());
@@ -592,12 +589,12 @@ async fn write_questions(
             .insert(conn)
             .await?;
             if !topic_ids.is_empty() {
-                survey_choice_topics::Entity::insert_many(topic_ids.into_iter().map(
-                    |topic_id| survey_choice_topics::ActiveModel {
+                survey_choice_topics::Entity::insert_many(topic_ids.into_iter().map(|topic_id| {
+                    survey_choice_topics::ActiveModel {
                         choice_id: Set(choice.id),
                         topic_id: Set(topic_id),
-                    },
-                ))
+                    }
+                }))
                 .exec_without_returning(conn)
                 .await?;
             }
@@ -723,7 +720,14 @@ impl SurveyMutation {
         let (title, description, questions) = clean_survey(&txn, input).await?;
         let survey = insert_draft(&txn, viewer, title, description, None).await?;
         write_questions(&txn, survey.id, questions).await?;
-        audit::record(&txn, viewer, "createSurvey", Some(("Survey", survey.id)), None).await?;
+        audit::record(
+            &txn,
+            viewer,
+            "createSurvey",
+            Some(("Survey", survey.id)),
+            None,
+        )
+        .await?;
         txn.commit().await?;
         Ok(Survey(survey))
     }
@@ -750,7 +754,14 @@ impl SurveyMutation {
         row.description = Set(description);
         row.updated_at = Set(Utc::now());
         let survey = row.update(&txn).await?;
-        audit::record(&txn, viewer, "updateSurvey", Some(("Survey", survey.id)), None).await?;
+        audit::record(
+            &txn,
+            viewer,
+            "updateSurvey",
+            Some(("Survey", survey.id)),
+            None,
+        )
+        .await?;
         txn.commit().await?;
         Ok(Survey(survey))
     }
@@ -841,7 +852,11 @@ impl SurveyMutation {
             let sector = decode_id_of(NodeType::Sector, id).map_err(|_| {
                 ApiError::bad_input("audience.sectors", format!("Not a sector id: {}", id.0))
             })?;
-            if sectors::Entity::find_by_id(sector).one(&txn).await?.is_none() {
+            if sectors::Entity::find_by_id(sector)
+                .one(&txn)
+                .await?
+                .is_none()
+            {
                 return Err(ApiError::bad_input(
                     "audience.sectors",
                     format!("No sector has the id {}.", id.0),
@@ -853,14 +868,16 @@ impl SurveyMutation {
         }
         let mut regions: Vec<String> = Vec::new();
         for region in &audience.regions {
-            let region = region.trim();
-            if region.is_empty() || too_long(region, 100) {
-                return Err(ApiError::bad_input(
+            let region = crate::regions::canonical_region(region).ok_or_else(|| {
+                ApiError::bad_input(
                     "audience.regions",
-                    "Each region is 1 to 100 characters.",
-                ));
-            }
-            if !regions.iter().any(|r| r.eq_ignore_ascii_case(region)) {
+                    format!(
+                        "\"{}\" is not one of the programme's regions.",
+                        region.trim()
+                    ),
+                )
+            })?;
+            if !regions.iter().any(|r| r == region) {
                 regions.push(region.to_string());
             }
         }
@@ -938,7 +955,14 @@ impl SurveyMutation {
                 _ => "This survey is closed already.",
             }));
         }
-        audit::record(&txn, viewer, "closeSurvey", Some(("Survey", survey.id)), None).await?;
+        audit::record(
+            &txn,
+            viewer,
+            "closeSurvey",
+            Some(("Survey", survey.id)),
+            None,
+        )
+        .await?;
         let survey = surveys::Entity::find_by_id(survey.id)
             .one(&txn)
             .await?

@@ -185,7 +185,11 @@ fn error_line(question_id: i64, error: Option<&FieldError>) -> String {
 
 /// One question as a fieldset: its prompt as the legend, the problem (if
 /// any) under it, then its inputs.
-fn question_html(question: &SurveyQuestion, entered: &Entered, error: Option<&FieldError>) -> String {
+fn question_html(
+    question: &SurveyQuestion,
+    entered: &Entered,
+    error: Option<&FieldError>,
+) -> String {
     let q = &question.question;
     let name = field_id(q.id);
     let described = if error.is_some() {
@@ -301,10 +305,7 @@ fn form_page(
         let items: String = errors
             .iter()
             .map(|error| match error.question_id {
-                Some(id) => format!(
-                    "<li><a href=\"#q{id}\">{}</a></li>",
-                    escape(&error.message)
-                ),
+                Some(id) => format!("<li><a href=\"#q{id}\">{}</a></li>", escape(&error.message)),
                 None => format!("<li>{}</li>", escape(&error.message)),
             })
             .collect();
@@ -339,7 +340,10 @@ pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> R
         Ok(invitation) if !invitation.is_open() => closed_page(Some(&invitation)),
         Ok(invitation) => {
             let entered = Entered::from_invitation(&invitation);
-            (StatusCode::OK, form_page(&token, &invitation, &entered, &[]))
+            (
+                StatusCode::OK,
+                form_page(&token, &invitation, &entered, &[]),
+            )
         }
         Err(error) => refusal(error),
     }

@@ -2,6 +2,7 @@
 //! database of its own per test (a fresh SQLite file, or a fresh PostgreSQL
 //! database when `TEST_DATABASE_URL` is set), and a real SMTP server.
 
+pub mod census;
 pub mod programme;
 pub mod smtp;
 
@@ -260,6 +261,20 @@ impl TestApp {
         let status = response.status().as_u16();
         let body: Value = response.json().await.expect("JSON body");
         (status, body)
+    }
+
+    /// GETs a page as a browser would: status and HTML.
+    pub async fn get_page(&self, link: &str) -> (u16, String) {
+        let response = self.http.get(link).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    }
+
+    /// POSTs a form as a browser would (fields in order, names may repeat).
+    pub async fn post_page(&self, link: &str, form: &[(&str, &str)]) -> (u16, String) {
+        let response = self.http.post(link).form(form).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
     }
 
     /// Creates a user through the same code as `hive-api admin create-user`

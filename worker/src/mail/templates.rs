@@ -27,6 +27,8 @@ pub const MESSAGES: &[&str] = &[
     "staff_digest",
     "review_request",
     "review_reminder",
+    "survey_invitation",
+    "survey_reminder",
 ];
 
 macro_rules! template_files {
@@ -59,6 +61,8 @@ const FILES: &[(&str, &str)] = template_files![
     "staff_digest",
     "review_request",
     "review_reminder",
+    "survey_invitation",
+    "survey_reminder",
 ];
 const LAYOUT: (&str, &str) = (
     "_layout.html.j2",
