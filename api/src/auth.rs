@@ -8,7 +8,7 @@ use entity::{
     users::{self, Role},
 };
 use hive_worker::{
-    outbox::{self, NewEmail},
+    jobs::sign_in_links::{self, Occasion},
     tokens::{SecretToken, hash_token, looks_like_token},
 };
 use sea_orm::{
@@ -194,26 +194,25 @@ pub async fn send_sign_in_link(
     user: &users::Model,
 ) -> ApiResult<()> {
     let txn = hive_worker::db::begin_write(db).await?;
-    queue_sign_in_link(&txn, public_url, user, "sign_in").await?;
+    queue_sign_in_link(&txn, public_url, user, Occasion::SignIn).await?;
     txn.commit().await?;
     Ok(())
 }
 
-/// Writes a sign-in token and its email (with `template`: `sign_in`, or
-/// `welcome` for a new account) on the caller's transaction, so an account
-/// and its first link are saved together or not at all.
+/// Writes a sign-in token and its email (a welcome for a new account) on the
+/// caller's transaction, so an account and its first link are saved together
+/// or not at all.
 pub async fn queue_sign_in_link(
     conn: &impl ConnectionTrait,
     public_url: &str,
     user: &users::Model,
-    template: &'static str,
+    occasion: Occasion,
 ) -> Result<(), sea_orm::DbErr> {
-    let token = SecretToken::generate();
-    let link = format!("{public_url}/sign-in?token={}", token.expose());
+    let secret = SecretToken::generate();
     let now = Utc::now();
-    let row = sign_in_tokens::ActiveModel {
+    let token = sign_in_tokens::ActiveModel {
         user_id: Set(user.id),
-        token_hash: Set(token.hash()),
+        token_hash: Set(secret.hash()),
         created_at: Set(now),
         expires_at: Set(now + SIGN_IN_LINK_LIFETIME),
         used_at: Set(None),
@@ -221,24 +220,7 @@ pub async fn queue_sign_in_link(
     }
     .insert(conn)
     .await?;
-    outbox::enqueue(
-        conn,
-        NewEmail {
-            idempotency_key: format!("sign-in:{}", row.id),
-            category: entity::emails::EmailCategory::SignIn,
-            template,
-            recipient: user.email.clone(),
-            context: serde_json::json!({
-                "name": user.name,
-                "link": link,
-                "expires_minutes": SIGN_IN_LINK_LIFETIME.num_minutes(),
-                "role": format!("{:?}", user.role).to_lowercase(),
-            }),
-            due: Utc::now(),
-        },
-    )
-    .await?;
-    Ok(())
+    sign_in_links::send(conn, public_url, user, &token, &secret, occasion).await
 }
 
 /// Why a sign-in link was refused. Each has its own message, so a person

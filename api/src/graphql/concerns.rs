@@ -6,12 +6,11 @@
 use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
 use entity::{
-    concerns::{self, ConcernCategory, ConcernStatus},
-    emails::EmailCategory,
-    engagements, organisations, providers, support_requests, users,
+    concerns::{self, ConcernStatus},
+    engagements,
     users::Role,
 };
-use hive_worker::notify;
+use hive_worker::jobs::concern_alerts;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
 };
@@ -71,15 +70,6 @@ impl Concern {
     }
     async fn resolved_at(&self) -> Option<DateTime<Utc>> {
         self.0.resolved_at
-    }
-}
-
-fn category_words(category: ConcernCategory) -> &'static str {
-    match category {
-        ConcernCategory::CriminalConduct => "criminal conduct",
-        ConcernCategory::Harassment => "harassment",
-        ConcernCategory::Bullying => "bullying",
-        ConcernCategory::Other => "other",
     }
 }
 
@@ -158,34 +148,7 @@ impl ConcernMutation {
         }
         .insert(&txn)
         .await?;
-        let (_, organisation) = support_requests::Entity::find_by_id(engagement.support_request_id)
-            .find_also_related(organisations::Entity)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| ApiError::internal("engagement without request"))?;
-        let provider_name = match providers::Entity::find_by_id(engagement.provider_id)
-            .find_also_related(users::Entity)
-            .one(&txn)
-            .await?
-        {
-            Some((_, Some(user))) => user.name,
-            _ => String::new(),
-        };
-        let staff = notify::staff(&txn).await?;
-        notify::send(
-            &txn,
-            &format!("concern-raised:{}", row.id),
-            EmailCategory::Concern,
-            "concern_raised",
-            &staff,
-            serde_json::json!({
-                "category": category_words(row.category),
-                "provider": provider_name,
-                "organisation": organisation.map(|o| o.name).unwrap_or_default(),
-                "link": format!("{}/graphql", state.settings.public_url),
-            }),
-        )
-        .await?;
+        concern_alerts::raised(&txn, &state.settings.public_url, &row, &engagement).await?;
         audit::record(
             &txn,
             viewer,

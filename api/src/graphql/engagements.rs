@@ -8,14 +8,12 @@
 use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
 use entity::{
-    emails::EmailCategory,
     engagements::{self, EngagementStatus},
-    organisations, providers,
+    providers,
     support_requests::{self, EngagementKind, SupportRequestStatus},
-    topics, users,
 };
 use hive_worker::{
-    notify,
+    jobs::match_notifications::{self, Answer, EndedBy},
     tokens::{SecretToken, hash_token, looks_like_token},
 };
 use sea_orm::{
@@ -175,27 +173,6 @@ fn kind_matches(request: EngagementKind, provider: providers::ProviderKind) -> b
     )
 }
 
-/// What the proposal email says about the request.
-async fn request_summary(
-    conn: &impl ConnectionTrait,
-    request: &support_requests::Model,
-) -> ApiResult<(organisations::Model, String)> {
-    let organisation = organisations::Entity::find_by_id(request.organisation_id)
-        .one(conn)
-        .await?
-        .ok_or_else(|| ApiError::internal("request without organisation"))?;
-    let names: Vec<String> = topics::Entity::find()
-        .inner_join(entity::support_request_topics::Entity)
-        .filter(entity::support_request_topics::Column::SupportRequestId.eq(request.id))
-        .order_by_asc(topics::Column::Id)
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|topic| topic.name)
-        .collect();
-    Ok((organisation, names.join(", ")))
-}
-
 /// Proposes `provider_id` for `request_id`. All checks run inside the
 /// transaction, after the request's and provider's rows are locked.
 pub async fn propose(
@@ -296,28 +273,7 @@ pub async fn propose(
     request_row.updated_at = Set(now);
     request_row.update(&txn).await?;
 
-    let (organisation, topic_names) = request_summary(&txn, &request).await?;
-    let provider_user = users::Entity::find_by_id(provider.user_id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| ApiError::internal("provider without user"))?;
-    notify::send(
-        &txn,
-        &format!("match-proposed:{}", engagement.id),
-        EmailCategory::Match,
-        "match_proposed",
-        &[provider_user.into()],
-        serde_json::json!({
-            "organisation": organisation.name,
-            "region": organisation.region,
-            "kind": format!("{:?}", request.kind).to_uppercase(),
-            "goals": request.goals,
-            "topics": topic_names,
-            "days": days,
-            "link": format!("{public_url}/m/{}", token.expose()),
-        }),
-    )
-    .await?;
+    match_notifications::proposed(&txn, public_url, &engagement, &request, &token).await?;
     audit::record(
         &txn,
         viewer,
@@ -414,20 +370,6 @@ pub async fn respond(
     row.updated_at = Set(now);
     let mut request_row: support_requests::ActiveModel = request.clone().into();
     request_row.updated_at = Set(now);
-    let (organisation, _) = request_summary(&txn, &request).await?;
-    let provider_user = users::Entity::find_by_id(provider.user_id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| ApiError::internal("provider without user"))?;
-    let link = format!("{public_url}/graphql");
-    let context = serde_json::json!({
-        "provider": provider_user.name,
-        "organisation": organisation.name,
-        "kind": format!("{:?}", request.kind).to_uppercase(),
-        "days": engagement.days_allocated,
-        "reason": reason.clone().unwrap_or_default(),
-        "link": link,
-    });
     let updated = if accept {
         if let Some(why) = rules::request_closed_reason(request.status) {
             return Err(ApiError::conflict(why));
@@ -454,17 +396,6 @@ pub async fn respond(
             })?;
         request_row.status = Set(SupportRequestStatus::Matched);
         request_row.update(&txn).await?;
-        let mut recipients = vec![notify::Recipient::from(provider_user.clone())];
-        recipients.extend(notify::organisation(&txn, &organisation).await?);
-        notify::send(
-            &txn,
-            &format!("match-accepted:{}", engagement.id),
-            EmailCategory::Match,
-            "match_accepted",
-            &recipients,
-            context,
-        )
-        .await?;
         updated
     } else {
         row.status = Set(EngagementStatus::Declined);
@@ -474,19 +405,22 @@ pub async fn respond(
             request_row.status = Set(SupportRequestStatus::Matching);
             request_row.update(&txn).await?;
         }
-        let mut recipients = notify::staff(&txn).await?;
-        recipients.extend(notify::organisation(&txn, &organisation).await?);
-        notify::send(
-            &txn,
-            &format!("match-declined:{}", engagement.id),
-            EmailCategory::Match,
-            "match_declined",
-            &recipients,
-            context,
-        )
-        .await?;
         updated
     };
+    let answer = if accept {
+        Answer::Accepted
+    } else {
+        Answer::Declined
+    };
+    match_notifications::answered(
+        &txn,
+        public_url,
+        &updated,
+        &request,
+        answer,
+        reason.as_deref(),
+    )
+    .await?;
     audit::record(
         &txn,
         &actor,
@@ -554,38 +488,12 @@ pub async fn end_early(
     request_row.updated_at = Set(now);
     request_row.update(&txn).await?;
 
-    let (organisation, _) = request_summary(&txn, &request).await?;
-    let provider = providers::Entity::find_by_id(engagement.provider_id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| ApiError::internal("engagement without provider"))?;
-    let provider_user = users::Entity::find_by_id(provider.user_id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| ApiError::internal("provider without user"))?;
     let ended_by = match party {
-        super::meetings::Party::Provider => provider_user.name.clone(),
-        super::meetings::Party::ClientMember => organisation.name.clone(),
-        _ => "the Hive team".to_string(),
+        super::meetings::Party::Provider => EndedBy::Provider,
+        super::meetings::Party::ClientMember => EndedBy::Client,
+        _ => EndedBy::Staff,
     };
-    let mut recipients = vec![notify::Recipient::from(provider_user.clone())];
-    recipients.extend(notify::organisation(&txn, &organisation).await?);
-    recipients.extend(notify::staff(&txn).await?);
-    notify::send(
-        &txn,
-        &format!("engagement-ended:{}", engagement.id),
-        EmailCategory::Match,
-        "engagement_ended",
-        &recipients,
-        serde_json::json!({
-            "provider": provider_user.name,
-            "organisation": organisation.name,
-            "ended_by": ended_by,
-            "reason": reason,
-            "kind": format!("{:?}", request.kind).to_uppercase(),
-        }),
-    )
-    .await?;
+    match_notifications::ended_early(&txn, &updated, &request, ended_by).await?;
     // Who and why are on the engagement; the trail keeps only that it happened.
     audit::record(
         &txn,

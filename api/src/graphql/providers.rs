@@ -9,6 +9,7 @@ use entity::{
     providers::{self, ProviderKind},
     users::Role,
 };
+use hive_worker::jobs::sign_in_links::Occasion;
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
@@ -458,7 +459,8 @@ async fn register(
     .insert(&txn)
     .await?;
     write_offer(&txn, provider.id, &offer).await?;
-    crate::auth::queue_sign_in_link(&txn, &state.settings.public_url, &user, "welcome").await?;
+    crate::auth::queue_sign_in_link(&txn, &state.settings.public_url, &user, Occasion::Welcome)
+        .await?;
     let action = match kind {
         ProviderKind::Mentor => "registerMentor",
         ProviderKind::Adviser => "registerAdviser",

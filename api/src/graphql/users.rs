@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, Enum, ID, Object};
 use entity::users::{self, Role};
+use hive_worker::jobs::sign_in_links::Occasion;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::relay::{HiveConnection, NodeType, PageArgs, global_id, paginate};
@@ -218,7 +219,8 @@ pub async fn create_account(
     let state = ctx.data_unchecked::<AppState>();
     let txn = hive_worker::db::begin_write(&state.db).await?;
     let user = insert_account(&txn, email, name, role, organisation_id).await?;
-    crate::auth::queue_sign_in_link(&txn, &state.settings.public_url, &user, "welcome").await?;
+    crate::auth::queue_sign_in_link(&txn, &state.settings.public_url, &user, Occasion::Welcome)
+        .await?;
     crate::audit::record(&txn, viewer(ctx), action, Some(("User", user.id)), None).await?;
     txn.commit().await?;
     state.outbox_signal.notify_one();

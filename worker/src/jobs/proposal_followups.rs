@@ -1,7 +1,8 @@
 //! No silent stalls: a proposal unanswered for 3 days is chased once (with a
 //! fresh link); at 7 days it lapses, the request goes back to MATCHING and
-//! staff are told. Runs every few seconds to a minute from every worker;
-//! conditional updates and idempotency keys make the runs safe to overlap.
+//! staff are told (the message is in `match_notifications`). Runs every few
+//! seconds to a minute from every worker; conditional updates and idempotency
+//! keys make the runs safe to overlap.
 
 use chrono::{Duration, Utc};
 use entity::{
@@ -16,7 +17,7 @@ use sea_orm::{
 };
 use tracing::info;
 
-use crate::{notify, tokens::SecretToken};
+use crate::{jobs::match_notifications, notify, tokens::SecretToken};
 
 /// A proposal is chased when unanswered this long…
 pub const CHASE_AFTER: Duration = Duration::days(3);
@@ -170,21 +171,7 @@ async fn expire(
         ]))
         .exec(&txn)
         .await?;
-    let (user, _, organisation) = parties(&txn, engagement).await?;
-    let staff = notify::staff(&txn).await?;
-    notify::send(
-        &txn,
-        &format!("match-expired:{}", engagement.id),
-        EmailCategory::Match,
-        "match_expired",
-        &staff,
-        serde_json::json!({
-            "provider": user.name,
-            "organisation": organisation.name,
-            "link": format!("{public_url}/graphql"),
-        }),
-    )
-    .await?;
+    match_notifications::expired(&txn, public_url, engagement).await?;
     txn.commit().await?;
     Ok(true)
 }
