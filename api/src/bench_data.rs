@@ -261,3 +261,55 @@ pub async fn generate(db: &DatabaseConnection, size: BenchSize) -> anyhow::Resul
         .to_string(),
     })
 }
+
+/// Queues `count` welcome-style emails, a thousand per transaction, as a
+/// fan-out would: the mail bench's load.
+pub async fn enqueue_emails(db: &DatabaseConnection, count: usize) -> anyhow::Result<()> {
+    use sea_orm::TransactionTrait;
+    for chunk in (0..count).collect::<Vec<_>>().chunks(1_000) {
+        let txn = db.begin().await?;
+        for n in chunk {
+            hive_worker::outbox::enqueue(
+                &txn,
+                hive_worker::outbox::NewEmail {
+                    idempotency_key: format!("bench:{n}"),
+                    category: entity::emails::EmailCategory::Match,
+                    template: "welcome",
+                    recipient: format!("member{n}@bench.example"),
+                    context: serde_json::json!({
+                        "name": format!("Member {n}"),
+                        "role": "member",
+                        "link": format!("https://hive.example/sign-in/{n:043}"),
+                        "expires_minutes": 15,
+                    }),
+                    due: Utc::now(),
+                },
+            )
+            .await?;
+        }
+        txn.commit().await?;
+    }
+    Ok(())
+}
+
+/// Waits until `count` emails are SENT; fails if any is dead or failed, so
+/// a bench never reports the speed of losing mail.
+pub async fn wait_until_sent(db: &DatabaseConnection, count: usize) -> anyhow::Result<()> {
+    use entity::emails::{self, EmailStatus};
+    use sea_orm::{ColumnTrait, QueryFilter};
+    loop {
+        let sent = emails::Entity::find()
+            .filter(emails::Column::Status.eq(EmailStatus::Sent))
+            .count(db)
+            .await?;
+        if sent as usize >= count {
+            return Ok(());
+        }
+        let lost = emails::Entity::find()
+            .filter(emails::Column::Status.is_in([EmailStatus::Dead, EmailStatus::Failed]))
+            .count(db)
+            .await?;
+        anyhow::ensure!(lost == 0, "{lost} emails failed; is the SMTP sink running?");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -63,6 +63,16 @@ enum Command {
         #[arg(long, default_value_t = 5_000)]
         coops: usize,
     },
+    /// Queue `count` emails in a fresh database; with `--wait`, instead wait
+    /// until a separately running `hive-worker` has sent that many and print
+    /// the rate (the clock starts when waiting starts).
+    #[command(hide = true)]
+    BenchEmails {
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+        #[arg(long)]
+        wait: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -167,6 +177,23 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             .await?;
             println!("request {}", data.request_id);
             println!("token {}", token.expose());
+            Ok(())
+        }
+        Some(Command::BenchEmails { count, wait }) => {
+            let db = db::connect(&settings.database_url).await?;
+            db::migrate(&db).await?;
+            if !wait {
+                crate::bench_data::enqueue_emails(&db, count).await?;
+                println!("queued {count}");
+                return Ok(());
+            }
+            let started = std::time::Instant::now();
+            crate::bench_data::wait_until_sent(&db, count).await?;
+            let seconds = started.elapsed().as_secs_f64();
+            println!(
+                "sent {count} in {seconds:.1} s: {:.0} messages/s",
+                count as f64 / seconds
+            );
             Ok(())
         }
         Some(Command::Schema) => {
