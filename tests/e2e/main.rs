@@ -29,3 +29,4 @@ mod schema;
 mod seed;
 mod sign_in;
 mod suggestions;
+mod survey_results;

@@ -16,6 +16,7 @@ pub mod reviews;
 pub mod sign_in;
 pub mod stats;
 pub mod support_requests;
+pub mod survey_results;
 pub mod users;
 pub mod vocabulary;
 
@@ -108,6 +109,7 @@ pub struct Query(
     emails::EmailQuery,
     preferences::PreferencesQuery,
     reviews::ReviewQuery,
+    survey_results::SurveyResultsQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -8,6 +8,7 @@ mod metrics;
 mod page;
 mod review_page;
 mod sign_in_page;
+mod survey_csv;
 mod unsubscribe_page;
 
 use axum::{
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
             "/r/{token}",
             get(review_page::show).post(review_page::answer),
         )
+        .route("/surveys/{id}/responses.csv", get(survey_csv::download))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))

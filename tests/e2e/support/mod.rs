@@ -2,6 +2,7 @@
 //! database of its own per test (a fresh SQLite file, or a fresh PostgreSQL
 //! database when `TEST_DATABASE_URL` is set), and a real SMTP server.
 
+pub mod census_rows;
 pub mod programme;
 pub mod smtp;
 
