@@ -29,4 +29,5 @@ mod schema;
 mod seed;
 mod sign_in;
 mod suggestions;
+mod survey_results;
 mod surveys;

@@ -18,6 +18,7 @@ pub mod stats;
 pub mod support_requests;
 pub mod survey_answers;
 pub mod survey_needs;
+pub mod survey_results;
 pub mod surveys;
 pub mod users;
 pub mod vocabulary;
@@ -113,6 +114,7 @@ pub struct Query(
     reviews::ReviewQuery,
     surveys::SurveyQuery,
     survey_answers::SurveyAnswerQuery,
+    survey_results::SurveyResultsQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -12,7 +12,7 @@ use entity::{
     support_requests::{self, SupportRequestStatus},
     topics, users,
 };
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
 
 use super::providers::{DaysSummary, days_summary};
 use crate::{auth::RoleGuard, error::ApiResult, state::AppState};
@@ -52,12 +52,65 @@ pub struct ProgrammeStats {
     pub waiting: Waiting,
     /// Requests per topic, most asked first.
     pub demand_by_topic: Vec<Count>,
+    /// Per topic, the organisations whose latest survey response picked a
+    /// choice mapped to it, most first: the census's view of demand, which
+    /// includes co-ops that have not asked for support yet.
+    pub survey_needs_by_topic: Vec<Count>,
     /// Mean client rating per provider, best first.
     pub review_scores: Vec<ProviderScore>,
     /// Mean client rating by kind of support.
     pub review_scores_by_kind: Vec<ProviderScore>,
     /// Mean days from a request to its accepted match.
     pub average_days_to_match: Option<f64>,
+}
+
+/// Counts per topic id as labelled counts, most first, ties by name.
+fn most_first(
+    counts: impl IntoIterator<Item = (i64, i64)>,
+    topic_names: &HashMap<i64, String>,
+) -> Vec<Count> {
+    let mut labelled: Vec<Count> = counts
+        .into_iter()
+        .map(|(id, count)| Count {
+            label: topic_names.get(&id).cloned().unwrap_or_default(),
+            count,
+        })
+        .collect();
+    labelled.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.label.cmp(&b.label)));
+    labelled
+}
+
+/// Topic id → organisations whose latest response (to any survey) picked a
+/// choice mapped to the topic. A co-op's needs are what it said last: an
+/// earlier wave's answer it has since changed no longer counts. One
+/// statement; the latest response is the one no other of the same
+/// organisation follows (by submission time, then id).
+async fn survey_needs(db: &impl ConnectionTrait) -> ApiResult<Vec<(i64, i64)>> {
+    const LATEST_NEEDS: &str = "\
+        SELECT t.topic_id AS topic_id, COUNT(DISTINCT i.organisation_id) AS organisations \
+        FROM survey_answers a \
+        JOIN survey_choice_topics t ON t.choice_id = a.choice_id \
+        JOIN survey_responses r ON r.id = a.response_id \
+        JOIN survey_invitations i ON i.id = r.invitation_id \
+        WHERE NOT EXISTS ( \
+            SELECT 1 FROM survey_responses later \
+            JOIN survey_invitations li ON li.id = later.invitation_id \
+            WHERE li.organisation_id = i.organisation_id \
+            AND (later.submitted_at > r.submitted_at \
+                 OR (later.submitted_at = r.submitted_at AND later.id > r.id))) \
+        GROUP BY t.topic_id";
+    let backend = db.get_database_backend();
+    let mut needs = Vec::new();
+    for row in db
+        .query_all_raw(Statement::from_string(backend, LATEST_NEEDS))
+        .await?
+    {
+        needs.push((
+            row.try_get::<i64>("", "topic_id")?,
+            row.try_get::<i64>("", "organisations")?,
+        ));
+    }
+    Ok(needs)
 }
 
 #[derive(Default)]
@@ -130,14 +183,8 @@ impl StatsQuery {
         for row in support_request_topics::Entity::find().all(db).await? {
             *demand.entry(row.topic_id).or_default() += 1;
         }
-        let mut demand_by_topic: Vec<Count> = demand
-            .into_iter()
-            .map(|(id, count)| Count {
-                label: topic_names.get(&id).cloned().unwrap_or_default(),
-                count,
-            })
-            .collect();
-        demand_by_topic.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.label.cmp(&b.label)));
+        let demand_by_topic = most_first(demand, &topic_names);
+        let survey_needs_by_topic = most_first(survey_needs(db).await?, &topic_names);
 
         // Client reviews, per provider and per kind.
         let engagement_by_id: HashMap<i64, &engagements::Model> =
@@ -228,6 +275,7 @@ impl StatsQuery {
             days: days_summary(db, None).await?,
             waiting,
             demand_by_topic,
+            survey_needs_by_topic,
             review_scores,
             review_scores_by_kind,
             average_days_to_match: (!to_match.is_empty())

@@ -64,7 +64,10 @@ pub enum Status {
 
 /// What kind of answer a question takes.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(remote = "entity::survey_questions::QuestionKind")]
+#[graphql(
+    name = "SurveyQuestionKind",
+    remote = "entity::survey_questions::QuestionKind"
+)]
 pub enum QuestionKindValue {
     /// One of the choices.
     SingleChoice,
@@ -147,6 +150,12 @@ impl Survey {
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+    /// Response rates and every question's figures, beside the previous
+    /// wave's when there is one.
+    async fn results(&self, ctx: &Context<'_>) -> ApiResult<super::survey_results::SurveyResults> {
+        let state = ctx.data_unchecked::<AppState>();
+        super::survey_results::survey_results(&state.db, self.0.id).await
     }
     /// In the order co-ops see them.
     async fn questions(&self, ctx: &Context<'_>) -> ApiResult<Vec<SurveyQuestion>> {

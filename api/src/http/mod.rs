@@ -8,6 +8,7 @@ mod metrics;
 mod page;
 mod review_page;
 mod sign_in_page;
+mod survey_csv;
 mod survey_page;
 mod unsubscribe_page;
 
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
             "/s/{token}",
             get(survey_page::show).post(survey_page::answer),
         )
+        .route("/surveys/{id}/responses.csv", get(survey_csv::download))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))

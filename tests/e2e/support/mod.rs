@@ -3,6 +3,7 @@
 //! database when `TEST_DATABASE_URL` is set), and a real SMTP server.
 
 pub mod census;
+pub mod census_rows;
 pub mod programme;
 pub mod smtp;
 
