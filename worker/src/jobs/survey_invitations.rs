@@ -120,6 +120,9 @@ async fn invite_batch(
         .and_where(Expr::col((Invitations, survey_invitations::Column::SurveyId)).eq(survey.id))
         .to_owned();
     let txn = crate::db::begin_write(db).await?;
+    if !still_open(&txn, survey.id).await? {
+        return Ok(0);
+    }
     let batch = Audience::from_stored(survey.audience.as_deref())
         .organisations()
         .filter(organisations::Column::CreatedAt.lte(launched_at))
@@ -209,6 +212,9 @@ async fn remind_batch(
     let organisations: Vec<organisations::Model> =
         due.iter().filter_map(|(_, org)| org.clone()).collect();
     let txn = crate::db::begin_write(db).await?;
+    if !still_open(&txn, survey.id).await? {
+        return Ok(0);
+    }
     let mut recipients = recipients_of(&txn, &organisations).await?;
     let now = Utc::now();
     let mut reminded = 0;
@@ -246,6 +252,16 @@ async fn remind_batch(
     }
     txn.commit().await?;
     Ok(reminded)
+}
+
+/// Whether the survey is still OPEN, read inside the batch's transaction: a
+/// pass reads the open surveys once, and staff may close one meanwhile.
+async fn still_open(conn: &impl ConnectionTrait, survey_id: i64) -> Result<bool, DbErr> {
+    Ok(surveys::Entity::find_by_id(survey_id)
+        .filter(surveys::Column::Status.eq(SurveyStatus::Open))
+        .one(conn)
+        .await?
+        .is_some())
 }
 
 /// Who is written to for each organisation, as `notify::organisation` would
