@@ -29,5 +29,6 @@ mod schema;
 mod seed;
 mod sign_in;
 mod suggestions;
+mod survey_browser;
 mod survey_results;
 mod surveys;

@@ -1,0 +1,252 @@
+//! A co-op answers the needs survey in a real browser: headless Chromium
+//! (Debian's `chromium`, driven through `chromedriver` by WebDriver) opens the
+//! link from the invitation email, fills in the form, is told about a
+//! missing answer beside its question, fixes it and sends; staff then see the
+//! answer in the results. Both databases.
+//!
+//! Chromium comes from Debian's packages. When `chromedriver` is missing the
+//! test installs `chromium` and `chromium-driver` with apt-get (CI runs as
+//! root on a Debian machine); when that is impossible outside CI it says so
+//! loudly and skips. In CI a missing browser is a failure.
+
+use std::{
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::on_both_databases;
+use crate::support::{
+    TestApp,
+    census::Census,
+    programme::{decode, ok},
+};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Makes sure Chromium and its driver are installed; false (after saying so)
+/// when they cannot be outside CI.
+fn browser_available() -> bool {
+    if Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists() {
+        return true;
+    }
+    eprintln!("installing Debian's chromium and chromium-driver for the browser test…");
+    let installed = Command::new("apt-get")
+        .args(["install", "-y", "-q", "chromium", "chromium-driver"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+        && Path::new(CHROMEDRIVER).exists();
+    if !installed {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs chromium and chromium-driver: apt-get install failed"
+        );
+        eprintln!(
+            "\n*** SKIPPED: the browser test needs {CHROMEDRIVER} and {CHROMIUM} \
+             (apt-get install chromium chromium-driver) ***\n"
+        );
+    }
+    installed
+}
+
+/// A chromedriver process of the test's own, killed when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Self { child, port }
+    }
+
+    /// A headless Chromium with a profile of its own and no calls home (the
+    /// machine's network is closed; see the README's test section).
+    async fn browser(&self, profile: &Path) -> Client {
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    "--disable-dev-shm-usage",
+                    format!("--user-data-dir={}", profile.display()),
+                ]
+            }),
+        );
+        // Plain HTTP to a local chromedriver: no TLS stack needed.
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a WebDriver session in headless Chromium")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Clicks the input with this id (a radio button or a box).
+async fn tick(browser: &Client, id: &str) {
+    browser
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|error| panic!("no #{id}: {error}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+on_both_databases!(
+    a_coop_answers_from_the_emailed_link_in_a_real_browser,
+    |app: TestApp| async move {
+        if !browser_available() {
+            return;
+        }
+        let census = Census::new(&app).await;
+        let coop = census
+            .coop(&app, "Riverside Housing", Some(0), "North West", "TRADING")
+            .await;
+        census.launch(&app, &census.survey, json!({})).await;
+        let link = app
+            .smtp
+            .wait_for_subject(&coop.email, "Needs census", Duration::from_secs(20))
+            .await
+            .link_containing("/s/")
+            .expect("a survey link in the email");
+        let questions = census.questions(&app, &census.survey).await;
+        let q = |n: usize| format!("q{}", decode(&questions[n].0));
+        let choice = |n: usize, c: usize| format!("{}-{}", q(n), decode(&questions[n].2[c]));
+
+        let driver = Driver::start().await;
+        let profile = tempfile::tempdir().unwrap();
+        let browser = driver.browser(profile.path()).await;
+        browser.goto(&link).await.unwrap();
+        assert_eq!(
+            browser
+                .find(Locator::Css("h1"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+            "Needs census 2026"
+        );
+
+        // "Money", two training boxes, the number and a comment — but not
+        // the (required) scale.
+        tick(&browser, &choice(0, 1)).await;
+        tick(&browser, &choice(1, 0)).await;
+        tick(&browser, &choice(1, 1)).await;
+        browser
+            .find(Locator::Id(&format!("{}-input", q(3))))
+            .await
+            .unwrap()
+            .send_keys("14")
+            .await
+            .unwrap();
+        browser
+            .find(Locator::Id(&format!("{}-input", q(4))))
+            .await
+            .unwrap()
+            .send_keys("We would like a share offer this spring.")
+            .await
+            .unwrap();
+        browser
+            .find(Locator::Css("button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+
+        // Told beside the question, with the rest kept.
+        let error = browser
+            .wait()
+            .for_element(Locator::Id(&format!("{}-error", q(2))))
+            .await
+            .expect("the scale's error beside it");
+        assert_eq!(error.text().await.unwrap(), "Give a number.");
+        assert!(
+            browser
+                .find(Locator::Id(&choice(1, 1)))
+                .await
+                .unwrap()
+                .is_selected()
+                .await
+                .unwrap(),
+            "ticked boxes stay ticked"
+        );
+        tick(&browser, &format!("{}-2", q(2))).await;
+        browser
+            .find(Locator::Css("button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        browser
+            .wait()
+            .for_element(Locator::XPath("//h1[text()='Thank you']"))
+            .await
+            .expect("the thank-you page");
+        browser.close().await.unwrap();
+
+        // Staff see it in the results.
+        let body = ok(app
+            .graphql(
+                "query($s: ID!) { survey(id: $s) { results { invited responded
+                   questions { answered mean choices { label count } } } } }",
+                json!({"s": census.survey}),
+                Some(&census.programme.staff),
+            )
+            .await);
+        let results = &body["data"]["survey"]["results"];
+        assert_eq!(results["invited"], 1);
+        assert_eq!(results["responded"], 1);
+        let questions = results["questions"].as_array().unwrap();
+        assert_eq!(
+            questions[0]["choices"][1],
+            json!({"label": "Money", "count": 1})
+        );
+        assert_eq!(questions[1]["choices"][0]["count"], 1);
+        assert_eq!(questions[1]["choices"][1]["count"], 1);
+        assert_eq!(questions[1]["choices"][2]["count"], 0);
+        assert_eq!(questions[2]["mean"], 2.0);
+        assert_eq!(questions[3]["mean"], 14.0);
+        assert_eq!(questions[4]["answered"], 1);
+        app.stop().await;
+    }
+);
