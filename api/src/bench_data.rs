@@ -313,3 +313,165 @@ pub async fn wait_until_sent(db: &DatabaseConnection, count: usize) -> anyhow::R
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// A census-sized programme for `hive-api bench-census`: ten topics, the
+/// sectors, and `coops` co-ops with contact addresses, spread over sectors,
+/// regions and stages. Returns the topics' global ids, for the survey.
+pub async fn census(db: &DatabaseConnection, coops: usize) -> anyhow::Result<Vec<String>> {
+    if organisations::Entity::find().count(db).await? > 0 {
+        anyhow::bail!("bench-census wants an empty database");
+    }
+    let now = Utc::now();
+    insert_chunks(
+        db,
+        (0..10)
+            .map(|i| topics::ActiveModel {
+                name: Set(format!("need {i}")),
+                created_at: Set(now),
+                ..Default::default()
+            })
+            .collect(),
+    )
+    .await?;
+    insert_chunks(
+        db,
+        (0..24)
+            .map(|i| sectors::ActiveModel {
+                name: Set(format!("sector {i:02}")),
+                created_at: Set(now),
+                ..Default::default()
+            })
+            .collect(),
+    )
+    .await?;
+    let sector_ids: Vec<i64> = sectors::Entity::find()
+        .select_only()
+        .column(sectors::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let stages = [
+        OrganisationStage::Idea,
+        OrganisationStage::StartUp,
+        OrganisationStage::Trading,
+        OrganisationStage::Converting,
+    ];
+    insert_chunks(
+        db,
+        (0..coops)
+            .map(|i| organisations::ActiveModel {
+                name: Set(format!("Census Co-op {i:05}")),
+                stage: Set(stages[mix(i, 3) % stages.len()]),
+                sector_id: Set(Some(sector_ids[mix(i, 1) % sector_ids.len()])),
+                region: Set(UK_REGIONS[mix(i, 2) % UK_REGIONS.len()].to_string()),
+                contact_email: Set(Some(format!("coop{i:05}@census.bench.example"))),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            })
+            .collect(),
+    )
+    .await?;
+    Ok(topics::Entity::find()
+        .order_by_asc(topics::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|topic| {
+            crate::graphql::relay::global_id(crate::graphql::relay::NodeType::Topic, topic.id).0
+        })
+        .collect())
+}
+
+/// Answers every invitation of a survey, deterministically varied (a
+/// choice per choice question, two for multi-choice, numbers in range,
+/// some text), written in bulk: the load for the results query.
+pub async fn answer_all(db: &DatabaseConnection, survey_id: i64) -> anyhow::Result<usize> {
+    use entity::{survey_answers, survey_invitations, survey_responses};
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let questions = crate::graphql::surveys::load_questions(db, survey_id)
+        .await
+        .map_err(|error| anyhow::anyhow!("{}", error.message()))?;
+    let invitations: Vec<i64> = survey_invitations::Entity::find()
+        .select_only()
+        .column(survey_invitations::Column::Id)
+        .filter(survey_invitations::Column::SurveyId.eq(survey_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let now = Utc::now();
+    insert_chunks(
+        db,
+        invitations
+            .iter()
+            .map(|id| survey_responses::ActiveModel {
+                invitation_id: Set(*id),
+                submitted_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            })
+            .collect(),
+    )
+    .await?;
+    survey_invitations::Entity::update_many()
+        .col_expr(
+            survey_invitations::Column::RespondedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(survey_invitations::Column::SurveyId.eq(survey_id))
+        .exec(db)
+        .await?;
+    let responses: Vec<i64> = survey_responses::Entity::find()
+        .select_only()
+        .column(survey_responses::Column::Id)
+        .filter(survey_responses::Column::InvitationId.is_in(invitations.clone()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut rows = Vec::new();
+    for (n, response) in responses.iter().enumerate() {
+        for question in &questions {
+            let q = &question.question;
+            let row = |choice: Option<i64>, number: Option<f64>, text: Option<String>| {
+                survey_answers::ActiveModel {
+                    response_id: Set(*response),
+                    question_id: Set(q.id),
+                    choice_id: Set(choice),
+                    number_value: Set(number),
+                    text_value: Set(text),
+                    ..Default::default()
+                }
+            };
+            let choices = &question.choices;
+            match q.kind {
+                entity::survey_questions::QuestionKind::SingleChoice => rows.push(row(
+                    Some(choices[mix(n, q.id as usize) % choices.len()].choice.id),
+                    None,
+                    None,
+                )),
+                entity::survey_questions::QuestionKind::MultiChoice => {
+                    let first = mix(n, q.id as usize) % choices.len();
+                    for c in [first, (first + 1) % choices.len()] {
+                        rows.push(row(Some(choices[c].choice.id), None, None));
+                    }
+                }
+                entity::survey_questions::QuestionKind::Scale => {
+                    let (min, max) = (q.scale_min.unwrap_or(1), q.scale_max.unwrap_or(5));
+                    let value = min + (mix(n, 7) % (max - min + 1) as usize) as i32;
+                    rows.push(row(None, Some(f64::from(value)), None));
+                }
+                entity::survey_questions::QuestionKind::Number => {
+                    rows.push(row(None, Some((mix(n, 11) % 200) as f64), None))
+                }
+                entity::survey_questions::QuestionKind::Text if n % 3 == 0 => rows.push(row(
+                    None,
+                    None,
+                    Some(format!("Answer {n}: more help with money, please.")),
+                )),
+                entity::survey_questions::QuestionKind::Text => {}
+            }
+        }
+    }
+    insert_chunks(db, rows).await?;
+    Ok(responses.len())
+}

@@ -63,6 +63,16 @@ enum Command {
         #[arg(long, default_value_t = 5_000)]
         coops: usize,
     },
+    /// A census-sized programme in an empty database: prints a staff token
+    /// and the topics' ids; with `--answer-survey`, instead answers every
+    /// invitation of that (launched) survey.
+    #[command(hide = true)]
+    BenchCensus {
+        #[arg(long, default_value_t = 10_000)]
+        coops: usize,
+        #[arg(long)]
+        answer_survey: Option<String>,
+    },
     /// Queue `count` emails in a fresh database; with `--wait`, instead wait
     /// until a separately running `hive-worker` has sent that many and print
     /// the rate (the clock starts when waiting starts).
@@ -176,6 +186,37 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             )
             .await?;
             println!("request {}", data.request_id);
+            println!("token {}", token.expose());
+            Ok(())
+        }
+        Some(Command::BenchCensus {
+            coops,
+            answer_survey,
+        }) => {
+            let db = db::connect(&settings.database_url).await?;
+            db::migrate(&db).await?;
+            if let Some(survey) = answer_survey {
+                let survey = relay::decode_id_of(
+                    relay::NodeType::Survey,
+                    &async_graphql::ID(survey.clone()),
+                )
+                .map_err(|_| anyhow::anyhow!("not a survey id: {survey}"))?;
+                let answered = crate::bench_data::answer_all(&db, survey).await?;
+                println!("answered {answered}");
+                return Ok(());
+            }
+            for topic in crate::bench_data::census(&db, coops).await? {
+                println!("topic {topic}");
+            }
+            let (_, token) = admin::create_user(
+                &db,
+                "bench-staff@hive.example",
+                "Bench Staff",
+                Role::Staff,
+                None,
+                settings.session_lifetime,
+            )
+            .await?;
             println!("token {}", token.expose());
             Ok(())
         }
