@@ -25,7 +25,9 @@ WORK="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 # The sink: accepts everything, keeps nothing (backlog 256).
-smtp-sink 127.0.0.1:"$SINK_PORT" 256 &
+# smtp-sink refuses to run as root without a user to switch to.
+SINK_USER=(); [ "$(id -u)" = 0 ] && SINK_USER=(-u nobody)
+smtp-sink "${SINK_USER[@]}" 127.0.0.1:"$SINK_PORT" 256 &
 sleep 0.5
 
 # Our messages are about 3 KB (plain text and HTML); smtp-source sends the

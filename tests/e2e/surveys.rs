@@ -897,3 +897,139 @@ on_both_databases!(
         app.stop().await;
     }
 );
+
+/// Answers `survey` for `coop` from its emailed link: the single choice
+/// numbered `choice` and `confidence` on the scale.
+async fn answer_wave(
+    app: &TestApp,
+    census: &Census,
+    survey: &str,
+    coop: &Coop,
+    subject: &str,
+    choice: usize,
+    confidence: i32,
+) {
+    let q = census.questions(app, survey).await;
+    let token = token_of(&link_for(app, coop, subject).await);
+    ok(submit(
+        app,
+        &token,
+        json!([
+            {"questionId": q[0].0, "choiceIds": [q[0].2[choice]]},
+            {"questionId": q[2].0, "number": confidence}
+        ]),
+    )
+    .await);
+}
+
+on_both_databases!(
+    two_census_waves_run_through_graphql_and_compare,
+    |app: TestApp| async move {
+        let census = Census::new(&app).await;
+        let staff = census.programme.staff.clone();
+        let a = census
+            .coop(&app, "Alder Co-op", Some(0), "North West", "TRADING")
+            .await;
+        let b = census
+            .coop(&app, "Birch Co-op", Some(1), "London", "START_UP")
+            .await;
+        let c = census
+            .coop(&app, "Cedar Co-op", Some(0), "Scotland", "TRADING")
+            .await;
+
+        // Wave one: two of three answer.
+        census.launch(&app, &census.survey, json!({})).await;
+        answer_wave(&app, &census, &census.survey, &a, "Needs census 2026", 1, 2).await;
+        answer_wave(&app, &census, &census.survey, &b, "Needs census 2026", 0, 4).await;
+        ok(app
+            .graphql(
+                "mutation($s: ID!) { closeSurvey(id: $s) { status } }",
+                json!({"s": census.survey}),
+                Some(&staff),
+            )
+            .await);
+
+        // Wave two, from wave one: all three answer.
+        let wave = ok(app
+            .graphql(
+                "mutation($s: ID!) { duplicateSurvey(id: $s, title: \"Needs census 2027\") { id } }",
+                json!({"s": census.survey}),
+                Some(&staff),
+            )
+            .await)["data"]["duplicateSurvey"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        census.launch(&app, &wave, json!({})).await;
+        answer_wave(&app, &census, &wave, &a, "Needs census 2027", 1, 4).await;
+        answer_wave(&app, &census, &wave, &b, "Needs census 2027", 1, 4).await;
+        answer_wave(&app, &census, &wave, &c, "Needs census 2027", 0, 3).await;
+
+        let body = ok(app
+            .graphql(
+                "query($s: ID!) { survey(id: $s) { results {
+                   invited responded responseRate
+                   bySector { label invited responded responseRate }
+                   previousWave { title responseRate responseRateChange }
+                   questions { prompt answered mean
+                     previousWave { mean meanChange }
+                     choices { label count percentage previousPercentage percentagePointChange } } } } }",
+                json!({"s": wave}),
+                Some(&staff),
+            )
+            .await);
+        let results = &body["data"]["survey"]["results"];
+        assert_eq!(results["invited"], 3);
+        assert_eq!(results["responded"], 3);
+        assert_eq!(results["responseRate"], 100.0);
+        assert_eq!(
+            results["previousWave"],
+            json!({"title": "Needs census 2026", "responseRate": 66.7, "responseRateChange": 33.3})
+        );
+        assert_eq!(
+            results["bySector"],
+            json!([
+                {"label": "food", "invited": 1, "responded": 1, "responseRate": 100.0},
+                {"label": "housing", "invited": 2, "responded": 2, "responseRate": 100.0}
+            ])
+        );
+        let need = &results["questions"][0];
+        assert_eq!(need["answered"], 3);
+        assert_eq!(
+            need["choices"][1],
+            json!({"label": "Money", "count": 2, "percentage": 66.7,
+                   "previousPercentage": 50.0, "percentagePointChange": 16.7})
+        );
+        assert_eq!(need["choices"][0]["previousPercentage"], 50.0);
+        assert_eq!(need["choices"][0]["percentage"], 33.3);
+        let confidence = &results["questions"][2];
+        assert_eq!(confidence["mean"], 3.67);
+        assert_eq!(
+            confidence["previousWave"],
+            json!({"mean": 3.0, "meanChange": 0.67})
+        );
+
+        // The CSV of wave two: a header and one line per co-op.
+        let response = app
+            .http
+            .get(format!("{}/surveys/{wave}/responses.csv", app.base_url))
+            .bearer_auth(&staff)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        let csv = response.text().await.unwrap();
+        let lines: Vec<&str> = csv.trim_end().split("\r\n").collect();
+        assert_eq!(lines.len(), 4, "{csv}");
+        assert!(
+            lines[1].starts_with("Alder Co-op,housing,North West,TRADING,"),
+            "{csv}"
+        );
+        assert!(lines[2].contains("Money"), "{csv}");
+        assert!(
+            lines[3].starts_with("Cedar Co-op") && lines[3].contains("Governance"),
+            "{csv}"
+        );
+        app.stop().await;
+    }
+);
