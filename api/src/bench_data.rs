@@ -42,6 +42,22 @@ fn mix(a: usize, b: usize) -> usize {
 
 const CHUNK: usize = 500;
 
+/// The 24 sectors every synthetic programme has.
+async fn insert_sectors(db: &DatabaseConnection) -> anyhow::Result<()> {
+    let now = Utc::now();
+    insert_chunks(
+        db,
+        (0..24)
+            .map(|i| sectors::ActiveModel {
+                name: Set(format!("sector {i:02}")),
+                created_at: Set(now),
+                ..Default::default()
+            })
+            .collect(),
+    )
+    .await
+}
+
 async fn insert_chunks<A, E>(db: &DatabaseConnection, rows: Vec<A>) -> anyhow::Result<()>
 where
     A: sea_orm::ActiveModelTrait<Entity = E> + Send,
@@ -72,17 +88,7 @@ pub async fn generate(db: &DatabaseConnection, size: BenchSize) -> anyhow::Resul
             .collect(),
     )
     .await?;
-    insert_chunks(
-        db,
-        (0..24)
-            .map(|i| sectors::ActiveModel {
-                name: Set(format!("sector {i:02}")),
-                created_at: Set(now),
-                ..Default::default()
-            })
-            .collect(),
-    )
-    .await?;
+    insert_sectors(db).await?;
     let topic_ids: Vec<i64> = topics::Entity::find()
         .select_only()
         .column(topics::Column::Id)
@@ -333,17 +339,7 @@ pub async fn census(db: &DatabaseConnection, coops: usize) -> anyhow::Result<Vec
             .collect(),
     )
     .await?;
-    insert_chunks(
-        db,
-        (0..24)
-            .map(|i| sectors::ActiveModel {
-                name: Set(format!("sector {i:02}")),
-                created_at: Set(now),
-                ..Default::default()
-            })
-            .collect(),
-    )
-    .await?;
+    insert_sectors(db).await?;
     let sector_ids: Vec<i64> = sectors::Entity::find()
         .select_only()
         .column(sectors::Column::Id)

@@ -226,6 +226,9 @@ on_both_databases!(
                 title: Set(title.into()),
                 description: Set(String::new()),
                 status: Set(status),
+                // An audience of a sector that does not exist: the worker
+                // invites nobody beyond the three invitations written here.
+                audience: Set(Some(r#"{"sectors":[0]}"#.into())),
                 launched_at: Set(Some(now)),
                 created_at: Set(now),
                 updated_at: Set(now),

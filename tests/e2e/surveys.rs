@@ -664,13 +664,7 @@ on_both_databases!(
         assert_eq!(status, 404);
         assert!(html.contains("This link is not right"));
 
-        ok(app
-            .graphql(
-                "mutation($s: ID!) { closeSurvey(id: $s) { status } }",
-                json!({"s": census.survey}),
-                Some(&census.programme.staff),
-            )
-            .await);
+        close_survey(&app, &census.programme.staff, &census.survey).await;
         let (status, html) = app.get_page(&link).await;
         assert_eq!(status, 410);
         assert!(html.contains("This survey has closed"));
@@ -680,6 +674,17 @@ on_both_databases!(
         app.stop().await;
     }
 );
+
+/// Closes a survey as staff would.
+async fn close_survey(app: &TestApp, staff: &str, survey: &str) {
+    ok(app
+        .graphql(
+            "mutation($s: ID!) { closeSurvey(id: $s) { status } }",
+            json!({"s": survey}),
+            Some(staff),
+        )
+        .await);
+}
 
 /// Moves every invitation of the survey `days` into the past.
 async fn age_invitations(app: &TestApp, days: i64) {
@@ -767,13 +772,7 @@ on_both_databases!(
         app.smtp
             .wait_for_subject(&silent.email, "Wave two", WAIT)
             .await;
-        ok(app
-            .graphql(
-                "mutation($s: ID!) { closeSurvey(id: $s) { status } }",
-                json!({"s": wave}),
-                Some(&census.programme.staff),
-            )
-            .await);
+        close_survey(&app, &census.programme.staff, &wave).await;
         age_invitations(&app, 8).await;
         tokio::time::sleep(Duration::from_secs(2)).await;
         let to_silent: Vec<String> = app
@@ -941,13 +940,7 @@ on_both_databases!(
         census.launch(&app, &census.survey, json!({})).await;
         answer_wave(&app, &census, &census.survey, &a, "Needs census 2026", 1, 2).await;
         answer_wave(&app, &census, &census.survey, &b, "Needs census 2026", 0, 4).await;
-        ok(app
-            .graphql(
-                "mutation($s: ID!) { closeSurvey(id: $s) { status } }",
-                json!({"s": census.survey}),
-                Some(&staff),
-            )
-            .await);
+        close_survey(&app, &staff, &census.survey).await;
 
         // Wave two, from wave one: all three answer.
         let wave = ok(app

@@ -1,6 +1,8 @@
 //! The frame of the plain HTML pages for people without an account.
 
-use axum::response::Html;
+use axum::{http::StatusCode, response::Html};
+
+use crate::error::ApiError;
 
 /// A whole page: title and body (already escaped).
 pub fn page(title: &str, body: &str) -> Html<String> {
@@ -20,4 +22,19 @@ pub fn escape(text: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('\'', "&#39;")
+}
+
+/// The page for an error nobody could fix by editing the form (the
+/// database went away, say): the message, and a suggestion to try later.
+pub fn went_wrong(error: &ApiError) -> (StatusCode, Html<String>) {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        page(
+            "Something went wrong",
+            &format!(
+                "<p>{} Please try again in a few minutes.</p>",
+                escape(error.message())
+            ),
+        ),
+    )
 }

@@ -12,7 +12,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::page::{escape, page};
+use super::page::{escape, page, went_wrong};
 use crate::{
     error::{ApiError, ErrorCode},
     graphql::reviews::{
@@ -46,19 +46,6 @@ fn already_answered(status: StatusCode) -> Reply {
              once. Thank you for taking part.</p>\
              <p>If you want to add something, reply to the email and the Hive team will \
              pass it on.</p>",
-        ),
-    )
-}
-
-fn went_wrong(error: &ApiError) -> Reply {
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        page(
-            "Something went wrong",
-            &format!(
-                "<p>{} Please try again in a few minutes.</p>",
-                escape(error.message())
-            ),
         ),
     )
 }

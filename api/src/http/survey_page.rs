@@ -18,7 +18,7 @@ use axum::{
 };
 use entity::survey_questions::QuestionKind;
 
-use super::page::{escape, page};
+use super::page::{escape, page, went_wrong};
 use crate::{
     error::{ApiError, ErrorCode},
     graphql::{
@@ -60,19 +60,6 @@ fn closed_page(invitation: Option<&SurveyInvitation>) -> Reply {
                  before it closed can no longer be changed. Thank you for your interest.</p>\
                  <p>If you wanted to tell us something, reply to the email and the Hive team \
                  will read it.</p>"
-            ),
-        ),
-    )
-}
-
-fn went_wrong(error: &ApiError) -> Reply {
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        page(
-            "Something went wrong",
-            &format!(
-                "<p>{} Please try again in a few minutes.</p>",
-                escape(error.message())
             ),
         ),
     )
