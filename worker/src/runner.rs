@@ -33,6 +33,7 @@ pub async fn run(ctx: WorkerContext, shutdown: CancellationToken) -> anyhow::Res
     info!(worker = %process_name, "worker started");
     let relay = tokio::spawn(relay_loop(ctx.clone(), shutdown.clone()));
     let periodic = tokio::spawn(periodic_loop(ctx.clone(), shutdown.clone()));
+    let launches = tokio::spawn(launch_loop(ctx.clone(), shutdown.clone()));
     let mut runs = 0u32;
     while !shutdown.is_cancelled() {
         // apalis refuses a name whose last heartbeat is recent, so each
@@ -80,6 +81,7 @@ pub async fn run(ctx: WorkerContext, shutdown: CancellationToken) -> anyhow::Res
     }
     relay.abort();
     periodic.abort();
+    launches.abort();
     info!("worker stopped");
     Ok(())
 }
@@ -168,6 +170,31 @@ async fn periodic_loop(ctx: WorkerContext, shutdown: CancellationToken) {
             Ok(reminded) if reminded > 0 => ctx.outbox_signal.notify_one(),
             Ok(_) => {}
             Err(error) => warn!(%error, "review reminders failed; will retry"),
+        }
+    }
+}
+
+/// Starts a just-launched survey's invitations within a poll interval: the
+/// periodic pass would otherwise leave staff waiting up to a minute. Cheap:
+/// one look at the newest open survey per poll.
+async fn launch_loop(ctx: WorkerContext, shutdown: CancellationToken) {
+    let mut seen = None;
+    loop {
+        match survey_invitations::newest_launch(&ctx.db).await {
+            Ok(newest) if newest > seen => {
+                seen = newest;
+                match survey_invitations::run(&ctx.db, &ctx.settings.public_url).await {
+                    Ok(done) if done.invited > 0 => ctx.outbox_signal.notify_one(),
+                    Ok(_) => {}
+                    Err(error) => warn!(%error, "survey invitations failed; will retry"),
+                }
+            }
+            Ok(_) => {}
+            Err(error) => warn!(%error, "could not look for launched surveys"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(ctx.settings.queue_poll) => {}
         }
     }
 }

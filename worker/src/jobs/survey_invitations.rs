@@ -85,6 +85,18 @@ pub async fn run(db: &DatabaseConnection, public_url: &str) -> anyhow::Result<Do
     Ok(done)
 }
 
+/// When the most recently launched open survey was launched: the worker
+/// watches it every poll, so a launch is acted on within the poll interval
+/// rather than at the next periodic pass (a minute by default).
+pub async fn newest_launch(db: &DatabaseConnection) -> Result<Option<DateTime<Utc>>, DbErr> {
+    Ok(surveys::Entity::find()
+        .filter(surveys::Column::Status.eq(SurveyStatus::Open))
+        .order_by_desc(surveys::Column::LaunchedAt)
+        .one(db)
+        .await?
+        .and_then(|survey| survey.launched_at))
+}
+
 /// Closes every open survey whose closing time has passed.
 async fn close_due(db: &DatabaseConnection) -> Result<u64, DbErr> {
     let now = Utc::now();
