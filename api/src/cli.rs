@@ -141,6 +141,24 @@ pub async fn main() -> std::process::ExitCode {
     }
 }
 
+/// The staff member a bench script acts as: prints `token <session>`.
+async fn print_bench_staff_token(
+    db: &sea_orm::DatabaseConnection,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    let (_, token) = admin::create_user(
+        db,
+        "bench-staff@hive.example",
+        "Bench Staff",
+        Role::Staff,
+        None,
+        settings.session_lifetime,
+    )
+    .await?;
+    println!("token {}", token.expose());
+    Ok(())
+}
+
 async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     match cli.command {
         None => serve(settings, cli.serve).await,
@@ -176,18 +194,8 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                 },
             )
             .await?;
-            let (_, token) = admin::create_user(
-                &db,
-                "bench-staff@hive.example",
-                "Bench Staff",
-                Role::Staff,
-                None,
-                settings.session_lifetime,
-            )
-            .await?;
             println!("request {}", data.request_id);
-            println!("token {}", token.expose());
-            Ok(())
+            print_bench_staff_token(&db, &settings).await
         }
         Some(Command::BenchCensus {
             coops,
@@ -208,17 +216,7 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             for topic in crate::bench_data::census(&db, coops).await? {
                 println!("topic {topic}");
             }
-            let (_, token) = admin::create_user(
-                &db,
-                "bench-staff@hive.example",
-                "Bench Staff",
-                Role::Staff,
-                None,
-                settings.session_lifetime,
-            )
-            .await?;
-            println!("token {}", token.expose());
-            Ok(())
+            print_bench_staff_token(&db, &settings).await
         }
         Some(Command::BenchEmails { count, wait }) => {
             let db = db::connect(&settings.database_url).await?;

@@ -15,26 +15,9 @@ PORT="${PORT:-18481}"
 SINK_PORT="${SINK_PORT:-12526}"
 PG="${BENCH_POSTGRES_URL:-${TEST_DATABASE_URL:-}}"
 
-need() {
-  command -v "$1" >/dev/null || [ -x "/usr/sbin/$1" ] || {
-    echo "installing $2 (Debian package)…" >&2
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2") >/dev/null
-  }
-}
-need smtp-sink postfix
+source tests/bench/sink.sh
 need wrk wrk
 need jq jq
-export PATH="$PATH:/usr/sbin"
-cargo build --release -q -p hive-api -p hive-worker
-API=target/release/hive-api
-WORKER=target/release/hive-worker
-WORK="$(mktemp -d)"
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-
-# smtp-sink refuses to run as root without a user to switch to.
-SINK_USER=(); [ "$(id -u)" = 0 ] && SINK_USER=(-u nobody)
-smtp-sink "${SINK_USER[@]}" 127.0.0.1:"$SINK_PORT" 256 &
-sleep 0.5
 
 graphql() {
   curl -fsS "http://127.0.0.1:$PORT/graphql" -H 'Content-Type: application/json' \

@@ -13,22 +13,7 @@ COUNT="${COUNT:-10000}"
 SINK_PORT="${SINK_PORT:-12525}"
 PG="${BENCH_POSTGRES_URL:-${TEST_DATABASE_URL:-}}"
 
-if ! command -v smtp-sink >/dev/null && [ ! -x /usr/sbin/smtp-sink ]; then
-  echo "installing postfix (Debian package) for smtp-sink and smtp-source…" >&2
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix) >/dev/null
-fi
-export PATH="$PATH:/usr/sbin"
-cargo build --release -q -p hive-api -p hive-worker
-API=target/release/hive-api
-WORKER=target/release/hive-worker
-WORK="$(mktemp -d)"
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-
-# The sink: accepts everything, keeps nothing (backlog 256).
-# smtp-sink refuses to run as root without a user to switch to.
-SINK_USER=(); [ "$(id -u)" = 0 ] && SINK_USER=(-u nobody)
-smtp-sink "${SINK_USER[@]}" 127.0.0.1:"$SINK_PORT" 256 &
-sleep 0.5
+source tests/bench/sink.sh
 
 # Our messages are about 3 KB (plain text and HTML); smtp-source sends the
 # same size, 16 sessions at once, like the worker's PostgreSQL concurrency.
