@@ -12,7 +12,7 @@ use std::{
 use entity::emails::{self, EmailCategory, EmailStatus};
 use hive_worker::{
     outbox::{self, NewEmail},
-    runner::{SEND_CONCURRENCY_POSTGRES, SEND_CONCURRENCY_SQLITE},
+    runner::{SENDS_IN_FLIGHT_POSTGRES, SENDS_IN_FLIGHT_SQLITE},
     settings::MailTransportSetting,
 };
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
@@ -237,15 +237,16 @@ async fn three_workers_send_each_message_once_sqlite() {
 /// written cannot be told apart from one that never left, so Hive sends it
 /// again when the lease runs out rather than risk losing it — with the same
 /// Message-ID, by which mail clients show it once. Only messages in flight at
-/// the moment of the kill can arrive twice: at most the worker's send
-/// concurrency. Everything else arrives exactly once, and nothing is lost.
+/// the moment of the kill can arrive twice: at most what one worker process
+/// holds on the wire or unmarked (`SENDS_IN_FLIGHT_*`). Everything else
+/// arrives exactly once, and nothing is lost.
 async fn killed_mid_fan_out(backend: Backend) {
     let Some(app) = TestApp::start_without_worker(backend).await else {
         return;
     };
     let in_flight_at_most = match backend {
-        Backend::Sqlite => SEND_CONCURRENCY_SQLITE,
-        Backend::Postgres => SEND_CONCURRENCY_POSTGRES,
+        Backend::Sqlite => SENDS_IN_FLIGHT_SQLITE,
+        Backend::Postgres => SENDS_IN_FLIGHT_POSTGRES,
     };
     const COUNT: usize = 2_000;
     fan_out(&app, "crash", COUNT).await;

@@ -13,7 +13,7 @@ use sea_orm::{
 };
 
 use crate::{
-    jobs::send_email::SendEmail, preferences::OptOut, queue::JobQueue, tokens::SecretToken,
+    jobs::send_email::SendEmails, preferences::OptOut, queue::JobQueue, tokens::SecretToken,
 };
 
 /// The context key holding a message's unsubscribe secret until it is sent.
@@ -76,12 +76,19 @@ pub async fn enqueue(conn: &impl ConnectionTrait, email: NewEmail) -> Result<boo
     Ok(inserted > 0)
 }
 
-/// Hands every due, unqueued email to the job queue; returns how many.
+/// Emails per send task. Big enough that the claim, the preferences lookup
+/// and the queue's own writes are shared by many messages; small enough that
+/// several workers share a fan-out evenly.
+pub const EMAILS_PER_TASK: usize = 50;
+
+/// Hands up to `batch` due, unqueued emails to the job queue, in tasks of
+/// [`EMAILS_PER_TASK`]; returns how many.
 ///
-/// Each row is marked before its task is pushed, with a conditional update,
-/// so two relays (two worker processes) never queue the same row together. A
-/// crash between the mark and the push leaves the row to be re-queued once
-/// the mark is stale; the send job's own claim makes that harmless.
+/// The rows are marked before their tasks are pushed, with one conditional
+/// update that returns the rows it marked, so two relays (two worker
+/// processes) never queue the same row together. A crash between the mark and
+/// the push leaves the rows to be re-queued once the mark is stale; the send
+/// job's own claim makes that harmless.
 ///
 /// A queued row not picked up within `lease` is queued again: it covers a
 /// relay that crashed between marking a row and pushing its task, and a task
@@ -109,23 +116,30 @@ pub async fn relay_due(
         .into_tuple()
         .all(db)
         .await?;
-    let mut relayed = 0;
-    for email_id in due {
-        let marked = emails::Entity::update_many()
-            .col_expr(emails::Column::EnqueuedAt, Expr::value(now))
-            .filter(emails::Column::Id.eq(email_id))
-            .filter(
-                emails::Column::EnqueuedAt
-                    .is_null()
-                    .or(emails::Column::EnqueuedAt.lt(stale)),
-            )
-            .exec(db)
-            .await?;
-        if marked.rows_affected == 1 {
-            queue.push_send_email(SendEmail { email_id }).await?;
-            relayed += 1;
-        }
+    if due.is_empty() {
+        return Ok(0);
     }
+    let marked: Vec<i64> = emails::Entity::update_many()
+        .col_expr(emails::Column::EnqueuedAt, Expr::value(now))
+        .filter(emails::Column::Id.is_in(due))
+        .filter(
+            emails::Column::EnqueuedAt
+                .is_null()
+                .or(emails::Column::EnqueuedAt.lt(stale)),
+        )
+        .exec_with_returning(db)
+        .await?
+        .into_iter()
+        .map(|row| row.id)
+        .collect();
+    let relayed = marked.len();
+    let batches = marked
+        .chunks(EMAILS_PER_TASK)
+        .map(|ids| SendEmails {
+            email_ids: ids.to_vec(),
+        })
+        .collect();
+    queue.push_send_emails(batches).await?;
     if relayed > 0 {
         metrics::counter!("hive_emails_relayed_total").increment(relayed as u64);
     }

@@ -6,28 +6,28 @@ use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
 use sea_orm::{DatabaseConnection, DbBackend};
 
-use crate::jobs::send_email::SendEmail;
+use crate::jobs::send_email::SendEmails;
 
 /// Named explicitly: apalis would otherwise use the Rust type path, and a
-/// renamed module would strand queued tasks under the old name.
-pub const SEND_EMAIL_QUEUE: &str = "hive.send_email";
+/// renamed module would strand queued tasks under the old name. (Tasks of
+/// one email each went to `hive.send_email`; rows left there are relayed
+/// again once their lease runs out.)
+pub const SEND_EMAILS_QUEUE: &str = "hive.send_emails";
 
 /// How many times apalis itself runs one task. Email delivery keeps its own
 /// attempts and backoff in the `emails` table, so apalis only has to cover a
 /// database hiccup in the handler; the relay re-queues anything left behind.
 const TASK_ATTEMPTS: usize = 3;
 
-/// Tasks fetched per poll. apalis's default of 10 would cap a worker at 10
-/// emails per poll interval (20/s at the default 500 ms) once sending gets
-/// faster; today the mail bench (README) is bound by the per-email database
-/// writes instead, and measured the same with either size.
+/// Tasks fetched per poll: apalis's default of 10 would cap a worker at 10
+/// batches per poll interval.
 const FETCH_BATCH: usize = 100;
 
 /// The storage behind the queue, by database.
 #[derive(Clone)]
 pub enum JobQueue {
-    Sqlite(SqliteStorage<SendEmail>),
-    Postgres(PostgresStorage<SendEmail>),
+    Sqlite(SqliteStorage<SendEmails>),
+    Postgres(PostgresStorage<SendEmails>),
 }
 
 impl std::fmt::Debug for JobQueue {
@@ -46,14 +46,14 @@ impl JobQueue {
             DbBackend::Sqlite => Ok(JobQueue::Sqlite(
                 SqliteStorage::new(db.get_sqlite_connection_pool()).with_config(
                     apalis_sqlite::Config::default()
-                        .queue(SEND_EMAIL_QUEUE)
+                        .queue(SEND_EMAILS_QUEUE)
                         .batch_size(FETCH_BATCH),
                 ),
             )),
             DbBackend::Postgres => Ok(JobQueue::Postgres(
                 PostgresStorage::new(db.get_postgres_connection_pool()).with_config(
                     apalis_postgres::Config::default()
-                        .queue(SEND_EMAIL_QUEUE)
+                        .queue(SEND_EMAILS_QUEUE)
                         .batch_size(FETCH_BATCH),
                 ),
             )),
@@ -61,12 +61,16 @@ impl JobQueue {
         }
     }
 
-    /// Queues the delivery of one email row.
-    pub async fn push_send_email(&self, job: SendEmail) -> anyhow::Result<()> {
-        let task = TaskBuilder::new(job).max_attempts(TASK_ATTEMPTS).build();
+    /// Queues the delivery of batches of email rows, in one write.
+    pub async fn push_send_emails(&self, batches: Vec<SendEmails>) -> anyhow::Result<()> {
+        let tasks = futures::stream::iter(
+            batches
+                .into_iter()
+                .map(|batch| TaskBuilder::new(batch).max_attempts(TASK_ATTEMPTS).build()),
+        );
         match self {
-            JobQueue::Sqlite(storage) => storage.clone().push_task(task).await?,
-            JobQueue::Postgres(storage) => storage.clone().push_task(task).await?,
+            JobQueue::Sqlite(storage) => storage.clone().push_all(tasks).await?,
+            JobQueue::Postgres(storage) => storage.clone().push_all(tasks).await?,
         }
         Ok(())
     }

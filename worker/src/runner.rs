@@ -10,7 +10,7 @@ use crate::{
     WorkerContext,
     jobs::{
         inactivity_nudges, proposal_followups, review_reminders,
-        send_email::{self, SendEmail},
+        send_email::{self, SENDS_PER_TASK, SendEmails},
         staff_digest, survey_invitations,
     },
     outbox,
@@ -18,12 +18,18 @@ use crate::{
 };
 
 /// Rows handed to the queue per relay pass.
-const RELAY_BATCH: u64 = 200;
-/// Emails sent at once by one worker process. SQLite has one writer at a time
-/// and a small pool: more senders than pool connections starved the API and
-/// the queue of connections (seen in tests: minutes of "database is locked").
-pub const SEND_CONCURRENCY_POSTGRES: usize = 16;
-pub const SEND_CONCURRENCY_SQLITE: usize = 4;
+const RELAY_BATCH: u64 = 500;
+/// Send tasks (batches of emails) one worker process runs at once. Each holds
+/// a database connection only for its claim and its SENT marks. SQLite has one
+/// writer at a time and a small pool: with a send per pool connection, tests
+/// saw minutes of "database is locked"; two batches leave the API room.
+pub const SEND_TASKS_POSTGRES: usize = 4;
+pub const SEND_TASKS_SQLITE: usize = 2;
+/// The most messages one worker process can have on the wire or accepted by
+/// the SMTP server and not yet marked SENT: all a SIGKILL can cause to be sent
+/// twice (README, "Delivery").
+pub const SENDS_IN_FLIGHT_POSTGRES: usize = SEND_TASKS_POSTGRES * SENDS_PER_TASK;
+pub const SENDS_IN_FLIGHT_SQLITE: usize = SEND_TASKS_SQLITE * SENDS_PER_TASK;
 
 /// Runs until `shutdown` is cancelled. A failure of the queue backend (the
 /// database went away, say) restarts the apalis worker after a pause instead of
@@ -52,8 +58,8 @@ pub async fn run(ctx: WorkerContext, shutdown: CancellationToken) -> anyhow::Res
                 WorkerBuilder::new(worker_name.clone())
                     .backend(storage.poll_with_interval(ctx.settings.queue_poll))
                     .data(ctx.clone())
-                    .concurrency(SEND_CONCURRENCY_SQLITE)
-                    .build(handle_send_email)
+                    .concurrency(SEND_TASKS_SQLITE)
+                    .build(handle_send_emails)
                     .run_until(signal)
                     .await
             }
@@ -61,8 +67,8 @@ pub async fn run(ctx: WorkerContext, shutdown: CancellationToken) -> anyhow::Res
                 WorkerBuilder::new(worker_name.clone())
                     .backend(storage.poll_with_interval(ctx.settings.queue_poll))
                     .data(ctx.clone())
-                    .concurrency(SEND_CONCURRENCY_POSTGRES)
-                    .build(handle_send_email)
+                    .concurrency(SEND_TASKS_POSTGRES)
+                    .build(handle_send_emails)
                     .run_until(signal)
                     .await
             }
@@ -121,16 +127,18 @@ async fn watchdog(ctx: WorkerContext, this_run: CancellationToken) {
     }
 }
 
-async fn handle_send_email(
-    job: SendEmail,
+async fn handle_send_emails(
+    job: SendEmails,
     ctx: Data<WorkerContext>,
 ) -> Result<(), apalis::prelude::BoxDynError> {
     ctx.last_job_started
         .store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+    let first = job.email_ids.first().copied();
+    let count = job.email_ids.len();
     match send_email::run(job, &ctx).await {
-        Ok(_) => Ok(()),
+        Ok(()) => Ok(()),
         Err(error) => {
-            warn!(email_id = job.email_id, %error, "send_email failed");
+            warn!(first_email_id = first, count, %error, "send_emails failed");
             let boxed: apalis::prelude::BoxDynError = error.into();
             Err(boxed)
         }

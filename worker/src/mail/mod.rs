@@ -12,10 +12,16 @@ use lettre::{
         Mailbox, MultiPart, SinglePart,
         header::{ContentType, HeaderName, HeaderValue},
     },
+    transport::smtp::PoolConfig,
 };
 
 use crate::settings::{MailTransportSetting, Settings};
 pub use templates::{RenderedEmail, Templates};
+
+/// SMTP connections kept open for reuse. lettre keeps 10 by default; a worker
+/// sends more than that at once (see `jobs::send_email`), and every send
+/// beyond the pool would open, greet and close a connection of its own.
+const SMTP_CONNECTIONS: u32 = 32;
 
 /// Where messages leave Hive.
 #[derive(Clone)]
@@ -76,6 +82,7 @@ impl Mailer {
             MailTransportSetting::Smtp(url) => Transport::Smtp(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
                     .timeout(Some(Duration::from_secs(20)))
+                    .pool_config(PoolConfig::new().max_size(SMTP_CONNECTIONS))
                     .build(),
             ),
             MailTransportSetting::Files(dir) => {
@@ -89,8 +96,9 @@ impl Mailer {
         })
     }
 
-    /// Sends one message and returns the transport's id for it.
-    pub async fn send(&self, outgoing: Outgoing<'_>) -> Result<String, SendError> {
+    /// Builds the message on the wire. Apart from [`Mailer::deliver`] so the
+    /// CPU work happens before a send is handed to its own task.
+    pub fn compose(&self, outgoing: Outgoing<'_>) -> Result<Message, SendError> {
         let to: Mailbox = outgoing
             .to
             .parse()
@@ -124,9 +132,13 @@ impl Mailer {
                     .body(invitation.to_ics(self.from.email.as_ref())),
             );
         }
-        let message = builder
+        builder
             .multipart(body)
-            .map_err(|error| SendError::Invalid(error.to_string()))?;
+            .map_err(|error| SendError::Invalid(error.to_string()))
+    }
+
+    /// Sends one message and returns the transport's id for it.
+    pub async fn deliver(&self, message: Message) -> Result<String, SendError> {
         match &self.transport {
             Transport::Smtp(smtp) => match smtp.send(message).await {
                 Ok(response) => Ok(response.message().collect::<Vec<_>>().join(" ")),
