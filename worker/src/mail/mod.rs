@@ -2,9 +2,10 @@
 //! the transport (SMTP, or `.eml` files for the embedded default).
 
 pub mod calendar;
+pub mod smtp;
 pub mod templates;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use lettre::{
     AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
@@ -18,15 +19,21 @@ use lettre::{
 use crate::settings::{MailTransportSetting, Settings};
 pub use templates::{RenderedEmail, Templates};
 
-/// SMTP connections kept open for reuse. lettre keeps 10 by default; a worker
-/// sends more than that at once (see `jobs::send_email`), and every send
-/// beyond the pool would open, greet and close a connection of its own.
-const SMTP_CONNECTIONS: u32 = 32;
+/// How long one SMTP step (connecting, or sending one message) may take.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// lettre's pool keeps 10 connections by default; a worker sends more than
+/// that at once (see `jobs::send_email`), and every send beyond the pool
+/// would open, greet and close a connection of its own.
+const SMTPS_CONNECTIONS: u32 = 64;
 
 /// Where messages leave Hive.
 #[derive(Clone)]
 enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// `smtp://`: our sockets (see [`smtp`]).
+    Smtp(Arc<smtp::SmtpPool>),
+    /// `smtps://`: lettre's transport.
+    Smtps(AsyncSmtpTransport<Tokio1Executor>),
     Files(AsyncFileTransport<Tokio1Executor>),
 }
 
@@ -41,6 +48,7 @@ impl std::fmt::Debug for Mailer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kind = match self.transport {
             Transport::Smtp(_) => "smtp",
+            Transport::Smtps(_) => "smtps",
             Transport::Files(_) => "files",
         };
         f.debug_struct("Mailer").field("transport", &kind).finish()
@@ -79,12 +87,16 @@ pub struct Outgoing<'a> {
 impl Mailer {
     pub fn new(settings: &Settings) -> anyhow::Result<Self> {
         let transport = match &settings.mail {
-            MailTransportSetting::Smtp(url) => Transport::Smtp(
-                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
-                    .timeout(Some(Duration::from_secs(20)))
-                    .pool_config(PoolConfig::new().max_size(SMTP_CONNECTIONS))
-                    .build(),
-            ),
+            MailTransportSetting::Smtp(url) => match smtp::SmtpServer::from_url(url, SMTP_TIMEOUT)?
+            {
+                Some(server) => Transport::Smtp(Arc::new(smtp::SmtpPool::new(server))),
+                None => Transport::Smtps(
+                    AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
+                        .timeout(Some(SMTP_TIMEOUT))
+                        .pool_config(PoolConfig::new().max_size(SMTPS_CONNECTIONS))
+                        .build(),
+                ),
+            },
             MailTransportSetting::Files(dir) => {
                 std::fs::create_dir_all(dir)?;
                 Transport::Files(AsyncFileTransport::new(dir))
@@ -140,10 +152,10 @@ impl Mailer {
     /// Sends one message and returns the transport's id for it.
     pub async fn deliver(&self, message: Message) -> Result<String, SendError> {
         match &self.transport {
-            Transport::Smtp(smtp) => match smtp.send(message).await {
+            Transport::Smtp(pool) => pool.send(message.envelope(), &message.formatted()).await,
+            Transport::Smtps(smtps) => match smtps.send(message).await {
                 Ok(response) => Ok(response.message().collect::<Vec<_>>().join(" ")),
-                Err(error) if error.is_permanent() => Err(SendError::Permanent(error.to_string())),
-                Err(error) => Err(SendError::Transient(error.to_string())),
+                Err(error) => Err(smtp::classify(error)),
             },
             Transport::Files(files) => files
                 .send(message)
