@@ -29,14 +29,20 @@ run() {
   local name="$1" url="$2"
   echo "== $name: queueing $COUNT emails" >&2
   DATABASE_URL="$url" RUST_LOG=warn "$API" bench-emails --count "$COUNT" >&2
+  # The waiter starts its clock first, then the worker starts: the time
+  # includes the worker's own start-up.
+  DATABASE_URL="$url" RUST_LOG=warn "$API" bench-emails --count "$COUNT" --wait > "$WORK/$name-result" &
+  local waiter=$!
+  until grep -q '^waiting' "$WORK/$name-result" 2>/dev/null; do sleep 0.05; done
   DATABASE_URL="$url" SMTP_URL="smtp://127.0.0.1:$SINK_PORT" HIVE_QUEUE_POLL_MS=100 RUST_LOG=warn "$WORKER" &
   local worker=$!
   ( while kill -0 "$worker" 2>/dev/null; do
       awk '/^VmRSS/{print $2}' "/proc/$worker/status" 2>/dev/null; sleep 0.5
     done ) > "$WORK/$name-rss" &
   local sampler=$!
+  wait "$waiter"
   local result
-  result="$(DATABASE_URL="$url" RUST_LOG=warn "$API" bench-emails --count "$COUNT" --wait)"
+  result="$(tail -n 1 "$WORK/$name-result")"
   local peak
   peak=$(awk '/^VmHWM/{print $2}' "/proc/$worker/status")
   kill "$worker"; wait "$worker" 2>/dev/null || true

@@ -22,7 +22,7 @@ use sea_orm::{
     sea_query::{Expr, OnConflict},
 };
 use serde::{Deserialize, Serialize};
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 use tracing::{debug, info, warn};
 
 use crate::{
@@ -96,12 +96,18 @@ pub async fn run(job: SendEmails, ctx: &WorkerContext) -> anyhow::Result<()> {
     let preferences = preferences_of(db, &claimed).await?;
     let mut waiting = claimed.into_iter();
     let mut sending = JoinSet::new();
+    // Accepted by the server, waiting for the next SENT mark.
     let mut sent: Vec<(i64, String)> = Vec::new();
+    // The SENT mark being written, and how many messages it covers. One at a
+    // time: what finishes meanwhile waits in `sent` for the next, so marks
+    // group themselves by how long a write takes (group commit).
+    let mut marking: Option<(JoinHandle<anyhow::Result<()>>, usize)> = None;
     loop {
-        // A send keeps its slot until its SENT mark is committed (below), so
-        // no more than SENDS_PER_TASK messages of this task are ever accepted
-        // by the server and not yet marked: the most a kill can send twice.
-        while sending.len() < SENDS_PER_TASK
+        // A send keeps its slot until its SENT mark is committed, so no more
+        // than SENDS_PER_TASK messages of this task are ever accepted by the
+        // server and not yet marked: the most a kill can send twice.
+        let marking_count = marking.as_ref().map_or(0, |(_, count)| *count);
+        while sending.len() + sent.len() + marking_count < SENDS_PER_TASK
             && let Some(email) = waiting.next()
         {
             match prepare(&email, preferences.get(&email.recipient), ctx) {
@@ -118,16 +124,34 @@ pub async fn run(job: SendEmails, ctx: &WorkerContext) -> anyhow::Result<()> {
                 }
             }
         }
-        let Some(done) = sending.join_next().await else {
-            break;
-        };
-        let (email, result) = done?;
-        settle(ctx, email, result, &mut sent).await?;
-        while let Some(done) = sending.try_join_next() {
-            let (email, result) = done?;
-            settle(ctx, email, result, &mut sent).await?;
+        if marking.is_none() && !sent.is_empty() {
+            let group = std::mem::take(&mut sent);
+            let count = group.len();
+            marking = Some((tokio::spawn(record_sent(db.clone(), group)), count));
         }
-        record_sent(db, &mut sent).await?;
+        match &mut marking {
+            Some((mark, _)) => {
+                tokio::select! {
+                    written = mark => {
+                        written??;
+                        marking = None;
+                    }
+                    Some(done) = sending.join_next(), if !sending.is_empty() => {
+                        let (email, result) = done?;
+                        settle(ctx, email, result, &mut sent).await?;
+                    }
+                }
+            }
+            // Nothing sending and nothing to mark: the slots were free, so
+            // everything left has been handed out.
+            None => match sending.join_next().await {
+                Some(done) => {
+                    let (email, result) = done?;
+                    settle(ctx, email, result, &mut sent).await?;
+                }
+                None => break,
+            },
+        }
     }
     Ok(())
 }
@@ -270,12 +294,12 @@ async fn settle(
     Ok(())
 }
 
-/// Marks every message in `sent` as SENT in one statement, and empties it.
+/// Marks every message in `sent` as SENT in one statement.
 ///
 /// Contexts carry secret links (sign-in, accept/decline, review, survey):
 /// once a message is in the mailbox the outbox need not keep a copy of any of
 /// them, so the context is redacted in the same statement.
-async fn record_sent(db: &DatabaseConnection, sent: &mut Vec<(i64, String)>) -> anyhow::Result<()> {
+async fn record_sent(db: DatabaseConnection, sent: Vec<(i64, String)>) -> anyhow::Result<()> {
     let Some((first_id, first_provider_id)) = sent.first().cloned() else {
         return Ok(());
     };
@@ -303,10 +327,9 @@ async fn record_sent(db: &DatabaseConnection, sent: &mut Vec<(i64, String)>) -> 
             Expr::value(serde_json::json!({"redacted": true}).to_string()),
         )
         .filter(emails::Column::Id.is_in(sent.iter().map(|(id, _)| *id)))
-        .exec(db)
+        .exec(&db)
         .await?;
     record(Outcome::Sent, sent.len());
-    sent.clear();
     Ok(())
 }
 
