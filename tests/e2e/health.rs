@@ -45,7 +45,7 @@ on_both_databases!(readyz_follows_the_database, |app: TestApp| async move {
         "emails by state: {text}"
     );
     assert!(
-        text.contains("hive_queue_jobs{queue=\"hive.send_email\",status="),
+        text.contains("hive_queue_jobs{queue=\"hive.send_emails\",status="),
         "jobs by state: {text}"
     );
 

@@ -29,18 +29,30 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// Makes sure Chromium and its driver are installed; false (after saying so)
-/// when they cannot be outside CI.
+/// when they cannot be outside CI. The SQLite and PostgreSQL runs of the test
+/// ask at once; one install serves both (a second apt-get at the same time
+/// fails on dpkg's lock — seen on a fresh machine).
 fn browser_available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(install_browser)
+}
+
+fn install_browser() -> bool {
     if Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists() {
         return true;
     }
     eprintln!("installing Debian's chromium and chromium-driver for the browser test…");
-    let installed = Command::new("apt-get")
-        .args(["install", "-y", "-q", "chromium", "chromium-driver"])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
+    let apt_get = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    // A fresh machine may have no package lists yet.
+    let installed = apt_get(&["update", "-q"])
+        && apt_get(&["install", "-y", "-q", "chromium", "chromium-driver"])
         && Path::new(CHROMEDRIVER).exists();
     if !installed {
         assert!(
