@@ -111,6 +111,10 @@ pub async fn relay_due(
                 .is_null()
                 .or(emails::Column::EnqueuedAt.lt(stale)),
         )
+        // Oldest due first, in the order of the (status, next_attempt_at)
+        // index: ordered by id, PostgreSQL chose the primary key and, with
+        // most pending rows already queued, read the whole table every poll.
+        .order_by_asc(emails::Column::NextAttemptAt)
         .order_by_asc(emails::Column::Id)
         .limit(batch)
         .into_tuple()
