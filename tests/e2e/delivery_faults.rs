@@ -289,3 +289,35 @@ async fn a_worker_killed_mid_fan_out_loses_nothing_sqlite() {
 async fn a_worker_killed_mid_fan_out_loses_nothing_postgres() {
     killed_mid_fan_out(Backend::Postgres).await;
 }
+
+/// A server slow enough that a batch outlasts the email lease: each message
+/// takes a second to be accepted, eight at a time per batch of 50, against a
+/// lease of six seconds. A worker stops starting sends once half its lease is
+/// gone and hands the rest of the batch back, so no row is taken over by a
+/// second task while the first still means to send it: every message arrives
+/// exactly once.
+async fn slow_server(backend: Backend) {
+    let Some(app) = TestApp::start_tuned(backend, |settings| {
+        settings.email_lease = chrono::Duration::seconds(6);
+    })
+    .await
+    else {
+        return;
+    };
+    app.smtp.slow_down(Duration::from_secs(1));
+    const COUNT: usize = 100;
+    fan_out(&app, "slow", COUNT).await;
+    wait_for_distinct(&app.smtp, COUNT, Duration::from_secs(120)).await;
+    assert_each_exactly_once(&app, &app.smtp, COUNT).await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_slower_than_the_lease_doubles_nothing_sqlite() {
+    slow_server(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_slower_than_the_lease_doubles_nothing_postgres() {
+    slow_server(Backend::Postgres).await;
+}

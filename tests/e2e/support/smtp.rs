@@ -88,6 +88,9 @@ struct Shared {
     /// fan-out test asks often; parsing thousands of messages each time would
     /// starve the worker it is watching).
     message_ids: HashMap<String, usize>,
+    /// How long the server takes to accept each message (see
+    /// [`MailSink::slow_down`]).
+    delay: Duration,
     refuse: HashSet<String>,
     defer: HashSet<String>,
 }
@@ -143,6 +146,8 @@ impl Handler for Session {
     }
 
     fn data_end(&mut self) -> mailin_embedded::Response {
+        let delay = self.shared.lock().unwrap().delay;
+        std::thread::sleep(delay);
         let mail = ReceivedMail {
             to: std::mem::take(&mut self.to),
             raw: std::mem::take(&mut self.data),
@@ -214,6 +219,12 @@ impl MailSink {
             .unwrap()
             .defer
             .insert(address.to_lowercase());
+    }
+
+    /// Make the server take `delay` to accept each message (its reply to
+    /// the end of the data), like a slow or overloaded relay.
+    pub fn slow_down(&self, delay: Duration) {
+        self.shared.lock().unwrap().delay = delay;
     }
 
     /// Take this recipient again, after [`Self::refuse`] or [`Self::defer`].

@@ -85,7 +85,19 @@ pub fn backoff(attempts: i32, base: StdDuration) -> Duration {
 /// recorded; rows another worker holds, or already sent, are skipped.
 pub async fn run(job: SendEmails, ctx: &WorkerContext) -> anyhow::Result<()> {
     let db = &ctx.db;
+    let claimed_at = std::time::Instant::now();
     let claimed = claim(db, &job.email_ids, ctx.settings.email_lease).await?;
+    // The claim holds the rows for one lease; once it is half gone no new
+    // send starts, so every send (at most the SMTP timeout, far shorter than
+    // the lease) ends while the rows are still ours and no other worker can
+    // have taken them. Only a very slow server gets this far; the rest of
+    // the batch is handed back below.
+    let hand_out_until = ctx
+        .settings
+        .email_lease
+        .to_std()
+        .map(|lease| lease / 2)
+        .unwrap_or_default();
     let skipped = job.email_ids.len().saturating_sub(claimed.len());
     if skipped > 0 {
         record(Outcome::Skipped, skipped);
@@ -108,6 +120,7 @@ pub async fn run(job: SendEmails, ctx: &WorkerContext) -> anyhow::Result<()> {
         // server and not yet marked: the most a kill can send twice.
         let marking_count = marking.as_ref().map_or(0, |(_, count)| *count);
         while sending.len() + sent.len() + marking_count < SENDS_PER_TASK
+            && claimed_at.elapsed() < hand_out_until
             && let Some(email) = waiting.next()
         {
             match prepare(&email, preferences.get(&email.recipient), ctx) {
@@ -143,7 +156,8 @@ pub async fn run(job: SendEmails, ctx: &WorkerContext) -> anyhow::Result<()> {
                 }
             }
             // Nothing sending and nothing to mark: the slots were free, so
-            // everything left has been handed out.
+            // everything left has been handed out, or the time to do so is
+            // over.
             None => match sending.join_next().await {
                 Some(done) => {
                     let (email, result) = done?;
@@ -153,6 +167,31 @@ pub async fn run(job: SendEmails, ctx: &WorkerContext) -> anyhow::Result<()> {
             },
         }
     }
+    let left: Vec<i64> = waiting.map(|email| email.id).collect();
+    if !left.is_empty() {
+        warn!(
+            count = left.len(),
+            "half the email lease went by before this batch was sent; handing the rest back"
+        );
+        hand_back(db, left).await?;
+    }
+    Ok(())
+}
+
+/// Makes claimed rows due again at once, for the relay to queue afresh.
+async fn hand_back(db: &DatabaseConnection, email_ids: Vec<i64>) -> anyhow::Result<()> {
+    let now = Utc::now();
+    emails::Entity::update_many()
+        .col_expr(emails::Column::NextAttemptAt, Expr::value(now))
+        .col_expr(
+            emails::Column::EnqueuedAt,
+            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
+        .col_expr(emails::Column::UpdatedAt, Expr::value(now))
+        .filter(emails::Column::Id.is_in(email_ids))
+        .filter(emails::Column::Status.eq(EmailStatus::Pending))
+        .exec(db)
+        .await?;
     Ok(())
 }
 
