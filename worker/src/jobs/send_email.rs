@@ -178,10 +178,15 @@ pub async fn run(job: SendEmails, ctx: &WorkerContext) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Makes claimed rows due again at once, for the relay to queue afresh.
+/// Makes claimed rows due again at once, for the relay to queue afresh, and
+/// takes back the attempt their claim counted: they were never tried.
 async fn hand_back(db: &DatabaseConnection, email_ids: Vec<i64>) -> anyhow::Result<()> {
     let now = Utc::now();
     emails::Entity::update_many()
+        .col_expr(
+            emails::Column::Attempts,
+            Expr::col(emails::Column::Attempts).sub(1),
+        )
         .col_expr(emails::Column::NextAttemptAt, Expr::value(now))
         .col_expr(
             emails::Column::EnqueuedAt,
