@@ -27,7 +27,7 @@ pub const SEND_TASKS_POSTGRES: usize = 4;
 pub const SEND_TASKS_SQLITE: usize = 2;
 /// The most messages one worker process can have on the wire or accepted by
 /// the SMTP server and not yet marked SENT: all a SIGKILL can cause to be sent
-/// twice (README, "Delivery").
+/// twice (README, "Architecture": what "exactly once" can mean across SIGKILL).
 pub const SENDS_IN_FLIGHT_POSTGRES: usize = SEND_TASKS_POSTGRES * SENDS_PER_TASK;
 pub const SENDS_IN_FLIGHT_SQLITE: usize = SEND_TASKS_SQLITE * SENDS_PER_TASK;
 
