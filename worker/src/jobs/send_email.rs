@@ -142,29 +142,26 @@ pub async fn run(job: SendEmails, ctx: &WorkerContext) -> anyhow::Result<()> {
             let count = group.len();
             marking = Some((tokio::spawn(record_sent(db.clone(), group)), count));
         }
-        match &mut marking {
-            Some((mark, _)) => {
-                tokio::select! {
-                    written = mark => {
-                        written??;
-                        marking = None;
-                    }
-                    Some(done) = sending.join_next(), if !sending.is_empty() => {
-                        let (email, result) = done?;
-                        settle(ctx, email, result, &mut sent).await?;
-                    }
+        let finished = match &mut marking {
+            Some((mark, _)) => tokio::select! {
+                written = mark => {
+                    written??;
+                    marking = None;
+                    None
                 }
-            }
+                Some(done) = sending.join_next(), if !sending.is_empty() => Some(done),
+            },
             // Nothing sending and nothing to mark: the slots were free, so
             // everything left has been handed out, or the time to do so is
             // over.
             None => match sending.join_next().await {
-                Some(done) => {
-                    let (email, result) = done?;
-                    settle(ctx, email, result, &mut sent).await?;
-                }
+                Some(done) => Some(done),
                 None => break,
             },
+        };
+        if let Some(done) = finished {
+            let (email, result) = done?;
+            settle(ctx, email, result, &mut sent).await?;
         }
     }
     let left: Vec<i64> = waiting.map(|email| email.id).collect();
