@@ -8,6 +8,7 @@ pub mod m20261123_000001_inactivity;
 pub mod m20261123_000002_unsubscribe_links;
 pub mod m20261123_000003_digest_periods;
 pub mod m20261123_000004_requests_from_surveys;
+pub mod m20261124_000001_emails_enqueued_at_unindexed;
 
 /// Hive's migrations, oldest first.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_unsubscribe_links::Migration),
             Box::new(m20261123_000003_digest_periods::Migration),
             Box::new(m20261123_000004_requests_from_surveys::Migration),
+            Box::new(m20261124_000001_emails_enqueued_at_unindexed::Migration),
         ]
     }
 }

@@ -15,8 +15,10 @@ use crate::support::TestApp;
 on_both_databases!(
     an_email_whose_task_was_lost_is_still_sent,
     |app: TestApp| async move {
-        // An email row the relay marked as queued a minute ago, but whose task
-        // never reached the queue (or sits there unpicked).
+        // An email row the relay marked as queued a minute ago, with its lease
+        // still running, but whose task never reached the queue (or sits
+        // there unpicked): only the stalled-queue watchdog can get it sent
+        // before the lease runs out.
         let txn = app.db.begin().await.unwrap();
         outbox::enqueue(
         &txn,
@@ -35,6 +37,10 @@ on_both_databases!(
             .col_expr(
                 emails::Column::EnqueuedAt,
                 Expr::value(Utc::now() - chrono::Duration::minutes(1)),
+            )
+            .col_expr(
+                emails::Column::NextAttemptAt,
+                Expr::value(Utc::now() + chrono::Duration::minutes(1)),
             )
             .filter(emails::Column::IdempotencyKey.eq("test:lost-task"))
             .exec(&txn)

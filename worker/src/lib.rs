@@ -41,6 +41,8 @@ pub struct WorkerContext {
     /// When this process last started a job (Unix milliseconds); the runner's
     /// watchdog uses it to tell a busy queue from a stalled one.
     pub last_job_started: Arc<AtomicI64>,
+    /// Writes the SENT marks of all this process's send tasks together.
+    pub sent_marks: jobs::sent_marks::SentMarks,
 }
 
 impl WorkerContext {
@@ -51,6 +53,7 @@ impl WorkerContext {
             queue: queue::JobQueue::new(&db)?,
             outbox_signal: Arc::new(Notify::new()),
             last_job_started: Arc::new(AtomicI64::new(chrono::Utc::now().timestamp_millis())),
+            sent_marks: jobs::sent_marks::SentMarks::new(db.clone()),
             db,
             settings,
         })

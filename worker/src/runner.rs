@@ -20,7 +20,8 @@ use crate::{
 /// Rows handed to the queue per relay pass.
 const RELAY_BATCH: u64 = 500;
 /// Send tasks (batches of emails) one worker process runs at once. Each holds
-/// a database connection only for its claim and its SENT marks. SQLite has one
+/// a database connection only for its claim (SENT marks go through the
+/// process's one writer, `jobs::sent_marks`). SQLite has one
 /// writer at a time and a small pool: with a send per pool connection, tests
 /// saw minutes of "database is locked"; two batches leave the API room.
 pub const SEND_TASKS_POSTGRES: usize = 4;

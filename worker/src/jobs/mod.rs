@@ -7,6 +7,7 @@ pub mod meeting_reminders;
 pub mod proposal_followups;
 pub mod review_reminders;
 pub mod send_email;
+pub mod sent_marks;
 pub mod sign_in_links;
 pub mod staff_digest;
 pub mod survey_invitations;

@@ -1,7 +1,8 @@
 //! Delivers email rows a batch at a time: claims the batch in one statement,
 //! renders and sends its messages several at once over the SMTP pool, and
-//! marks those the server accepted as SENT in one statement per group that
-//! finished together. Every email Hive sends passes through here.
+//! hands those the server accepted to the process's SENT mark writer
+//! ([`SentMarks`](super::sent_marks::SentMarks)). Every email Hive sends
+//! passes through here.
 //!
 //! One task per email cost seven database round trips per message and held
 //! the mail bench to 1–4 % of the SMTP sink's limit (README, "Performance");
@@ -22,13 +23,13 @@ use sea_orm::{
     sea_query::{Expr, OnConflict},
 };
 use serde::{Deserialize, Serialize};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
 use crate::{
     WorkerContext,
     mail::{Outgoing, SendError, calendar::Invitation},
-    outbox::UNSUBSCRIBE_TOKEN,
+    outbox::{self, UNSUBSCRIBE_TOKEN},
     preferences::OptOut,
 };
 
@@ -40,7 +41,7 @@ pub struct SendEmails {
     pub email_ids: Vec<i64>,
 }
 
-/// Messages one task has on the wire or accepted but not yet marked SENT.
+/// Messages one task has on the wire, or accepted and not yet marked SENT.
 /// A worker killed mid-batch can send at most this many (per running task)
 /// again: see `runner::sends_in_flight_at_most`.
 pub const SENDS_PER_TASK: usize = 8;
@@ -107,28 +108,27 @@ pub async fn run(job: SendEmails, ctx: &WorkerContext) -> anyhow::Result<()> {
     }
     let preferences = preferences_of(db, &claimed).await?;
     let mut waiting = claimed.into_iter();
+    // Each send holds its slot until the server has answered and, when it
+    // accepted the message, until the SENT mark is committed: no more than
+    // SENDS_PER_TASK messages of this task are ever accepted and not yet
+    // marked, the most a kill can send twice.
     let mut sending = JoinSet::new();
-    // Accepted by the server, waiting for the next SENT mark.
-    let mut sent: Vec<(i64, String)> = Vec::new();
-    // The SENT mark being written, and how many messages it covers. One at a
-    // time: what finishes meanwhile waits in `sent` for the next, so marks
-    // group themselves by how long a write takes (group commit).
-    let mut marking: Option<(JoinHandle<anyhow::Result<()>>, usize)> = None;
     loop {
-        // A send keeps its slot until its SENT mark is committed, so no more
-        // than SENDS_PER_TASK messages of this task are ever accepted by the
-        // server and not yet marked: the most a kill can send twice.
-        let marking_count = marking.as_ref().map_or(0, |(_, count)| *count);
-        while sending.len() + sent.len() + marking_count < SENDS_PER_TASK
+        while sending.len() < SENDS_PER_TASK
             && claimed_at.elapsed() < hand_out_until
             && let Some(email) = waiting.next()
         {
             match prepare(&email, preferences.get(&email.recipient), ctx) {
                 Prepared::Send(message) => {
                     let mailer = ctx.mailer.clone();
+                    let sent_marks = ctx.sent_marks.clone();
                     sending.spawn(async move {
                         let result = mailer.deliver(*message).await;
-                        (email, result)
+                        let marked = match &result {
+                            Ok(provider_id) => sent_marks.mark(email.id, provider_id.clone()).await,
+                            Err(_) => Ok(()),
+                        };
+                        (email, result, marked)
                     });
                 }
                 Prepared::Settle(status, reason, outcome) => {
@@ -137,32 +137,14 @@ pub async fn run(job: SendEmails, ctx: &WorkerContext) -> anyhow::Result<()> {
                 }
             }
         }
-        if marking.is_none() && !sent.is_empty() {
-            let group = std::mem::take(&mut sent);
-            let count = group.len();
-            marking = Some((tokio::spawn(record_sent(db.clone(), group)), count));
-        }
-        let finished = match &mut marking {
-            Some((mark, _)) => tokio::select! {
-                written = mark => {
-                    written??;
-                    marking = None;
-                    None
-                }
-                Some(done) = sending.join_next(), if !sending.is_empty() => Some(done),
-            },
-            // Nothing sending and nothing to mark: the slots were free, so
-            // everything left has been handed out, or the time to do so is
-            // over.
-            None => match sending.join_next().await {
-                Some(done) => Some(done),
-                None => break,
-            },
+        // Nothing sending: the slots were free, so everything left has been
+        // handed out, or the time to do so is over.
+        let Some(done) = sending.join_next().await else {
+            break;
         };
-        if let Some(done) = finished {
-            let (email, result) = done?;
-            settle(ctx, email, result, &mut sent).await?;
-        }
+        let (email, result, marked) = done?;
+        marked?;
+        settle(ctx, email, result).await?;
     }
     let left: Vec<i64> = waiting.map(|email| email.id).collect();
     if !left.is_empty() {
@@ -191,7 +173,7 @@ async fn hand_back(db: &DatabaseConnection, email_ids: Vec<i64>) -> anyhow::Resu
         )
         .col_expr(emails::Column::UpdatedAt, Expr::value(now))
         .filter(emails::Column::Id.is_in(email_ids))
-        .filter(emails::Column::Status.eq(EmailStatus::Pending))
+        .filter(outbox::pending_and(Expr::value(true)))
         .exec(db)
         .await?;
     Ok(())
@@ -288,20 +270,16 @@ fn prepare(
     }
 }
 
-/// Records what the server said about one message; a sent one waits in
-/// `sent` for [`record_sent`].
+/// Records what the server said about one message (a sent one is marked by
+/// [`SentMarks`](super::sent_marks::SentMarks) already).
 async fn settle(
     ctx: &WorkerContext,
     email: emails::Model,
     result: Result<String, SendError>,
-    sent: &mut Vec<(i64, String)>,
 ) -> anyhow::Result<()> {
     let db = &ctx.db;
     match result {
-        Ok(provider_id) => {
-            debug!(email_id = email.id, template = %email.template, "email sent");
-            sent.push((email.id, provider_id));
-        }
+        Ok(_) => debug!(email_id = email.id, template = %email.template, "email sent"),
         Err(SendError::Permanent(reason)) => {
             warn!(email_id = email.id, %reason, "email permanently rejected");
             mark_bouncing(db, &email.recipient, &reason).await?;
@@ -335,45 +313,6 @@ async fn settle(
     Ok(())
 }
 
-/// Marks every message in `sent` as SENT in one statement.
-///
-/// Contexts carry secret links (sign-in, accept/decline, review, survey):
-/// once a message is in the mailbox the outbox need not keep a copy of any of
-/// them, so the context is redacted in the same statement.
-async fn record_sent(db: DatabaseConnection, sent: Vec<(i64, String)>) -> anyhow::Result<()> {
-    let Some((first_id, first_provider_id)) = sent.first().cloned() else {
-        return Ok(());
-    };
-    let provider_ids = sent.iter().skip(1).fold(
-        Expr::case(
-            Expr::col(emails::Column::Id).eq(first_id),
-            first_provider_id,
-        ),
-        |case, (id, provider_id)| {
-            case.case(Expr::col(emails::Column::Id).eq(*id), provider_id.clone())
-        },
-    );
-    let now = Utc::now();
-    emails::Entity::update_many()
-        .col_expr(emails::Column::Status, Expr::value(EmailStatus::Sent))
-        .col_expr(emails::Column::SentAt, Expr::value(now))
-        .col_expr(emails::Column::UpdatedAt, Expr::value(now))
-        .col_expr(
-            emails::Column::LastError,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(emails::Column::ProviderMessageId, provider_ids.into())
-        .col_expr(
-            emails::Column::Context,
-            Expr::value(serde_json::json!({"redacted": true}).to_string()),
-        )
-        .filter(emails::Column::Id.is_in(sent.iter().map(|(id, _)| *id)))
-        .exec(&db)
-        .await?;
-    record(Outcome::Sent, sent.len());
-    Ok(())
-}
-
 /// Everyone's preferences among the batch's recipients, in one query.
 async fn preferences_of(
     db: &DatabaseConnection,
@@ -396,11 +335,12 @@ fn record(outcome: Outcome, count: usize) {
         .increment(count as u64);
 }
 
-/// Takes the rows for this worker: counts the attempt and pushes the next
-/// try past the lease, in one conditional update. Only one worker can win a
-/// row; the rows this one won come back. A row is left alone for `lease`
-/// (settings: far longer than the SMTP timeout) before another worker may
-/// try it.
+/// Takes the rows for this worker: counts the attempt, clears `enqueued_at`
+/// (queued, not yet claimed) and sets the lease, `next_attempt_at`, one
+/// `lease` from now, in one conditional update. Only one worker can win a
+/// row; the rows this one won come back. A claimed row is left alone for
+/// `lease` (settings: far longer than the SMTP timeout) before the relay
+/// queues it again.
 async fn claim(
     db: &DatabaseConnection,
     email_ids: &[i64],
@@ -413,10 +353,15 @@ async fn claim(
             Expr::col(emails::Column::Attempts).add(1),
         )
         .col_expr(emails::Column::NextAttemptAt, Expr::value(now + lease))
+        .col_expr(
+            emails::Column::EnqueuedAt,
+            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
         .col_expr(emails::Column::UpdatedAt, Expr::value(now))
         .filter(emails::Column::Id.is_in(email_ids.iter().copied()))
-        .filter(emails::Column::Status.eq(EmailStatus::Pending))
-        .filter(emails::Column::NextAttemptAt.lte(now))
+        .filter(outbox::pending_and(
+            Expr::col(emails::Column::EnqueuedAt).is_not_null(),
+        ))
         .exec_with_returning(db)
         .await?)
 }
