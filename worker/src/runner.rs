@@ -21,9 +21,9 @@ use crate::{
 const RELAY_BATCH: u64 = 500;
 /// Send tasks (batches of emails) one worker process runs at once. Each holds
 /// a database connection only for its claim (SENT marks go through the
-/// process's one writer, `jobs::sent_marks`). SQLite has one
-/// writer at a time and a small pool: with a send per pool connection, tests
-/// saw minutes of "database is locked"; two batches leave the API room.
+/// process's one writer, `jobs::sent_marks`). SQLite has one writer at a time
+/// and a small pool: with a send per pool connection, tests saw minutes of
+/// "database is locked"; two batches leave the API room.
 pub const SEND_TASKS_POSTGRES: usize = 4;
 pub const SEND_TASKS_SQLITE: usize = 2;
 /// The most messages one worker process can have on the wire or accepted by

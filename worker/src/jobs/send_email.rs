@@ -330,7 +330,8 @@ async fn preferences_of(
         .collect())
 }
 
-fn record(outcome: Outcome, count: usize) {
+/// Counts outcomes in `/metrics`; the SENT mark writer counts the sent ones.
+pub(crate) fn record(outcome: Outcome, count: usize) {
     metrics::counter!("hive_email_outcomes_total", "outcome" => outcome.label())
         .increment(count as u64);
 }

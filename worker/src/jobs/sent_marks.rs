@@ -16,6 +16,8 @@ use sea_orm::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use super::send_email::{self, Outcome};
+
 /// The most rows one statement marks: keeps the statement (a CASE arm and an
 /// IN entry per row) well inside SQLite's and PostgreSQL's parameter limits.
 const MOST_PER_STATEMENT: usize = 500;
@@ -93,8 +95,7 @@ async fn write_marks(db: DatabaseConnection, mut receiver: mpsc::UnboundedReceiv
             .await
             .map_err(|error| error.to_string());
         if result.is_ok() {
-            metrics::counter!("hive_email_outcomes_total", "outcome" => "sent")
-                .increment(group.len() as u64);
+            send_email::record(Outcome::Sent, group.len());
         }
         for accepted in group {
             // A task that gave up waiting has nothing left to tell.
