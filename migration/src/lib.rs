@@ -1,5 +1,6 @@
 //! Schema migrations: `Migrator` lists them in order; each runs unchanged on
-//! SQLite and PostgreSQL.
+//! SQLite and PostgreSQL, but for storage settings that only PostgreSQL has
+//! (`m20261124_000002_emails_fill_factor`).
 
 pub use sea_orm_migration::prelude::*;
 
@@ -9,6 +10,7 @@ pub mod m20261123_000002_unsubscribe_links;
 pub mod m20261123_000003_digest_periods;
 pub mod m20261123_000004_requests_from_surveys;
 pub mod m20261124_000001_emails_enqueued_at_unindexed;
+pub mod m20261124_000002_emails_fill_factor;
 
 /// Hive's migrations, oldest first.
 pub struct Migrator;
@@ -23,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_digest_periods::Migration),
             Box::new(m20261123_000004_requests_from_surveys::Migration),
             Box::new(m20261124_000001_emails_enqueued_at_unindexed::Migration),
+            Box::new(m20261124_000002_emails_fill_factor::Migration),
         ]
     }
 }

@@ -38,6 +38,7 @@ run() {
   local name="$1" url="$2" limit="$3"
   echo "== $name: queueing $COUNT emails" >&2
   DATABASE_URL="$url" RUST_LOG=warn "$API" bench-emails --count "$COUNT" >&2
+  if [ "$name" = postgres ]; then pg_cpu_ticks > "$WORK/pg-ticks"; fi
   # The waiter starts its clock first, then the worker starts: the time
   # includes the worker's own start-up.
   DATABASE_URL="$url" RUST_LOG=warn "$API" bench-emails --count "$COUNT" --wait > "$WORK/$name-result" &
@@ -65,6 +66,19 @@ run() {
     "$name" "$result" "$ratio" "$((peak / 1024))" "$samples" >> "$WORK/summary"
 }
 
+# pg_cpu_ticks: CPU time used so far by the local PostgreSQL server, in clock
+# ticks: its running processes, and the backends that have exited (counted in
+# the postmaster's children's time). Steadier than messages/s for comparing
+# two versions of a statement on a machine whose speed drifts.
+pg_cpu_ticks() {
+  local postmaster
+  postmaster=$(pgrep -o -x postgres) || { echo 0; return; }
+  { awk '{print $14 + $15}' /proc/"$postmaster"/stat
+    awk '{print $16 + $17}' /proc/"$postmaster"/stat
+    for pid in $(pgrep -x postgres); do awk '{print $14 + $15}' /proc/"$pid"/stat 2>/dev/null; done
+  } | awk '{sum += $1} END {print sum}'
+}
+
 for round in $(seq "$ROUNDS"); do
   echo "== round $round: limit, smtp-source -s 16 -m $COUNT -l $SIZE" >&2
   LIMIT=$(limit)
@@ -75,6 +89,15 @@ for round in $(seq "$ROUNDS"); do
     DB="hive_mailbench_$$"
     psql "$PG" -qc "CREATE DATABASE $DB" >/dev/null
     run postgres "${PG%/*}/$DB" "$LIMIT"
+    # The backends have exited: their CPU time is the postmaster's now, and
+    # their counts are in the statistics.
+    sleep 1
+    echo "$(cat "$WORK/pg-ticks") $(pg_cpu_ticks) $(getconf CLK_TCK)" |
+      awk '{printf "  postgres: the server used %.1f s of CPU for the run\n", ($2 - $1) / $3}' >> "$WORK/summary"
+    # How many of the run's row updates PostgreSQL made in place (HOT: no
+    # index entries written).
+    psql "${PG%/*}/$DB" -Atc "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'emails'" |
+      awk -F'|' '{printf "  postgres: %d email row updates, %d of them HOT (%.0f%%)\n", $1, $2, $1 ? 100 * $2 / $1 : 0}' >> "$WORK/summary"
     psql "$PG" -qc "DROP DATABASE $DB WITH (FORCE)" >/dev/null
   fi
 done

@@ -36,9 +36,7 @@ async fn statements_per_page(backend: Backend) {
             assert!(body["errors"].is_null(), "{body}");
         }
     }
-    let (small, body) = app
-        .statements_for(PAGE, json!({"n": 5}), Some(&p.staff))
-        .await;
+    let (small, body, _) = fewest_statements(&app, 5, &p.staff).await;
     let body = ok((200, body));
     assert_eq!(
         body["data"]["supportRequests"]["edges"]
@@ -47,9 +45,7 @@ async fn statements_per_page(backend: Backend) {
             .len(),
         5
     );
-    let (large, body) = app
-        .statements_for(PAGE, json!({"n": 50}), Some(&p.staff))
-        .await;
+    let (large, body, log) = fewest_statements(&app, 50, &p.staff).await;
     let body = ok((200, body));
     let edges = body["data"]["supportRequests"]["edges"].as_array().unwrap();
     assert_eq!(edges.len(), 50);
@@ -60,7 +56,6 @@ async fn statements_per_page(backend: Backend) {
             .len(),
         3
     );
-    let log = app.statement_log.lock().unwrap().join("\n");
     // Ten times the items; a few statements of slack for a loader batch that
     // splits on timing, far below the 45 more that one per item would cost.
     assert!(
@@ -70,6 +65,27 @@ async fn statements_per_page(backend: Backend) {
     assert!(large <= 35, "a page costs {large} statements");
     eprintln!("{backend:?}: a page of 5 ran {small} statements, a page of 50 ran {large}");
     app.stop().await;
+}
+
+/// The statements a page of `n` costs, its body and the statements' log, from
+/// the cheapest of three requests. Under a loaded machine a loader's batch
+/// can split when some lookups miss its window, adding a statement or two by
+/// chance (seen in full runs of the suite); a lookup per item costs them in
+/// every request, so the cheapest of three still shows it.
+async fn fewest_statements(
+    app: &TestApp,
+    n: usize,
+    token: &str,
+) -> (u64, serde_json::Value, String) {
+    let mut fewest: Option<(u64, serde_json::Value, String)> = None;
+    for _ in 0..3 {
+        let (count, body) = app.statements_for(PAGE, json!({"n": n}), Some(token)).await;
+        let log = app.statement_log.lock().unwrap().join("\n");
+        if fewest.as_ref().is_none_or(|(least, _, _)| count < *least) {
+            fewest = Some((count, body, log));
+        }
+    }
+    fewest.expect("three requests ran")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

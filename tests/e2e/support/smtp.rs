@@ -188,10 +188,10 @@ impl MailSink {
         server
             .with_name("hive-test-smtp")
             // One thread per open connection: enough for three workers'
-            // pooled connections at once (up to 32 each on PostgreSQL, see
+            // pooled connections at once (up to 48 each on PostgreSQL, see
             // runner::SENDS_IN_FLIGHT_POSTGRES), or later connections would
             // queue unanswered until the client timed out.
-            .with_num_threads(128)
+            .with_num_threads(160)
             .with_tcp_listener(listener);
         std::thread::spawn(move || {
             let _ = server.serve();

@@ -43,7 +43,7 @@ pub struct SendEmails {
 
 /// Messages one task has on the wire, or accepted and not yet marked SENT.
 /// A worker killed mid-batch can send at most this many (per running task)
-/// again: see `runner::sends_in_flight_at_most`.
+/// again: see `runner::SENDS_IN_FLIGHT_POSTGRES`.
 pub const SENDS_PER_TASK: usize = 8;
 
 /// The context key of a meeting email's calendar invitation.
@@ -86,18 +86,18 @@ pub fn backoff(attempts: i32, base: StdDuration) -> Duration {
 /// recorded; rows another worker holds, or already sent, are skipped.
 pub async fn run(job: SendEmails, ctx: &WorkerContext) -> anyhow::Result<()> {
     let db = &ctx.db;
-    let claimed_at = std::time::Instant::now();
-    let claimed = claim(db, &job.email_ids, ctx.settings.email_lease).await?;
-    // The claim holds the rows for one lease; once it is half gone no new
-    // send starts, so every send (at most the SMTP timeout, far shorter than
-    // the lease) ends while the rows are still ours and no other worker can
-    // have taken them. Only a very slow server gets this far; the rest of
-    // the batch is handed back below.
-    let hand_out_until = ctx
-        .settings
-        .email_lease
-        .to_std()
-        .map(|lease| lease / 2)
+    let lease = ctx.settings.email_lease;
+    let claimed = claim(db, &job.email_ids, lease).await?;
+    // The claim holds the rows until their lease ends; once less than half a
+    // lease is left no new send starts, so every send (at most the SMTP
+    // timeout, far shorter than the lease) ends while the rows are still
+    // ours and no other worker can have taken them. Only a very slow server
+    // gets this far; the rest of the batch is handed back below.
+    let hand_out_until = claimed
+        .iter()
+        .map(|email| email.next_attempt_at)
+        .min()
+        .map(|lease_ends| lease_ends - lease / 2)
         .unwrap_or_default();
     let skipped = job.email_ids.len().saturating_sub(claimed.len());
     if skipped > 0 {
@@ -115,7 +115,7 @@ pub async fn run(job: SendEmails, ctx: &WorkerContext) -> anyhow::Result<()> {
     let mut sending = JoinSet::new();
     loop {
         while sending.len() < SENDS_PER_TASK
-            && claimed_at.elapsed() < hand_out_until
+            && Utc::now() < hand_out_until
             && let Some(email) = waiting.next()
         {
             match prepare(&email, preferences.get(&email.recipient), ctx) {
@@ -336,12 +336,19 @@ pub(crate) fn record(outcome: Outcome, count: usize) {
         .increment(count as u64);
 }
 
-/// Takes the rows for this worker: counts the attempt, clears `enqueued_at`
-/// (queued, not yet claimed) and sets the lease, `next_attempt_at`, one
-/// `lease` from now, in one conditional update. Only one worker can win a
-/// row; the rows this one won come back. A claimed row is left alone for
-/// `lease` (settings: far longer than the SMTP timeout) before the relay
-/// queues it again.
+/// Takes the rows for this worker: counts the attempt and clears
+/// `enqueued_at` (queued, not yet claimed), in one conditional update. Only
+/// one worker can win a row; the rows this one won come back. A claimed row
+/// is left alone until its lease, `next_attempt_at`, ends (settings: far
+/// longer than the SMTP timeout); then the relay queues it again.
+///
+/// The relay already gave the row a lease when it queued it. The claim keeps
+/// that lease while three quarters of it are left (the usual case: tasks are
+/// claimed within moments of being queued) and only otherwise starts a new
+/// one. An update that leaves every indexed column as it was can be a HOT
+/// update on PostgreSQL (no index entries written, the new row version on
+/// the same page); `next_attempt_at` is indexed, so moving it every time
+/// would make every claim write to every index of `emails`.
 async fn claim(
     db: &DatabaseConnection,
     email_ids: &[i64],
@@ -353,7 +360,15 @@ async fn claim(
             emails::Column::Attempts,
             Expr::col(emails::Column::Attempts).add(1),
         )
-        .col_expr(emails::Column::NextAttemptAt, Expr::value(now + lease))
+        .col_expr(
+            emails::Column::NextAttemptAt,
+            Expr::case(
+                Expr::col(emails::Column::NextAttemptAt).lt(now + lease * 3 / 4),
+                Expr::value(now + lease),
+            )
+            .finally(Expr::col(emails::Column::NextAttemptAt))
+            .into(),
+        )
         .col_expr(
             emails::Column::EnqueuedAt,
             Expr::value(Option::<chrono::DateTime<Utc>>::None),
