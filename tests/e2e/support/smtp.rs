@@ -9,6 +9,7 @@ use std::{
     time::Duration,
 };
 
+use hive_worker::runner::SENDS_IN_FLIGHT_POSTGRES;
 use mailin_embedded::{Handler, Server, response};
 
 /// One message as the server received it.
@@ -160,6 +161,15 @@ impl Handler for Session {
     }
 }
 
+/// Server threads per worker process a sink serves. mailin gives each open
+/// connection a thread of its own, and a worker keeps up to
+/// `runner::SENDS_IN_FLIGHT_POSTGRES` connections busy at once; a connection
+/// beyond the threads would wait unanswered until the client timed out.
+/// mailin starts every thread at once and none ends before the test process
+/// does, so a sink has only what its test needs: sinks of 160 threads for
+/// every test ran the suite out of memory maps.
+const THREADS_PER_WORKER: usize = SENDS_IN_FLIGHT_POSTGRES + 16;
+
 /// The running server. It lives until the test process ends (mailin's
 /// `serve` has no shutdown), one per test, each on its own port.
 #[derive(Clone)]
@@ -169,13 +179,14 @@ pub struct MailSink {
 }
 
 impl MailSink {
-    pub fn start() -> Self {
-        Self::start_on(0)
+    /// A server for `workers` worker processes sending at once.
+    pub fn start(workers: usize) -> Self {
+        Self::start_on(0, workers)
     }
 
     /// A server on a given loopback port: an outage test points Hive at a
     /// port where nothing listens yet, and starts the server there later.
-    pub fn start_on(port: u16) -> Self {
+    pub fn start_on(port: u16, workers: usize) -> Self {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind SMTP port");
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Mutex::new(Shared::default()));
@@ -187,11 +198,7 @@ impl MailSink {
         let mut server = Server::new(handler);
         server
             .with_name("hive-test-smtp")
-            // One thread per open connection: enough for three workers'
-            // pooled connections at once (up to 48 each on PostgreSQL, see
-            // runner::SENDS_IN_FLIGHT_POSTGRES), or later connections would
-            // queue unanswered until the client timed out.
-            .with_num_threads(160)
+            .with_num_threads(u32::try_from(THREADS_PER_WORKER * workers).unwrap_or(u32::MAX))
             .with_tcp_listener(listener);
         std::thread::spawn(move || {
             let _ = server.serve();
