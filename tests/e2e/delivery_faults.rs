@@ -270,7 +270,7 @@ async fn killed_mid_fan_out(backend: Backend) {
     wait_for_distinct(&app.smtp, COUNT, Duration::from_secs(300)).await;
     let doubled = sent_and_doubled(&app, &app.smtp, COUNT).await;
     eprintln!(
-        "killed after {at_kill} of {COUNT}; {} arrived twice (in flight at the kill)",
+        "{backend:?}: killed after {at_kill} of {COUNT}; {} arrived twice (in flight at the kill)",
         doubled.len()
     );
     assert!(

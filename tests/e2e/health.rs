@@ -44,6 +44,12 @@ on_both_databases!(readyz_follows_the_database, |app: TestApp| async move {
         text.contains("hive_emails{status=\"SENT\"} 1"),
         "emails by state: {text}"
     );
+    // A process-wide counter (the tests share one process): at least this
+    // test's message is in it.
+    assert!(
+        text.contains("hive_email_outcomes_total{outcome=\"sent\"}"),
+        "outcomes of sends: {text}"
+    );
     assert!(
         text.contains("hive_queue_jobs{queue=\"hive.send_emails\",status="),
         "jobs by state: {text}"
