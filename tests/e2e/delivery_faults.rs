@@ -11,6 +11,8 @@ use std::{
 
 use entity::emails::{self, EmailCategory, EmailStatus};
 use hive_worker::{
+    WorkerContext,
+    jobs::send_email::{self, SENDS_PER_TASK, SendEmails},
     outbox::{self, NewEmail},
     runner::{SENDS_IN_FLIGHT_POSTGRES, SENDS_IN_FLIGHT_SQLITE},
     settings::MailTransportSetting,
@@ -320,4 +322,64 @@ async fn a_server_slower_than_the_lease_doubles_nothing_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_slower_than_the_lease_doubles_nothing_postgres() {
     slow_server(Backend::Postgres).await;
+}
+
+/// An address the server refuses for good (550) is not offered the rest of
+/// the batch: once one of its messages bounces, the batch's later messages to
+/// it are suppressed, as every later batch's are. Only those already on the
+/// wire with it (at most one task's sends in flight) are refused too.
+async fn a_bounce_mid_batch_stops_the_rest(backend: Backend) {
+    let Some(app) = TestApp::start_without_worker(backend).await else {
+        return;
+    };
+    const COUNT: usize = 30;
+    const GONE: &str = "gone@example.coop";
+    app.smtp.refuse(GONE);
+    let lease_ends = chrono::Utc::now() + app.settings.email_lease;
+    let mut email_ids = Vec::new();
+    for n in 0..COUNT {
+        email_ids.push(
+            app.queued_email(
+                &format!("test:gone-{n}"),
+                EmailCategory::Reminder,
+                GONE,
+                lease_ends,
+            )
+            .await,
+        );
+    }
+    let ctx = WorkerContext::new(app.db.clone(), app.settings.clone()).expect("worker context");
+    send_email::run(SendEmails { email_ids }, &ctx)
+        .await
+        .expect("the task runs");
+
+    let count = |status: EmailStatus| {
+        emails::Entity::find()
+            .filter(emails::Column::Recipient.eq(GONE))
+            .filter(emails::Column::Status.eq(status))
+            .count(&app.db)
+    };
+    let failed = count(EmailStatus::Failed).await.unwrap() as usize;
+    let suppressed = count(EmailStatus::Suppressed).await.unwrap() as usize;
+    assert_eq!(failed + suppressed, COUNT, "every message has its outcome");
+    assert_eq!(
+        app.smtp.refusals(GONE),
+        failed,
+        "each FAILED message was offered once, no SUPPRESSED one was"
+    );
+    assert!(
+        (1..=SENDS_PER_TASK).contains(&failed),
+        "{failed} of {COUNT} were offered to a refused address in one batch"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bounce_mid_batch_stops_the_rest_sqlite() {
+    a_bounce_mid_batch_stops_the_rest(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bounce_mid_batch_stops_the_rest_postgres() {
+    a_bounce_mid_batch_stops_the_rest(Backend::Postgres).await;
 }

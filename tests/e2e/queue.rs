@@ -102,35 +102,12 @@ async fn a_late_task_gets_a_fresh_lease(backend: Backend) {
     let late_lease_ends = now + chrono::Duration::seconds(5);
     let mut ids = Vec::new();
     for (name, lease_ends) in [("prompt", prompt_lease_ends), ("late", late_lease_ends)] {
-        let txn = app.db.begin().await.unwrap();
-        outbox::enqueue(
-            &txn,
-            NewEmail {
-                idempotency_key: format!("test:{name}"),
-                category: EmailCategory::SignIn,
-                template: "sign_in",
-                recipient: format!("{name}@example.coop"),
-                context: json!({"name": name, "link": "http://x/sign-in?token=t", "expires_minutes": 15}),
-                due: now - lease,
-            },
-        )
-        .await
-        .unwrap();
-        emails::Entity::update_many()
-            .col_expr(emails::Column::EnqueuedAt, Expr::value(lease_ends - lease))
-            .col_expr(emails::Column::NextAttemptAt, Expr::value(lease_ends))
-            .filter(emails::Column::IdempotencyKey.eq(format!("test:{name}")))
-            .exec(&txn)
-            .await
-            .unwrap();
-        txn.commit().await.unwrap();
-        let row = emails::Entity::find()
-            .filter(emails::Column::IdempotencyKey.eq(format!("test:{name}")))
-            .one(&app.db)
-            .await
-            .unwrap()
-            .unwrap();
-        ids.push(row.id);
+        let recipient = format!("{name}@example.coop");
+        let key = format!("test:{name}");
+        ids.push(
+            app.queued_email(&key, EmailCategory::SignIn, &recipient, lease_ends)
+                .await,
+        );
     }
 
     let ctx = WorkerContext::new(app.db.clone(), app.settings.clone()).expect("worker context");

@@ -9,10 +9,20 @@ pub mod smtp;
 
 use std::{sync::Arc, time::Duration};
 
-use entity::users::Role;
+use entity::{
+    emails::{self, EmailCategory},
+    users::Role,
+};
 use hive_api::server::{self, RunningHive};
-use hive_worker::{Settings, settings::MailTransportSetting};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use hive_worker::{
+    Settings,
+    outbox::{self, NewEmail},
+    settings::MailTransportSetting,
+};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryFilter,
+    TransactionTrait, sea_query::Expr,
+};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
@@ -327,6 +337,50 @@ impl TestApp {
 
     /// Statements the app runs for one GraphQL request (run it without a
     /// worker, whose polling would be counted too).
+    /// Writes an email row as the relay leaves one it has queued (`enqueued_at`
+    /// set, its lease ending at `lease_ends`) and returns its id: for tests
+    /// that run a send task themselves (`send_email::run`). The `sign_in`
+    /// template, whatever the category.
+    pub async fn queued_email(
+        &self,
+        key: &str,
+        category: EmailCategory,
+        recipient: &str,
+        lease_ends: chrono::DateTime<chrono::Utc>,
+    ) -> i64 {
+        let lease = self.settings.email_lease;
+        let txn = self.db.begin().await.unwrap();
+        let written = outbox::enqueue(
+            &txn,
+            NewEmail {
+                idempotency_key: key.into(),
+                category,
+                template: "sign_in",
+                recipient: recipient.into(),
+                context: json!({"name": key, "link": "http://x/sign-in?token=t", "expires_minutes": 15}),
+                due: lease_ends - lease,
+            },
+        )
+        .await
+        .unwrap();
+        assert!(written, "a new idempotency key: {key}");
+        emails::Entity::update_many()
+            .col_expr(emails::Column::EnqueuedAt, Expr::value(lease_ends - lease))
+            .col_expr(emails::Column::NextAttemptAt, Expr::value(lease_ends))
+            .filter(emails::Column::IdempotencyKey.eq(key))
+            .exec(&txn)
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+        emails::Entity::find()
+            .filter(emails::Column::IdempotencyKey.eq(key))
+            .one(&self.db)
+            .await
+            .unwrap()
+            .expect("the row just written")
+            .id
+    }
+
     pub async fn statements_for(
         &self,
         query: &str,

@@ -93,6 +93,8 @@ struct Shared {
     /// [`MailSink::slow_down`]).
     delay: Duration,
     refuse: HashSet<String>,
+    /// How many times each refused recipient was offered.
+    refusals: HashMap<String, usize>,
     defer: HashSet<String>,
 }
 
@@ -118,8 +120,9 @@ impl Handler for Session {
 
     fn rcpt(&mut self, to: &str) -> mailin_embedded::Response {
         let address = to.trim_matches(|c| c == '<' || c == '>').to_lowercase();
-        let shared = self.shared.lock().unwrap();
+        let mut shared = self.shared.lock().unwrap();
         if shared.refuse.contains(&address) {
+            *shared.refusals.entry(address).or_insert(0) += 1;
             return response::NO_MAILBOX;
         }
         if shared.defer.contains(&address) {
@@ -208,6 +211,16 @@ impl MailSink {
 
     pub fn url(&self) -> String {
         format!("smtp://{}", self.addr)
+    }
+
+    /// How many times the server refused `address` (see [`Self::refuse`]).
+    pub fn refusals(&self, address: &str) -> usize {
+        let shared = self.shared.lock().unwrap();
+        shared
+            .refusals
+            .get(&address.to_lowercase())
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Make the server refuse this recipient permanently (550).

@@ -8,7 +8,10 @@
 //! the mail bench to 1–4 % of the SMTP sink's limit (README, "Performance");
 //! the batch shares the claim, the preferences lookup and the SENT marks.
 
-use std::{collections::HashMap, time::Duration as StdDuration};
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration as StdDuration,
+};
 
 use chrono::{Duration, Utc};
 use entity::{
@@ -107,6 +110,9 @@ pub async fn run(job: SendEmails, ctx: &WorkerContext) -> anyhow::Result<()> {
         return Ok(());
     }
     let preferences = preferences_of(db, &claimed).await?;
+    // Addresses the server refused for good during this batch: the rest of
+    // the batch's messages to them are suppressed, as later batches' are.
+    let mut bounced_here: HashSet<String> = HashSet::new();
     let mut waiting = claimed.into_iter();
     // Each send holds its slot until the server has answered and, when it
     // accepted the message, until the SENT mark is committed: no more than
@@ -118,7 +124,8 @@ pub async fn run(job: SendEmails, ctx: &WorkerContext) -> anyhow::Result<()> {
             && Utc::now() < hand_out_until
             && let Some(email) = waiting.next()
         {
-            match prepare(&email, preferences.get(&email.recipient), ctx) {
+            let bouncing = bounced_here.contains(&email.recipient);
+            match prepare(&email, preferences.get(&email.recipient), bouncing, ctx) {
                 Prepared::Send(message) => {
                     let mailer = ctx.mailer.clone();
                     let sent_marks = ctx.sent_marks.clone();
@@ -144,6 +151,9 @@ pub async fn run(job: SendEmails, ctx: &WorkerContext) -> anyhow::Result<()> {
         };
         let (email, result, marked) = done?;
         marked?;
+        if matches!(result, Err(SendError::Permanent(_))) {
+            bounced_here.insert(email.recipient.clone());
+        }
         settle(ctx, email, result).await?;
     }
     let left: Vec<i64> = waiting.map(|email| email.id).collect();
@@ -186,12 +196,15 @@ enum Prepared {
     Settle(EmailStatus, String, Outcome),
 }
 
+/// `bounced_here`: the server refused the address for good earlier in this
+/// batch (its preferences, read before, do not say so yet).
 fn prepare(
     email: &emails::Model,
     preferences: Option<&email_preferences::Model>,
+    bounced_here: bool,
     ctx: &WorkerContext,
 ) -> Prepared {
-    let bouncing = preferences.is_some_and(|p| p.bounced_at.is_some());
+    let bouncing = bounced_here || preferences.is_some_and(|p| p.bounced_at.is_some());
     if bouncing && email.category != EmailCategory::SignIn {
         return Prepared::Settle(
             EmailStatus::Suppressed,
