@@ -12,7 +12,7 @@ const PAGE: &str = "query($n: Int!) { supportRequests(first: $n) { totalCount ed
     id status goals kind topics { name } preferredFormats
     suggestions(first: 3) { rank summary provider { name } }
     organisation { name region stage sector { name } contactPhone financialDetails }
-    engagements { status daysAllocated provider { name kind topics { name } sectors { name } regions load placesFree reviewAverage user { name email } } }
+    engagements { status daysAllocated daysUsed meetings { id startsAt } reviews { id party } provider { name kind topics { name } sectors { name } regions load placesFree reviewAverage user { name email } } }
 } } } }";
 
 async fn statements_per_page(backend: Backend) {

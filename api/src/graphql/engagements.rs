@@ -22,7 +22,7 @@ use sea_orm::{
 };
 
 use super::{
-    loaders::{Loaders, ProviderKey},
+    loaders::{EngagementMeetingsKey, EngagementReviewsKey, Loaders, ProviderKey},
     providers::Provider,
     relay::{NodeType, decode_id_of, global_id},
     support_requests::{SupportRequest, lock_request, may_see_request},
@@ -55,6 +55,18 @@ const MAX_FEE_PENCE: i64 = 1_000_000;
 
 /// A provider working with a co-op on one request, from proposal onwards.
 pub struct Engagement(pub engagements::Model);
+
+impl Engagement {
+    /// Its meetings in time order, through the request's loader: a list of
+    /// engagements costs one query for all their meetings.
+    async fn meeting_rows(&self, ctx: &Context<'_>) -> ApiResult<Vec<entity::meetings::Model>> {
+        Ok(ctx
+            .data_unchecked::<Loaders>()
+            .load_one(EngagementMeetingsKey(self.0.id))
+            .await?
+            .unwrap_or_default())
+    }
+}
 
 #[Object]
 impl Engagement {
@@ -109,14 +121,18 @@ impl Engagement {
     }
     /// Days used so far: the sum of held meetings' days.
     async fn days_used(&self, ctx: &Context<'_>) -> ApiResult<f64> {
-        let state = ctx.data_unchecked::<AppState>();
-        super::meetings::days_used(&state.db, self.0.id).await
+        Ok(super::meetings::held_days(&self.meeting_rows(ctx).await?))
     }
     /// The timetable, in time order; private fields answer to the viewer's part.
     async fn meetings(&self, ctx: &Context<'_>) -> ApiResult<Vec<super::meetings::Meeting>> {
         let state = ctx.data_unchecked::<AppState>();
         let party = super::meetings::party(&state.db, viewer(ctx), &self.0).await?;
-        super::meetings::meetings_of(&state.db, self.0.id, party).await
+        Ok(self
+            .meeting_rows(ctx)
+            .await?
+            .into_iter()
+            .map(|row| super::meetings::Meeting { row, party })
+            .collect())
     }
     /// When the final meeting was recorded as held.
     async fn completed_at(&self) -> Option<DateTime<Utc>> {
@@ -126,7 +142,15 @@ impl Engagement {
     /// for staff and the engagement's two parties (FORBIDDEN to anyone else).
     async fn reviews(&self, ctx: &Context<'_>) -> ApiResult<Vec<super::reviews::Review>> {
         let state = ctx.data_unchecked::<AppState>();
-        super::reviews::reviews_of(&state.db, viewer(ctx), &self.0).await
+        super::reviews::may_read_reviews(&state.db, viewer(ctx), &self.0).await?;
+        Ok(ctx
+            .data_unchecked::<Loaders>()
+            .load_one(EngagementReviewsKey(self.0.id))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(super::reviews::Review)
+            .collect())
     }
     /// The earlier engagement on the same request that this one replaces.
     async fn rematch_of(&self) -> Option<ID> {

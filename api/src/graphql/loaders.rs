@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{
     engagements::{self, EngagementStatus},
-    meetings::MeetingFormat,
+    meetings::{self, MeetingFormat},
     organisations, provider_formats, provider_regions, provider_sectors, provider_topics,
     reviews::{self, ReviewParty},
     sectors, support_request_formats, support_request_topics, topics, users,
@@ -353,6 +353,64 @@ impl Loader<RequestEngagementsKey> for HiveLoader {
             .await?
         {
             if let Some(list) = found.get_mut(&RequestEngagementsKey(row.support_request_id)) {
+                list.push(row);
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// The meetings of an engagement, in time order: its timetable and, summed
+/// over the held ones, its days used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EngagementMeetingsKey(pub i64);
+
+impl Loader<EngagementMeetingsKey> for HiveLoader {
+    type Value = Vec<meetings::Model>;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[EngagementMeetingsKey],
+    ) -> Result<HashMap<EngagementMeetingsKey, Vec<meetings::Model>>, ApiError> {
+        let mut found: HashMap<EngagementMeetingsKey, Vec<meetings::Model>> =
+            keys.iter().map(|key| (*key, Vec::new())).collect();
+        for row in meetings::Entity::find()
+            .filter(meetings::Column::EngagementId.is_in(keys.iter().map(|k| k.0)))
+            .order_by_asc(meetings::Column::StartsAt)
+            .order_by_asc(meetings::Column::Id)
+            .all(&self.db)
+            .await?
+        {
+            if let Some(list) = found.get_mut(&EngagementMeetingsKey(row.engagement_id)) {
+                list.push(row);
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// The final reviews of an engagement, oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EngagementReviewsKey(pub i64);
+
+impl Loader<EngagementReviewsKey> for HiveLoader {
+    type Value = Vec<reviews::Model>;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[EngagementReviewsKey],
+    ) -> Result<HashMap<EngagementReviewsKey, Vec<reviews::Model>>, ApiError> {
+        let mut found: HashMap<EngagementReviewsKey, Vec<reviews::Model>> =
+            keys.iter().map(|key| (*key, Vec::new())).collect();
+        for row in reviews::Entity::find()
+            .filter(reviews::Column::EngagementId.is_in(keys.iter().map(|k| k.0)))
+            .order_by_asc(reviews::Column::Id)
+            .all(&self.db)
+            .await?
+        {
+            if let Some(list) = found.get_mut(&EngagementReviewsKey(row.engagement_id)) {
                 list.push(row);
             }
         }

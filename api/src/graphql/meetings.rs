@@ -13,7 +13,7 @@ use entity::{
 use hive_worker::jobs::meeting_reminders::{self, Change};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
+    QueryFilter, QuerySelect, sea_query::Expr,
 };
 
 use super::{
@@ -161,20 +161,14 @@ pub async fn days_used(conn: &impl ConnectionTrait, engagement_id: i64) -> ApiRe
     Ok(counted.into_iter().flatten().sum())
 }
 
-/// The engagement's meetings, in time order, as the viewer may read them.
-pub async fn meetings_of(
-    conn: &impl ConnectionTrait,
-    engagement_id: i64,
-    party: Party,
-) -> ApiResult<Vec<Meeting>> {
-    Ok(meetings::Entity::find()
-        .filter(meetings::Column::EngagementId.eq(engagement_id))
-        .order_by_asc(meetings::Column::StartsAt)
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|row| Meeting { row, party })
-        .collect())
+/// Days used, from an engagement's meetings: the sum of the held ones' days
+/// (as [`days_used`] counts them in the database, for a check under lock).
+pub fn held_days(meetings: &[meetings::Model]) -> f64 {
+    meetings
+        .iter()
+        .filter(|meeting| meeting.status == MeetingStatus::Held)
+        .filter_map(|meeting| meeting.days_counted)
+        .sum()
 }
 
 /// Loads an engagement for a party to act on: it must be ACTIVE and the

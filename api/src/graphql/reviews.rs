@@ -23,7 +23,7 @@ use hive_worker::{
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
+    EntityTrait, QueryFilter, sea_query::Expr,
 };
 
 use super::{
@@ -52,7 +52,7 @@ pub enum ReviewParty {
 }
 
 /// One party's final review of an engagement. Only staff and the
-/// engagement's two parties are handed one (see [`reviews_of`]).
+/// engagement's two parties are handed one (see [`may_read_reviews`]).
 pub struct Review(pub reviews::Model);
 
 /// One party's final review of an engagement: three ratings 1–5 and comments.
@@ -266,29 +266,19 @@ pub async fn request_reviews(
     Ok(())
 }
 
-/// The engagement's reviews (none before it completes), for staff and its
-/// two parties; FORBIDDEN for anyone else.
-pub async fn reviews_of(
+/// Reviews (none before the engagement completes) are for staff and the
+/// engagement's two parties; FORBIDDEN for anyone else.
+pub async fn may_read_reviews(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
     engagement: &engagements::Model,
-) -> ApiResult<Vec<Review>> {
+) -> ApiResult<()> {
     match party(conn, viewer, engagement).await? {
-        Party::Staff | Party::Provider | Party::ClientMember => {}
-        Party::Outsider => {
-            return Err(ApiError::forbidden(
-                "Reviews are for staff and the engagement's two parties.",
-            ));
-        }
+        Party::Staff | Party::Provider | Party::ClientMember => Ok(()),
+        Party::Outsider => Err(ApiError::forbidden(
+            "Reviews are for staff and the engagement's two parties.",
+        )),
     }
-    Ok(reviews::Entity::find()
-        .filter(reviews::Column::EngagementId.eq(engagement.id))
-        .order_by_asc(reviews::Column::Id)
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(Review)
-        .collect())
 }
 
 /// The review a link belongs to. A malformed or unknown token is NOT_FOUND,
