@@ -11,8 +11,7 @@ use std::{
 
 use entity::emails::{self, EmailCategory, EmailStatus};
 use hive_worker::{
-    WorkerContext,
-    jobs::send_email::{self, SENDS_PER_TASK, SendEmails},
+    jobs::send_email::SENDS_PER_TASK,
     outbox::{self, NewEmail},
     runner::{SENDS_IN_FLIGHT_POSTGRES, SENDS_IN_FLIGHT_SQLITE},
     settings::MailTransportSetting,
@@ -348,10 +347,7 @@ async fn a_bounce_mid_batch_stops_the_rest(backend: Backend) {
             .await,
         );
     }
-    let ctx = WorkerContext::new(app.db.clone(), app.settings.clone()).expect("worker context");
-    send_email::run(SendEmails { email_ids }, &ctx)
-        .await
-        .expect("the task runs");
+    app.run_send_task(email_ids).await;
 
     let count = |status: EmailStatus| {
         emails::Entity::find()

@@ -5,11 +5,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use entity::emails::{self, EmailCategory, EmailStatus};
-use hive_worker::{
-    WorkerContext,
-    jobs::send_email::{self, SendEmails},
-    outbox::{self, NewEmail},
-};
+use hive_worker::outbox::{self, NewEmail};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr};
 use serde_json::json;
 
@@ -110,15 +106,7 @@ async fn a_late_task_gets_a_fresh_lease(backend: Backend) {
         );
     }
 
-    let ctx = WorkerContext::new(app.db.clone(), app.settings.clone()).expect("worker context");
-    send_email::run(
-        SendEmails {
-            email_ids: ids.clone(),
-        },
-        &ctx,
-    )
-    .await
-    .expect("the task runs");
+    app.run_send_task(ids.clone()).await;
 
     for (name, id) in ["prompt", "late"].into_iter().zip(ids) {
         let mails = app

@@ -332,6 +332,21 @@ impl Loader<RequestDetailsKey> for HiveLoader {
     }
 }
 
+/// Each key's rows, in the rows' order; a key without rows gets an empty list
+/// (an answer, not a miss). `parent` names the key a row belongs to.
+fn grouped<K, M>(keys: &[K], rows: Vec<M>, parent: impl Fn(&M) -> K) -> HashMap<K, Vec<M>>
+where
+    K: Copy + Eq + std::hash::Hash,
+{
+    let mut found: HashMap<K, Vec<M>> = keys.iter().map(|key| (*key, Vec::new())).collect();
+    for row in rows {
+        if let Some(list) = found.get_mut(&parent(&row)) {
+            list.push(row);
+        }
+    }
+    found
+}
+
 /// The engagements of a support request, oldest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RequestEngagementsKey(pub i64);
@@ -344,19 +359,14 @@ impl Loader<RequestEngagementsKey> for HiveLoader {
         &self,
         keys: &[RequestEngagementsKey],
     ) -> Result<HashMap<RequestEngagementsKey, Vec<engagements::Model>>, ApiError> {
-        let mut found: HashMap<RequestEngagementsKey, Vec<engagements::Model>> =
-            keys.iter().map(|key| (*key, Vec::new())).collect();
-        for row in engagements::Entity::find()
+        let rows = engagements::Entity::find()
             .filter(engagements::Column::SupportRequestId.is_in(keys.iter().map(|k| k.0)))
             .order_by_asc(engagements::Column::Id)
             .all(&self.db)
-            .await?
-        {
-            if let Some(list) = found.get_mut(&RequestEngagementsKey(row.support_request_id)) {
-                list.push(row);
-            }
-        }
-        Ok(found)
+            .await?;
+        Ok(grouped(keys, rows, |row| {
+            RequestEngagementsKey(row.support_request_id)
+        }))
     }
 }
 
@@ -373,20 +383,15 @@ impl Loader<EngagementMeetingsKey> for HiveLoader {
         &self,
         keys: &[EngagementMeetingsKey],
     ) -> Result<HashMap<EngagementMeetingsKey, Vec<meetings::Model>>, ApiError> {
-        let mut found: HashMap<EngagementMeetingsKey, Vec<meetings::Model>> =
-            keys.iter().map(|key| (*key, Vec::new())).collect();
-        for row in meetings::Entity::find()
+        let rows = meetings::Entity::find()
             .filter(meetings::Column::EngagementId.is_in(keys.iter().map(|k| k.0)))
             .order_by_asc(meetings::Column::StartsAt)
             .order_by_asc(meetings::Column::Id)
             .all(&self.db)
-            .await?
-        {
-            if let Some(list) = found.get_mut(&EngagementMeetingsKey(row.engagement_id)) {
-                list.push(row);
-            }
-        }
-        Ok(found)
+            .await?;
+        Ok(grouped(keys, rows, |row| {
+            EngagementMeetingsKey(row.engagement_id)
+        }))
     }
 }
 
@@ -402,19 +407,14 @@ impl Loader<EngagementReviewsKey> for HiveLoader {
         &self,
         keys: &[EngagementReviewsKey],
     ) -> Result<HashMap<EngagementReviewsKey, Vec<reviews::Model>>, ApiError> {
-        let mut found: HashMap<EngagementReviewsKey, Vec<reviews::Model>> =
-            keys.iter().map(|key| (*key, Vec::new())).collect();
-        for row in reviews::Entity::find()
+        let rows = reviews::Entity::find()
             .filter(reviews::Column::EngagementId.is_in(keys.iter().map(|k| k.0)))
             .order_by_asc(reviews::Column::Id)
             .all(&self.db)
-            .await?
-        {
-            if let Some(list) = found.get_mut(&EngagementReviewsKey(row.engagement_id)) {
-                list.push(row);
-            }
-        }
-        Ok(found)
+            .await?;
+        Ok(grouped(keys, rows, |row| {
+            EngagementReviewsKey(row.engagement_id)
+        }))
     }
 }
 

@@ -381,6 +381,20 @@ impl TestApp {
             .id
     }
 
+    /// Runs one send task over `email_ids` here and now, as a worker that
+    /// picked it from the queue would; returns once every row's outcome is
+    /// recorded.
+    pub async fn run_send_task(&self, email_ids: Vec<i64>) {
+        let ctx = hive_worker::WorkerContext::new(self.db.clone(), self.settings.clone())
+            .expect("worker context");
+        hive_worker::jobs::send_email::run(
+            hive_worker::jobs::send_email::SendEmails { email_ids },
+            &ctx,
+        )
+        .await
+        .expect("the send task runs");
+    }
+
     pub async fn statements_for(
         &self,
         query: &str,

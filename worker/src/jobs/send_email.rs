@@ -91,24 +91,19 @@ pub async fn run(job: SendEmails, ctx: &WorkerContext) -> anyhow::Result<()> {
     let db = &ctx.db;
     let lease = ctx.settings.email_lease;
     let claimed = claim(db, &job.email_ids, lease).await?;
+    let skipped = job.email_ids.len().saturating_sub(claimed.len());
+    if skipped > 0 {
+        record(Outcome::Skipped, skipped);
+    }
+    let Some(lease_ends) = claimed.iter().map(|email| email.next_attempt_at).min() else {
+        return Ok(());
+    };
     // The claim holds the rows until their lease ends; once less than half a
     // lease is left no new send starts, so every send (at most the SMTP
     // timeout, far shorter than the lease) ends while the rows are still
     // ours and no other worker can have taken them. Only a very slow server
     // gets this far; the rest of the batch is handed back below.
-    let hand_out_until = claimed
-        .iter()
-        .map(|email| email.next_attempt_at)
-        .min()
-        .map(|lease_ends| lease_ends - lease / 2)
-        .unwrap_or_default();
-    let skipped = job.email_ids.len().saturating_sub(claimed.len());
-    if skipped > 0 {
-        record(Outcome::Skipped, skipped);
-    }
-    if claimed.is_empty() {
-        return Ok(());
-    }
+    let hand_out_until = lease_ends - lease / 2;
     let preferences = preferences_of(db, &claimed).await?;
     // Addresses the server refused for good during this batch: the rest of
     // the batch's messages to them are suppressed, as later batches' are.
