@@ -13,7 +13,7 @@ use hive_worker::{
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, QueryFilter, sea_query::Expr,
+    EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, sea_query::Expr,
 };
 
 use crate::error::{ApiError, ApiResult};
@@ -161,42 +161,54 @@ pub fn normalise_email(email: &str) -> Option<String> {
     valid.then_some(email)
 }
 
-/// Writes a one-time sign-in link for the user with this address, if there is
-/// one, together with its email, in one transaction. Unknown addresses do
-/// nothing: the caller answers the same either way.
-pub async fn request_sign_in(
+/// What became of a request for a sign-in link (the person who asked is told
+/// the same in every case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInLinkOutcome {
+    /// A link and its email were written.
+    Sent,
+    /// Nobody active has that address.
+    UnknownAddress,
+    /// The address already had its allowance of links in the last 15 minutes.
+    OverAllowance,
+}
+
+/// How far back [`send_sign_in_link_within`] counts the links an address got.
+pub const SIGN_IN_ALLOWANCE_WINDOW: Duration = Duration::minutes(15);
+
+/// Writes a one-time sign-in link and its email for the active user with
+/// this (normalised) address, in one transaction, unless the address has had
+/// `allowance` links (of any occasion: sign-in or welcome) in the last 15
+/// minutes. The user's row is locked first (`FOR UPDATE` on PostgreSQL;
+/// SQLite's `BEGIN IMMEDIATE` serialises writers), so concurrent requests
+/// for one address, in any number of processes, count each other's links.
+pub async fn send_sign_in_link_within(
     db: &DatabaseConnection,
     public_url: &str,
     email: &str,
-) -> ApiResult<bool> {
-    let Some(email) = normalise_email(email) else {
-        return Err(ApiError::bad_input(
-            "email",
-            "That is not an email address.",
-        ));
-    };
-    let Some(user) = users::Entity::find()
-        .filter(users::Column::Email.eq(&email))
-        .filter(users::Column::DeactivatedAt.is_null())
-        .one(db)
-        .await?
-    else {
-        return Ok(false);
-    };
-    send_sign_in_link(db, public_url, &user).await?;
-    Ok(true)
-}
-
-/// Creates a sign-in token for `user` and queues its email in one transaction.
-pub async fn send_sign_in_link(
-    db: &DatabaseConnection,
-    public_url: &str,
-    user: &users::Model,
-) -> ApiResult<()> {
+    allowance: u32,
+) -> ApiResult<SignInLinkOutcome> {
     let txn = hive_worker::db::begin_write(db).await?;
-    queue_sign_in_link(&txn, public_url, user, Occasion::SignIn).await?;
+    let mut find = users::Entity::find()
+        .filter(users::Column::Email.eq(email))
+        .filter(users::Column::DeactivatedAt.is_null());
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        find = find.lock_exclusive();
+    }
+    let Some(user) = find.one(&txn).await? else {
+        return Ok(SignInLinkOutcome::UnknownAddress);
+    };
+    let recent = sign_in_tokens::Entity::find()
+        .filter(sign_in_tokens::Column::UserId.eq(user.id))
+        .filter(sign_in_tokens::Column::CreatedAt.gt(Utc::now() - SIGN_IN_ALLOWANCE_WINDOW))
+        .count(&txn)
+        .await?;
+    if recent >= u64::from(allowance) {
+        return Ok(SignInLinkOutcome::OverAllowance);
+    }
+    queue_sign_in_link(&txn, public_url, &user, Occasion::SignIn).await?;
     txn.commit().await?;
-    Ok(())
+    Ok(SignInLinkOutcome::Sent)
 }
 
 /// Writes a sign-in token and its email (a welcome for a new account) on the

@@ -122,6 +122,24 @@ impl From<RoleArg> for Role {
 
 /// Parses arguments and runs; errors become one line on stderr and exit 1
 /// (2 for bad configuration or arguments).
+/// The process: a Tokio runtime around [`main`], shut down with a time limit
+/// so that a task that never yields cannot keep a stopping process alive.
+pub fn run_main() -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("hive-api: cannot start the runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(main());
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    code
+}
+
 pub async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     telemetry::init_logging();
@@ -320,5 +338,22 @@ async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     let running = server::start_with_db(settings.clone(), db, listener, !args.no_worker).await?;
     info!(graphiql = %format!("{}/graphql", settings.public_url), "ready");
     hive_worker::runner::shutdown_on_signal(running.shutdown.clone()).await;
-    running.stop().await
+    // The server lets requests finish for its grace and then drops them; the
+    // worker finishes its sends. Whatever still holds on after that is not
+    // waited for.
+    let limit = settings.limits.shutdown_grace + STOP_AFTER_GRACE;
+    match tokio::time::timeout(limit, running.stop()).await {
+        Ok(stopped) => stopped,
+        Err(_) => {
+            tracing::error!(
+                seconds = limit.as_secs(),
+                "still stopping after the shutdown limit; exiting anyway"
+            );
+            Ok(())
+        }
+    }
 }
+
+/// How long after the server's grace a stopping `hive-api` still waits for
+/// the worker and the last connections.
+const STOP_AFTER_GRACE: std::time::Duration = std::time::Duration::from_secs(10);

@@ -13,6 +13,10 @@ pub enum ErrorCode {
     NotFound,
     BadUserInput,
     Conflict,
+    /// Too many requests from one client address (HTTP 429, `retryAfter`).
+    RateLimited,
+    /// The request ran past its deadline and was stopped (HTTP 503).
+    Timeout,
     Internal,
 }
 
@@ -24,6 +28,8 @@ impl ErrorCode {
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::BadUserInput => "BAD_USER_INPUT",
             ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::Timeout => "TIMEOUT",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -48,6 +54,10 @@ pub enum ApiError {
     Conflict(String),
     /// A detail for the log only.
     Internal(String),
+    /// The database could not be reached (a detail for the log only): still
+    /// INTERNAL to a client, but worth a retry, so pages and the sign-in step
+    /// answer 503 with `Retry-After`.
+    Unavailable(String),
 }
 
 impl ApiError {
@@ -80,7 +90,7 @@ impl ApiError {
             ApiError::NotFound(_) => ErrorCode::NotFound,
             ApiError::BadUserInput { .. } => ErrorCode::BadUserInput,
             ApiError::Conflict(_) => ErrorCode::Conflict,
-            ApiError::Internal(_) => ErrorCode::Internal,
+            ApiError::Internal(_) | ApiError::Unavailable(_) => ErrorCode::Internal,
         }
     }
 
@@ -93,13 +103,29 @@ impl ApiError {
             | ApiError::Conflict(m)
             | ApiError::BadUserInput { message: m, .. } => m,
             ApiError::Internal(_) => "Something went wrong on our side; it has been logged.",
+            ApiError::Unavailable(_) => {
+                "Hive cannot reach its database just now; please try again in a minute."
+            }
         }
+    }
+
+    /// The detail behind an INTERNAL error, for the log.
+    pub fn internal_detail(&self) -> Option<&str> {
+        match self {
+            ApiError::Internal(detail) | ApiError::Unavailable(detail) => Some(detail),
+            _ => None,
+        }
+    }
+
+    /// Whether trying again later may well work (the database was away).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, ApiError::Unavailable(_))
     }
 }
 
 impl From<ApiError> for async_graphql::Error {
     fn from(error: ApiError) -> Self {
-        if let ApiError::Internal(detail) = &error {
+        if let Some(detail) = error.internal_detail() {
             error!(%detail, "internal error");
         }
         let code = error.code().as_str();
@@ -118,7 +144,29 @@ impl From<ApiError> for async_graphql::Error {
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(error: sea_orm::DbErr) -> Self {
-        ApiError::Internal(format!("database: {error}"))
+        let detail = format!("database: {error}");
+        if database_unreachable(&error) {
+            ApiError::Unavailable(detail)
+        } else {
+            ApiError::Internal(detail)
+        }
+    }
+}
+
+/// Whether a database error means the server could not be reached (no
+/// connection to be had, or one lost mid-statement) rather than a fault in
+/// what was asked.
+fn database_unreachable(error: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx::Error as Sqlx};
+    match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(sqlx)) | DbErr::Query(RuntimeErr::SqlxError(sqlx)) => {
+            matches!(
+                sqlx.as_ref(),
+                Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed
+            )
+        }
+        _ => false,
     }
 }
 

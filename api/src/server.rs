@@ -10,7 +10,21 @@ use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::{graphql, http, state::AppState};
+use crate::{
+    graphql, http, rate_limit::AnonymousWrites, sign_in_queue::SignInQueue, state::AppState,
+};
+
+/// Every minute, the rate limiter forgets addresses with a full allowance, so
+/// its table holds only recent clients however many come.
+async fn forget_idle_clients(writes: Arc<AnonymousWrites>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => writes.forget_idle(),
+        }
+    }
+}
 
 /// A running Hive, as `hive-api` and the tests start it.
 pub struct RunningHive {
@@ -70,23 +84,34 @@ pub async fn start_with_db(
 ) -> anyhow::Result<RunningHive> {
     let shutdown = CancellationToken::new();
     let worker_ctx = WorkerContext::new(db.clone(), settings.clone())?;
+    let anonymous_writes = Arc::new(AnonymousWrites::new(
+        settings.limits.anonymous_writes_per_minute,
+    ));
     let state = AppState {
         db: db.clone(),
         settings: settings.clone(),
-        schema: graphql::schema_builder().finish(),
+        schema: graphql::schema(&settings.limits),
         outbox_signal: worker_ctx.outbox_signal.clone(),
         metrics: metrics_handle(),
         candidates: Arc::new(crate::graphql::matching::CandidateCache::new(
             settings.candidate_pool_ttl,
         )),
+        anonymous_writes: anonymous_writes.clone(),
+        sign_in_queue: SignInQueue::start(
+            db.clone(),
+            settings.public_url.clone(),
+            settings.limits.sign_in_links_per_quarter_hour,
+            worker_ctx.outbox_signal.clone(),
+            shutdown.clone(),
+        ),
     };
     let addr = listener.local_addr()?;
     let app = http::router(state);
+    tokio::spawn(forget_idle_clients(anonymous_writes, shutdown.clone()));
+    let limits = settings.limits.clone();
     let stop = shutdown.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await?;
+        http::serve::serve(listener, app, limits, stop).await?;
         Ok(())
     });
     let worker = with_worker.then(|| tokio::spawn(runner::run(worker_ctx, shutdown.clone())));

@@ -19,4 +19,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Providers as matching sees them, kept between requests.
     pub candidates: Arc<crate::graphql::matching::CandidateCache>,
+    /// What each client address may still write without an account.
+    pub anonymous_writes: Arc<crate::rate_limit::AnonymousWrites>,
+    /// Where `requestSignIn` leaves addresses to be looked up.
+    pub sign_in_queue: crate::sign_in_queue::SignInQueue,
 }

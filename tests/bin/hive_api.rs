@@ -2,7 +2,6 @@
 //! call into the library), built inside this package so that the tests can
 //! find it through `CARGO_BIN_EXE_*`.
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    hive_api::cli::main().await
+fn main() -> std::process::ExitCode {
+    hive_api::cli::run_main()
 }

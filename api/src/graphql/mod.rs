@@ -5,6 +5,7 @@ pub mod audit;
 pub mod concerns;
 pub mod emails;
 pub mod engagements;
+pub mod guard;
 pub mod loaders;
 pub mod matching;
 pub mod meetings;
@@ -31,10 +32,6 @@ use async_graphql::{
 use crate::error::ApiResult;
 use relay::{NodeType, decode_global_id};
 
-/// Deepest selection nesting accepted.
-pub const MAX_DEPTH: usize = 15;
-/// Cost ceiling per request (each field costs 1, lists multiply by their size).
-pub const MAX_COMPLEXITY: usize = 5_000;
 /// Parser recursion ceiling: a 200-deep query is refused before it is walked.
 pub const MAX_RECURSIVE_DEPTH: usize = 64;
 
@@ -138,13 +135,21 @@ pub struct Mutation(
 
 pub type HiveSchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// The schema with its limits; request data (viewer, state) is added per request.
-pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+/// The schema's types, before limits; request data (viewer, state) is added
+/// per request.
+fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
+}
+
+/// The schema as the server runs it: the request guard (sizes, costs, rates
+/// and text inputs, see `guard`) in front of async-graphql's own checks.
+pub fn schema(limits: &hive_worker::settings::Limits) -> HiveSchema {
+    schema_builder()
+        .extension(guard::RequestGuard::new(limits.clone()))
+        .limit_depth(limits.max_query_depth)
         .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
         .limit_directives(20)
+        .finish()
 }
 
 /// The SDL as checked in at `api/schema.graphql`.

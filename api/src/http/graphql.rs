@@ -8,13 +8,19 @@
 use async_graphql::http::GraphiQLSource;
 use axum::{
     body::Body,
-    extract::State,
+    extract::{RawQuery, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::{auth, error::ErrorCode, state::AppState};
+use super::{ClientAddress, body, request_id};
+use crate::{
+    auth,
+    error::{ApiError, ErrorCode},
+    state::AppState,
+};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -74,8 +80,8 @@ fn error_body(message: &str, code: ErrorCode) -> Value {
     json!({"errors": [{"message": message, "extensions": {"code": code.as_str()}}]})
 }
 
-fn respond(media: Media, status: StatusCode, body: &Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
+fn respond(media: Media, status: StatusCode, body: Vec<u8>) -> Response {
+    let mut response = (status, body).into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, media.content_type());
@@ -85,38 +91,24 @@ fn respond(media: Media, status: StatusCode, body: &Value) -> Response {
 /// A request that could not be executed at all: 4xx under either type, as the
 /// specification allows for requests that are not well-formed.
 fn refuse(media: Media, status: StatusCode, message: &str, code: ErrorCode) -> Response {
-    respond(media, status, &error_body(message, code))
+    respond(media, status, error_body(message, code).to_string().into_bytes())
 }
 
-pub async fn execute(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+/// `POST /graphql`.
+pub async fn execute(
+    State(state): State<AppState>,
+    client: ClientAddress,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let Some(media) = negotiate(&headers) else {
-        return refuse(
-            Media::Json,
-            StatusCode::NOT_ACCEPTABLE,
-            "Ask for application/graphql-response+json or application/json.",
-            ErrorCode::BadUserInput,
-        );
+        return not_acceptable();
     };
-    let body = match read_body(body).await {
+    let limits = &state.settings.limits;
+    let body = match body::read(body, limits.max_body_bytes, limits.body_timeout).await {
         Ok(body) => body,
-        Err(BodyError::TooLarge) => {
-            return refuse(
-                media,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!(
-                    "The request body is larger than {} KiB.",
-                    super::MAX_BODY_BYTES / 1024
-                ),
-                ErrorCode::BadUserInput,
-            );
-        }
-        Err(BodyError::Unreadable) => {
-            return refuse(
-                media,
-                StatusCode::BAD_REQUEST,
-                "The request body could not be read.",
-                ErrorCode::BadUserInput,
-            );
+        Err(error) => {
+            return refuse(media, error.status(), &error.message(), ErrorCode::BadUserInput);
         }
     };
     let content_type = headers
@@ -142,6 +134,104 @@ pub async fn execute(State(state): State<AppState>, headers: HeaderMap, body: Bo
             );
         }
     };
+    run(&state, client, &headers, media, request).await
+}
+
+/// `GET /graphql`: GraphiQL for a person, or a query from its URL
+/// parameters (`query`, `operationName`, `variables` as JSON) for a client,
+/// as GraphQL over HTTP allows. A mutation over GET is refused with 405:
+/// GET must not change anything.
+pub async fn get(
+    State(state): State<AppState>,
+    client: ClientAddress,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let params: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    let Some(query) = param("query") else {
+        return graphiql();
+    };
+    let Some(media) = negotiate(&headers) else {
+        return not_acceptable();
+    };
+    let mut request = async_graphql::Request::new(query);
+    if let Some(name) = param("operationName").filter(|name| !name.is_empty()) {
+        request = request.operation_name(name);
+    }
+    if let Some(variables) = param("variables").filter(|v| !v.is_empty()) {
+        match serde_json::from_str::<serde_json::Value>(variables) {
+            Ok(value @ serde_json::Value::Object(_)) => {
+                request = request.variables(async_graphql::Variables::from_json(value));
+            }
+            _ => {
+                return refuse(
+                    media,
+                    StatusCode::BAD_REQUEST,
+                    "`variables` must be a JSON object.",
+                    ErrorCode::BadUserInput,
+                );
+            }
+        }
+    }
+    if runs_a_mutation(&request) {
+        let mut response = refuse(
+            media,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Mutations are sent with POST.",
+            ErrorCode::BadUserInput,
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    run(&state, client, &headers, media, request).await
+}
+
+/// Whether the operation the request would run is a mutation. A document
+/// that does not parse is not (execution reports it).
+fn runs_a_mutation(request: &async_graphql::Request) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let is_mutation = |ty: OperationType| ty == OperationType::Mutation;
+    match (&document.operations, request.operation_name.as_deref()) {
+        (DocumentOperations::Single(operation), _) => is_mutation(operation.node.ty),
+        (DocumentOperations::Multiple(operations), Some(name)) => operations
+            .get(name)
+            .is_some_and(|operation| is_mutation(operation.node.ty)),
+        (DocumentOperations::Multiple(operations), None) => operations
+            .values()
+            .any(|operation| is_mutation(operation.node.ty)),
+    }
+}
+
+fn not_acceptable() -> Response {
+    refuse(
+        Media::Json,
+        StatusCode::NOT_ACCEPTABLE,
+        "Ask for application/graphql-response+json or application/json.",
+        ErrorCode::BadUserInput,
+    )
+}
+
+/// Runs one GraphQL request for whoever its bearer token names.
+async fn run(
+    state: &AppState,
+    client: ClientAddress,
+    headers: &HeaderMap,
+    media: Media,
+    request: async_graphql::Request,
+) -> Response {
     if request.query.trim().is_empty() {
         return refuse(
             media,
@@ -150,22 +240,11 @@ pub async fn execute(State(state): State<AppState>, headers: HeaderMap, body: Bo
             ErrorCode::BadUserInput,
         );
     }
-
-    let viewer = match bearer_token(&headers) {
+    let viewer = match bearer_token(headers) {
         None => auth::Viewer::anonymous(),
         Some(token) => match auth::authenticate(&state.db, token).await {
             Ok(viewer) => viewer,
-            Err(error) => {
-                if let crate::error::ApiError::Internal(detail) = &error {
-                    tracing::error!(%detail, "authentication failed");
-                }
-                let status = match (error.code(), media) {
-                    (ErrorCode::Internal, _) => StatusCode::INTERNAL_SERVER_ERROR,
-                    (_, Media::GraphqlResponse) => StatusCode::UNAUTHORIZED,
-                    (_, Media::Json) => StatusCode::OK,
-                };
-                return respond(media, status, &error_body(error.message(), error.code()));
-            }
+            Err(error) => return refuse_viewer(media, &error),
         },
     };
 
@@ -178,6 +257,7 @@ pub async fn execute(State(state): State<AppState>, headers: HeaderMap, body: Bo
         .execute(
             request
                 .data(viewer)
+                .data(client)
                 .data(crate::graphql::loaders::loaders(
                     state.db.clone(),
                     state.candidates.clone(),
@@ -189,110 +269,159 @@ pub async fn execute(State(state): State<AppState>, headers: HeaderMap, body: Bo
     if may_change_providers {
         state.candidates.invalidate();
     }
-    let (status, body) = shape_response(media, response);
-    respond(media, status, &body)
+    shape_response(media, response, state.settings.limits.max_response_bytes)
 }
 
-/// Oversized bodies are read to the end (up to a ceiling) before the 413 goes
-/// out: a server that answers mid-upload makes most clients see a broken
-/// connection instead of the clear error.
-const DRAIN_CEILING: usize = 32 * 1024 * 1024;
-
-enum BodyError {
-    TooLarge,
-    Unreadable,
-}
-
-async fn read_body(body: Body) -> Result<Vec<u8>, BodyError> {
-    use futures::StreamExt;
-
-    let mut stream = body.into_data_stream();
-    let mut buffer = Vec::new();
-    let mut total = 0usize;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| BodyError::Unreadable)?;
-        total += chunk.len();
-        if total > DRAIN_CEILING {
-            break;
-        }
-        if total <= super::MAX_BODY_BYTES {
-            buffer.extend_from_slice(&chunk);
-        }
+/// A bearer token that names no live session is UNAUTHENTICATED (401 under
+/// the modern media type); a database that cannot be asked is INTERNAL with
+/// 503 and `Retry-After`, never a bare 500.
+fn refuse_viewer(media: Media, error: &ApiError) -> Response {
+    if let Some(detail) = error.internal_detail() {
+        tracing::error!(%detail, "authentication failed");
     }
-    if total > super::MAX_BODY_BYTES {
-        Err(BodyError::TooLarge)
-    } else {
-        Ok(buffer)
+    let (status, code) = match (error.code(), media) {
+        (ErrorCode::Internal, _) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Internal),
+        (code, Media::GraphqlResponse) => (StatusCode::UNAUTHORIZED, code),
+        (code, Media::Json) => (StatusCode::OK, code),
+    };
+    let mut body = error_body(error.message(), code);
+    if code == ErrorCode::Internal {
+        body["errors"][0]["extensions"]["requestId"] = json!(request_id::current());
     }
+    let mut response = respond(media, status, body.to_string().into_bytes());
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    response
 }
 
-/// Turns an executed response into the body and status the client gets.
-fn shape_response(media: Media, response: async_graphql::Response) -> (StatusCode, Value) {
+/// The body of a GraphQL answer, serialised straight from async-graphql's
+/// value so that `data` keeps the order the query asked for.
+#[derive(Serialize)]
+struct Answer<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a async_graphql::Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extensions: Option<&'a std::collections::BTreeMap<String, async_graphql::Value>>,
+}
+
+/// Turns an executed response into the answer the client gets: status,
+/// media type, and a body of at most `max_bytes` (`HIVE_MAX_RESPONSE_BYTES`;
+/// a larger one is replaced by an error asking for less).
+fn shape_response(media: Media, response: async_graphql::Response, max_bytes: usize) -> Response {
     // Parse and validation failures (limits included) stop before execution:
     // no data, and errors without a path.
     let request_error = !response.errors.is_empty()
         && response.data == async_graphql::Value::Null
         && response.errors.iter().all(|e| e.path.is_empty());
-    let mut body = Map::new();
-    if !request_error {
-        body.insert(
-            "data".into(),
-            serde_json::to_value(&response.data).unwrap_or(Value::Null),
-        );
-    }
-    if !response.errors.is_empty() {
-        let errors: Vec<Value> = response.errors.iter().map(with_code).collect();
-        body.insert("errors".into(), Value::Array(errors));
-    }
-    if !response.extensions.is_empty() {
-        body.insert(
-            "extensions".into(),
-            serde_json::to_value(&response.extensions).unwrap_or(Value::Null),
-        );
-    }
-    let status = if request_error && media == Media::GraphqlResponse {
+    let errors: Vec<Value> = response.errors.iter().map(with_code).collect();
+    let retry_after = rate_limit_wait(&errors);
+    let answer = Answer {
+        data: (!request_error).then_some(&response.data),
+        errors,
+        extensions: (!response.extensions.is_empty()).then_some(&response.extensions),
+    };
+    let body = match serde_json::to_vec(&answer) {
+        Ok(body) if body.len() <= max_bytes => body,
+        Ok(body) => {
+            tracing::warn!(bytes = body.len(), "answer over the size limit refused");
+            let message = format!(
+                "The answer would be {} KiB; the limit is {} KiB. Ask for smaller pages \
+                 (`first`) or fewer fields.",
+                body.len().div_ceil(1024),
+                max_bytes / 1024
+            );
+            return refuse(media, StatusCode::OK, &message, ErrorCode::BadUserInput);
+        }
+        Err(error) => {
+            let message = ApiError::internal(format!("serialising an answer: {error}"));
+            tracing::error!(detail = %error, "serialising an answer failed");
+            return refuse(
+                media,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                message.message(),
+                ErrorCode::Internal,
+            );
+        }
+    };
+    let status = if let Some(seconds) = retry_after {
+        let mut response = respond(media, StatusCode::TOO_MANY_REQUESTS, body);
+        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    } else if request_error && media == Media::GraphqlResponse {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    (status, Value::Object(body))
+    respond(media, status, body)
 }
 
-/// Every error leaves with `extensions.code`. Errors from our resolvers carry
-/// one already (INTERNAL included: `ApiError` is the only error they return);
-/// an error without one comes from the engine checking the request itself —
-/// syntax, validation, limits, argument and variable coercion — which is the
-/// client's input.
+/// The longest `retryAfter` of the RATE_LIMITED errors, if any.
+fn rate_limit_wait(errors: &[Value]) -> Option<u64> {
+    errors
+        .iter()
+        .filter(|e| e["extensions"]["code"] == ErrorCode::RateLimited.as_str())
+        .filter_map(|e| e["extensions"]["retryAfter"].as_u64())
+        .max()
+}
+
+/// Every error leaves with `extensions.code`. Errors from our resolvers and
+/// the request guard carry one already (INTERNAL included: `ApiError` is the
+/// only error resolvers return); an error without one comes from the engine
+/// checking the request itself — syntax, validation, argument and variable
+/// coercion — which is the client's input. An INTERNAL error also carries
+/// the request id, which is on its log line.
 fn with_code(error: &async_graphql::ServerError) -> Value {
     let mut value = serde_json::to_value(error).unwrap_or_else(|_| json!({"message": "error"}));
-    let has_code = error
-        .extensions
-        .as_ref()
-        .is_some_and(|extensions| extensions.get("code").is_some());
-    if !has_code && let Some(object) = value.as_object_mut() {
-        let extensions = object
-            .entry("extensions")
-            .or_insert_with(|| Value::Object(Map::new()));
-        if let Some(extensions) = extensions.as_object_mut() {
-            extensions.insert(
-                "code".into(),
-                Value::String(ErrorCode::BadUserInput.as_str().into()),
-            );
+    let Some(object) = value.as_object_mut() else {
+        return value;
+    };
+    let extensions = object
+        .entry("extensions")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Some(extensions) = extensions.as_object_mut() {
+        let code = extensions
+            .entry("code")
+            .or_insert_with(|| Value::String(ErrorCode::BadUserInput.as_str().into()));
+        if *code == ErrorCode::Internal.as_str()
+            && let Some(id) = request_id::current()
+        {
+            extensions.insert("requestId".into(), Value::String(id));
         }
     }
     value
 }
 
-/// The token of an `Authorization: Bearer …` header, if any.
+/// The token of an `Authorization: Bearer …` header; `None` without one or
+/// with another scheme. A `Bearer` with nothing after it (or a header that is
+/// not text) gives an empty token, which is refused like any wrong one.
 pub(super) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
+    let value = headers.get(header::AUTHORIZATION)?;
+    let Ok(value) = value.to_str() else {
+        return Some("");
+    };
+    let value = value.trim();
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// GraphiQL, for people exploring the API in a browser.
-pub async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+/// GraphiQL, for people exploring the API in a browser. Its scripts come
+/// from a CDN, so it keeps a policy of its own: only framing is forbidden.
+fn graphiql() -> Response {
+    (
+        [(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'none'"),
+        )],
+        Html(GraphiQLSource::build().endpoint("/graphql").finish()),
+    )
+        .into_response()
 }
 
 #[cfg(test)]
@@ -335,5 +464,9 @@ mod tests {
         assert_eq!(bearer_token(&headers), Some("abc"));
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
         assert_eq!(bearer_token(&headers), None);
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer"));
+        assert_eq!(bearer_token(&headers), Some(""), "empty, so refused");
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer   "));
+        assert_eq!(bearer_token(&headers), Some(""));
     }
 }

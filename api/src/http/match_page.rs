@@ -4,8 +4,7 @@
 //! JavaScript.
 
 use axum::{
-    Form,
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     response::Html,
 };
@@ -14,6 +13,7 @@ use hive_worker::tokens::{hash_token, looks_like_token};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
+use super::form::{PageForm, PageToken};
 use super::page::{escape, page};
 use crate::{
     graphql::engagements::{Responder, respond},
@@ -33,7 +33,7 @@ fn gone() -> (StatusCode, Html<String>) {
 
 pub async fn show(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    PageToken(token): PageToken,
 ) -> (StatusCode, Html<String>) {
     if !looks_like_token(&token) {
         return gone();
@@ -81,8 +81,8 @@ pub struct Answer {
 
 pub async fn answer(
     State(state): State<AppState>,
-    Path(token): Path<String>,
-    Form(answer): Form<Answer>,
+    PageToken(token): PageToken,
+    PageForm(answer): PageForm<Answer>,
 ) -> (StatusCode, Html<String>) {
     let accept = match answer.answer.as_str() {
         "accept" => true,

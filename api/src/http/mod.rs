@@ -1,12 +1,19 @@
 //! The HTTP surface: GraphQL, the pages for people without an account, and the
-//! operational endpoints.
+//! operational endpoints, behind the layers every request passes (`edge`,
+//! `request_id`, metrics) and served by `serve` with its connection limits.
 
+mod body;
+mod client;
+mod edge;
+mod form;
 mod graphql;
 mod health;
 mod match_page;
 mod metrics;
 mod page;
+pub mod request_id;
 mod review_page;
+pub mod serve;
 mod sign_in_page;
 mod survey_csv;
 mod survey_page;
@@ -14,18 +21,21 @@ mod unsubscribe_page;
 
 use axum::{
     Router,
-    extract::DefaultBodyLimit,
+    middleware::{from_fn, from_fn_with_state},
     routing::{get, post},
 };
 
+pub use client::ClientAddress;
+
 use crate::state::AppState;
 
-/// Largest request body accepted (a GraphQL document plus variables).
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
-
+/// Every route, and the layers around them. The last layer added is the
+/// outermost: a request gets its id first, so everything after it logs
+/// under that id.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/graphql", post(graphql::execute).get(graphql::graphiql))
+    // The pages behind emailed links: each form post counts against its
+    // client address's allowance.
+    let pages = Router::new()
         .route(
             "/sign-in",
             get(sign_in_page::form).post(sign_in_page::submit),
@@ -47,11 +57,23 @@ pub fn router(state: AppState) -> Router {
             "/s/{token}",
             get(survey_page::show).post(survey_page::answer),
         )
+        .route_layer(from_fn_with_state(
+            state.clone(),
+            edge::charge_anonymous_posts,
+        ));
+    Router::new()
+        .route("/graphql", post(graphql::execute).get(graphql::get))
+        .merge(pages)
         .route("/surveys/{id}/responses.csv", get(survey_csv::download))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
-        .layer(axum::middleware::from_fn(metrics::track_requests))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .fallback(page::not_found)
+        .method_not_allowed_fallback(page::method_not_allowed)
+        .layer(from_fn_with_state(state.clone(), edge::deadline))
+        .layer(from_fn(metrics::track_requests))
+        .layer(from_fn_with_state(state.clone(), edge::security_headers))
+        .layer(from_fn(edge::refuse_long_urls))
+        .layer(from_fn(request_id::assign))
         .with_state(state)
 }

@@ -5,13 +5,13 @@
 //! its field with what was entered kept.
 
 use axum::{
-    Form,
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     response::Html,
 };
 use serde::Deserialize;
 
+use super::form::{PageForm, PageToken};
 use super::page::{escape, page, went_wrong};
 use crate::{
     error::{ApiError, ErrorCode},
@@ -254,7 +254,7 @@ fn form_page(
 }
 
 /// GET: the form, or a page saying the link was used or is not right.
-pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> Reply {
+pub async fn show(State(state): State<AppState>, PageToken(token): PageToken) -> Reply {
     match invitation(&state.db, &token).await {
         Ok(invitation) if invitation.answered => already_answered(StatusCode::OK),
         Ok(invitation) => (
@@ -268,8 +268,8 @@ pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> R
 /// POST: stores the review once; problems come back beside their fields.
 pub async fn answer(
     State(state): State<AppState>,
-    Path(token): Path<String>,
-    Form(values): Form<ReviewForm>,
+    PageToken(token): PageToken,
+    PageForm(values): PageForm<ReviewForm>,
 ) -> Reply {
     let invitation = match invitation(&state.db, &token).await {
         Ok(invitation) if invitation.answered => {

@@ -4,13 +4,13 @@
 //! `signIn`).
 
 use axum::{
-    Form,
-    extract::{Query, State},
+    extract::{RawQuery, State},
     http::StatusCode,
     response::Html,
 };
 use serde::Deserialize;
 
+use super::form::PageForm;
 use super::page::{escape, page};
 use crate::{auth, state::AppState};
 
@@ -20,7 +20,15 @@ pub struct TokenParam {
     token: String,
 }
 
-pub async fn form(Query(param): Query<TokenParam>) -> Html<String> {
+/// GET: the button. The token comes from the link's query string; one that
+/// is missing, repeated or odd still shows the button, and pressing it says
+/// the link is not valid.
+pub async fn form(RawQuery(query): RawQuery) -> Html<String> {
+    let token = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(name, _)| name == "token")
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default();
+    let param = TokenParam { token };
     page(
         "Sign in to Hive",
         &format!(
@@ -34,7 +42,7 @@ pub async fn form(Query(param): Query<TokenParam>) -> Html<String> {
 
 pub async fn submit(
     State(state): State<AppState>,
-    Form(param): Form<TokenParam>,
+    PageForm(param): PageForm<TokenParam>,
 ) -> (StatusCode, Html<String>) {
     match auth::redeem_sign_in(&state.db, &param.token, state.settings.session_lifetime).await {
         Ok((token, session, user)) => (

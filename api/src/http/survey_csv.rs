@@ -60,17 +60,29 @@ fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::BadUserInput => StatusCode::BAD_REQUEST,
         ErrorCode::Conflict => StatusCode::CONFLICT,
+        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::Timeout => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
-/// An error as a short plain-text answer; internal causes are logged, not shown.
+/// An error as a short plain-text answer; internal causes are logged, not
+/// shown, and the answer gives the request id of the log line (503 when the
+/// database was out of reach).
 fn refusal(error: ApiError) -> Response {
-    if let ApiError::Internal(detail) = &error {
+    let mut message = error.message().to_string();
+    if let Some(detail) = error.internal_detail() {
         tracing::error!(%detail, "survey CSV failed");
+        if let Some(id) = super::request_id::current() {
+            message.push_str(&format!(" (request id {id})"));
+        }
     }
-    let status = status_of(error.code());
-    let mut response = (status, error.message().to_string()).into_response();
+    let status = if error.is_unavailable() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        status_of(error.code())
+    };
+    let mut response = (status, message).into_response();
     if status == StatusCode::UNAUTHORIZED {
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,

@@ -11,13 +11,13 @@
 use std::collections::HashMap;
 
 use axum::{
-    Form,
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     response::Html,
 };
 use entity::survey_questions::QuestionKind;
 
+use super::form::{PageForm, PageToken};
 use super::page::{escape, page, went_wrong};
 use crate::{
     error::{ApiError, ErrorCode},
@@ -322,7 +322,7 @@ fn form_page(
 
 /// GET: the form with any answers given so far, or a page saying the link
 /// is not right or the survey has closed.
-pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> Reply {
+pub async fn show(State(state): State<AppState>, PageToken(token): PageToken) -> Reply {
     match invitation(&state.db, &token).await {
         Ok(invitation) if !invitation.is_open() => closed_page(Some(&invitation)),
         Ok(invitation) => {
@@ -340,8 +340,8 @@ pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> R
 /// beside their questions, with what was entered kept.
 pub async fn answer(
     State(state): State<AppState>,
-    Path(token): Path<String>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    PageToken(token): PageToken,
+    PageForm(pairs): PageForm<Vec<(String, String)>>,
 ) -> Reply {
     let invitation = match invitation(&state.db, &token).await {
         Ok(invitation) if !invitation.is_open() => return closed_page(Some(&invitation)),

@@ -5,7 +5,7 @@
 //! undoes it. The link works for as long as its message exists.
 
 use axum::{
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     response::Html,
 };
@@ -16,6 +16,7 @@ use hive_worker::{
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
+use super::form::PageToken;
 use super::page::{escape, page};
 use crate::state::AppState;
 
@@ -55,7 +56,7 @@ async fn resolve(state: &AppState, token: &str) -> Result<Option<(String, OptOut
 
 pub async fn show(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    PageToken(token): PageToken,
 ) -> (StatusCode, Html<String>) {
     let (address, kind) = match resolve(&state, &token).await {
         Ok(Some(found)) => found,
@@ -117,14 +118,14 @@ async fn choose(state: &AppState, token: &str, wanted: bool) -> (StatusCode, Htm
 /// `List-Unsubscribe=One-Click`, needs no reading).
 pub async fn unsubscribe(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    PageToken(token): PageToken,
 ) -> (StatusCode, Html<String>) {
     choose(&state, &token, false).await
 }
 
 pub async fn resubscribe(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    PageToken(token): PageToken,
 ) -> (StatusCode, Html<String>) {
     choose(&state, &token, true).await
 }

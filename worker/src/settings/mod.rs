@@ -2,10 +2,14 @@
 //! fresh clone runs with no file to write and a bad value stops the process with
 //! one line that names the variable.
 
+mod limits;
+
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use lettre::message::Mailbox;
 use url::Url;
+
+pub use limits::Limits;
 
 /// Every environment variable Hive reads, with its default. The README's
 /// configuration table and `docker-compose.yml` are checked against this list
@@ -23,6 +27,22 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("HIVE_MEETING_REMINDER_HOURS", "24"),
     ("HIVE_DIGEST_TIME", "07:00"),
     ("RUST_LOG", "info"),
+    // Limits (settings/limits.rs).
+    ("HIVE_MAX_BODY_BYTES", "262144"),
+    ("HIVE_MAX_RESPONSE_BYTES", "4194304"),
+    ("HIVE_MAX_QUERY_DEPTH", "15"),
+    ("HIVE_MAX_QUERY_FIELDS", "2000"),
+    ("HIVE_MAX_QUERY_COST", "50000"),
+    ("HIVE_MAX_ROOT_FIELDS", "30"),
+    ("HIVE_MAX_ALIASES", "100"),
+    ("HIVE_HEADER_TIMEOUT_SECS", "10"),
+    ("HIVE_BODY_TIMEOUT_SECS", "15"),
+    ("HIVE_REQUEST_TIMEOUT_SECS", "30"),
+    ("HIVE_MAX_CONNECTIONS", "512"),
+    ("HIVE_SHUTDOWN_GRACE_SECS", "10"),
+    ("HIVE_SIGN_IN_LINKS_PER_QUARTER_HOUR", "3"),
+    ("HIVE_ANONYMOUS_WRITES_PER_MINUTE", "30"),
+    ("HIVE_TRUST_FORWARDED_FOR", "false"),
 ];
 
 /// The raw strings as they come from the environment, before validation.
@@ -120,6 +140,8 @@ pub struct Settings {
     /// that spread fetches a level in several batches. 2 ms suits a release
     /// build; tests, in a debug build on a busy machine, use more.
     pub loader_batch_window: Duration,
+    /// What one request, connection, client or address may take.
+    pub limits: Limits,
 }
 
 /// A configuration value that cannot be used; the message names the variable.
@@ -171,7 +193,12 @@ impl Settings {
                 .unwrap_or(defaults.hive_meeting_reminder_hours),
             hive_digest_time: read("HIVE_DIGEST_TIME")?.unwrap_or(defaults.hive_digest_time),
         };
-        Self::from_raw(raw)
+        let mut settings = Self::from_raw(raw)?;
+        // A value that is not UTF-8 keeps its replacement characters, so it
+        // fails to parse with its variable named rather than being ignored.
+        settings.limits =
+            Limits::read(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()))?;
+        Ok(settings)
     }
 
     fn from_raw(raw: RawSettings) -> Result<Self, SettingsError> {
@@ -245,6 +272,7 @@ impl Settings {
             periodic_interval: Duration::from_secs(60),
             candidate_pool_ttl: Duration::from_secs(10),
             loader_batch_window: Duration::from_millis(2),
+            limits: Limits::default(),
         })
     }
 

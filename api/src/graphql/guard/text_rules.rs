@@ -1,0 +1,159 @@
+//! What every text input of the schema accepts: one line or paragraphs, and
+//! how long. Every `String` argument and input field is listed (a test walks
+//! the schema and fails on one that is missing), so a new field cannot reach
+//! storage unchecked; `ID`s and cursors share one rule.
+//!
+//! Resolvers still check what only they know (an address is an address, a
+//! name is not blank); these rules are what storage can hold at all.
+
+use crate::{
+    graphql::{
+        reviews::MAX_COMMENT_CHARS,
+        survey_answers::MAX_TEXT_CHARS,
+        surveys::{MAX_LABEL_CHARS, MAX_PROMPT_CHARS, MAX_TITLE_CHARS},
+    },
+    text::TextRule,
+};
+
+/// Any `ID`: global ids are about 30 characters.
+pub const ID_RULE: TextRule = TextRule::line(100);
+/// Cursors (`after`, `before`) and the secret tokens of emailed links.
+pub const TOKEN_RULE: TextRule = TextRule::line(100);
+/// A String the table does not know yet (a test fails until it is listed):
+/// one line, so nothing odd is stored meanwhile.
+pub const UNLISTED_RULE: TextRule = TextRule::line(200);
+
+const EMAIL: TextRule = TextRule::line(254);
+const PERSON_NAME: TextRule = TextRule::line(200);
+const TERM_NAME: TextRule = TextRule::line(80);
+const REGION: TextRule = TextRule::line(100);
+const REASON: TextRule = TextRule::prose(2_000);
+const LONG_NOTE: TextRule = TextRule::prose(20_000);
+
+/// `Type.field` for input object fields, `Type.field(argument)` for arguments.
+const RULES: &[(&str, TextRule)] = &[
+    // Filters and searches.
+    ("AuditFilter.action", TextRule::line(100)),
+    ("AuditFilter.subjectType", TextRule::line(100)),
+    ("EmailDeliveryFilter.recipient", EMAIL),
+    ("OrganisationFilter.region", REGION),
+    ("OrganisationFilter.search", TextRule::line(200)),
+    ("ProviderFilter.region", REGION),
+    // People and co-ops.
+    ("CreateUserInput.email", EMAIL),
+    ("CreateUserInput.name", PERSON_NAME),
+    ("Mutation.inviteMember(email)", EMAIL),
+    ("Mutation.inviteMember(name)", PERSON_NAME),
+    ("RegisterAdviserInput.email", EMAIL),
+    ("RegisterAdviserInput.name", PERSON_NAME),
+    ("RegisterAdviserInput.firmName", TextRule::line(200)),
+    ("RegisterMentorInput.email", EMAIL),
+    ("RegisterMentorInput.name", PERSON_NAME),
+    ("Mutation.updateProviderProfile(firmName)", TextRule::line(200)),
+    ("ProviderOfferInput.bio", TextRule::prose(4_000)),
+    ("ProviderOfferInput.regions", REGION),
+    ("CreateOrganisationInput.name", TextRule::line(200)),
+    ("CreateOrganisationInput.legalForm", TextRule::line(120)),
+    ("CreateOrganisationInput.region", REGION),
+    ("CreateOrganisationInput.contactEmail", EMAIL),
+    ("CreateOrganisationInput.contactPhone", TextRule::line(40)),
+    ("CreateOrganisationInput.financialDetails", TextRule::prose(5_000)),
+    ("UpdateOrganisationInput.name", TextRule::line(200)),
+    ("UpdateOrganisationInput.legalForm", TextRule::line(120)),
+    ("UpdateOrganisationInput.region", REGION),
+    ("UpdateOrganisationInput.contactEmail", EMAIL),
+    ("UpdateOrganisationInput.contactPhone", TextRule::line(40)),
+    ("UpdateOrganisationInput.financialDetails", TextRule::prose(5_000)),
+    // Vocabularies.
+    ("Mutation.createTopic(name)", TERM_NAME),
+    ("Mutation.updateTopic(name)", TERM_NAME),
+    ("Mutation.createSector(name)", TERM_NAME),
+    ("Mutation.updateSector(name)", TERM_NAME),
+    // Sign-in and emails.
+    ("Mutation.requestSignIn(email)", EMAIL),
+    ("Mutation.signIn(token)", TOKEN_RULE),
+    ("Mutation.clearBounce(email)", EMAIL),
+    // Requests, engagements, meetings, concerns.
+    ("SubmitSupportRequestInput.goals", TextRule::prose(4_000)),
+    ("Mutation.declineSupportRequest(reason)", REASON),
+    ("Mutation.respondToMatch(reason)", REASON),
+    ("Mutation.endEngagement(reason)", REASON),
+    ("Mutation.agreeGroundRules(text)", TextRule::prose(10_000)),
+    ("ScheduleMeetingInput.location", TextRule::prose(500)),
+    ("RecordMeetingInput.notes", LONG_NOTE),
+    ("RecordMeetingInput.learning", LONG_NOTE),
+    ("Mutation.raiseConcern(details)", TextRule::prose(10_000)),
+    ("Mutation.resolveConcern(outcome)", TextRule::prose(10_000)),
+    // Reviews.
+    ("ReviewInput.comments", TextRule::prose(MAX_COMMENT_CHARS)),
+    ("Mutation.submitReviewByToken(token)", TOKEN_RULE),
+    ("Query.reviewInvitation(token)", TOKEN_RULE),
+    // Surveys.
+    ("SurveyInput.title", TextRule::line(MAX_TITLE_CHARS)),
+    ("SurveyInput.description", TextRule::prose(MAX_PROMPT_CHARS)),
+    ("QuestionInput.prompt", TextRule::prose(MAX_PROMPT_CHARS)),
+    ("ChoiceInput.label", TextRule::line(MAX_LABEL_CHARS)),
+    ("Mutation.duplicateSurvey(title)", TextRule::line(MAX_TITLE_CHARS)),
+    ("SurveyAudienceInput.regions", REGION),
+    ("SurveyAnswerInput.text", TextRule::prose(MAX_TEXT_CHARS)),
+    ("Mutation.submitSurveyResponse(token)", TOKEN_RULE),
+    ("Query.surveyInvitation(token)", TOKEN_RULE),
+];
+
+/// Where a text value sits in the schema.
+#[derive(Debug, Clone, Copy)]
+pub enum Place<'a> {
+    /// An argument of `type_name.field`.
+    Argument {
+        type_name: &'a str,
+        field: &'a str,
+        argument: &'a str,
+    },
+    /// A field of an input object.
+    InputField { input_type: &'a str, field: &'a str },
+}
+
+impl Place<'_> {
+    fn key(&self) -> String {
+        match self {
+            Place::Argument {
+                type_name,
+                field,
+                argument,
+            } => format!("{type_name}.{field}({argument})"),
+            Place::InputField { input_type, field } => format!("{input_type}.{field}"),
+        }
+    }
+
+    fn is_cursor(&self) -> bool {
+        matches!(
+            self,
+            Place::Argument {
+                argument: "after" | "before",
+                ..
+            }
+        )
+    }
+}
+
+/// The rule for a `String` at `place`, if the table has one.
+pub fn listed_rule(place: Place<'_>) -> Option<TextRule> {
+    if place.is_cursor() {
+        return Some(TOKEN_RULE);
+    }
+    let key = place.key();
+    RULES
+        .iter()
+        .find(|(listed, _)| *listed == key)
+        .map(|(_, rule)| *rule)
+}
+
+/// The rule for a value of scalar type `scalar` at `place`; `None` for
+/// scalars that are not text (numbers, dates, enums parse themselves).
+pub fn rule_for(scalar: &str, place: Place<'_>) -> Option<TextRule> {
+    match scalar {
+        "ID" => Some(ID_RULE),
+        "String" => Some(listed_rule(place).unwrap_or(UNLISTED_RULE)),
+        _ => None,
+    }
+}
