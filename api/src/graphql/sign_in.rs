@@ -30,17 +30,19 @@ pub struct SignInMutation;
 #[Object]
 impl SignInMutation {
     /// Emails a one-time sign-in link (valid 15 minutes) if the address
-    /// belongs to someone in the programme, at most three to one address in
-    /// 15 minutes (`HIVE_SIGN_IN_LINKS_PER_QUARTER_HOUR`) and once per
-    /// operation. The answer is the same, and comes as fast, whether or not
-    /// the address is known or a link goes: the lookup happens after it
-    /// (`sign_in_queue`). Only an address that is not an address at all is
-    /// refused (BAD_USER_INPUT).
+    /// belongs to someone in the programme. The answer is the same, and as
+    /// quick, whether it does or not. One address gets at most a few links in
+    /// 15 minutes (later requests answer the same and send nothing), and an
+    /// operation may ask once. Only something that is not an email address
+    /// is refused (BAD_USER_INPUT).
     async fn request_sign_in(
         &self,
         ctx: &Context<'_>,
         email: String,
     ) -> ApiResult<RequestSignInPayload> {
+        // The lookup happens after the answer (`sign_in_queue`), so neither
+        // the words nor the time of the answer depend on the address; the
+        // allowance is HIVE_SIGN_IN_LINKS_PER_QUARTER_HOUR.
         let state = ctx.data_unchecked::<AppState>();
         let email = auth::normalise_email(&email)
             .ok_or_else(|| ApiError::bad_input("email", "That is not an email address."))?;

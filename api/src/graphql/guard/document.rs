@@ -2,22 +2,28 @@
 //! fields it has once every fragment is expanded, what it costs in rows, its
 //! aliases and root fields, and whether its text inputs can be stored.
 //!
-//! async-graphql's validation and execution expand a fragment again at each
-//! place it is spread, so a document whose fragments spread the next one twice,
-//! forty deep, is 2⁴⁰ fields to them (a 2 KB request kept a thread busy for
-//! over ten minutes). Here each fragment is measured once and its figures
-//! reused at every spread, so the walk is linear in the document's length, and
-//! a document that would be too big expanded is refused before validation.
+//! async-graphql's recursion check, validation and execution expand a
+//! fragment again at each place it is spread, so a document whose fragments
+//! spread the next one twice, forty deep, is 2⁴⁰ fields to them (a 2 KB
+//! request kept a thread busy for over ten minutes). Here each fragment is
+//! counted once and its count reused at every spread, so the walk is linear
+//! in the document's length, and a document that would be too big expanded
+//! is refused before anything expands it.
 //!
 //! Cost counts rows, not fields: a field costs one plus what it selects times
 //! the rows it may return. A connection or any field with `first`/`last`
 //! returns at most that many (capped at the largest page; the default page
 //! when absent); its `edges`/`nodes` then cost once per row, not again. Any
-//! other list of objects counts as a default page. Introspection lists count
-//! as many entries as this schema has on average, so GraphiQL's full
-//! introspection passes while `type { fields { type { fields … } } }`
-//! chains do not. Long texts cost more than one ([`LONG_TEXT_WEIGHTS`]), so
+//! other list of objects counts the rows the programme's data gives it
+//! ([`LIST_ROWS`]). Long texts cost more than one ([`LONG_TEXT_WEIGHTS`]), so
 //! the cost also bounds the size of the answer.
+//!
+//! Introspection is bounded by the schema instead: its lists count once, but
+//! a type reached inside one of a type's collections (`fields`,
+//! `inputFields`, `interfaces`, `possibleTypes`, `enumValues`) may not open
+//! another, so `type { fields { type { fields … } } }` chains, which multiply
+//! the answer by the schema's size at each level, are refused, while the
+//! introspection query of GraphiQL and the code generators passes.
 
 use std::collections::{HashMap, HashSet};
 
@@ -32,7 +38,10 @@ use async_graphql::{
 use async_graphql_value::{ConstValue, Value};
 
 use super::text_rules::{Place, rule_for};
-use crate::graphql::relay::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::graphql::{
+    relay::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE},
+    surveys::{MAX_CHOICES, MAX_QUESTIONS},
+};
 
 /// Output fields that carry long free text, and what one costs: about one
 /// per 200 characters of their longest value.
@@ -54,16 +63,59 @@ pub const LONG_TEXT_WEIGHTS: &[(&str, &str, u64)] = &[
     ("SurveyQuestion", "prompt", 10),
 ];
 
+/// How many rows a list field that takes no `first`/`last` returns, as far
+/// as the programme's rules and real data go (a request has an engagement or
+/// two, an engagement a handful of meetings; surveys are capped by their
+/// rules). Lists not named here count [`OTHER_LIST_ROWS`].
+pub const LIST_ROWS: &[(&str, &str, u64)] = &[
+    ("Engagement", "meetings", 10),
+    ("Engagement", "reviews", 2),
+    ("Organisation", "members", 10),
+    ("Provider", "sectors", 5),
+    ("Provider", "topics", 5),
+    ("SupportRequest", "engagements", 3),
+    ("SupportRequest", "topics", 5),
+    ("Query", "concerns", MAX_PAGE_SIZE as u64),
+    ("ProgrammeStats", "demandByTopic", MAX_PAGE_SIZE as u64),
+    ("ProgrammeStats", "engagements", 20),
+    ("ProgrammeStats", "reviewScores", MAX_PAGE_SIZE as u64),
+    ("ProgrammeStats", "reviewScoresByKind", MAX_PAGE_SIZE as u64),
+    ("ProgrammeStats", "surveyNeedsByTopic", MAX_PAGE_SIZE as u64),
+    ("Survey", "questions", MAX_QUESTIONS as u64),
+    ("SurveyInvitation", "questions", MAX_QUESTIONS as u64),
+    ("SurveyInvitation", "answers", MAX_QUESTIONS as u64),
+    ("SurveyResponse", "answers", MAX_QUESTIONS as u64),
+    ("SurveyResults", "questions", MAX_QUESTIONS as u64),
+    ("SurveyQuestion", "choices", MAX_CHOICES as u64),
+    ("SurveyQuestionResult", "choices", MAX_CHOICES as u64),
+    ("SurveyResults", "byRegion", 12),
+    ("SurveyResults", "bySector", 20),
+    ("SurveyResults", "byStage", 5),
+    ("SurveyAudience", "sectors", 20),
+    ("SurveyChoice", "topics", 5),
+    ("SurveyResponse", "needs", 10),
+];
+
+/// Rows of a list field not in [`LIST_ROWS`].
+pub const OTHER_LIST_ROWS: u64 = 10;
+
 /// The most items an input list may hold (ids to filter by, survey answers,
 /// questions): far above any real form, far below what a database refuses as
 /// too many parameters.
 pub const MAX_INPUT_LIST_ITEMS: usize = 200;
 
+/// A type's collections, which may not be opened again inside one another.
+const TYPE_COLLECTIONS: &[&str] = &[
+    "fields",
+    "inputFields",
+    "interfaces",
+    "possibleTypes",
+    "enumValues",
+];
+
 /// What a selection adds up to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tally {
-    /// Fields once every spread is expanded.
-    pub fields: u64,
     /// Rows × fields, as described in the module documentation.
     pub cost: u64,
     /// Aliased fields once every spread is expanded.
@@ -73,7 +125,6 @@ pub struct Tally {
 impl Tally {
     fn add(self, other: Tally) -> Tally {
         Tally {
-            fields: self.fields.saturating_add(other.fields),
             cost: self.cost.saturating_add(other.cost),
             aliases: self.aliases.saturating_add(other.aliases),
         }
@@ -92,137 +143,72 @@ pub struct OperationFigures {
     pub root_field_counts: HashMap<String, u64>,
 }
 
-/// The whole document's figures.
-#[derive(Debug, Clone, Default)]
-pub struct Figures {
-    /// Expanded fields of every operation and every fragment definition
-    /// together: what validation will walk, whichever operation runs.
-    pub document_fields: u64,
-    /// The operation that will run; `None` when the request does not say
-    /// which of several (execution then refuses it).
-    pub operation: Option<OperationFigures>,
-}
-
 /// Why a document was refused while it was measured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
+    /// More fields and fragment spreads, expanded, than the limit: what
+    /// async-graphql's own checks would walk. `None` when too many to count.
+    TooManySelections { counted: Option<u64>, limit: u64 },
     /// A fragment spreads itself, directly or through others.
     FragmentCycle(String),
+    /// Introspection that opens a type's collection inside another's.
+    NestedIntrospection(String),
     /// A text input that cannot be stored; the message names the field.
     Input { field: String, message: String },
 }
 
-/// Sizes of this schema's introspection lists, used as their row counts.
-#[derive(Debug, Clone, Copy)]
-pub struct IntrospectionSizes {
-    types: u64,
-    directives: u64,
-    fields: u64,
-    input_fields: u64,
-    enum_values: u64,
-    possible_types: u64,
-    interfaces: u64,
-    args: u64,
-}
-
-fn average(total: usize, count: usize) -> u64 {
-    (total.div_ceil(count.max(1)) as u64).max(1)
-}
-
-impl IntrospectionSizes {
-    /// Averages over the schema's types (rounded up, at least one).
-    pub fn of(registry: &Registry) -> Self {
-        let mut fields = (0, 0);
-        let mut input_fields = (0, 0);
-        let mut enum_values = (0, 0);
-        let mut possible = (0, 0);
-        let mut interfaces = (0, 0);
-        let mut args = (0, 0);
-        for ty in registry.types.values() {
-            match ty {
-                MetaType::Object {
-                    fields: f,
-                    name,
-                    ..
-                } => {
-                    fields = (fields.0 + f.len(), fields.1 + 1);
-                    args = f
-                        .values()
-                        .fold(args, |(n, c), field| (n + field.args.len(), c + 1));
-                    let implemented = registry.implements.get(name).map_or(0, |set| set.len());
-                    interfaces = (interfaces.0 + implemented, interfaces.1 + 1);
-                }
-                MetaType::Interface {
-                    fields: f,
-                    possible_types,
-                    ..
-                } => {
-                    fields = (fields.0 + f.len(), fields.1 + 1);
-                    possible = (possible.0 + possible_types.len(), possible.1 + 1);
-                }
-                MetaType::Union { possible_types, .. } => {
-                    possible = (possible.0 + possible_types.len(), possible.1 + 1);
-                }
-                MetaType::InputObject {
-                    input_fields: f, ..
-                } => input_fields = (input_fields.0 + f.len(), input_fields.1 + 1),
-                MetaType::Enum {
-                    enum_values: values,
-                    ..
-                } => enum_values = (enum_values.0 + values.len(), enum_values.1 + 1),
-                MetaType::Scalar { .. } => {}
+impl Refusal {
+    /// The sentence a client reads.
+    pub fn message(&self) -> String {
+        match self {
+            Refusal::TooManySelections { counted, limit } => format!(
+                "The document has {} fields and fragment spreads once its fragments are \
+                 expanded; the limit is {limit}.",
+                counted.map_or_else(|| "too many".to_string(), |n| n.to_string())
+            ),
+            Refusal::FragmentCycle(name) => {
+                format!("Fragment `{name}` spreads itself; a fragment cannot contain itself.")
             }
-        }
-        Self {
-            types: registry.types.len() as u64,
-            directives: registry.directives.len() as u64,
-            fields: average(fields.0, fields.1),
-            input_fields: average(input_fields.0, input_fields.1),
-            enum_values: average(enum_values.0, enum_values.1),
-            possible_types: average(possible.0, possible.1),
-            interfaces: average(interfaces.0, interfaces.1),
-            args: average(args.0, args.1),
-        }
-    }
-
-    fn rows(&self, parent: &str, field: &str) -> u64 {
-        match (parent, field) {
-            ("__Schema", "types") => self.types,
-            ("__Schema", "directives") => self.directives,
-            ("__Type", "fields") => self.fields,
-            ("__Type", "inputFields") => self.input_fields,
-            ("__Type", "enumValues") => self.enum_values,
-            ("__Type", "possibleTypes") => self.possible_types,
-            ("__Type", "interfaces") => self.interfaces,
-            (_, "args") => self.args,
-            _ => DEFAULT_PAGE_SIZE as u64,
+            Refusal::NestedIntrospection(field) => format!(
+                "Introspection may not ask for `{field}` of a type inside another type's \
+                 collection; ask for that type by name with `__type(name:)`."
+            ),
+            Refusal::Input { message, .. } => message.clone(),
         }
     }
 }
 
-/// Measures `doc`: the fields of every definition (what validation walks),
+/// Measures `doc`: first the fields and spreads of every definition (what
+/// async-graphql walks, refused over `max_selections` before anything else),
 /// then the operation that will run (`operation_name`, or the only one) with
-/// its cost, aliases and root fields, checking the text inputs it uses. Stops
-/// at the first refusal.
+/// its cost, aliases and root fields, checking the text inputs it uses.
+/// `None` when the request does not say which of several operations runs
+/// (execution then refuses it).
 pub fn measure(
     registry: &Registry,
-    sizes: &IntrospectionSizes,
     doc: &ExecutableDocument,
     variables: &Variables,
     operation_name: Option<&str>,
-) -> Result<Figures, Refusal> {
-    let mut counter = FieldCounter {
+    max_selections: u64,
+) -> Result<Option<OperationFigures>, Refusal> {
+    let mut counter = SelectionCounter {
         doc,
         counted: HashMap::new(),
         in_progress: HashSet::new(),
     };
-    let mut document_fields = 0u64;
+    let mut selections = 0u64;
     for (_, operation) in doc.operations.iter() {
-        let fields = counter.selection_set(&operation.node.selection_set.node)?;
-        document_fields = document_fields.saturating_add(fields);
+        let inside = counter.selection_set(&operation.node.selection_set.node)?;
+        selections = selections.saturating_add(inside);
     }
     for name in doc.fragments.keys() {
-        document_fields = document_fields.saturating_add(counter.fragment(name)?);
+        selections = selections.saturating_add(counter.fragment(name)?);
+    }
+    if selections > max_selections {
+        return Err(Refusal::TooManySelections {
+            counted: (selections < u64::MAX).then_some(selections),
+            limit: max_selections,
+        });
     }
 
     let selected = match (&doc.operations, operation_name) {
@@ -235,21 +221,13 @@ pub fn measure(
         }
         (DocumentOperations::Multiple(_), None) => None,
     };
-    let operation = match selected {
-        Some(operation) => Some(measure_operation(
-            registry, sizes, doc, variables, operation,
-        )?),
-        None => None,
-    };
-    Ok(Figures {
-        document_fields,
-        operation,
-    })
+    selected
+        .map(|operation| measure_operation(registry, doc, variables, operation))
+        .transpose()
 }
 
 fn measure_operation(
     registry: &Registry,
-    sizes: &IntrospectionSizes,
     doc: &ExecutableDocument,
     variables: &Variables,
     operation: &OperationDefinition,
@@ -264,21 +242,15 @@ fn measure_operation(
     };
     let mut walk = Walk {
         registry,
-        sizes,
         doc,
         variables,
         operation,
         measured: HashMap::new(),
-        in_progress: HashSet::new(),
     };
-    let tally = walk.selection_set(root_type, &operation.selection_set.node)?;
+    let tally = walk.selection_set(root_type, &operation.selection_set.node, false)?;
+    // Within the selection limit, so expanding the root's spreads is cheap.
     let mut root_field_counts = HashMap::new();
-    walk.root_fields_in(
-        &operation.selection_set.node,
-        &mut root_field_counts,
-        &mut HashSet::new(),
-        1,
-    )?;
+    walk.count_root_fields(&operation.selection_set.node, &mut root_field_counts);
     Ok(OperationFigures {
         kind: operation.ty,
         tally,
@@ -289,19 +261,21 @@ fn measure_operation(
     })
 }
 
-/// Counts fields with every spread expanded, each fragment counted once and
-/// remembered: no types needed, so one count serves every operation.
-struct FieldCounter<'a> {
+/// Counts fields, fragment spreads and inline fragments with every spread
+/// expanded (a spread of an unknown fragment counts too: walkers visit it),
+/// each fragment counted once and remembered. No types needed, so one count
+/// serves every operation.
+struct SelectionCounter<'a> {
     doc: &'a ExecutableDocument,
     counted: HashMap<&'a str, u64>,
     in_progress: HashSet<&'a str>,
 }
 
-impl<'a> FieldCounter<'a> {
+impl<'a> SelectionCounter<'a> {
     fn fragment(&mut self, name: &'a Name) -> Result<u64, Refusal> {
         let name = name.as_str();
-        if let Some(fields) = self.counted.get(name) {
-            return Ok(*fields);
+        if let Some(selections) = self.counted.get(name) {
+            return Ok(*selections);
         }
         let Some(fragment) = self.doc.fragments.get(name) else {
             return Ok(0);
@@ -309,19 +283,17 @@ impl<'a> FieldCounter<'a> {
         if !self.in_progress.insert(name) {
             return Err(Refusal::FragmentCycle(name.to_string()));
         }
-        let fields = self.selection_set(&fragment.node.selection_set.node)?;
+        let selections = self.selection_set(&fragment.node.selection_set.node)?;
         self.in_progress.remove(name);
-        self.counted.insert(name, fields);
-        Ok(fields)
+        self.counted.insert(name, selections);
+        Ok(selections)
     }
 
     fn selection_set(&mut self, set: &'a SelectionSet) -> Result<u64, Refusal> {
-        let mut fields = 0u64;
+        let mut selections = 0u64;
         for selection in &set.items {
-            let part = match &selection.node {
-                Selection::Field(field) => self
-                    .selection_set(&field.node.selection_set.node)?
-                    .saturating_add(1),
+            let inside = match &selection.node {
+                Selection::Field(field) => self.selection_set(&field.node.selection_set.node)?,
                 Selection::FragmentSpread(spread) => {
                     self.fragment(&spread.node.fragment_name.node)?
                 }
@@ -329,21 +301,21 @@ impl<'a> FieldCounter<'a> {
                     self.selection_set(&inline.node.selection_set.node)?
                 }
             };
-            fields = fields.saturating_add(part);
+            selections = selections.saturating_add(inside).saturating_add(1);
         }
-        Ok(fields)
+        Ok(selections)
     }
 }
 
-/// One operation's walk; fragments are measured once each and remembered.
+/// The walk of the operation that runs, with types. A fragment is measured
+/// once for each introspection context it appears in (inside a type's
+/// collection or not) and remembered; cycles were refused by the counter.
 struct Walk<'a> {
     registry: &'a Registry,
-    sizes: &'a IntrospectionSizes,
     doc: &'a ExecutableDocument,
     variables: &'a Variables,
     operation: &'a OperationDefinition,
-    measured: HashMap<&'a str, Tally>,
-    in_progress: HashSet<&'a str>,
+    measured: HashMap<(&'a str, bool), Tally>,
 }
 
 impl<'a> Walk<'a> {
@@ -351,41 +323,40 @@ impl<'a> Walk<'a> {
         self.doc.fragments.get(name).map(|f| &f.node)
     }
 
-    fn fragment(&mut self, name: &'a Name) -> Result<Tally, Refusal> {
-        let name = name.as_str();
-        if let Some(tally) = self.measured.get(name) {
+    fn fragment(&mut self, name: &'a Name, in_collection: bool) -> Result<Tally, Refusal> {
+        let key = (name.as_str(), in_collection);
+        if let Some(tally) = self.measured.get(&key) {
             return Ok(*tally);
         }
         // An unknown fragment is validation's to report; it adds nothing.
         let Some(fragment) = self.fragment_definition(name) else {
             return Ok(Tally::default());
         };
-        if !self.in_progress.insert(name) {
-            return Err(Refusal::FragmentCycle(name.to_string()));
-        }
         let on = fragment.type_condition.node.on.node.as_str();
-        let tally = self.selection_set(on, &fragment.selection_set.node)?;
-        self.in_progress.remove(name);
-        self.measured.insert(name, tally);
+        let tally = self.selection_set(on, &fragment.selection_set.node, in_collection)?;
+        self.measured.insert(key, tally);
         Ok(tally)
     }
 
-    fn selection_set(&mut self, type_name: &str, set: &'a SelectionSet) -> Result<Tally, Refusal> {
+    fn selection_set(
+        &mut self,
+        type_name: &str,
+        set: &'a SelectionSet,
+        in_collection: bool,
+    ) -> Result<Tally, Refusal> {
         let mut tally = Tally::default();
         for selection in &set.items {
             let part = match &selection.node {
-                Selection::Field(field) => self.field(type_name, &field.node)?,
+                Selection::Field(field) => self.field(type_name, &field.node, in_collection)?,
                 Selection::FragmentSpread(spread) => {
-                    self.fragment(&spread.node.fragment_name.node)?
+                    self.fragment(&spread.node.fragment_name.node, in_collection)?
                 }
                 Selection::InlineFragment(inline) => {
-                    let on = inline
-                        .node
-                        .type_condition
-                        .as_ref()
-                        .map_or(type_name, |c| c.node.on.node.as_str());
-                    let on = self.registry.types.get(on).map_or(type_name, |t| t.name());
-                    self.selection_set(on, &inline.node.selection_set.node)?
+                    let on = match &inline.node.type_condition {
+                        Some(condition) => condition.node.on.node.to_string(),
+                        None => type_name.to_string(),
+                    };
+                    self.selection_set(&on, &inline.node.selection_set.node, in_collection)?
                 }
             };
             tally = tally.add(part);
@@ -393,7 +364,12 @@ impl<'a> Walk<'a> {
         Ok(tally)
     }
 
-    fn field(&mut self, parent: &str, field: &'a Field) -> Result<Tally, Refusal> {
+    fn field(
+        &mut self,
+        parent: &str,
+        field: &'a Field,
+        in_collection: bool,
+    ) -> Result<Tally, Refusal> {
         let aliases = u64::from(field.alias.is_some());
         let name = field.name.node.as_str();
         let meta = self
@@ -403,16 +379,23 @@ impl<'a> Walk<'a> {
             .and_then(|t| t.field_by_name(name));
         let Some(meta) = meta else {
             // `__typename`, or a field validation will refuse.
-            let child = self.selection_set(parent, &field.selection_set.node)?;
+            let child = self.selection_set(parent, &field.selection_set.node, in_collection)?;
             return Ok(Tally {
-                fields: 1 + child.fields,
-                cost: 1 + child.cost,
-                aliases: aliases + child.aliases,
+                cost: child.cost.saturating_add(1),
+                aliases: child.aliases.saturating_add(aliases),
             });
         };
         self.check_arguments(parent, meta, field)?;
+        let opens_collection = parent == "__Type" && TYPE_COLLECTIONS.contains(&name);
+        if opens_collection && in_collection {
+            return Err(Refusal::NestedIntrospection(name.to_string()));
+        }
         let child_type = MetaTypeName::concrete_typename(&meta.ty);
-        let child = self.selection_set(child_type, &field.selection_set.node)?;
+        let child = self.selection_set(
+            child_type,
+            &field.selection_set.node,
+            in_collection || opens_collection,
+        )?;
         let own = LONG_TEXT_WEIGHTS
             .iter()
             .find(|(t, f, _)| *t == parent && *f == name)
@@ -423,7 +406,6 @@ impl<'a> Walk<'a> {
             self.rows(parent, meta, field)
         };
         Ok(Tally {
-            fields: child.fields.saturating_add(1),
             cost: rows.saturating_mul(child.cost).saturating_add(own),
             aliases: child.aliases.saturating_add(aliases),
         })
@@ -440,17 +422,19 @@ impl<'a> Walk<'a> {
                 n.clamp(0, i64::from(MAX_PAGE_SIZE)) as u64
             });
         }
-        if !MetaTypeName::create(&meta.ty).is_list() {
+        // Introspection (bounded by the schema and the nesting rule), single
+        // objects, and a connection's edges and nodes (its field counted the
+        // page) take one row each.
+        if parent.starts_with("__")
+            || parent.ends_with("Connection")
+            || !MetaTypeName::create(&meta.ty).is_list()
+        {
             return 1;
         }
-        if parent.starts_with("__") {
-            return self.sizes.rows(parent, &meta.name);
-        }
-        // A connection's edges and nodes: its field already counted the page.
-        if parent.ends_with("Connection") {
-            return 1;
-        }
-        DEFAULT_PAGE_SIZE as u64
+        LIST_ROWS
+            .iter()
+            .find(|(t, f, _)| *t == parent && *f == meta.name)
+            .map_or(OTHER_LIST_ROWS, |(_, _, rows)| *rows)
     }
 
     fn argument_int(&self, field: &Field, name: &str) -> Option<i64> {
@@ -462,25 +446,24 @@ impl<'a> Walk<'a> {
     }
 
     /// An argument's value with variables filled in (given, else their
-    /// default); `None` when a variable has neither.
+    /// default, else null).
     fn resolve(&self, value: &Value) -> Option<ConstValue> {
         value
             .clone()
-            .into_const_with(|name| self.variable(&name).ok_or(()))
+            .into_const_with(|name| Ok::<_, ()>(self.variable(&name)))
             .ok()
     }
 
-    fn variable(&self, name: &Name) -> Option<ConstValue> {
+    fn variable(&self, name: &Name) -> ConstValue {
         if let Some(value) = self.variables.get(name) {
-            return Some(value.clone());
+            return value.clone();
         }
         self.operation
             .variable_definitions
             .iter()
             .find(|d| d.node.name.node == *name)
             .and_then(|d| d.node.default_value.as_ref())
-            .map(|d| d.node.clone())
-            .or(Some(ConstValue::Null))
+            .map_or(ConstValue::Null, |d| d.node.clone())
     }
 
     fn check_arguments(
@@ -501,66 +484,53 @@ impl<'a> Walk<'a> {
                 field: &meta.name,
                 argument: &argument.name,
             };
-            check_input(self.registry, &argument.ty, &value, &argument.name, place)?;
+            // A form's fields are named without the argument that carries
+            // them (`name`, not `input.name`), as the resolvers name them.
+            let path = if self.is_input_object(&argument.ty) {
+                ""
+            } else {
+                argument.name.as_str()
+            };
+            check_input(self.registry, &argument.ty, &value, path, place)?;
         }
         Ok(())
     }
 
-    /// Counts the root fields of an operation, looking through fragments and
-    /// inline fragments at the root.
-    fn root_fields_in(
-        &mut self,
-        set: &'a SelectionSet,
-        counts: &mut HashMap<String, u64>,
-        visiting: &mut HashSet<&'a str>,
-        times: u64,
-    ) -> Result<(), Refusal> {
-        // A spread at the root counts its fields as often as it is spread;
-        // measured per fragment, then multiplied, so this stays linear.
-        let mut spreads: HashMap<&'a str, u64> = HashMap::new();
+    fn is_input_object(&self, ty: &str) -> bool {
+        matches!(
+            MetaTypeName::create(ty).unwrap_non_null(),
+            MetaTypeName::Named(name)
+                if matches!(self.registry.types.get(name), Some(MetaType::InputObject { .. }))
+        )
+    }
+
+    /// Counts the root fields of an operation by their schema names, looking
+    /// through fragments and inline fragments at the root.
+    fn count_root_fields(&self, set: &'a SelectionSet, counts: &mut HashMap<String, u64>) {
         for selection in &set.items {
             match &selection.node {
                 Selection::Field(field) => {
                     let count = counts.entry(field.node.name.node.to_string()).or_default();
-                    *count = count.saturating_add(times);
+                    *count = count.saturating_add(1);
                 }
                 Selection::FragmentSpread(spread) => {
-                    *spreads
-                        .entry(spread.node.fragment_name.node.as_str())
-                        .or_default() += 1;
+                    if let Some(fragment) = self.fragment_definition(&spread.node.fragment_name.node)
+                    {
+                        self.count_root_fields(&fragment.selection_set.node, counts);
+                    }
                 }
                 Selection::InlineFragment(inline) => {
-                    self.root_fields_in(
-                        &inline.node.selection_set.node,
-                        counts,
-                        visiting,
-                        times,
-                    )?;
+                    self.count_root_fields(&inline.node.selection_set.node, counts);
                 }
             }
         }
-        for (name, spread_count) in spreads {
-            let Some(fragment) = self.fragment_definition(name) else {
-                continue;
-            };
-            if !visiting.insert(name) {
-                return Err(Refusal::FragmentCycle(name.to_string()));
-            }
-            self.root_fields_in(
-                &fragment.selection_set.node,
-                counts,
-                visiting,
-                times.saturating_mul(spread_count),
-            )?;
-            visiting.remove(name);
-        }
-        Ok(())
     }
 }
 
 /// Checks one input value against its declared type: every text against its
 /// rule, every list against [`MAX_INPUT_LIST_ITEMS`]. `path` names the value
-/// as a client wrote it (`input.name`, `answers.2.text`).
+/// as a client wrote it (`email`, `answers.2.text`; empty for an input
+/// object whose fields are named on their own).
 pub fn check_input(
     registry: &Registry,
     ty: &str,
@@ -581,7 +551,7 @@ pub fn check_input(
                     });
                 }
                 for (index, item) in items.iter().enumerate() {
-                    check_input(registry, inner, item, &format!("{path}.{index}"), place)?;
+                    check_input(registry, inner, item, &join(path, &index.to_string()), place)?;
                 }
                 Ok(())
             }
@@ -613,21 +583,17 @@ pub fn check_input(
                     input_type,
                     field: &field.name,
                 };
-                check_input(registry, &field.ty, item, &format!("{path}.{key}"), place)?;
+                check_input(registry, &field.ty, item, &join(path, key), place)?;
             }
             Ok(())
         }
     }
 }
 
-impl Refusal {
-    /// The sentence a client reads.
-    pub fn message(&self) -> String {
-        match self {
-            Refusal::FragmentCycle(name) => {
-                format!("Fragment `{name}` spreads itself; a fragment cannot contain itself.")
-            }
-            Refusal::Input { message, .. } => message.clone(),
-        }
+fn join(path: &str, segment: &str) -> String {
+    if path.is_empty() {
+        segment.to_string()
+    } else {
+        format!("{path}.{segment}")
     }
 }

@@ -1,6 +1,6 @@
-//! The request guard: an async-graphql extension that looks at every parsed
-//! document before async-graphql validates it, and refuses what would cost
-//! too much or what storage cannot hold. It is the one place where
+//! The request guard: an async-graphql extension that parses and measures
+//! every document before async-graphql looks at it, and refuses what would
+//! cost too much or what storage cannot hold. It is the one place where
 //!
 //! - a document's size once its fragments are expanded, its cost in rows,
 //!   its aliases and its root fields are held to the limits
@@ -18,14 +18,12 @@
 pub mod document;
 pub mod text_rules;
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::{any::TypeId, sync::Arc};
 
 use async_graphql::{
-    ErrorExtensionValues, ServerError, ServerResult, Variables,
-    extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
-    },
-    parser::types::{ExecutableDocument, OperationType},
+    ErrorExtensionValues, ServerError, ServerResult,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest},
+    parser::types::OperationType,
 };
 use hive_worker::settings::Limits;
 
@@ -33,42 +31,34 @@ use crate::{
     auth::Viewer, error::ErrorCode, http::ClientAddress, rate_limit::RetryAfter,
     state::AppState,
 };
-use document::{Figures, IntrospectionSizes, Refusal};
+use document::{OperationFigures, Refusal};
 
 /// Root fields that may appear at most once in an operation, because each
 /// sends an email to an address the caller chose.
 pub const ONCE_PER_OPERATION: &[&str] = &["requestSignIn"];
 
-/// Builds one [`Guard`] per request.
+/// The guard; async-graphql asks it for one [`Guard`] per request.
 pub struct RequestGuard {
-    limits: Limits,
-    sizes: Arc<OnceLock<IntrospectionSizes>>,
+    guard: Arc<Guard>,
 }
 
 impl RequestGuard {
     pub fn new(limits: Limits) -> Self {
         Self {
-            limits,
-            sizes: Arc::new(OnceLock::new()),
+            guard: Arc::new(Guard { limits }),
         }
     }
 }
 
 impl ExtensionFactory for RequestGuard {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Guard {
-            limits: self.limits.clone(),
-            sizes: self.sizes.clone(),
-            operation_name: Mutex::new(None),
-        })
+        self.guard.clone()
     }
 }
 
+/// Holds no state per request: one serves them all.
 struct Guard {
     limits: Limits,
-    sizes: Arc<OnceLock<IntrospectionSizes>>,
-    /// From the request, for choosing which operation of the document runs.
-    operation_name: Mutex<Option<String>>,
 }
 
 fn refuse(message: impl Into<String>) -> ServerError {
@@ -88,18 +78,22 @@ fn coded(
     error
 }
 
+/// Request data the HTTP handler put in, read before async-graphql has made
+/// it the request's context.
+fn request_data<T: Send + Sync + 'static>(request: &async_graphql::Request) -> Option<&T> {
+    request
+        .data
+        .get(&TypeId::of::<T>())
+        .and_then(|data| data.downcast_ref::<T>())
+}
+
 impl Guard {
-    fn check(&self, ctx: &ExtensionContext<'_>, figures: &Figures) -> ServerResult<()> {
+    fn check(
+        &self,
+        request: &async_graphql::Request,
+        operation: &OperationFigures,
+    ) -> ServerResult<()> {
         let limits = &self.limits;
-        if figures.document_fields > limits.max_query_fields {
-            return Err(refuse(format!(
-                "The document has {} fields once its fragments are expanded; the limit is {}.",
-                figures.document_fields, limits.max_query_fields
-            )));
-        }
-        let Some(operation) = &figures.operation else {
-            return Ok(());
-        };
         if operation.tally.cost > limits.max_query_cost {
             return Err(refuse(format!(
                 "The query would cost {} (each field once per row it may return); the limit \
@@ -127,29 +121,29 @@ impl Guard {
             }
         }
         if operation.kind == OperationType::Mutation {
-            self.count_anonymous_writes(ctx, operation.root_fields)?;
+            count_anonymous_writes(request, operation.root_fields)?;
         }
         Ok(())
     }
+}
 
-    /// Charges an anonymous mutation's fields to its client address.
-    fn count_anonymous_writes(&self, ctx: &ExtensionContext<'_>, fields: u64) -> ServerResult<()> {
-        let signed_in = ctx.data_opt::<Viewer>().is_some_and(|v| v.user.is_some());
-        let (Some(state), Some(client)) = (
-            ctx.data_opt::<AppState>(),
-            ctx.data_opt::<ClientAddress>(),
-        ) else {
-            return Ok(());
-        };
-        if signed_in {
-            return Ok(());
-        }
-        let fields = u32::try_from(fields).unwrap_or(u32::MAX);
-        state
-            .anonymous_writes
-            .take(client.0, fields)
-            .map_err(rate_limited)
+/// Charges an anonymous mutation's fields to its client address.
+fn count_anonymous_writes(request: &async_graphql::Request, fields: u64) -> ServerResult<()> {
+    let signed_in = request_data::<Viewer>(request).is_some_and(|v| v.user.is_some());
+    let (Some(state), Some(client)) = (
+        request_data::<AppState>(request),
+        request_data::<ClientAddress>(request),
+    ) else {
+        return Ok(());
+    };
+    if signed_in {
+        return Ok(());
     }
+    let fields = u32::try_from(fields).unwrap_or(u32::MAX);
+    state
+        .anonymous_writes
+        .take(client.0, fields)
+        .map_err(rate_limited)
 }
 
 /// The error for a client over its rate, with `retryAfter` in seconds (the
@@ -167,41 +161,25 @@ pub fn rate_limited(retry: RetryAfter) -> ServerError {
 
 #[async_trait::async_trait]
 impl Extension for Guard {
+    /// Runs before async-graphql parses the query itself: the document is
+    /// parsed here (and handed on, so once) and measured before anything of
+    /// async-graphql's walks it, its own recursion check included, which also
+    /// expands every spread.
     async fn prepare_request(
         &self,
         ctx: &ExtensionContext<'_>,
-        request: async_graphql::Request,
+        mut request: async_graphql::Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<async_graphql::Request> {
-        if let Ok(mut name) = self.operation_name.lock() {
-            name.clone_from(&request.operation_name);
-        }
-        next.run(ctx, request).await
-    }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        let registry = &ctx.schema_env.registry;
-        let sizes = self
-            .sizes
-            .get_or_init(|| IntrospectionSizes::of(registry));
-        let operation_name = self
-            .operation_name
-            .lock()
-            .ok()
-            .and_then(|name| name.clone());
-        let figures = document::measure(
-            registry,
-            sizes,
-            &document,
-            variables,
+        let variables = request.variables.clone();
+        let operation_name = request.operation_name.clone();
+        let document = request.parsed_query()?;
+        let operation = document::measure(
+            &ctx.schema_env.registry,
+            document,
+            &variables,
             operation_name.as_deref(),
+            self.limits.max_query_fields,
         )
         .map_err(|refusal| match &refusal {
             Refusal::Input { field, .. } => {
@@ -210,9 +188,11 @@ impl Extension for Guard {
                     extensions.set("field", field)
                 })
             }
-            Refusal::FragmentCycle(_) => refuse(refusal.message()),
+            _ => refuse(refusal.message()),
         })?;
-        self.check(ctx, &figures)?;
-        Ok(document)
+        if let Some(operation) = &operation {
+            self.check(&request, operation)?;
+        }
+        next.run(ctx, request).await
     }
 }

@@ -9,7 +9,6 @@
 use crate::{
     graphql::{
         reviews::MAX_COMMENT_CHARS,
-        survey_answers::MAX_TEXT_CHARS,
         surveys::{MAX_LABEL_CHARS, MAX_PROMPT_CHARS, MAX_TITLE_CHARS},
     },
     text::TextRule,
@@ -29,6 +28,7 @@ const TERM_NAME: TextRule = TextRule::line(80);
 const REGION: TextRule = TextRule::line(100);
 const REASON: TextRule = TextRule::prose(2_000);
 const LONG_NOTE: TextRule = TextRule::prose(20_000);
+const STORED_ANSWER: TextRule = TextRule::prose(20_000);
 
 /// `Type.field` for input object fields, `Type.field(argument)` for arguments.
 const RULES: &[(&str, TextRule)] = &[
@@ -95,7 +95,10 @@ const RULES: &[(&str, TextRule)] = &[
     ("ChoiceInput.label", TextRule::line(MAX_LABEL_CHARS)),
     ("Mutation.duplicateSurvey(title)", TextRule::line(MAX_TITLE_CHARS)),
     ("SurveyAudienceInput.regions", REGION),
-    ("SurveyAnswerInput.text", TextRule::prose(MAX_TEXT_CHARS)),
+    // Answers are held to 4,000 characters by `survey_answers`, which names
+    // the question in its error (`answers.<question id>`); this is what
+    // storage takes, for the page and GraphQL alike.
+    ("SurveyAnswerInput.text", STORED_ANSWER),
     ("Mutation.submitSurveyResponse(token)", TOKEN_RULE),
     ("Query.surveyInvitation(token)", TOKEN_RULE),
 ];
