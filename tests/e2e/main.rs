@@ -15,6 +15,7 @@ mod delivery_faults;
 mod digests;
 mod directory;
 mod errors;
+mod hardening;
 mod health;
 mod limits;
 mod matching;

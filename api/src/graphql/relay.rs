@@ -113,9 +113,14 @@ pub fn decode_id_of(kind: NodeType, id: &ID) -> ApiResult<i64> {
     }
 }
 
-/// A position in a list ordered by row id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IdCursor(pub i64);
+/// A position in a list ordered by row id. It names the table the list pages
+/// through, so a cursor from one list is refused by another (`users` and
+/// `organisations` ids would otherwise mean nothing to each other).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdCursor {
+    pub list: String,
+    pub id: i64,
+}
 
 impl CursorType for IdCursor {
     type Error = ApiErrorMarker;
@@ -123,15 +128,19 @@ impl CursorType for IdCursor {
     fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
         let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| ApiErrorMarker)?;
         let text = String::from_utf8(bytes).map_err(|_| ApiErrorMarker)?;
-        let id = text
+        let (list, id) = text
             .strip_prefix("cursor:")
-            .and_then(|n| n.parse().ok())
+            .and_then(|rest| rest.rsplit_once(':'))
             .ok_or(ApiErrorMarker)?;
-        Ok(IdCursor(id))
+        let id = id.parse().map_err(|_| ApiErrorMarker)?;
+        Ok(IdCursor {
+            list: list.to_string(),
+            id,
+        })
     }
 
     fn encode_cursor(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("cursor:{}", self.0))
+        URL_SAFE_NO_PAD.encode(format!("cursor:{}:{}", self.list, self.id))
     }
 }
 
@@ -165,15 +174,15 @@ pub struct PageArgs {
 /// A Relay connection of `N`s, with the total count.
 pub type HiveConnection<N> = Connection<IdCursor, N, ConnectionFields>;
 
-fn decode_cursor_arg(name: &str, value: &Option<String>) -> ApiResult<Option<i64>> {
+fn decode_cursor_arg(name: &str, list: &str, value: &Option<String>) -> ApiResult<Option<i64>> {
     value
         .as_deref()
-        .map(|s| {
-            IdCursor::decode_cursor(s)
-                .map(|cursor| cursor.0)
-                .map_err(|_| {
-                    ApiError::bad_input(name, format!("`{name}` is not a cursor from this list."))
-                })
+        .map(|s| match IdCursor::decode_cursor(s) {
+            Ok(cursor) if cursor.list == list => Ok(cursor.id),
+            _ => Err(ApiError::bad_input(
+                name,
+                format!("`{name}` is not a cursor from this list."),
+            )),
         })
         .transpose()
 }
@@ -204,8 +213,9 @@ where
     N: OutputType,
     C: ConnectionTrait,
 {
-    let after = decode_cursor_arg("after", &args.after)?;
-    let before = decode_cursor_arg("before", &args.before)?;
+    let list = E::default().table_name();
+    let after = decode_cursor_arg("after", list, &args.after)?;
+    let before = decode_cursor_arg("before", list, &args.before)?;
     let first = page_size("first", args.first)?;
     let last = page_size("last", args.last)?;
     if first.is_some() && last.is_some() {
@@ -250,7 +260,11 @@ where
     );
     connection.edges.extend(rows.into_iter().map(|row| {
         let id = row_id(&row, id_column);
-        Edge::new(IdCursor(id), to_node(row))
+        let cursor = IdCursor {
+            list: list.to_string(),
+            id,
+        };
+        Edge::new(cursor, to_node(row))
     }));
     Ok(connection)
 }
@@ -279,10 +293,22 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_refuse_garbage() {
-        let cursor = IdCursor(7).encode_cursor();
-        assert_eq!(IdCursor::decode_cursor(&cursor).unwrap(), IdCursor(7));
+        let seven = IdCursor {
+            list: "users".into(),
+            id: 7,
+        };
+        let cursor = seven.encode_cursor();
+        assert_eq!(IdCursor::decode_cursor(&cursor).unwrap(), seven);
+        assert_eq!(
+            decode_cursor_arg("after", "users", &Some(cursor.clone())).unwrap(),
+            Some(7)
+        );
+        assert!(
+            decode_cursor_arg("after", "organisations", &Some(cursor)).is_err(),
+            "another list's cursor"
+        );
         assert!(IdCursor::decode_cursor("bm9wZQ").is_err());
-        assert!(decode_cursor_arg("after", &Some("!!".into())).is_err());
+        assert!(decode_cursor_arg("after", "users", &Some("!!".into())).is_err());
         assert!(page_size("first", Some(-1)).is_err());
         assert_eq!(
             page_size("first", Some(10_000)).unwrap(),

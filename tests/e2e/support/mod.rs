@@ -67,6 +67,41 @@ macro_rules! on_both_databases {
     };
 }
 
+/// As [`on_both_databases!`], with settings changed from the tests' defaults
+/// by `$tune` (an `fn(&mut Settings)`), for tests of a limit made small.
+#[macro_export]
+macro_rules! on_both_databases_tuned {
+    ($name:ident, $tune:expr, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::support::TestApp::start_tuned(
+                    $crate::support::Backend::Sqlite,
+                    $tune,
+                )
+                .await
+                .expect("SQLite is always available");
+                ($body)(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(app) = $crate::support::TestApp::start_tuned(
+                    $crate::support::Backend::Postgres,
+                    $tune,
+                )
+                .await
+                else {
+                    return;
+                };
+                ($body)(app).await;
+            }
+        }
+    };
+}
+
 /// The PostgreSQL server URL, or `None` with a loud notice. Under `CI=true` a
 /// missing or unreachable PostgreSQL fails the test instead of skipping it.
 pub async fn postgres_server_url() -> Option<String> {

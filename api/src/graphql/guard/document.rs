@@ -28,12 +28,12 @@
 use std::collections::{HashMap, HashSet};
 
 use async_graphql::{
-    Name, Variables,
+    Name, Positioned, Variables,
     parser::types::{
-        DocumentOperations, ExecutableDocument, Field, FragmentDefinition, OperationDefinition,
-        OperationType, Selection, SelectionSet,
+        Directive, DocumentOperations, ExecutableDocument, Field, FragmentDefinition,
+        OperationDefinition, OperationType, Selection, SelectionSet,
     },
-    registry::{MetaField, MetaType, MetaTypeName, Registry},
+    registry::{__DirectiveLocation as DirectiveLocation, MetaField, MetaType, MetaTypeName, Registry},
 };
 use async_graphql_value::{ConstValue, Value};
 
@@ -153,6 +153,10 @@ pub enum Refusal {
     FragmentCycle(String),
     /// Introspection that opens a type's collection inside another's.
     NestedIntrospection(String),
+    /// A directive the schema does not have, or one used where it does not
+    /// apply (async-graphql lets some through, on `__typename` and on
+    /// variable definitions).
+    UnknownDirective(String),
     /// A text input that cannot be stored; the message names the field.
     Input { field: String, message: String },
 }
@@ -173,6 +177,9 @@ impl Refusal {
                 "Introspection may not ask for `{field}` of a type inside another type's \
                  collection; ask for that type by name with `__type(name:)`."
             ),
+            Refusal::UnknownDirective(name) => {
+                format!("Unknown directive `@{name}` here; Hive knows `@include` and `@skip`.")
+            }
             Refusal::Input { message, .. } => message.clone(),
         }
     }
@@ -210,6 +217,7 @@ pub fn measure(
             limit: max_selections,
         });
     }
+    check_directives(registry, doc)?;
 
     let selected = match (&doc.operations, operation_name) {
         (DocumentOperations::Single(operation), _) => Some(&operation.node),
@@ -259,6 +267,77 @@ fn measure_operation(
             .fold(0u64, |sum, n| sum.saturating_add(*n)),
         root_field_counts,
     })
+}
+
+/// Refuses a directive the schema does not have, or has for other places.
+/// Each definition is walked once, spreads not followed.
+fn check_directives(registry: &Registry, doc: &ExecutableDocument) -> Result<(), Refusal> {
+    fn known(
+        registry: &Registry,
+        directives: &[Positioned<Directive>],
+        location: DirectiveLocation,
+    ) -> Result<(), Refusal> {
+        for directive in directives {
+            let name = directive.node.name.node.as_str();
+            let allowed = registry
+                .directives
+                .get(name)
+                .is_some_and(|meta| meta.locations.contains(&location));
+            if !allowed {
+                return Err(Refusal::UnknownDirective(name.to_string()));
+            }
+        }
+        Ok(())
+    }
+    fn selection_set(registry: &Registry, set: &SelectionSet) -> Result<(), Refusal> {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => {
+                    known(registry, &field.node.directives, DirectiveLocation::FIELD)?;
+                    selection_set(registry, &field.node.selection_set.node)?;
+                }
+                Selection::FragmentSpread(spread) => known(
+                    registry,
+                    &spread.node.directives,
+                    DirectiveLocation::FRAGMENT_SPREAD,
+                )?,
+                Selection::InlineFragment(inline) => {
+                    known(
+                        registry,
+                        &inline.node.directives,
+                        DirectiveLocation::INLINE_FRAGMENT,
+                    )?;
+                    selection_set(registry, &inline.node.selection_set.node)?;
+                }
+            }
+        }
+        Ok(())
+    }
+    for (_, operation) in doc.operations.iter() {
+        let location = match operation.node.ty {
+            OperationType::Query => DirectiveLocation::QUERY,
+            OperationType::Mutation => DirectiveLocation::MUTATION,
+            OperationType::Subscription => DirectiveLocation::SUBSCRIPTION,
+        };
+        known(registry, &operation.node.directives, location)?;
+        for variable in &operation.node.variable_definitions {
+            known(
+                registry,
+                &variable.node.directives,
+                DirectiveLocation::VARIABLE_DEFINITION,
+            )?;
+        }
+        selection_set(registry, &operation.node.selection_set.node)?;
+    }
+    for fragment in doc.fragments.values() {
+        known(
+            registry,
+            &fragment.node.directives,
+            DirectiveLocation::FRAGMENT_DEFINITION,
+        )?;
+        selection_set(registry, &fragment.node.selection_set.node)?;
+    }
+    Ok(())
 }
 
 /// Counts fields, fragment spreads and inline fragments with every spread

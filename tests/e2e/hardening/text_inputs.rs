@@ -1,0 +1,162 @@
+//! Text that storage cannot hold: NUL and other control characters, line
+//! breaks in one-line fields, values longer than their field and lists longer
+//! than any form, refused the same on SQLite and PostgreSQL (which used to
+//! answer INTERNAL where SQLite stored them), naming the field, storing
+//! nothing. The pages' forms go through the same check.
+
+use entity::organisations;
+use sea_orm::{EntityTrait, PaginatorTrait};
+use serde_json::{Value, json};
+
+use crate::on_both_databases;
+use crate::support::{
+    TestApp, first_error_code,
+    programme::{Programme, ok},
+};
+
+const CREATE_COOP: &str =
+    "mutation($i: CreateOrganisationInput!) { createOrganisation(input: $i) { id name } }";
+const CREATE_TOPIC: &str = "mutation($n: String!) { createTopic(name: $n) { id name } }";
+const REQUEST: &str =
+    "mutation($i: SubmitSupportRequestInput!) { submitSupportRequest(input: $i) { id goals } }";
+
+fn refused_naming(body: &Value, field: &str, says: &str) {
+    assert_eq!(first_error_code(body), Some("BAD_USER_INPUT"), "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains(says), "{says:?} in {message:?}");
+    assert!(body["data"].is_null(), "nothing ran: {body}");
+}
+
+on_both_databases!(
+    control_characters_are_refused_alike,
+    |app: TestApp| async move {
+        let p = Programme::new(&app).await;
+        let coops = || organisations::Entity::find().count(&app.db);
+        let before = coops().await.unwrap();
+
+        // NUL in a variable, in an input object field.
+        let input = json!({"name": "Nul\u{0}Co-op", "stage": "TRADING", "region": "North West"});
+        let (_, body) = app
+            .graphql(CREATE_COOP, json!({"i": input}), Some(&p.staff))
+            .await;
+        refused_naming(&body, "name", "control character (U+0000)");
+        // The same, written into the document itself.
+        let (_, body) = app
+            .graphql(
+                r#"mutation { createOrganisation(input: {name: "Bell\u0007 Co-op", stage: TRADING, region: "North West"}) { id } }"#,
+                json!({}),
+                Some(&p.staff),
+            )
+            .await;
+        refused_naming(&body, "name", "U+0007");
+        // Another field of the input: an escape sequence for a terminal.
+        let input = json!({"name": "Fine Co-op", "stage": "TRADING", "region": "North West", "contactPhone": "0161\u{1b}[2J"});
+        let (_, body) = app
+            .graphql(CREATE_COOP, json!({"i": input}), Some(&p.staff))
+            .await;
+        refused_naming(&body, "contactPhone", "control character");
+        assert_eq!(coops().await.unwrap(), before, "nothing stored");
+
+        // A one-line field takes no line break; paragraphs take line feeds
+        // and tabs but still no NUL.
+        let (_, body) = app
+            .graphql(CREATE_TOPIC, json!({"n": "Gover\nnance"}), Some(&p.staff))
+            .await;
+        refused_naming(&body, "name", "single line");
+        let (coop, _) = p.coop(&app, "Paragraph Co-op").await;
+        let goals = |goals: &str| json!({"i": {"organisationId": coop, "kind": "MENTORING", "topicIds": [p.topics[0]], "goals": goals}});
+        let body = ok(app
+            .graphql(REQUEST, goals("First line.\nSecond,\tindented."), Some(&p.staff))
+            .await);
+        assert_eq!(
+            body["data"]["submitSupportRequest"]["goals"],
+            "First line.\nSecond,\tindented."
+        );
+        let (_, body) = app
+            .graphql(REQUEST, goals("Grow\u{0}"), Some(&p.staff))
+            .await;
+        refused_naming(&body, "goals", "U+0000");
+
+        // Still serving.
+        let (status, _) = app.graphql("{ __typename }", json!({}), None).await;
+        assert_eq!(status, 200);
+        app.stop().await;
+    }
+);
+
+on_both_databases!(
+    every_field_has_a_length_and_every_list_a_size,
+    |app: TestApp| async move {
+        let p = Programme::new(&app).await;
+        // A topic's name: 80 characters (of any script) and no more.
+        let body = ok(app
+            .graphql(CREATE_TOPIC, json!({"n": "é".repeat(80)}), Some(&p.staff))
+            .await);
+        assert_eq!(body["data"]["createTopic"]["name"], "é".repeat(80));
+        let (_, body) = app
+            .graphql(CREATE_TOPIC, json!({"n": "é".repeat(81)}), Some(&p.staff))
+            .await;
+        refused_naming(&body, "name", "longer than 80 characters");
+
+        // Searches too: SQLite refused a long LIKE pattern as INTERNAL.
+        const SEARCH: &str = "query($s: String!) { organisations(filter: {search: $s}) { totalCount } }";
+        let body = ok(app
+            .graphql(SEARCH, json!({"s": "%_".repeat(100)}), Some(&p.staff))
+            .await);
+        assert_eq!(body["data"]["organisations"]["totalCount"], 0);
+        let (_, body) = app
+            .graphql(SEARCH, json!({"s": "x".repeat(60_000)}), Some(&p.staff))
+            .await;
+        refused_naming(&body, "search", "longer than 200 characters");
+
+        // A list longer than any form.
+        let ids: Vec<&str> = std::iter::repeat_n(p.topics[0].as_str(), 201).collect();
+        let (_, body) = app
+            .graphql(
+                "query($t: [ID!]) { mentors(filter: {topicIds: $t}) { totalCount } }",
+                json!({"t": ids}),
+                Some(&p.staff),
+            )
+            .await;
+        refused_naming(&body, "topicIds", "more than 200 items");
+        let ids: Vec<&str> = std::iter::repeat_n(p.topics[0].as_str(), 200).collect();
+        ok(app
+            .graphql(
+                "query($t: [ID!]) { mentors(filter: {topicIds: $t}) { totalCount } }",
+                json!({"t": ids}),
+                Some(&p.staff),
+            )
+            .await);
+        app.stop().await;
+    }
+);
+
+on_both_databases!(
+    page_forms_are_checked_the_same_way,
+    |app: TestApp| async move {
+        // The form is read and checked before the link is looked up, so an
+        // unknown link shows which: a control character is refused, naming
+        // the field...
+        let (status, page) = app
+            .post_page(
+                &format!("{}/r/not-a-real-link", app.base_url),
+                &[("usefulness", "4"), ("comments", "Fine\u{0}")],
+            )
+            .await;
+        assert_eq!(status, 400, "{page}");
+        assert!(page.contains("<h1>This form could not be read</h1>"), "{page}");
+        assert!(page.contains("`comments` contains a control character"), "{page}");
+        // ...while the line breaks a browser sends from a text area pass on
+        // to the link check.
+        let (status, page) = app
+            .post_page(
+                &format!("{}/r/not-a-real-link", app.base_url),
+                &[("usefulness", "4"), ("comments", "Line one\r\nLine two")],
+            )
+            .await;
+        assert_eq!(status, 404, "{page}");
+        assert!(page.contains("This link is not right"), "{page}");
+        app.stop().await;
+    }
+);
