@@ -12,11 +12,7 @@
 //! IPv6 clients are counted per /64, the block one subscriber usually gets,
 //! so walking through one's own addresses does not reset the count.
 
-use std::{
-    net::IpAddr,
-    num::NonZeroU32,
-    time::Duration,
-};
+use std::{net::IpAddr, num::NonZeroU32, time::Duration};
 
 use governor::{
     DefaultKeyedRateLimiter, Quota, RateLimiter,
@@ -94,9 +90,7 @@ impl AnonymousWrites {
         };
         match self.limiter.check_key_n(&ClientKey::from(client), writes) {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(not_until)) => Err(RetryAfter(
-                not_until.wait_time_from(self.clock.now()),
-            )),
+            Ok(Err(not_until)) => Err(RetryAfter(not_until.wait_time_from(self.clock.now()))),
             // More than a whole minute's allowance in one go: never passes.
             Err(_) => Err(RetryAfter(Duration::from_secs(60))),
         }

@@ -151,7 +151,11 @@ async fn deep_and_costly_queries_are_refused() {
     let wide: String = (0..6000).map(|i| format!("a{i}: me {{ name }} ")).collect();
     let (status, body) = app.graphql(&format!("{{ {wide} }}"), json!({}), None).await;
     assert_eq!(status, 400, "{body:.300}");
-    assert_eq!(first_error_code(&body), Some("BAD_USER_INPUT"), "{body:.300}");
+    assert_eq!(
+        first_error_code(&body),
+        Some("BAD_USER_INPUT"),
+        "{body:.300}"
+    );
     assert!(
         body["errors"][0]["message"]
             .as_str()

@@ -126,7 +126,11 @@ on_both_databases!(
         let (_, body) = app
             .graphql(SIGN_IN, json!({"token": "é".repeat(5000)}), None)
             .await;
-        assert_eq!(first_error_code(&body), Some("BAD_USER_INPUT"), "{body:.300}");
+        assert_eq!(
+            first_error_code(&body),
+            Some("BAD_USER_INPUT"),
+            "{body:.300}"
+        );
         assert_eq!(body["errors"][0]["extensions"]["field"], "token");
         app.stop().await;
     }

@@ -68,8 +68,12 @@ pub async fn deadline(State(state): State<AppState>, request: Request, next: Nex
                 )
                     .into_response()
             } else {
-                notice(StatusCode::SERVICE_UNAVAILABLE, "Please try again", &message)
-                    .into_response()
+                notice(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Please try again",
+                    &message,
+                )
+                .into_response()
             };
             response
                 .headers_mut()
@@ -116,7 +120,11 @@ pub async fn charge_anonymous_posts(
 /// address is https. A handler's own `Content-Security-Policy` or
 /// `Cache-Control` (GraphiQL's) is kept. Every 503 says when to come back
 /// (`Retry-After`), whichever handler wrote it.
-pub async fn security_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn security_headers(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let mut response = next.run(request).await;
     let unavailable = response.status() == StatusCode::SERVICE_UNAVAILABLE;
     let headers = response.headers_mut();

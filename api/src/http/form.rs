@@ -91,8 +91,12 @@ impl<T: DeserializeOwned> FromRequest<AppState> for PageForm<T> {
         )
         .await
         .map_err(|error| {
-            notice(error.status(), "This form could not be read", &error.message())
-                .into_response()
+            notice(
+                error.status(),
+                "This form could not be read",
+                &error.message(),
+            )
+            .into_response()
         })?;
         let mut pairs: Vec<(String, String)> = Vec::new();
         for (name, value) in form_urlencoded::parse(&bytes) {

@@ -91,7 +91,11 @@ fn respond(media: Media, status: StatusCode, body: Vec<u8>) -> Response {
 /// A request that could not be executed at all: 4xx under either type, as the
 /// specification allows for requests that are not well-formed.
 fn refuse(media: Media, status: StatusCode, message: &str, code: ErrorCode) -> Response {
-    respond(media, status, error_body(message, code).to_string().into_bytes())
+    respond(
+        media,
+        status,
+        error_body(message, code).to_string().into_bytes(),
+    )
 }
 
 /// `POST /graphql`.
@@ -108,7 +112,12 @@ pub async fn execute(
     let body = match body::read(body, limits.max_body_bytes, limits.body_timeout).await {
         Ok(body) => body,
         Err(error) => {
-            return refuse(media, error.status(), &error.message(), ErrorCode::BadUserInput);
+            return refuse(
+                media,
+                error.status(),
+                &error.message(),
+                ErrorCode::BadUserInput,
+            );
         }
     };
     let content_type = headers

@@ -3,11 +3,7 @@
 //! nothing (mail scanners open links); the buttons do. Plain HTML, no
 //! JavaScript.
 
-use axum::{
-    extract::State,
-    http::StatusCode,
-    response::Html,
-};
+use axum::{extract::State, http::StatusCode, response::Html};
 use entity::{engagements, organisations, support_requests};
 use hive_worker::tokens::{hash_token, looks_like_token};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};

@@ -4,11 +4,7 @@
 //! Plain HTML with labelled fields, no JavaScript: a problem is shown beside
 //! its field with what was entered kept.
 
-use axum::{
-    extract::State,
-    http::StatusCode,
-    response::Html,
-};
+use axum::{extract::State, http::StatusCode, response::Html};
 use serde::Deserialize;
 
 use super::form::{PageForm, PageToken};

@@ -10,11 +10,7 @@
 
 use std::collections::HashMap;
 
-use axum::{
-    extract::State,
-    http::StatusCode,
-    response::Html,
-};
+use axum::{extract::State, http::StatusCode, response::Html};
 use entity::survey_questions::QuestionKind;
 
 use super::form::{PageForm, PageToken};

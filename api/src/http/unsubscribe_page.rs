@@ -4,11 +4,7 @@
 //! or a mail client's RFC 8058 one-click POST, does. `/u/{token}/resubscribe`
 //! undoes it. The link works for as long as its message exists.
 
-use axum::{
-    extract::State,
-    http::StatusCode,
-    response::Html,
-};
+use axum::{extract::State, http::StatusCode, response::Html};
 use entity::emails;
 use hive_worker::{
     preferences::{self, OptOut},

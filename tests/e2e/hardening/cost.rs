@@ -43,7 +43,8 @@ async fn refused_before_any_sql(backend: Backend) {
     assert!(message(&body).contains("would cost 52515"), "{body}");
     assert!(message(&body).contains("limit is 50000"), "{body}");
     assert_eq!(
-        statements, baseline,
+        statements,
+        baseline,
         "only the session lookup ran: {:?}",
         app.statement_log.lock().unwrap()
     );
@@ -111,9 +112,9 @@ on_both_databases!(the_spa_screens_pass, |app: TestApp| async move {
     let edges = body["data"]["supportRequests"]["edges"].as_array().unwrap();
     assert_eq!(edges.len(), 4);
     assert!(
-        edges
-            .iter()
-            .any(|e| e["node"]["suggestions"].as_array().is_some_and(|s| !s.is_empty())),
+        edges.iter().any(|e| e["node"]["suggestions"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty())),
         "{body}"
     );
     app.stop().await;
@@ -148,7 +149,10 @@ on_both_databases!(
         assert!(message(&body).contains("101 aliased fields"), "{body}");
 
         let (status, body) = app.graphql("{ __typename }", json!({}), None).await;
-        assert_eq!((status, &body["data"]["__typename"]), (200, &json!("Query")));
+        assert_eq!(
+            (status, &body["data"]["__typename"]),
+            (200, &json!("Query"))
+        );
         app.stop().await;
     }
 );
@@ -196,8 +200,15 @@ on_both_databases_tuned!(
         // About 170 KiB: refused, with the limit said.
         let (status, body) = app.graphql(FULL_INTROSPECTION, json!({}), None).await;
         assert_eq!(status, 200, "the request was well-formed and ran");
-        assert_eq!(first_error_code(&body), Some("BAD_USER_INPUT"), "{body:.300}");
-        assert!(message(&body).contains("the limit is 64 KiB"), "{body:.300}");
+        assert_eq!(
+            first_error_code(&body),
+            Some("BAD_USER_INPUT"),
+            "{body:.300}"
+        );
+        assert!(
+            message(&body).contains("the limit is 64 KiB"),
+            "{body:.300}"
+        );
         assert!(body["data"].is_null() || body.get("data").is_none());
         let (status, _) = app.graphql("{ __typename }", json!({}), None).await;
         assert_eq!(status, 200);

@@ -206,7 +206,13 @@ on_both_databases_tuned!(
                 .get("content-type")
                 .is_some_and(|v| v.to_str().unwrap().starts_with("text/html"))
         );
-        assert!(refused.text().await.unwrap().contains("<h1>Please wait a moment</h1>"));
+        assert!(
+            refused
+                .text()
+                .await
+                .unwrap()
+                .contains("<h1>Please wait a moment</h1>")
+        );
 
         // A normal read still answers, from anyone.
         let (status, _, _) = from(&app, "203.0.113.1", "{ __typename }", json!({}), None).await;

@@ -97,7 +97,10 @@ on_both_databases!(
 
         // Still serving.
         let (status, body) = app.graphql("{ __typename }", json!({}), None).await;
-        assert_eq!((status, &body["data"]["__typename"]), (200, &json!("Query")));
+        assert_eq!(
+            (status, &body["data"]["__typename"]),
+            (200, &json!("Query"))
+        );
         app.stop().await;
     }
 );

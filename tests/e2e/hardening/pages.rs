@@ -49,12 +49,30 @@ fn assert_security_headers(what: &str, response: &Response) {
 async fn assert_human_page(what: &str, response: Response, status: u16) -> String {
     assert_eq!(response.status().as_u16(), status, "{what}");
     assert_security_headers(what, &response);
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
-    assert!(content_type.starts_with("text/html"), "{what}: {content_type}");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        content_type.starts_with("text/html"),
+        "{what}: {content_type}"
+    );
     let page = response.text().await.unwrap();
-    assert!(page.contains("<h1>") && page.contains("· Hive</title>"), "{what}: {page}");
-    for framework in ["Failed to", "deserialize", "extractor", "Invalid URL", "Content-Type"] {
-        assert!(!page.contains(framework), "{what}: framework text {framework:?}: {page}");
+    assert!(
+        page.contains("<h1>") && page.contains("· Hive</title>"),
+        "{what}: {page}"
+    );
+    for framework in [
+        "Failed to",
+        "deserialize",
+        "extractor",
+        "Invalid URL",
+        "Content-Type",
+    ] {
+        assert!(
+            !page.contains(framework),
+            "{what}: framework text {framework:?}: {page}"
+        );
     }
     page
 }
@@ -64,14 +82,19 @@ on_both_databases!(
     |app: TestApp| async move {
         for (method, path) in page_routes() {
             let what = format!("{method} {path}");
-            let mut request = app.http.request(method.clone(), format!("{}{path}", app.base_url));
+            let mut request = app
+                .http
+                .request(method.clone(), format!("{}{path}", app.base_url));
             if method == Method::POST {
                 request = request.form(&[("answer", "accept")]);
             }
             let response = request.send().await.unwrap();
             assert_security_headers(&what, &response);
             assert!(
-                response.headers().get("strict-transport-security").is_none(),
+                response
+                    .headers()
+                    .get("strict-transport-security")
+                    .is_none(),
                 "{what}: no HSTS over plain http"
             );
             assert!(!response.text().await.unwrap().is_empty(), "{what}");
@@ -101,60 +124,75 @@ on_both_databases_tuned!(
     }
 );
 
-on_both_databases!(
-    every_refusal_is_a_page,
-    |app: TestApp| async move {
-        let url = |path: &str| format!("{}{path}", app.base_url);
-        let http = &app.http;
+on_both_databases!(every_refusal_is_a_page, |app: TestApp| async move {
+    let url = |path: &str| format!("{}{path}", app.base_url);
+    let http = &app.http;
 
-        let cases: Vec<(&str, reqwest::RequestBuilder, u16)> = vec![
-            (
-                "a missing form field",
-                http.post(url(&format!("/m/{UNKNOWN}"))).form(&[("reason", "busy")]),
-                400,
-            ),
-            (
-                "a form field sent twice",
-                http.post(url(&format!("/r/{UNKNOWN}")))
-                    .form(&[("comments", "one"), ("comments", "two")]),
-                400,
-            ),
-            (
-                "a body too large",
-                http.post(url(&format!("/s/{UNKNOWN}")))
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(format!("q1={}", "x".repeat(300 * 1024))),
-                413,
-            ),
-            (
-                "the wrong content type",
-                http.post(url(&format!("/s/{UNKNOWN}"))).json(&json!({"q1": "x"})),
-                415,
-            ),
-            (
-                "no content type",
-                http.post(url("/sign-in")).body("token=x"),
-                415,
-            ),
-            ("bad percent-encoding", http.get(url("/s/%FF%FE")), 404),
-            ("a broken escape", http.get(url("/r/abc%E0%A4%A")), 404),
-            ("a token that cannot be one", http.get(url(&format!("/m/{}", "x".repeat(500)))), 404),
-            ("an unknown address", http.get(url("/nowhere")), 404),
-            ("an empty token", http.get(url("/s/")), 404),
-            ("an overlong URL", http.get(url(&format!("/s/{}", "x".repeat(9_000)))), 414),
-            ("a method a page does not take", http.put(url(&format!("/s/{UNKNOWN}"))), 405),
-            ("a method a page does not take", http.delete(url("/sign-in")), 405),
-        ];
-        for (what, request, status) in cases {
-            let response = request.send().await.unwrap();
-            assert_human_page(what, response, status).await;
-        }
-        // The server still answers a normal page.
-        let response = http.get(url("/sign-in?token=x")).send().await.unwrap();
-        assert_eq!(response.status(), 200);
-        app.stop().await;
+    let cases: Vec<(&str, reqwest::RequestBuilder, u16)> = vec![
+        (
+            "a missing form field",
+            http.post(url(&format!("/m/{UNKNOWN}")))
+                .form(&[("reason", "busy")]),
+            400,
+        ),
+        (
+            "a form field sent twice",
+            http.post(url(&format!("/r/{UNKNOWN}")))
+                .form(&[("comments", "one"), ("comments", "two")]),
+            400,
+        ),
+        (
+            "a body too large",
+            http.post(url(&format!("/s/{UNKNOWN}")))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("q1={}", "x".repeat(300 * 1024))),
+            413,
+        ),
+        (
+            "the wrong content type",
+            http.post(url(&format!("/s/{UNKNOWN}")))
+                .json(&json!({"q1": "x"})),
+            415,
+        ),
+        (
+            "no content type",
+            http.post(url("/sign-in")).body("token=x"),
+            415,
+        ),
+        ("bad percent-encoding", http.get(url("/s/%FF%FE")), 404),
+        ("a broken escape", http.get(url("/r/abc%E0%A4%A")), 404),
+        (
+            "a token that cannot be one",
+            http.get(url(&format!("/m/{}", "x".repeat(500)))),
+            404,
+        ),
+        ("an unknown address", http.get(url("/nowhere")), 404),
+        ("an empty token", http.get(url("/s/")), 404),
+        (
+            "an overlong URL",
+            http.get(url(&format!("/s/{}", "x".repeat(9_000)))),
+            414,
+        ),
+        (
+            "a method a page does not take",
+            http.put(url(&format!("/s/{UNKNOWN}"))),
+            405,
+        ),
+        (
+            "a method a page does not take",
+            http.delete(url("/sign-in")),
+            405,
+        ),
+    ];
+    for (what, request, status) in cases {
+        let response = request.send().await.unwrap();
+        assert_human_page(what, response, status).await;
     }
-);
+    // The server still answers a normal page.
+    let response = http.get(url("/sign-in?token=x")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    app.stop().await;
+});
 
 on_both_databases!(
     a_server_error_shows_its_request_id,
@@ -171,7 +209,10 @@ on_both_databases!(
             .send()
             .await
             .unwrap();
-        let id = response.headers()["x-request-id"].to_str().unwrap().to_string();
+        let id = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_string();
         let page = assert_human_page("the review page", response, 500).await;
         assert!(page.contains(&format!("<code>{id}</code>")), "{page}");
         assert!(!page.contains("reviews"), "no SQL shown: {page}");
@@ -184,11 +225,24 @@ on_both_databases!(
             .send()
             .await
             .unwrap();
-        let id = response.headers()["x-request-id"].to_str().unwrap().to_string();
+        let id = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_string();
         let body: serde_json::Value = response.json().await.unwrap();
-        assert_eq!(body["errors"][0]["extensions"]["code"], "INTERNAL", "{body}");
-        assert_eq!(body["errors"][0]["extensions"]["requestId"], id.as_str(), "{body}");
-        assert!(!body.to_string().contains("reviews_"), "no SQL shown: {body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "INTERNAL",
+            "{body}"
+        );
+        assert_eq!(
+            body["errors"][0]["extensions"]["requestId"],
+            id.as_str(),
+            "{body}"
+        );
+        assert!(
+            !body.to_string().contains("reviews_"),
+            "no SQL shown: {body}"
+        );
 
         app.db
             .execute_unprepared("ALTER TABLE reviews_elsewhere RENAME TO reviews")

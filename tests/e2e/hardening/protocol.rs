@@ -20,40 +20,37 @@ async fn get(app: &TestApp, query: &str, accept: &str) -> reqwest::Response {
         .unwrap()
 }
 
-on_both_databases!(
-    get_reads_and_never_writes,
-    |app: TestApp| async move {
-        let response = get(&app, "{ __typename }", MODERN).await;
-        assert_eq!(response.status(), 200);
+on_both_databases!(get_reads_and_never_writes, |app: TestApp| async move {
+    let response = get(&app, "{ __typename }", MODERN).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["data"]["__typename"], "Query");
+
+    for mutation in [
+        "mutation { requestSignIn(email: \"a@example.coop\") { message } }",
+        "query A { __typename } mutation B { signOut }",
+    ] {
+        let response = get(&app, mutation, MODERN).await;
+        assert_eq!(response.status(), 405, "{mutation}");
+        assert_eq!(response.headers()["allow"], "POST");
         let body: Value = response.json().await.unwrap();
-        assert_eq!(body["data"]["__typename"], "Query");
-
-        for mutation in [
-            "mutation { requestSignIn(email: \"a@example.coop\") { message } }",
-            "query A { __typename } mutation B { signOut }",
-        ] {
-            let response = get(&app, mutation, MODERN).await;
-            assert_eq!(response.status(), 405, "{mutation}");
-            assert_eq!(response.headers()["allow"], "POST");
-            let body: Value = response.json().await.unwrap();
-            assert_eq!(first_error_code(&body), Some("BAD_USER_INPUT"), "{body}");
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        assert!(app.smtp.received().is_empty(), "nothing was sent");
-
-        // A browser opening the address gets GraphiQL.
-        let response = app
-            .http
-            .get(format!("{}/graphql", app.base_url))
-            .header("accept", "text/html")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        assert!(response.text().await.unwrap().contains("GraphiQL"));
-        app.stop().await;
+        assert_eq!(first_error_code(&body), Some("BAD_USER_INPUT"), "{body}");
     }
-);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(app.smtp.received().is_empty(), "nothing was sent");
+
+    // A browser opening the address gets GraphiQL.
+    let response = app
+        .http
+        .get(format!("{}/graphql", app.base_url))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.text().await.unwrap().contains("GraphiQL"));
+    app.stop().await;
+});
 
 on_both_databases!(
     unknown_directives_and_foreign_cursors_are_refused,
@@ -71,13 +68,20 @@ on_both_databases!(
         let (status, body) = app
             .graphql("{ __typename @include(if: true) }", json!({}), None)
             .await;
-        assert_eq!((status, &body["data"]["__typename"]), (200, &json!("Query")));
+        assert_eq!(
+            (status, &body["data"]["__typename"]),
+            (200, &json!("Query"))
+        );
 
         // A cursor from the user list means nothing to the co-op list.
         let p = Programme::new(&app).await;
         p.coop(&app, "Cursor Co-op").await;
         let (_, body) = app
-            .graphql("{ users(first: 1) { edges { cursor } } }", json!({}), Some(&p.staff))
+            .graphql(
+                "{ users(first: 1) { edges { cursor } } }",
+                json!({}),
+                Some(&p.staff),
+            )
             .await;
         let cursor = body["data"]["users"]["edges"][0]["cursor"]
             .as_str()
@@ -144,7 +148,10 @@ on_both_databases!(
             .unwrap();
         assert_eq!(response.status(), 503);
         assert!(response.headers().contains_key("retry-after"));
-        let id = response.headers()["x-request-id"].to_str().unwrap().to_string();
+        let id = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_string();
         let body: Value = response.json().await.unwrap();
         assert_eq!(first_error_code(&body), Some("INTERNAL"), "{body}");
         assert_eq!(body["errors"][0]["extensions"]["requestId"], id.as_str());
@@ -171,7 +178,13 @@ on_both_databases!(
             .unwrap();
         assert_eq!(response.status(), 503);
         assert!(response.headers().contains_key("retry-after"));
-        assert!(response.text().await.unwrap().contains("Please try again soon"));
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("Please try again soon")
+        );
 
         // What needs no database still answers.
         let (status, _) = app.graphql("{ __typename }", json!({}), None).await;

@@ -102,7 +102,10 @@ on_both_databases_tuned!(
         .unwrap();
         let answer = closed_within(&mut form, BOUND).await;
         assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-        assert!(answer.contains("<h1>This form could not be read</h1>"), "{answer}");
+        assert!(
+            answer.contains("<h1>This form could not be read</h1>"),
+            "{answer}"
+        );
 
         // Everyone else is served throughout.
         let (status, _) = app.graphql("{ __typename }", json!({}), None).await;
@@ -119,8 +122,7 @@ on_both_databases_tuned!(
     |app: TestApp| async move {
         let p = Programme::new(&app).await;
         let (coop, _) = p.coop(&app, "Slow Co-op").await;
-        const RENAME: &str =
-            "mutation($id: ID!, $n: String!) { updateOrganisation(id: $id, input: {name: $n}) { name } }";
+        const RENAME: &str = "mutation($id: ID!, $n: String!) { updateOrganisation(id: $id, input: {name: $n}) { name } }";
         // Another writer holds the co-op (SQLite: the database's write lock;
         // PostgreSQL: the row), so the rename waits.
         let holder = hive_worker::db::begin_write(&app.db).await.unwrap();
@@ -224,7 +226,10 @@ async fn sigterm_while_a_request_runs(backend: Backend) {
     let base = format!("http://127.0.0.1:{port}");
     let up = Instant::now();
     while reqwest::get(format!("{base}/healthz")).await.is_err() {
-        assert!(up.elapsed() < Duration::from_secs(60), "hive-api never came up");
+        assert!(
+            up.elapsed() < Duration::from_secs(60),
+            "hive-api never came up"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // A request that is still running: its body comes a byte at a time.

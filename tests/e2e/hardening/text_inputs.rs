@@ -67,7 +67,11 @@ on_both_databases!(
         let (coop, _) = p.coop(&app, "Paragraph Co-op").await;
         let goals = |goals: &str| json!({"i": {"organisationId": coop, "kind": "MENTORING", "topicIds": [p.topics[0]], "goals": goals}});
         let body = ok(app
-            .graphql(REQUEST, goals("First line.\nSecond,\tindented."), Some(&p.staff))
+            .graphql(
+                REQUEST,
+                goals("First line.\nSecond,\tindented."),
+                Some(&p.staff),
+            )
             .await);
         assert_eq!(
             body["data"]["submitSupportRequest"]["goals"],
@@ -100,7 +104,8 @@ on_both_databases!(
         refused_naming(&body, "name", "longer than 80 characters");
 
         // Searches too: SQLite refused a long LIKE pattern as INTERNAL.
-        const SEARCH: &str = "query($s: String!) { organisations(filter: {search: $s}) { totalCount } }";
+        const SEARCH: &str =
+            "query($s: String!) { organisations(filter: {search: $s}) { totalCount } }";
         let body = ok(app
             .graphql(SEARCH, json!({"s": "%_".repeat(100)}), Some(&p.staff))
             .await);
@@ -145,8 +150,14 @@ on_both_databases!(
             )
             .await;
         assert_eq!(status, 400, "{page}");
-        assert!(page.contains("<h1>This form could not be read</h1>"), "{page}");
-        assert!(page.contains("`comments` contains a control character"), "{page}");
+        assert!(
+            page.contains("<h1>This form could not be read</h1>"),
+            "{page}"
+        );
+        assert!(
+            page.contains("`comments` contains a control character"),
+            "{page}"
+        );
         // ...while the line breaks a browser sends from a text area pass on
         // to the link check.
         let (status, page) = app

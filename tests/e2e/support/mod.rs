@@ -77,12 +77,10 @@ macro_rules! on_both_databases_tuned {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let app = $crate::support::TestApp::start_tuned(
-                    $crate::support::Backend::Sqlite,
-                    $tune,
-                )
-                .await
-                .expect("SQLite is always available");
+                let app =
+                    $crate::support::TestApp::start_tuned($crate::support::Backend::Sqlite, $tune)
+                        .await
+                        .expect("SQLite is always available");
                 ($body)(app).await;
             }
 

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use super::{SettingsError, invalid};
 
-
 /// How much any one request, connection, client address or email address may
 /// take. Read once at start-up; see the README's "Limits and abuse".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,8 +132,8 @@ mod tests {
         let error = Limits::read(|name| (name == "HIVE_MAX_QUERY_COST").then(|| "lots".into()))
             .unwrap_err();
         assert!(error.to_string().starts_with("HIVE_MAX_QUERY_COST: "));
-        let error = Limits::read(|name| (name == "HIVE_MAX_CONNECTIONS").then(|| "0".into()))
-            .unwrap_err();
+        let error =
+            Limits::read(|name| (name == "HIVE_MAX_CONNECTIONS").then(|| "0".into())).unwrap_err();
         assert!(error.to_string().starts_with("HIVE_MAX_CONNECTIONS: "));
         let error =
             Limits::read(|name| (name == "HIVE_TRUST_FORWARDED_FOR").then(|| "maybe".into()))

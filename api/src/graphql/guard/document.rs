@@ -33,7 +33,9 @@ use async_graphql::{
         Directive, DocumentOperations, ExecutableDocument, Field, FragmentDefinition,
         OperationDefinition, OperationType, Selection, SelectionSet,
     },
-    registry::{__DirectiveLocation as DirectiveLocation, MetaField, MetaType, MetaTypeName, Registry},
+    registry::{
+        __DirectiveLocation as DirectiveLocation, MetaField, MetaType, MetaTypeName, Registry,
+    },
 };
 use async_graphql_value::{ConstValue, Value};
 
@@ -593,7 +595,8 @@ impl<'a> Walk<'a> {
                     *count = count.saturating_add(1);
                 }
                 Selection::FragmentSpread(spread) => {
-                    if let Some(fragment) = self.fragment_definition(&spread.node.fragment_name.node)
+                    if let Some(fragment) =
+                        self.fragment_definition(&spread.node.fragment_name.node)
                     {
                         self.count_root_fields(&fragment.selection_set.node, counts);
                     }
@@ -624,13 +627,17 @@ pub fn check_input(
                 if items.len() > MAX_INPUT_LIST_ITEMS {
                     return Err(Refusal::Input {
                         field: path.to_string(),
-                        message: format!(
-                            "`{path}` has more than {MAX_INPUT_LIST_ITEMS} items."
-                        ),
+                        message: format!("`{path}` has more than {MAX_INPUT_LIST_ITEMS} items."),
                     });
                 }
                 for (index, item) in items.iter().enumerate() {
-                    check_input(registry, inner, item, &join(path, &index.to_string()), place)?;
+                    check_input(
+                        registry,
+                        inner,
+                        item,
+                        &join(path, &index.to_string()),
+                        place,
+                    )?;
                 }
                 Ok(())
             }

@@ -28,8 +28,7 @@ use async_graphql::{
 use hive_worker::settings::Limits;
 
 use crate::{
-    auth::Viewer, error::ErrorCode, http::ClientAddress, rate_limit::RetryAfter,
-    state::AppState,
+    auth::Viewer, error::ErrorCode, http::ClientAddress, rate_limit::RetryAfter, state::AppState,
 };
 use document::{OperationFigures, Refusal};
 
@@ -114,7 +113,13 @@ impl Guard {
             )));
         }
         for field in ONCE_PER_OPERATION {
-            if operation.root_field_counts.get(*field).copied().unwrap_or(0) > 1 {
+            if operation
+                .root_field_counts
+                .get(*field)
+                .copied()
+                .unwrap_or(0)
+                > 1
+            {
                 return Err(refuse(format!(
                     "`{field}` may be asked once per operation."
                 )));

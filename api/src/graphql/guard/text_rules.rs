@@ -49,7 +49,10 @@ const RULES: &[(&str, TextRule)] = &[
     ("RegisterAdviserInput.firmName", TextRule::line(200)),
     ("RegisterMentorInput.email", EMAIL),
     ("RegisterMentorInput.name", PERSON_NAME),
-    ("Mutation.updateProviderProfile(firmName)", TextRule::line(200)),
+    (
+        "Mutation.updateProviderProfile(firmName)",
+        TextRule::line(200),
+    ),
     ("ProviderOfferInput.bio", TextRule::prose(4_000)),
     ("ProviderOfferInput.regions", REGION),
     ("CreateOrganisationInput.name", TextRule::line(200)),
@@ -57,13 +60,19 @@ const RULES: &[(&str, TextRule)] = &[
     ("CreateOrganisationInput.region", REGION),
     ("CreateOrganisationInput.contactEmail", EMAIL),
     ("CreateOrganisationInput.contactPhone", TextRule::line(40)),
-    ("CreateOrganisationInput.financialDetails", TextRule::prose(5_000)),
+    (
+        "CreateOrganisationInput.financialDetails",
+        TextRule::prose(5_000),
+    ),
     ("UpdateOrganisationInput.name", TextRule::line(200)),
     ("UpdateOrganisationInput.legalForm", TextRule::line(120)),
     ("UpdateOrganisationInput.region", REGION),
     ("UpdateOrganisationInput.contactEmail", EMAIL),
     ("UpdateOrganisationInput.contactPhone", TextRule::line(40)),
-    ("UpdateOrganisationInput.financialDetails", TextRule::prose(5_000)),
+    (
+        "UpdateOrganisationInput.financialDetails",
+        TextRule::prose(5_000),
+    ),
     // Vocabularies.
     ("Mutation.createTopic(name)", TERM_NAME),
     ("Mutation.updateTopic(name)", TERM_NAME),
@@ -93,7 +102,10 @@ const RULES: &[(&str, TextRule)] = &[
     ("SurveyInput.description", TextRule::prose(MAX_PROMPT_CHARS)),
     ("QuestionInput.prompt", TextRule::prose(MAX_PROMPT_CHARS)),
     ("ChoiceInput.label", TextRule::line(MAX_LABEL_CHARS)),
-    ("Mutation.duplicateSurvey(title)", TextRule::line(MAX_TITLE_CHARS)),
+    (
+        "Mutation.duplicateSurvey(title)",
+        TextRule::line(MAX_TITLE_CHARS),
+    ),
     ("SurveyAudienceInput.regions", REGION),
     // Answers are held to 4,000 characters by `survey_answers`, which names
     // the question in its error (`answers.<question id>`); this is what
@@ -158,5 +170,88 @@ pub fn rule_for(scalar: &str, place: Place<'_>) -> Option<TextRule> {
         "ID" => Some(ID_RULE),
         "String" => Some(listed_rule(place).unwrap_or(UNLISTED_RULE)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::parser::{
+        parse_schema,
+        types::{TypeKind, TypeSystemDefinition},
+    };
+
+    use super::*;
+
+    /// Every `String` argument and input field of the schema, as
+    /// [`Place`] keys.
+    fn string_inputs() -> Vec<String> {
+        let sdl = crate::graphql::sdl();
+        let document = parse_schema(&sdl).expect("the SDL parses");
+        let is_string = |ty: &async_graphql::parser::types::Type| {
+            ty.to_string()
+                .trim_matches(|c| matches!(c, '[' | ']' | '!'))
+                == "String"
+        };
+        let mut keys = Vec::new();
+        for definition in document.definitions {
+            let TypeSystemDefinition::Type(ty) = definition else {
+                continue;
+            };
+            let type_name = ty.node.name.node.to_string();
+            match ty.node.kind {
+                TypeKind::Object(object) => {
+                    for field in object.fields {
+                        for argument in &field.node.arguments {
+                            if is_string(&argument.node.ty.node) {
+                                keys.push((
+                                    Place::Argument {
+                                        type_name: &type_name,
+                                        field: &field.node.name.node,
+                                        argument: &argument.node.name.node,
+                                    }
+                                    .is_cursor(),
+                                    format!(
+                                        "{type_name}.{}({})",
+                                        field.node.name.node, argument.node.name.node
+                                    ),
+                                ));
+                            }
+                        }
+                    }
+                }
+                TypeKind::InputObject(input) => {
+                    for field in input.fields {
+                        if is_string(&field.node.ty.node) {
+                            keys.push((false, format!("{type_name}.{}", field.node.name.node)));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        keys.into_iter()
+            .filter(|(cursor, _)| !cursor)
+            .map(|(_, key)| key)
+            .collect()
+    }
+
+    #[test]
+    fn every_text_input_of_the_schema_has_a_rule() {
+        let inputs = string_inputs();
+        assert!(inputs.len() > 40, "found {}", inputs.len());
+        let missing: Vec<&String> = inputs
+            .iter()
+            .filter(|key| !RULES.iter().any(|(listed, _)| listed == key))
+            .collect();
+        assert!(missing.is_empty(), "no text rule for {missing:?}");
+        let stale: Vec<&str> = RULES
+            .iter()
+            .map(|(listed, _)| *listed)
+            .filter(|listed| !inputs.iter().any(|key| key == listed))
+            .collect();
+        assert!(
+            stale.is_empty(),
+            "rules for inputs that are gone: {stale:?}"
+        );
     }
 }
