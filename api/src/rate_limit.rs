@@ -30,9 +30,10 @@ impl RetryAfter {
     }
 }
 
-/// The key an address is counted under.
+/// The key an address is counted under (by the rate limit here and the
+/// per-client connection cap in `http::serve`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum ClientKey {
+pub enum ClientKey {
     V4([u8; 4]),
     /// The first 64 bits of an IPv6 address.
     V6([u8; 8]),

@@ -1,14 +1,19 @@
 //! Serving HTTP/1.1 with the limits `axum::serve` does not offer: a time limit
 //! on each request's headers (which, as hyper starts it whenever it waits for
 //! the next request, is also the idle time of a keep-alive connection), a cap
-//! on open connections, and a shutdown that lets running requests finish for
-//! a bounded grace and then drops them.
+//! on open connections overall and per client address, and a shutdown that
+//! lets running requests finish for a bounded grace and then drops them.
 //!
 //! Only HTTP/1.1: browsers reach Hive through a reverse proxy or directly over
 //! HTTP/1.1 (none speaks HTTP/2 without TLS), and hyper's HTTP/2 server has no
 //! header or idle timeout, so a client could hold a connection open forever.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    net::{IpAddr, SocketAddr},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use axum::{Router, extract::ConnectInfo};
 use hive_worker::settings::Limits;
@@ -22,9 +27,52 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 use tracing::{debug, info, warn};
 
+use crate::rate_limit::ClientKey;
+
 /// How long a stopping server waits for dropped connections to wind down
 /// after the grace has run out.
 const AFTER_GRACE: Duration = Duration::from_secs(1);
+
+/// Connections open per client address, so one client cannot hold every slot
+/// of the overall cap (a "slowloris" reopening what the header limit closes).
+struct PerClient {
+    open: Mutex<HashMap<ClientKey, usize>>,
+    limit: usize,
+}
+
+/// One admitted connection; its count is given back when it drops.
+struct ClientSlot {
+    owner: Arc<PerClient>,
+    key: ClientKey,
+}
+
+impl PerClient {
+    fn admit(owner: &Arc<Self>, address: IpAddr) -> Option<ClientSlot> {
+        let key = ClientKey::from(address);
+        let mut open = owner.open.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(key).or_default();
+        if *count >= owner.limit {
+            return None;
+        }
+        *count += 1;
+        Some(ClientSlot {
+            owner: owner.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut open = self.owner.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
 
 /// Serves `app` on `listener` until `shutdown` is cancelled, then lets open
 /// requests finish for `limits.shutdown_grace` and drops the rest.
@@ -35,6 +83,15 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    // Behind a trusted proxy every peer is the proxy: its limits apply.
+    let per_client = Arc::new(PerClient {
+        open: Mutex::new(HashMap::new()),
+        limit: if limits.trust_forwarded_for {
+            usize::MAX
+        } else {
+            limits.max_connections_per_client
+        },
+    });
     let connections = TaskTracker::new();
     let abandon = CancellationToken::new();
     loop {
@@ -60,6 +117,10 @@ pub async fn serve(
                 }
             },
         };
+        let Some(client_slot) = PerClient::admit(&per_client, peer.ip()) else {
+            debug!(%peer, "connection refused: its client has its share open");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let service = app
             .clone()
@@ -77,7 +138,7 @@ pub async fn serve(
         let shutdown = shutdown.clone();
         let abandon = abandon.clone();
         connections.spawn(async move {
-            let _slot = slot;
+            let _slots = (slot, client_slot);
             tokio::pin!(connection);
             tokio::select! {
                 result = connection.as_mut() => {

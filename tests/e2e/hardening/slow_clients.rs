@@ -195,6 +195,41 @@ on_both_databases_tuned!(
     }
 );
 
+on_both_databases_tuned!(
+    one_client_cannot_take_every_slot,
+    |settings: &mut hive_worker::Settings| {
+        settings.limits.max_connections_per_client = 3;
+        settings.limits.header_timeout = Duration::from_secs(30);
+    },
+    |app: TestApp| async move {
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            held.push(connect(&app).await);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // A fourth from the same address is closed at once, long before the
+        // thirty seconds the header limit would give it.
+        let mut fourth = connect(&app).await;
+        let _ = fourth
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: hive\r\n\r\n")
+            .await;
+        let answer = closed_within(&mut fourth, Duration::from_secs(5)).await;
+        assert!(answer.is_empty(), "no answer: {answer}");
+        // When one of the three goes, the address may connect again.
+        held.pop();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut again = connect(&app).await;
+        again
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: hive\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let answer = closed_within(&mut again, BOUND).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        drop(held);
+        app.stop().await;
+    }
+);
+
 /// `hive-api` as an operator runs it, on its own database.
 async fn sigterm_while_a_request_runs(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();

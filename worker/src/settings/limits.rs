@@ -41,6 +41,10 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Most connections open at once; further ones wait to be accepted.
     pub max_connections: usize,
+    /// Most connections open at once from one client address (an IPv6 /64),
+    /// so one client cannot take every slot; further ones are closed at once.
+    /// Not applied behind a trusted proxy, where every peer is the proxy.
+    pub max_connections_per_client: usize,
     /// How long a stopping server lets running requests finish.
     pub shutdown_grace: Duration,
     /// Most sign-in links sent to one address in 15 minutes.
@@ -110,6 +114,7 @@ impl Limits {
             body_timeout: seconds("HIVE_BODY_TIMEOUT_SECS")?,
             request_timeout: seconds("HIVE_REQUEST_TIMEOUT_SECS")?,
             max_connections: number("HIVE_MAX_CONNECTIONS")? as usize,
+            max_connections_per_client: number("HIVE_MAX_CONNECTIONS_PER_CLIENT")? as usize,
             shutdown_grace: seconds("HIVE_SHUTDOWN_GRACE_SECS")?,
             sign_in_links_per_quarter_hour: count("HIVE_SIGN_IN_LINKS_PER_QUARTER_HOUR")?,
             anonymous_writes_per_minute: count("HIVE_ANONYMOUS_WRITES_PER_MINUTE")?,
