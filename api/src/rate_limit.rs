@@ -1,8 +1,10 @@
-//! How often one client address may write without an account: GraphQL
-//! mutation fields of anonymous requests (`requestSignIn`, `signIn`, the
-//! token-keyed answers) and the form posts of the pages behind emailed links.
-//! A generic cell rate (governor's GCRA) per address, so a burst of up to a
-//! minute's allowance passes and then one more per interval.
+//! How often one client address may ask without an account. Two allowances
+//! use this: every anonymous request (GraphQL, and the pages behind emailed
+//! links), so that one address cannot keep the server's cores busy with
+//! requests that are each cheap but many; and every anonymous write (GraphQL
+//! mutation fields such as `requestSignIn`, and the pages' form posts), the
+//! ones that can send email or change something. A generic cell rate
+//! (governor's GCRA) per address: a burst passes, then one more per interval.
 //!
 //! The counts live in this process: two API processes each allow the full
 //! rate. What they protect against (an inbox flooded, a form posted in a
@@ -56,43 +58,44 @@ impl From<IpAddr> for ClientKey {
     }
 }
 
-/// The anonymous-write allowance of every client address.
-pub struct AnonymousWrites {
+/// One allowance, kept for every client address.
+pub struct ClientAllowance {
     limiter: DefaultKeyedRateLimiter<ClientKey>,
     clock: DefaultClock,
     per_minute: u32,
 }
 
-impl std::fmt::Debug for AnonymousWrites {
+impl std::fmt::Debug for ClientAllowance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AnonymousWrites")
+        f.debug_struct("ClientAllowance")
             .field("per_minute", &self.per_minute)
             .field("addresses", &self.limiter.len())
             .finish()
     }
 }
 
-impl AnonymousWrites {
-    /// `per_minute` writes a minute per address, all of them at once if need be.
-    pub fn new(per_minute: u32) -> Self {
+impl ClientAllowance {
+    /// `per_minute` a minute per address, of which `burst` may come at once.
+    pub fn new(per_minute: u32, burst: u32) -> Self {
         let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
         Self {
-            limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            limiter: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)),
             clock: DefaultClock::default(),
             per_minute: per_minute.get(),
         }
     }
 
-    /// Takes `writes` from `client`'s allowance, or says how long to wait.
+    /// Takes `amount` from `client`'s allowance, or says how long to wait.
     /// Nothing is taken when the whole amount does not fit.
-    pub fn take(&self, client: IpAddr, writes: u32) -> Result<(), RetryAfter> {
-        let Some(writes) = NonZeroU32::new(writes) else {
+    pub fn take(&self, client: IpAddr, amount: u32) -> Result<(), RetryAfter> {
+        let Some(amount) = NonZeroU32::new(amount) else {
             return Ok(());
         };
-        match self.limiter.check_key_n(&ClientKey::from(client), writes) {
+        match self.limiter.check_key_n(&ClientKey::from(client), amount) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(not_until)) => Err(RetryAfter(not_until.wait_time_from(self.clock.now()))),
-            // More than a whole minute's allowance in one go: never passes.
+            // More than the whole burst in one go: never passes.
             Err(_) => Err(RetryAfter(Duration::from_secs(60))),
         }
     }
@@ -111,7 +114,7 @@ mod tests {
 
     #[test]
     fn a_burst_passes_then_the_client_waits() {
-        let writes = AnonymousWrites::new(5);
+        let writes = ClientAllowance::new(5, 5);
         let client: IpAddr = "192.0.2.7".parse().unwrap();
         let other: IpAddr = "192.0.2.8".parse().unwrap();
         assert_eq!(writes.take(client, 3), Ok(()));
@@ -123,8 +126,17 @@ mod tests {
     }
 
     #[test]
+    fn a_smaller_burst_spreads_the_minute_out() {
+        let requests = ClientAllowance::new(600, 60);
+        let client: IpAddr = "192.0.2.9".parse().unwrap();
+        assert_eq!(requests.take(client, 60), Ok(()));
+        let wait = requests.take(client, 1).unwrap_err();
+        assert_eq!(wait.seconds(), 1, "one more every tenth of a second");
+    }
+
+    #[test]
     fn ipv6_addresses_count_per_64_block() {
-        let writes = AnonymousWrites::new(2);
+        let writes = ClientAllowance::new(2, 2);
         let first: IpAddr = "2001:db8:1:2::1".parse().unwrap();
         let neighbour: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
         let elsewhere: IpAddr = "2001:db8:1:3::1".parse().unwrap();

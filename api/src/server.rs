@@ -11,17 +11,17 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::{
-    graphql, http, rate_limit::AnonymousWrites, sign_in_queue::SignInQueue, state::AppState,
+    graphql, http, rate_limit::ClientAllowance, sign_in_queue::SignInQueue, state::AppState,
 };
 
-/// Every minute, the rate limiter forgets addresses with a full allowance, so
-/// its table holds only recent clients however many come.
-async fn forget_idle_clients(writes: Arc<AnonymousWrites>, shutdown: CancellationToken) {
+/// Every minute, the rate limiters forget addresses with a full allowance, so
+/// their tables hold only recent clients however many come.
+async fn forget_idle_clients(allowances: [Arc<ClientAllowance>; 2], shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tick.tick() => writes.forget_idle(),
+            _ = tick.tick() => allowances.iter().for_each(|a| a.forget_idle()),
         }
     }
 }
@@ -84,8 +84,14 @@ pub async fn start_with_db(
 ) -> anyhow::Result<RunningHive> {
     let shutdown = CancellationToken::new();
     let worker_ctx = WorkerContext::new(db.clone(), settings.clone())?;
-    let anonymous_writes = Arc::new(AnonymousWrites::new(
-        settings.limits.anonymous_writes_per_minute,
+    let limits = &settings.limits;
+    let anonymous_requests = Arc::new(ClientAllowance::new(
+        limits.anonymous_requests_per_minute,
+        (limits.anonymous_requests_per_minute / 10).max(1),
+    ));
+    let anonymous_writes = Arc::new(ClientAllowance::new(
+        limits.anonymous_writes_per_minute,
+        limits.anonymous_writes_per_minute,
     ));
     let state = AppState {
         db: db.clone(),
@@ -96,6 +102,7 @@ pub async fn start_with_db(
         candidates: Arc::new(crate::graphql::matching::CandidateCache::new(
             settings.candidate_pool_ttl,
         )),
+        anonymous_requests: anonymous_requests.clone(),
         anonymous_writes: anonymous_writes.clone(),
         sign_in_queue: SignInQueue::start(
             db.clone(),
@@ -107,7 +114,10 @@ pub async fn start_with_db(
     };
     let addr = listener.local_addr()?;
     let app = http::router(state);
-    tokio::spawn(forget_idle_clients(anonymous_writes, shutdown.clone()));
+    tokio::spawn(forget_idle_clients(
+        [anonymous_requests, anonymous_writes],
+        shutdown.clone(),
+    ));
     let limits = settings.limits.clone();
     let stop = shutdown.clone();
     let server = tokio::spawn(async move {

@@ -19,8 +19,10 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Providers as matching sees them, kept between requests.
     pub candidates: Arc<crate::graphql::matching::CandidateCache>,
+    /// What each client address may still ask without an account.
+    pub anonymous_requests: Arc<crate::rate_limit::ClientAllowance>,
     /// What each client address may still write without an account.
-    pub anonymous_writes: Arc<crate::rate_limit::AnonymousWrites>,
+    pub anonymous_writes: Arc<crate::rate_limit::ClientAllowance>,
     /// Where `requestSignIn` leaves addresses to be looked up.
     pub sign_in_queue: crate::sign_in_queue::SignInQueue,
 }

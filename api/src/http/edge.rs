@@ -83,34 +83,37 @@ pub async fn deadline(State(state): State<AppState>, request: Request, next: Nex
     }
 }
 
-/// Charges each form post of the pages for people without an account to its
-/// client address (`HIVE_ANONYMOUS_WRITES_PER_MINUTE`); over the allowance
-/// it is answered 429 with `Retry-After` and a page, and not handled.
-pub async fn charge_anonymous_posts(
+/// Charges every request to the pages for people without an account to its
+/// client address (`HIVE_ANONYMOUS_REQUESTS_PER_MINUTE`), and each form post
+/// also to its writes (`HIVE_ANONYMOUS_WRITES_PER_MINUTE`); over either, it
+/// is answered 429 with `Retry-After` and a page, and not handled.
+pub async fn charge_anonymous_pages(
     State(state): State<AppState>,
     client: ClientAddress,
     request: Request,
     next: Next,
 ) -> Response {
-    if request.method() == Method::POST
-        && let Err(retry) = state.anonymous_writes.take(client.0, 1)
-    {
-        let mut response = notice(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Please wait a moment",
-            &format!(
-                "Too many forms have been sent from your address in the last minute. \
-                 Wait {} seconds and send it again.",
-                retry.seconds()
-            ),
-        )
-        .into_response();
-        if let Ok(value) = HeaderValue::from_str(&retry.seconds().to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        return response;
+    let mut charged = state.anonymous_requests.take(client.0, 1);
+    if charged.is_ok() && request.method() == Method::POST {
+        charged = state.anonymous_writes.take(client.0, 1);
     }
-    next.run(request).await
+    match charged {
+        Ok(()) => next.run(request).await,
+        Err(retry) => {
+            let mut response = notice(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Please wait a moment",
+                &format!(
+                    "Too many requests have come from your address in the last minute. \
+                     Wait {} seconds and try again.",
+                    retry.seconds()
+                ),
+            )
+            .into_response();
+            super::retry_after(&mut response, retry.seconds());
+            response
+        }
+    }
 }
 
 /// Headers on every answer. The pages carry secret tokens in their URLs and

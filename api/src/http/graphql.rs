@@ -108,6 +108,9 @@ pub async fn execute(
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
+    if let Err(refusal) = charge_anonymous(&state, client, &headers, media) {
+        return refusal;
+    }
     let limits = &state.settings.limits;
     let body = match body::read(body, limits.max_body_bytes, limits.body_timeout).await {
         Ok(body) => body,
@@ -171,6 +174,9 @@ pub async fn get(
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
+    if let Err(refusal) = charge_anonymous(&state, client, &headers, media) {
+        return refusal;
+    }
     let mut request = async_graphql::Request::new(query);
     if let Some(name) = param("operationName").filter(|name| !name.is_empty()) {
         request = request.operation_name(name);
@@ -203,6 +209,32 @@ pub async fn get(
         return response;
     }
     run(&state, client, &headers, media, request).await
+}
+
+/// Charges a request without credentials to its client address's allowance
+/// of anonymous requests (`HIVE_ANONYMOUS_REQUESTS_PER_MINUTE`), before its
+/// body is read or parsed: over it, 429 with `Retry-After` and RATE_LIMITED.
+/// Signed-in requests are not counted here.
+fn charge_anonymous(
+    state: &AppState,
+    client: ClientAddress,
+    headers: &HeaderMap,
+    media: Media,
+) -> Result<(), Response> {
+    if headers.contains_key(header::AUTHORIZATION) {
+        return Ok(());
+    }
+    state.anonymous_requests.take(client.0, 1).map_err(|retry| {
+        let error = crate::graphql::guard::rate_limited(retry);
+        let body = json!({"errors": [with_code(&error)]});
+        let mut response = respond(
+            media,
+            StatusCode::TOO_MANY_REQUESTS,
+            body.to_string().into_bytes(),
+        );
+        super::retry_after(&mut response, retry.seconds());
+        response
+    })
 }
 
 /// Whether the operation the request would run is a mutation. A document
@@ -359,9 +391,7 @@ fn shape_response(media: Media, response: async_graphql::Response, max_bytes: us
     };
     let status = if let Some(seconds) = retry_after {
         let mut response = respond(media, StatusCode::TOO_MANY_REQUESTS, body);
-        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
+        super::retry_after(&mut response, seconds);
         return response;
     } else if request_error && media == Media::GraphqlResponse {
         StatusCode::BAD_REQUEST

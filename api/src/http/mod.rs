@@ -29,12 +29,21 @@ pub use client::ClientAddress;
 
 use crate::state::AppState;
 
+/// Sets `Retry-After` (whole seconds, RFC 9110 §10.2.3) on a refusal.
+fn retry_after(response: &mut axum::response::Response, seconds: u64) {
+    if let Ok(value) = axum::http::HeaderValue::from_str(&seconds.to_string()) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, value);
+    }
+}
+
 /// Every route, and the layers around them. The last layer added is the
 /// outermost: a request gets its id first, so everything after it logs
 /// under that id.
 pub fn router(state: AppState) -> Router {
-    // The pages behind emailed links: each form post counts against its
-    // client address's allowance.
+    // The pages behind emailed links: each request counts against its client
+    // address's allowances.
     let pages = Router::new()
         .route(
             "/sign-in",
@@ -59,7 +68,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route_layer(from_fn_with_state(
             state.clone(),
-            edge::charge_anonymous_posts,
+            edge::charge_anonymous_pages,
         ));
     Router::new()
         .route("/graphql", post(graphql::execute).get(graphql::get))

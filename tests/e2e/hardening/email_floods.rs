@@ -19,6 +19,14 @@ fn behind_a_proxy(settings: &mut hive_worker::Settings) {
     settings.limits.trust_forwarded_for = true;
 }
 
+/// Every anonymous request counted as a fresh clone counts them, clients
+/// told apart as behind a proxy.
+fn default_request_allowance(settings: &mut hive_worker::Settings) {
+    behind_a_proxy(settings);
+    settings.limits.anonymous_requests_per_minute =
+        hive_worker::settings::Limits::default().anonymous_requests_per_minute;
+}
+
 /// A GraphQL request from `client` (an IP address): status, headers, body.
 async fn from(
     app: &TestApp,
@@ -217,6 +225,55 @@ on_both_databases_tuned!(
         // A normal read still answers, from anyone.
         let (status, _, _) = from(&app, "203.0.113.1", "{ __typename }", json!({}), None).await;
         assert_eq!(status, 200);
+        app.stop().await;
+    }
+);
+
+on_both_databases_tuned!(
+    anonymous_requests_are_rate_limited_per_client,
+    default_request_allowance,
+    |app: TestApp| async move {
+        let (_, staff) = app.user(Role::Staff, "staff@example.coop").await;
+        // HIVE_ANONYMOUS_REQUESTS_PER_MINUTE is 600, a tenth of them at once:
+        // sixty quick requests pass...
+        for i in 0..60 {
+            let (status, _, body) =
+                from(&app, "203.0.113.7", "{ __typename }", json!({}), None).await;
+            assert_eq!(status, 200, "request {i}: {body}");
+        }
+        // ...the sixty-first waits its turn (one every tenth of a second),
+        // refused before its body is read.
+        let (status, headers, body) =
+            from(&app, "203.0.113.7", "{ __typename }", json!({}), None).await;
+        assert_eq!(status, 429, "{body}");
+        assert_eq!(first_error_code(&body), Some("RATE_LIMITED"), "{body}");
+        assert!(headers.contains_key("retry-after"));
+        // The pages count too.
+        let page = app
+            .http
+            .get(format!("{}/s/no-such-link", app.base_url))
+            .header("x-forwarded-for", "203.0.113.7")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 429);
+        // Signed-in requests from the same address are not counted, and other
+        // addresses have their own allowance.
+        let (status, _, body) = from(
+            &app,
+            "203.0.113.7",
+            "{ me { name } }",
+            json!({}),
+            Some(&staff),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let (status, _, _) = from(&app, "203.0.113.8", "{ __typename }", json!({}), None).await;
+        assert_eq!(status, 200);
+        // A tenth of a second later, one more.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let (status, _, body) = from(&app, "203.0.113.7", "{ __typename }", json!({}), None).await;
+        assert_eq!(status, 200, "{body}");
         app.stop().await;
     }
 );

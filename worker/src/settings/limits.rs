@@ -49,8 +49,13 @@ pub struct Limits {
     pub shutdown_grace: Duration,
     /// Most sign-in links sent to one address in 15 minutes.
     pub sign_in_links_per_quarter_hour: u32,
+    /// Requests without an account (GraphQL, and the pages for people
+    /// without one) per client address per minute; a tenth of them may come
+    /// at once.
+    pub anonymous_requests_per_minute: u32,
     /// Anonymous writes (GraphQL mutation fields, and form posts of the pages
-    /// for people without an account) per client address per minute.
+    /// for people without an account) per client address per minute, all at
+    /// once if need be.
     pub anonymous_writes_per_minute: u32,
     /// Whether the client address is the last one in `X-Forwarded-For`
     /// (behind a reverse proxy that appends it) rather than the peer's.
@@ -117,6 +122,7 @@ impl Limits {
             max_connections_per_client: number("HIVE_MAX_CONNECTIONS_PER_CLIENT")? as usize,
             shutdown_grace: seconds("HIVE_SHUTDOWN_GRACE_SECS")?,
             sign_in_links_per_quarter_hour: count("HIVE_SIGN_IN_LINKS_PER_QUARTER_HOUR")?,
+            anonymous_requests_per_minute: count("HIVE_ANONYMOUS_REQUESTS_PER_MINUTE")?,
             anonymous_writes_per_minute: count("HIVE_ANONYMOUS_WRITES_PER_MINUTE")?,
             trust_forwarded_for,
         })
