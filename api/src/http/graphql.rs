@@ -108,7 +108,7 @@ pub async fn execute(
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
-    if let Err(refusal) = charge_anonymous(&state, client, &headers, media) {
+    if let Some(refusal) = charge_anonymous(&state, client, &headers, media) {
         return refusal;
     }
     let limits = &state.settings.limits;
@@ -174,7 +174,7 @@ pub async fn get(
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
-    if let Err(refusal) = charge_anonymous(&state, client, &headers, media) {
+    if let Some(refusal) = charge_anonymous(&state, client, &headers, media) {
         return refusal;
     }
     let mut request = async_graphql::Request::new(query);
@@ -213,18 +213,19 @@ pub async fn get(
 
 /// Charges a request without credentials to its client address's allowance
 /// of anonymous requests (`HIVE_ANONYMOUS_REQUESTS_PER_MINUTE`), before its
-/// body is read or parsed: over it, 429 with `Retry-After` and RATE_LIMITED.
-/// Signed-in requests are not counted here.
+/// body is read or parsed; the refusal over it (429 with `Retry-After` and
+/// RATE_LIMITED), if it is. Signed-in requests are not counted here.
 fn charge_anonymous(
     state: &AppState,
     client: ClientAddress,
     headers: &HeaderMap,
     media: Media,
-) -> Result<(), Response> {
+) -> Option<Response> {
     if headers.contains_key(header::AUTHORIZATION) {
-        return Ok(());
+        return None;
     }
-    state.anonymous_requests.take(client.0, 1).map_err(|retry| {
+    let retry = state.anonymous_requests.take(client.0, 1).err()?;
+    Some({
         let error = crate::graphql::guard::rate_limited(retry);
         let body = json!({"errors": [with_code(&error)]});
         let mut response = respond(
