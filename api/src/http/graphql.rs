@@ -225,17 +225,15 @@ fn charge_anonymous(
         return None;
     }
     let retry = state.anonymous_requests.take(client.0, 1).err()?;
-    Some({
-        let error = crate::graphql::guard::rate_limited(retry);
-        let body = json!({"errors": [with_code(&error)]});
-        let mut response = respond(
-            media,
-            StatusCode::TOO_MANY_REQUESTS,
-            body.to_string().into_bytes(),
-        );
-        super::retry_after(&mut response, retry.seconds());
-        response
-    })
+    let error = crate::graphql::guard::rate_limited(retry);
+    let body = json!({"errors": [with_code(&error)]});
+    let mut response = respond(
+        media,
+        StatusCode::TOO_MANY_REQUESTS,
+        body.to_string().into_bytes(),
+    );
+    super::retry_after(&mut response, retry.seconds());
+    Some(response)
 }
 
 /// Whether the operation the request would run is a mutation. A document
