@@ -16,17 +16,8 @@ cd "$(dirname "$0")/../.."
 
 DURATION="${DURATION:-30s}"
 PORT="${PORT:-18580}"
-PG="${BENCH_POSTGRES_URL:-${TEST_DATABASE_URL:-}}"
 SECONDS_OF="${DURATION%s}"
-
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk (Debian package)…" >&2
-  (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
-fi
-cargo build --release -q -p hive-api
-BIN="$PWD/target/release/hive-api"
-WORK="$(mktemp -d)"
-trap 'kill $(jobs -p) 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
+source tests/bench/demo.sh
 
 cat > "$WORK/normal.lua" <<'LUA'
 -- The normal client: a staff member's small query.
@@ -53,14 +44,10 @@ measure() { # label file
 run() {
   local name="$1" url="$2"
   local dir="$WORK/$name"
-  mkdir -p "$dir/mail"
   echo "== $name: hive-api --demo" >&2
-  (cd "$dir" && DATABASE_URL="$url" HIVE_ADDR="127.0.0.1:$PORT" HIVE_MAIL_DIR="$dir/mail" \
-    RUST_LOG=warn exec "$BIN" --demo > "$dir/out.txt" 2> "$dir/log.txt") &
-  local pid=$!
-  for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
-  export BENCH_TOKEN
-  BENCH_TOKEN="$(tail -n 1 "$dir/out.txt")"
+  start_demo "$dir" "$url"
+  local pid=$DEMO_PID
+  export BENCH_TOKEN=$DEMO_TOKEN
   wrk -t1 -c2 -d3s -s "$WORK/normal.lua" "http://127.0.0.1:$PORT/graphql" >/dev/null
   measure "$name, quiet" "$dir/quiet.txt" | tee -a "$WORK/summary"
 
@@ -89,13 +76,4 @@ run() {
   echo "$name: stopped $((SECONDS - stopping)) s after SIGTERM" | tee -a "$WORK/summary"
 }
 
-run sqlite "sqlite://$WORK/bench.db"
-if [ -n "$PG" ]; then
-  DB="hive_abuse_$$"
-  psql "$PG" -qc "CREATE DATABASE $DB" >/dev/null
-  run postgres "${PG%/*}/$DB"
-  psql "$PG" -qc "DROP DATABASE $DB WITH (FORCE)" >/dev/null
-fi
-echo
-echo "machine: $(nproc) cores, $(free -g | awk '/^Mem/{print $2}') GiB; $(uname -sr)"
-cat "$WORK/summary"
+on_each_database run

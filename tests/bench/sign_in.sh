@@ -14,18 +14,7 @@ cd "$(dirname "$0")/../.."
 DURATION="${DURATION:-10s}"
 ROUNDS="${ROUNDS:-3}"
 PORT="${PORT:-18680}"
-PG="${BENCH_POSTGRES_URL:-${TEST_DATABASE_URL:-}}"
-
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk (Debian package)…" >&2
-  (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
-fi
-if [ -z "${BIN:-}" ]; then
-  cargo build --release -q -p hive-api
-  BIN="$PWD/target/release/hive-api"
-fi
-WORK="$(mktemp -d)"
-trap 'kill $(jobs -p) 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
+source tests/bench/demo.sh
 
 cat > "$WORK/sign_in.lua" <<'LUA'
 wrk.method = "POST"
@@ -42,11 +31,9 @@ LUA
 run() {
   local name="$1" url="$2"
   local dir="$WORK/$name"
-  mkdir -p "$dir/mail"
-  (cd "$dir" && DATABASE_URL="$url" HIVE_ADDR="127.0.0.1:$PORT" HIVE_MAIL_DIR="$dir/mail" \
-    HIVE_ANONYMOUS_WRITES_PER_MINUTE=100000000 RUST_LOG=warn exec "$BIN" --demo > "$dir/out.txt" 2> "$dir/log.txt") &
-  local pid=$!
-  for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+  start_demo "$dir" "$url" HIVE_ANONYMOUS_REQUESTS_PER_MINUTE=100000000 \
+    HIVE_ANONYMOUS_WRITES_PER_MINUTE=100000000
+  local pid=$DEMO_PID
   export BENCH_EMAIL
   for round in $(seq 1 "$ROUNDS"); do
     for who in known unknown; do
@@ -58,13 +45,4 @@ run() {
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
-run sqlite "sqlite://$WORK/bench.db"
-if [ -n "$PG" ]; then
-  DB="hive_sign_in_$$"
-  psql "$PG" -qc "CREATE DATABASE $DB" >/dev/null
-  run postgres "${PG%/*}/$DB"
-  psql "$PG" -qc "DROP DATABASE $DB WITH (FORCE)" >/dev/null
-fi
-echo
-echo "machine: $(nproc) cores, $(free -g | awk '/^Mem/{print $2}') GiB; $(uname -sr); $BIN"
-cat "$WORK/summary"
+on_each_database run
