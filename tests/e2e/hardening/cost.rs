@@ -215,3 +215,52 @@ on_both_databases_tuned!(
         app.stop().await;
     }
 );
+
+on_both_databases!(
+    body_size_and_depth_limits_hold_both_ways,
+    |app: TestApp| async move {
+        // HIVE_MAX_BODY_BYTES is 256 KiB: a document padded with a comment to
+        // just under it is read; one byte over it is not.
+        let body_of = |size: usize| {
+            let shell = json!({"query": "{ __typename }\n#"}).to_string();
+            let padding = "x".repeat(size - shell.len());
+            json!({"query": format!("{{ __typename }}\n#{padding}")}).to_string()
+        };
+        let post = |body: String| {
+            app.http
+                .post(format!("{}/graphql", app.base_url))
+                .header("content-type", "application/json")
+                .header("accept", "application/graphql-response+json")
+                .body(body)
+                .send()
+        };
+        let limit = 256 * 1024;
+        let response = post(body_of(limit)).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["data"]["__typename"], "Query");
+        let response = post(body_of(limit + 1)).await.unwrap();
+        assert_eq!(response.status(), 413);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(first_error_code(&body), Some("BAD_USER_INPUT"));
+
+        // HIVE_MAX_QUERY_DEPTH is 15: fifteen nested fields run, sixteen do
+        // not (`__type` and then `ofType` after `ofType`).
+        let nested = |levels: usize| {
+            format!(
+                "{{ __type(name: \"Query\") {{ {}__typename{} }} }}",
+                "ofType { ".repeat(levels - 1),
+                " }".repeat(levels - 1)
+            )
+        };
+        let (status, body) = app.graphql(&nested(15), json!({}), None).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["errors"].is_null(), "{body}");
+        let (status, body) = app.graphql(&nested(16), json!({}), None).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(message(&body).contains("nested too deep"), "{body}");
+        let (status, _) = app.graphql("{ __typename }", json!({}), None).await;
+        assert_eq!(status, 200);
+        app.stop().await;
+    }
+);
