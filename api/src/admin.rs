@@ -11,7 +11,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
 };
 
-use crate::auth;
+use crate::{auth, graphql::guard::text_rules::PERSON_NAME};
 
 /// Why an account could not be created; printed as one line.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +20,8 @@ pub enum AdminError {
     BadEmail(String),
     #[error("the name cannot be empty")]
     EmptyName,
+    #[error("{0}")]
+    BadName(String),
     #[error("a member must belong to an organisation: pass --organisation ID")]
     MemberWithoutOrganisation,
     #[error("no organisation has id {0}")]
@@ -45,6 +47,8 @@ pub async fn create_user(
     if name.is_empty() {
         return Err(AdminError::EmptyName);
     }
+    crate::text::check(PERSON_NAME, name)
+        .map_err(|problem| AdminError::BadName(problem.message("--name")))?;
     if role == Role::Member && organisation_id.is_none() {
         return Err(AdminError::MemberWithoutOrganisation);
     }

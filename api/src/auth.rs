@@ -157,7 +157,7 @@ pub fn normalise_email(email: &str) -> Option<String> {
         && email.len() <= 254
         && !email
             .chars()
-            .any(|c| c.is_whitespace() || c == '<' || c == '>');
+            .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>');
     valid.then_some(email)
 }
 
@@ -328,5 +328,7 @@ mod tests {
         assert_eq!(normalise_email("a@b"), None);
         assert_eq!(normalise_email("@example.coop"), None);
         assert_eq!(normalise_email("<a@example.coop>"), None);
+        assert_eq!(normalise_email("a\u{0}@example.coop"), None);
+        assert_eq!(normalise_email("a@example.coop\u{7f}"), None);
     }
 }

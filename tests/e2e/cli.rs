@@ -97,6 +97,24 @@ fn bad_command_lines_get_one_clear_line() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--organisation"), "{stderr}");
 
+    // The same text rules as the API: no control characters in a name.
+    let output = hive_api(
+        &url,
+        &[
+            "admin",
+            "create-user",
+            "--email",
+            "a@b.coop",
+            "--name",
+            "Bell\u{7}",
+            "--role",
+            "staff",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("control character"), "{stderr}");
+
     let output = Command::new(env!("CARGO_BIN_EXE_hive-api-under-test"))
         .args(["migrate"])
         .env_clear()

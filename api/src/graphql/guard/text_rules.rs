@@ -23,7 +23,8 @@ pub const TOKEN_RULE: TextRule = TextRule::line(100);
 pub const UNLISTED_RULE: TextRule = TextRule::line(200);
 
 const EMAIL: TextRule = TextRule::line(254);
-const PERSON_NAME: TextRule = TextRule::line(200);
+/// A person's name (also checked by `hive-api admin create-user`).
+pub const PERSON_NAME: TextRule = TextRule::line(200);
 const TERM_NAME: TextRule = TextRule::line(80);
 const REGION: TextRule = TextRule::line(100);
 const REASON: TextRule = TextRule::prose(2_000);
