@@ -7,6 +7,13 @@ use entity::{
     support_requests::{EngagementKind, SupportRequestStatus},
 };
 
+/// How far ahead a meeting may be booked or a survey set to close: an
+/// engagement's few days are spread over weeks or months and a census runs
+/// for some, so two years leaves room; anything later is a mistyped year.
+pub fn farthest_ahead() -> chrono::Duration {
+    chrono::Duration::days(2 * 366)
+}
+
 /// Days a provider may be allocated for one engagement of each kind.
 pub fn allowed_days(kind: EngagementKind) -> std::ops::RangeInclusive<i32> {
     match kind {

@@ -57,6 +57,12 @@ pub enum TextProblem {
     ControlCharacter(char),
     /// A line break (`\n`, `\r`, U+2028, U+2029) in a one-line field.
     LineBreak,
+    /// A character that changes how the text around it reads without being
+    /// seen: bidirectional overrides and isolates anywhere (they can make
+    /// `gnp.exe` show as `exe.png`), and in one-line fields also zero-width
+    /// spaces, word joiners, byte-order marks, soft hyphens and tag
+    /// characters (names that look the same but differ); and noncharacters.
+    Invisible(char),
     /// Longer than the field takes.
     TooLong { max_chars: usize },
 }
@@ -70,11 +76,38 @@ impl TextProblem {
                 u32::from(*c)
             ),
             TextProblem::LineBreak => format!("`{field}` must be a single line."),
+            TextProblem::Invisible(c) => format!(
+                "`{field}` contains an invisible or direction-changing character (U+{:04X}); \
+                 remove it.",
+                u32::from(*c)
+            ),
             TextProblem::TooLong { max_chars } => {
                 format!("`{field}` is longer than {max_chars} characters.")
             }
         }
     }
+}
+
+/// Bidirectional embeddings, overrides and isolates (Unicode's "Trojan
+/// Source" characters), refused in every field.
+fn changes_direction(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters that show nothing in a name or title, refused in one-line
+/// fields. Zero-width joiners (U+200C, U+200D) stay: some scripts and emoji
+/// need them.
+fn invisible_in_a_line(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}' | '\u{200B}' | '\u{2060}' | '\u{FEFF}' | '\u{E0000}'..='\u{E007F}'
+    )
+}
+
+/// Unicode's noncharacters: never meant to be interchanged.
+fn noncharacter(c: char) -> bool {
+    let code = u32::from(c);
+    (0xFDD0..=0xFDEF).contains(&code) || code & 0xFFFE == 0xFFFE
 }
 
 /// Checks one value against its rule.
@@ -93,6 +126,10 @@ pub fn check(rule: TextRule, value: &str) -> Result<(), TextProblem> {
             Lines::Multi if c == '\n' || c == '\t' => {}
             Lines::Single if c == '\t' => return Err(TextProblem::ControlCharacter(c)),
             _ if c.is_control() => return Err(TextProblem::ControlCharacter(c)),
+            _ if changes_direction(c) || noncharacter(c) => {
+                return Err(TextProblem::Invisible(c));
+            }
+            Lines::Single if invisible_in_a_line(c) => return Err(TextProblem::Invisible(c)),
             _ => {}
         }
     }
@@ -137,6 +174,36 @@ mod tests {
             check(prose, "c1\u{85}"),
             Err(TextProblem::ControlCharacter('\u{85}'))
         );
+    }
+
+    #[test]
+    fn invisible_and_direction_changing_characters_are_refused() {
+        let line = TextRule::line(50);
+        let prose = TextRule::prose(50);
+        assert_eq!(
+            check(line, "Needs \u{202E}gnp.exe"),
+            Err(TextProblem::Invisible('\u{202E}'))
+        );
+        assert_eq!(
+            check(prose, "a\u{2066}b"),
+            Err(TextProblem::Invisible('\u{2066}'))
+        );
+        assert_eq!(
+            check(line, "governance\u{200B}"),
+            Err(TextProblem::Invisible('\u{200B}'))
+        );
+        assert_eq!(check(prose, "para\u{200B}graph"), Ok(()));
+        assert_eq!(
+            check(prose, "x\u{FFFF}"),
+            Err(TextProblem::Invisible('\u{FFFF}'))
+        );
+        assert_eq!(
+            check(line, "\u{E0041}"),
+            Err(TextProblem::Invisible('\u{E0041}'))
+        );
+        // Scripts and emoji that need joiners keep them.
+        assert_eq!(check(line, "می\u{200C}خواهم"), Ok(()));
+        assert_eq!(check(line, "👩\u{200D}💻 Ada"), Ok(()));
     }
 
     #[test]

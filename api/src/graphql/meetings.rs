@@ -217,6 +217,12 @@ async fn check_slot(
             "Schedule meetings in the future.",
         ));
     }
+    if starts_at > Utc::now() + crate::rules::farthest_ahead() {
+        return Err(ApiError::bad_input(
+            "startsAt",
+            "Schedule meetings within the next two years.",
+        ));
+    }
     if !(15..=480).contains(&duration_minutes) {
         return Err(ApiError::bad_input(
             "durationMinutes",

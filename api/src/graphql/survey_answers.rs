@@ -233,12 +233,15 @@ pub fn validate(
         match kind {
             QuestionKind::SingleChoice | QuestionKind::MultiChoice => {
                 let offered: HashSet<i64> = question.choices.iter().map(|c| c.choice.id).collect();
-                let mut chosen = Vec::new();
-                for choice in &answer.choice_ids {
-                    if !chosen.contains(choice) {
-                        chosen.push(*choice);
-                    }
-                }
+                // A set, so that a form posting thousands of values costs no
+                // more than their number.
+                let mut seen = HashSet::new();
+                let chosen: Vec<i64> = answer
+                    .choice_ids
+                    .iter()
+                    .copied()
+                    .filter(|c| seen.insert(*c))
+                    .collect();
                 if chosen.iter().any(|c| !offered.contains(c)) {
                     problem("Choose from the choices given.");
                 } else if kind == QuestionKind::SingleChoice && chosen.len() > 1 {
@@ -249,7 +252,7 @@ pub fn validate(
                         .choices
                         .iter()
                         .map(|c| c.choice.id)
-                        .filter(|c| chosen.contains(c))
+                        .filter(|c| seen.contains(c))
                         .collect();
                     valid.push(ValidAnswer {
                         question_id: id,

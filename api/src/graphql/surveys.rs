@@ -492,7 +492,7 @@ async fn clean_survey(
         let is_choice = matches!(kind, QuestionKind::SingleChoice | QuestionKind::MultiChoice);
         let scale = match (kind, question.scale_min, question.scale_max) {
             (QuestionKind::Scale, Some(min), Some(max))
-                if min < max && max - min <= MAX_SCALE_SPAN =>
+                if min < max && i64::from(max) - i64::from(min) <= i64::from(MAX_SCALE_SPAN) =>
             {
                 Some((min, max))
             }
@@ -827,6 +827,12 @@ impl SurveyMutation {
             return Err(ApiError::bad_input(
                 "closesAt",
                 "Give a closing time at least an hour from now.",
+            ));
+        }
+        if closes_at > now + crate::rules::farthest_ahead() {
+            return Err(ApiError::bad_input(
+                "closesAt",
+                "Give a closing time within the next two years.",
             ));
         }
         if let Some(days) = reminder_after_days {

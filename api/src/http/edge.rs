@@ -23,8 +23,26 @@ pub const MAX_URL_BYTES: usize = 8 * 1024;
 const PAGE_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
                            base-uri 'none'; frame-ancestors 'none'";
 
-/// Refuses a URL too long to be one of Hive's, with a page.
-pub async fn refuse_long_urls(request: Request, next: Next) -> Response {
+/// Refuses, with a page, a method Hive has no use for (hyper accepts any
+/// token as a method, of any length) and a URL too long to be one of Hive's.
+pub async fn refuse_odd_requests(request: Request, next: Next) -> Response {
+    let known = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::PATCH,
+    ];
+    if !known.contains(request.method()) {
+        return notice(
+            StatusCode::NOT_IMPLEMENTED,
+            "This cannot be done here",
+            "Hive does not know this kind of request.",
+        )
+        .into_response();
+    }
     let length = request
         .uri()
         .path_and_query()

@@ -22,10 +22,17 @@ use crate::{
     text::{self, TextRule},
 };
 
+/// The most fields a page's form may send: the longest form (a survey of 60
+/// questions, each with up to 30 boxes to tick) sends under 2,000.
+pub const MAX_FORM_FIELDS: usize = 2_000;
+
 /// Any one field of a page's form: the longest a page asks for (a survey's
 /// text answer, a review's comments) is 4,000 characters, checked again by
 /// the operation it feeds; this is what no field may exceed.
 pub const FORM_FIELD_RULE: TextRule = TextRule::prose(20_000);
+
+/// A field's name: Hive's own names are short words (`comments`, `q42`).
+const FORM_FIELD_NAME_RULE: TextRule = TextRule::line(100);
 
 /// The page for a link whose token cannot be right (it does not decode, or
 /// cannot be a token at all): the same as for an unknown token.
@@ -100,6 +107,18 @@ impl<T: DeserializeOwned> FromRequest<AppState> for PageForm<T> {
         })?;
         let mut pairs: Vec<(String, String)> = Vec::new();
         for (name, value) in form_urlencoded::parse(&bytes) {
+            if pairs.len() == MAX_FORM_FIELDS {
+                return Err(unreadable(&format!(
+                    "The form sent more than {MAX_FORM_FIELDS} fields; no form of Hive's has \
+                     that many."
+                )));
+            }
+            if text::check(FORM_FIELD_NAME_RULE, &name).is_err() {
+                return Err(unreadable(
+                    "The form has a field no page of Hive's sends. Go back and send it again \
+                     from the page.",
+                ));
+            }
             let value = value.replace("\r\n", "\n");
             if let Err(problem) = text::check(FORM_FIELD_RULE, &value) {
                 return Err(unreadable(&problem.message(&name)));

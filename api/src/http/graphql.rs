@@ -19,6 +19,7 @@ use super::{ClientAddress, body, request_id};
 use crate::{
     auth,
     error::{ApiError, ErrorCode},
+    graphql::guard::OperationRun,
     state::AppState,
 };
 
@@ -108,7 +109,9 @@ pub async fn execute(
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
-    if let Some(refusal) = charge_anonymous(&state, client, &headers, media) {
+    if bearer_token(&headers).is_none()
+        && let Some(refusal) = charge_anonymous(&state, client, media)
+    {
         return refusal;
     }
     let limits = &state.settings.limits;
@@ -174,7 +177,9 @@ pub async fn get(
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
-    if let Some(refusal) = charge_anonymous(&state, client, &headers, media) {
+    if bearer_token(&headers).is_none()
+        && let Some(refusal) = charge_anonymous(&state, client, media)
+    {
         return refusal;
     }
     let mut request = async_graphql::Request::new(query);
@@ -211,19 +216,13 @@ pub async fn get(
     run(&state, client, &headers, media, request).await
 }
 
-/// Charges a request without credentials to its client address's allowance
-/// of anonymous requests (`HIVE_ANONYMOUS_REQUESTS_PER_MINUTE`), before its
-/// body is read or parsed; the refusal over it (429 with `Retry-After` and
-/// RATE_LIMITED), if it is. Signed-in requests are not counted here.
-fn charge_anonymous(
-    state: &AppState,
-    client: ClientAddress,
-    headers: &HeaderMap,
-    media: Media,
-) -> Option<Response> {
-    if headers.contains_key(header::AUTHORIZATION) {
-        return None;
-    }
+/// Charges a request that has no session to its client address's
+/// allowance of anonymous requests (`HIVE_ANONYMOUS_REQUESTS_PER_MINUTE`);
+/// the refusal over it (429 with `Retry-After` and RATE_LIMITED), if it is.
+/// A request without a bearer token is charged before its body is read or
+/// parsed; one whose token names no session, when that is found (so guessed
+/// tokens cost their address too). Signed-in requests are not counted.
+fn charge_anonymous(state: &AppState, client: ClientAddress, media: Media) -> Option<Response> {
     let retry = state.anonymous_requests.take(client.0, 1).err()?;
     let error = crate::graphql::guard::rate_limited(retry);
     let body = json!({"errors": [with_code(&error)]});
@@ -284,20 +283,25 @@ async fn run(
         None => auth::Viewer::anonymous(),
         Some(token) => match auth::authenticate(&state.db, token).await {
             Ok(viewer) => viewer,
-            Err(error) => return refuse_viewer(media, &error),
+            Err(error) => {
+                if error.code() == ErrorCode::Unauthenticated
+                    && let Some(refusal) = charge_anonymous(state, client, media)
+                {
+                    return refusal;
+                }
+                return refuse_viewer(media, &error);
+            }
         },
     };
 
-    // Any mutation may change what matching sees (a provider, a load, a
-    // topic's name): drop the candidate pool. A false positive (the word in a
-    // query) only costs one reload.
-    let may_change_providers = request.query.contains("mutation");
+    let operation = OperationRun::default();
     let response = state
         .schema
         .execute(
             request
                 .data(viewer)
                 .data(client)
+                .data(operation.clone())
                 .data(crate::graphql::loaders::loaders(
                     state.db.clone(),
                     state.candidates.clone(),
@@ -306,7 +310,11 @@ async fn run(
                 .data(state.clone()),
         )
         .await;
-    if may_change_providers {
+    // A mutation that ran may have changed what matching sees (a provider, a
+    // load, a topic's name): drop the candidate pool. Only a mutation that
+    // passed the guard (anonymous ones are counted against their address),
+    // so no query, whatever its text, empties the pool for others.
+    if operation.was_mutation() {
         state.candidates.invalidate();
     }
     shape_response(media, response, state.settings.limits.max_response_bytes)
@@ -349,6 +357,11 @@ struct Answer<'a> {
     extensions: Option<&'a std::collections::BTreeMap<String, async_graphql::Value>>,
 }
 
+/// The most errors one answer lists: a small document can have thousands of
+/// problems (twenty thousand unused variables made 2.5 MB of errors), and
+/// the first fifty say what is wrong.
+const MAX_ERRORS: usize = 50;
+
 /// Turns an executed response into the answer the client gets: status,
 /// media type, and a body of at most `max_bytes` (`HIVE_MAX_RESPONSE_BYTES`;
 /// a larger one is replaced by an error asking for less).
@@ -358,7 +371,21 @@ fn shape_response(media: Media, response: async_graphql::Response, max_bytes: us
     let request_error = !response.errors.is_empty()
         && response.data == async_graphql::Value::Null
         && response.errors.iter().all(|e| e.path.is_empty());
-    let errors: Vec<Value> = response.errors.iter().map(with_code).collect();
+    let mut errors: Vec<Value> = response
+        .errors
+        .iter()
+        .take(MAX_ERRORS)
+        .map(with_code)
+        .collect();
+    if response.errors.len() > MAX_ERRORS {
+        errors.push(json!({
+            "message": format!(
+                "{} more errors like these were left out.",
+                response.errors.len() - MAX_ERRORS
+            ),
+            "extensions": {"code": ErrorCode::BadUserInput.as_str()},
+        }));
+    }
     let retry_after = rate_limit_wait(&errors);
     let answer = Answer {
         data: (!request_error).then_some(&response.data),

@@ -80,7 +80,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(page::not_found)
         .method_not_allowed_fallback(page::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), edge::deadline))
-        .layer(from_fn(edge::refuse_long_urls))
+        .layer(from_fn(edge::refuse_odd_requests))
         .layer(from_fn(metrics::track_requests))
         .layer(from_fn_with_state(state.clone(), edge::security_headers))
         .layer(from_fn(request_id::assign))

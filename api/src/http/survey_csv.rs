@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use axum::{
-    extract::{Path, State},
+    extract::{Path, State, rejection::PathRejection},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -109,12 +109,15 @@ async fn require_staff(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
 /// of which surveys exist), 404 for an unknown survey.
 pub async fn download(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
     if let Err(error) = require_staff(&state, &headers).await {
         return refusal(error);
     }
+    // An id that does not even decode (bad percent-encoding) is as unknown
+    // as any other, in our words rather than the framework's.
+    let id = id.map(|Path(id)| id).unwrap_or_default();
     let csv = match decode_id_of(NodeType::Survey, &async_graphql::ID(id)) {
         Ok(survey_id) => responses_csv(&state.db, survey_id)
             .await

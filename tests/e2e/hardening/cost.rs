@@ -184,6 +184,15 @@ on_both_databases!(
         assert_eq!(status, 400, "{body}");
         assert_eq!(first_error_code(&body), Some("BAD_USER_INPUT"));
         assert!(message(&body).contains("__type(name:)"), "{body}");
+        // Aliases would repeat the whole schema once each.
+        for repeated in [
+            "{ __schema { a: types { name } b: types { name } } }",
+            "{ a: __schema { queryType { name } } b: __schema { queryType { name } } }",
+        ] {
+            let (status, body) = app.graphql(repeated, json!({}), None).await;
+            assert_eq!(status, 400, "{repeated}: {body}");
+            assert_eq!(first_error_code(&body), Some("BAD_USER_INPUT"));
+        }
         app.stop().await;
     }
 );
@@ -261,6 +270,30 @@ on_both_databases!(
         assert!(message(&body).contains("nested too deep"), "{body}");
         let (status, _) = app.graphql("{ __typename }", json!({}), None).await;
         assert_eq!(status, 200);
+        app.stop().await;
+    }
+);
+
+on_both_databases!(
+    a_small_request_gets_a_bounded_list_of_errors,
+    |app: TestApp| async move {
+        // Two hundred unused variables: two hundred errors, of which fifty
+        // are listed and the rest counted.
+        let variables: String = (0..200).map(|i| format!("$v{i}: Int ")).collect();
+        let (status, body) = app
+            .graphql(
+                &format!("query({variables}) {{ __typename }}"),
+                json!({}),
+                None,
+            )
+            .await;
+        assert_eq!(status, 400, "{body:.300}");
+        let errors = body["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 51, "{body:.300}");
+        assert_eq!(
+            errors[50]["message"],
+            "150 more errors like these were left out."
+        );
         app.stop().await;
     }
 );

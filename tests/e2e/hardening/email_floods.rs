@@ -248,6 +248,24 @@ on_both_databases_tuned!(
         assert_eq!(status, 429, "{body}");
         assert_eq!(first_error_code(&body), Some("RATE_LIMITED"), "{body}");
         assert!(headers.contains_key("retry-after"));
+        // Credentials that are not a session do not escape the count: another
+        // scheme, or a bearer token that names no session (each one a lookup).
+        for header in [
+            "Basic eDp5",
+            "Bearer AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ] {
+            let response = app
+                .http
+                .post(format!("{}/graphql", app.base_url))
+                .header("accept", "application/graphql-response+json")
+                .header("x-forwarded-for", "203.0.113.7")
+                .header("authorization", header)
+                .json(&json!({"query": "{ __typename }"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 429, "{header}");
+        }
         // The pages count too.
         let page = app
             .http

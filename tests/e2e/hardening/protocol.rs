@@ -192,3 +192,48 @@ on_both_databases!(
         app.stop().await;
     }
 );
+
+on_both_databases!(
+    invented_methods_and_odd_ids_get_our_answers,
+    |app: TestApp| async move {
+        // Any token is a method to hyper; Hive knows seven, and the metrics
+        // never take a client's word as a label.
+        let invented = reqwest::Method::from_bytes(&b"M".repeat(4_000)).unwrap();
+        let response = app
+            .http
+            .request(invented, format!("{}/", app.base_url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 501);
+        assert!(response.text().await.unwrap().contains("<h1>"));
+        let metrics = app
+            .http
+            .get(format!("{}/metrics", app.base_url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!metrics.contains("MMMM"), "the method is not a label");
+        assert!(metrics.contains("method=\"other\""), "{metrics:.2000}");
+
+        // An id that does not decode is an unknown survey, in our words.
+        let p = Programme::new(&app).await;
+        let response = app
+            .http
+            .get(format!("{}/surveys/%FF/responses.csv", app.base_url))
+            .bearer_auth(&p.staff)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404);
+        let text = response.text().await.unwrap();
+        assert!(
+            !text.contains("Invalid URL") && !text.contains("UTF-8"),
+            "{text}"
+        );
+        app.stop().await;
+    }
+);

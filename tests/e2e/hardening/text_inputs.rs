@@ -171,3 +171,54 @@ on_both_databases!(
         app.stop().await;
     }
 );
+
+on_both_databases!(
+    invisible_characters_and_impossible_numbers_are_refused,
+    |app: TestApp| async move {
+        let p = Programme::new(&app).await;
+        // A name that reads backwards, or hides a zero-width space beside a
+        // real one.
+        for name in ["rlo\u{202E}exe.png", "governance\u{200B}"] {
+            let (_, body) = app
+                .graphql(CREATE_TOPIC, json!({"n": name}), Some(&p.staff))
+                .await;
+            refused_naming(&body, "name", "invisible or direction-changing");
+        }
+
+        // Times chrono can read but nothing can use: refused as input before
+        // any arithmetic (a year 262142 start panicked adding an hour).
+        let (coop, member) = p.coop(&app, "Calendar Co-op").await;
+        let (mentor, mentor_token, _) = p.provider(&app, "MENTOR", "Far Ahead", 2, None).await;
+        let request = p.request(&app, &coop, "MENTORING").await;
+        let engagement = p.proposed(&app, &request, &mentor, 3).await;
+        p.accept(&app, &engagement, &mentor_token).await;
+        const SCHEDULE: &str =
+            "mutation($i: ScheduleMeetingInput!) { scheduleMeeting(input: $i) { id } }";
+        let at = |starts_at: &str| json!({"i": {"engagementId": engagement, "startsAt": starts_at, "durationMinutes": 60, "format": "VIDEO"}});
+        let (status, body) = app
+            .graphql(SCHEDULE, at("+262142-12-31T23:00:00Z"), Some(&member))
+            .await;
+        assert_eq!(status, 400, "{body}");
+        refused_naming(&body, "startsAt", "between the years 1900 and 9999");
+        // A real year, but further ahead than any meeting is booked.
+        let (_, body) = app
+            .graphql(SCHEDULE, at("9999-12-31T23:00:00Z"), Some(&member))
+            .await;
+        assert_eq!(first_error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "startsAt");
+
+        // A scale from the smallest to the largest whole number: its span
+        // overflowed.
+        let survey = json!({"title": "Overflow", "questions": [{"kind": "SCALE", "prompt": "How much?", "scaleMin": i32::MIN, "scaleMax": i32::MAX}]});
+        let (status, body) = app
+            .graphql(
+                "mutation($i: SurveyInput!) { createSurvey(input: $i) { id } }",
+                json!({"i": survey}),
+                Some(&p.staff),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(first_error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+        app.stop().await;
+    }
+);

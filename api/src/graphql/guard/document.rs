@@ -21,9 +21,11 @@
 //! Introspection is bounded by the schema instead: its lists count once, but
 //! a type reached inside one of a type's collections (`fields`,
 //! `inputFields`, `interfaces`, `possibleTypes`, `enumValues`) may not open
-//! another, so `type { fields { type { fields … } } }` chains, which multiply
-//! the answer by the schema's size at each level, are refused, while the
-//! introspection query of GraphiQL and the code generators passes.
+//! another, and no introspection field may be aliased (with `__schema` once
+//! per operation, `guard::ONCE_PER_OPERATION`), so neither
+//! `type { fields { type { fields … } } }` chains nor a hundred aliases of
+//! `types`, which multiply the answer by the schema's size, get through,
+//! while the introspection query of GraphiQL and the code generators passes.
 
 use std::collections::{HashMap, HashSet};
 
@@ -155,6 +157,9 @@ pub enum Refusal {
     FragmentCycle(String),
     /// Introspection that opens a type's collection inside another's.
     NestedIntrospection(String),
+    /// An alias inside introspection, which would repeat a list of the
+    /// schema as often as it is aliased (no tool needs one there).
+    AliasedIntrospection(String),
     /// A directive the schema does not have, or one used where it does not
     /// apply (async-graphql lets some through, on `__typename` and on
     /// variable definitions).
@@ -179,6 +184,9 @@ impl Refusal {
                 "Introspection may not ask for `{field}` of a type inside another type's \
                  collection; ask for that type by name with `__type(name:)`."
             ),
+            Refusal::AliasedIntrospection(field) => {
+                format!("Introspection fields may not be aliased (`{field}`); ask for each once.")
+            }
             Refusal::UnknownDirective(name) => {
                 format!("Unknown directive `@{name}` here; Hive knows `@include` and `@skip`.")
             }
@@ -467,6 +475,9 @@ impl<'a> Walk<'a> {
             });
         };
         self.check_arguments(parent, meta, field)?;
+        if parent.starts_with("__") && field.alias.is_some() {
+            return Err(Refusal::AliasedIntrospection(name.to_string()));
+        }
         let opens_collection = parent == "__Type" && TYPE_COLLECTIONS.contains(&name);
         if opens_collection && in_collection {
             return Err(Refusal::NestedIntrospection(name.to_string()));
@@ -644,6 +655,9 @@ pub fn check_input(
             single => check_input(registry, inner, single, path, place),
         },
         MetaTypeName::Named(name) => {
+            if let ("DateTime", ConstValue::String(text)) = (name, value) {
+                return check_date_time(text, path);
+            }
             if let (Some(rule), ConstValue::String(text)) = (rule_for(name, place), value) {
                 return crate::text::check(rule, text).map_err(|problem| Refusal::Input {
                     field: path.to_string(),
@@ -673,6 +687,28 @@ pub fn check_input(
             }
             Ok(())
         }
+    }
+}
+
+/// The years a `DateTime` input may fall in. chrono reads years up to
+/// ±262,143 (`+262142-12-31T23:00:00Z`), where adding an hour panics and
+/// SQLite, which keeps times as text, sorts them before this year.
+const YEARS: std::ops::RangeInclusive<i32> = 1900..=9999;
+
+/// Refuses a time outside [`YEARS`]; a string that is not a time at all is
+/// left for the scalar to refuse.
+fn check_date_time(text: &str, path: &str) -> Result<(), Refusal> {
+    use chrono::Datelike;
+    match text.parse::<chrono::DateTime<chrono::Utc>>() {
+        Ok(time) if !YEARS.contains(&time.year()) => Err(Refusal::Input {
+            field: path.to_string(),
+            message: format!(
+                "`{path}` must be a time between the years {} and {}.",
+                YEARS.start(),
+                YEARS.end()
+            ),
+        }),
+        _ => Ok(()),
     }
 }
 

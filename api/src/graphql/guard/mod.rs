@@ -18,7 +18,10 @@
 pub mod document;
 pub mod text_rules;
 
-use std::{any::TypeId, sync::Arc};
+use std::{
+    any::TypeId,
+    sync::{Arc, OnceLock},
+};
 
 use async_graphql::{
     ErrorExtensionValues, ServerError, ServerResult,
@@ -32,9 +35,22 @@ use crate::{
 };
 use document::{OperationFigures, Refusal};
 
-/// Root fields that may appear at most once in an operation, because each
-/// sends an email to an address the caller chose.
-pub const ONCE_PER_OPERATION: &[&str] = &["requestSignIn"];
+/// Root fields that may appear at most once in an operation: `requestSignIn`
+/// sends an email to an address the caller chose; `__schema` answers with the
+/// whole schema.
+pub const ONCE_PER_OPERATION: &[&str] = &["requestSignIn", "__schema"];
+
+/// Where the guard says which kind of operation the request runs (a
+/// mutation, say), for the HTTP handler to read after execution.
+#[derive(Clone, Default)]
+pub struct OperationRun(pub Arc<OnceLock<OperationType>>);
+
+impl OperationRun {
+    /// Whether the request ran a mutation (as far as the guard saw).
+    pub fn was_mutation(&self) -> bool {
+        self.0.get() == Some(&OperationType::Mutation)
+    }
+}
 
 /// The guard; async-graphql asks it for one [`Guard`] per request.
 pub struct RequestGuard {
@@ -197,6 +213,9 @@ impl Extension for Guard {
         })?;
         if let Some(operation) = &operation {
             self.check(&request, operation)?;
+            if let Some(run) = request_data::<OperationRun>(&request) {
+                let _ = run.0.set(operation.kind);
+            }
         }
         next.run(ctx, request).await
     }
