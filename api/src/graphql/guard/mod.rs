@@ -4,7 +4,9 @@
 //!
 //! - a document's size once its fragments are expanded, its cost in rows,
 //!   its aliases and its root fields are held to the limits
-//!   (`hive_worker::settings::Limits`; see `document` for how they count);
+//!   (`hive_worker::settings::Limits`; see `document` for how they count),
+//!   and introspection to one schema's worth;
+//! - directives the schema does not have are refused wherever they stand;
 //! - fields that may be asked once per operation are held to once
 //!   ([`ONCE_PER_OPERATION`]: 200 aliased `requestSignIn` are not 200 emails);
 //! - anonymous mutation fields are counted against the client address's rate
