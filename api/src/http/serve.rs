@@ -1,8 +1,9 @@
 //! Serving HTTP/1.1 with the limits `axum::serve` does not offer: a time limit
 //! on each request's headers (which, as hyper starts it whenever it waits for
-//! the next request, is also the idle time of a keep-alive connection), a cap
-//! on open connections overall and per client address, and a shutdown that
-//! lets running requests finish for a bounded grace and then drops them.
+//! the next request, is also the idle time of a keep-alive connection), one on
+//! a client that stops reading its answer, a cap on open connections overall
+//! and per client address, and a shutdown that lets running requests finish
+//! for a bounded grace and then drops them.
 //!
 //! Only HTTP/1.1: browsers reach Hive through a reverse proxy or directly over
 //! HTTP/1.1 (none speaks HTTP/2 without TLS), and hyper's HTTP/2 server has no
@@ -23,6 +24,7 @@ use hyper_util::{
     service::TowerToHyperService,
 };
 use tokio::{net::TcpListener, sync::Semaphore};
+use tokio_io_timeout::TimeoutStream;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 use tracing::{debug, info, warn};
@@ -122,6 +124,10 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        // A client that stops reading an answer is dropped once no byte has
+        // gone for the send limit: hyper has no write timeout of its own.
+        let mut stream = TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(limits.send_timeout));
         let service = app
             .clone()
             .map_request(move |mut request: axum::http::Request<Incoming>| {
@@ -134,7 +140,10 @@ pub async fn serve(
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout)
             .keep_alive(true)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+            .serve_connection(
+                TokioIo::new(Box::pin(stream)),
+                TowerToHyperService::new(service),
+            );
         let shutdown = shutdown.clone();
         let abandon = abandon.clone();
         connections.spawn(async move {

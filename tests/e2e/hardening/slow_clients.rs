@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use sea_orm::ConnectionTrait;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -226,6 +226,82 @@ on_both_databases_tuned!(
         let answer = closed_within(&mut again, BOUND).await;
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         drop(held);
+        app.stop().await;
+    }
+);
+
+on_both_databases_tuned!(
+    a_client_that_stops_reading_is_dropped,
+    |settings: &mut hive_worker::Settings| {
+        settings.limits.send_timeout = Duration::from_secs(1);
+        settings.limits.max_response_bytes = 64 * 1024 * 1024;
+    },
+    |app: TestApp| async move {
+        // An answer far bigger than any socket buffer (Linux lets one grow to
+        // 4 MiB): twelve copies of 100 co-ops with 5,000 characters of
+        // financial details each, 12 MB.
+        let p = Programme::new(&app).await;
+        for i in 0..100 {
+            let id = app.organisation(&format!("Co-op {i}")).await;
+            entity::organisations::Entity::update_many()
+                .col_expr(
+                    entity::organisations::Column::FinancialDetails,
+                    sea_orm::sea_query::Expr::value("£".repeat(5_000)),
+                )
+                .filter(entity::organisations::Column::Id.eq(id))
+                .exec(&app.db)
+                .await
+                .unwrap();
+        }
+        let copies: String = (0..12)
+            .map(|i| format!("c{i}: organisations(first: 100) {{ nodes {{ financialDetails }} }} "))
+            .collect();
+        let body = json!({"query": format!("{{ {copies} }}")}).to_string();
+        let request = format!(
+            "POST /graphql HTTP/1.1\r\nHost: hive\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            p.staff,
+            body.len()
+        );
+        // A reader that takes a little and then nothing.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut stalled = socket
+            .connect(app.base_url.trim_start_matches("http://").parse().unwrap())
+            .await
+            .unwrap();
+        stalled.write_all(request.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        // Reading now gets what was already on its way, and then the end: the
+        // answer was cut when it stalled for the send limit.
+        let answer = closed_within(&mut stalled, BOUND).await;
+        let length: usize = answer
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length: "))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("the answer started");
+        assert!(length > 10_000_000, "a big answer: {length} bytes");
+        assert!(
+            answer.len() < length,
+            "only {} of {length} bytes arrived: the connection was dropped",
+            answer.len()
+        );
+
+        // A client that keeps reading gets the whole answer.
+        let body = ok(app
+            .graphql(
+                "{ organisations(first: 100) { nodes { financialDetails } } }",
+                json!({}),
+                Some(&p.staff),
+            )
+            .await);
+        assert_eq!(
+            body["data"]["organisations"]["nodes"]
+                .as_array()
+                .unwrap()
+                .len(),
+            100
+        );
         app.stop().await;
     }
 );

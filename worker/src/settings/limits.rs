@@ -39,6 +39,11 @@ pub struct Limits {
     pub body_timeout: Duration,
     /// How long one request may take from its headers to its answer.
     pub request_timeout: Duration,
+    /// How long an answer may wait for the client to take any more of it (a
+    /// client that stops reading would otherwise hold its connection, and
+    /// the answer in memory, for ever). Counted afresh after every bit of
+    /// progress, so a slow but moving download is not cut.
+    pub send_timeout: Duration,
     /// Most connections open at once; further ones wait to be accepted.
     pub max_connections: usize,
     /// Most connections open at once from one client address (an IPv6 /64),
@@ -118,6 +123,7 @@ impl Limits {
             header_timeout: seconds("HIVE_HEADER_TIMEOUT_SECS")?,
             body_timeout: seconds("HIVE_BODY_TIMEOUT_SECS")?,
             request_timeout: seconds("HIVE_REQUEST_TIMEOUT_SECS")?,
+            send_timeout: seconds("HIVE_SEND_TIMEOUT_SECS")?,
             max_connections: number("HIVE_MAX_CONNECTIONS")? as usize,
             max_connections_per_client: number("HIVE_MAX_CONNECTIONS_PER_CLIENT")? as usize,
             shutdown_grace: seconds("HIVE_SHUTDOWN_GRACE_SECS")?,
