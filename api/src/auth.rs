@@ -146,19 +146,38 @@ pub async fn create_session(
     Ok((token, session))
 }
 
-/// Normalises an address for lookup; `None` when it is not an address at all.
+/// Normalises an address for lookup; `None` when it is not an address at all,
+/// or not one mail can be sent to: it must parse as the sender parses it
+/// (lettre's `Address`, RFC 5321/5322), its domain must be host names joined
+/// by dots (letters, digits and inner hyphens; no address literals), and it
+/// may hold no control or invisible characters (`ada\u{2063}@…` would look
+/// like `ada@…`).
 pub fn normalise_email(email: &str) -> Option<String> {
     let email = email.trim().to_lowercase();
-    let (local, domain) = email.split_once('@')?;
-    let valid = !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && email.len() <= 254
-        && !email
+    if email.len() > 254
+        || crate::text::check(crate::graphql::guard::text_rules::EMAIL_RULE, &email).is_err()
+        || email
             .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>');
-    valid.then_some(email)
+            .any(|c| c.is_whitespace() || c == '<' || c == '>')
+    {
+        return None;
+    }
+    let address: lettre::Address = email.parse().ok()?;
+    let domain = address.domain();
+    let labels_ok = domain.split('.').count() >= 2
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    let user_ok = !address.user().is_empty()
+        && address
+            .user()
+            .chars()
+            .all(|c| c.is_alphanumeric() || "._%+-'!#$&*/=?^`{|}~".contains(c));
+    (labels_ok && user_ok).then_some(email)
 }
 
 /// What became of a request for a sign-in link (the person who asked is told
@@ -330,5 +349,30 @@ mod tests {
         assert_eq!(normalise_email("<a@example.coop>"), None);
         assert_eq!(normalise_email("a\u{0}@example.coop"), None);
         assert_eq!(normalise_email("a@example.coop\u{7f}"), None);
+        // Addresses no mail could reach, or that look like another.
+        for unmailable in [
+            "ada\u{2063}@example.org",
+            "ada@exa\u{200e}mple.org",
+            "a,b@example.org",
+            "a;b@example.org",
+            "a@b@example.org",
+            "a@example..org",
+            "a@-example.org",
+            "a\\@example.org",
+            "a@[127.0.0.1].org",
+            "a@[127.0.0.1]",
+            ".a@example.org",
+            "a.@example.org",
+        ] {
+            assert_eq!(normalise_email(unmailable), None, "{unmailable}");
+        }
+        for mailable in [
+            "o'brien@example.coop",
+            "first.last+hive@sub.example.co.uk",
+            "ünïcode@example.coop",
+            "x@xn--bcher-kva.example",
+        ] {
+            assert!(normalise_email(mailable).is_some(), "{mailable}");
+        }
     }
 }

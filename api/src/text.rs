@@ -59,9 +59,9 @@ pub enum TextProblem {
     LineBreak,
     /// A character that changes how the text around it reads without being
     /// seen: bidirectional overrides and isolates anywhere (they can make
-    /// `gnp.exe` show as `exe.png`), and in one-line fields also zero-width
-    /// spaces, word joiners, byte-order marks, soft hyphens and tag
-    /// characters (names that look the same but differ); and noncharacters.
+    /// `gnp.exe` show as `exe.png`), and in one-line fields every invisible
+    /// character (names that look the same but differ, or look blank); and
+    /// noncharacters.
     Invisible(char),
     /// Longer than the field takes.
     TooLong { max_chars: usize },
@@ -95,12 +95,23 @@ fn changes_direction(c: char) -> bool {
 }
 
 /// Characters that show nothing in a name or title, refused in one-line
-/// fields. Zero-width joiners (U+200C, U+200D) stay: some scripts and emoji
-/// need them.
+/// fields: every format character (Unicode category Cf: zero-width spaces,
+/// direction marks, word joiners, invisible operators, byte-order marks, tag
+/// characters…), private-use characters (no agreed look), and the letters
+/// and symbols that draw as blanks (Hangul fillers, the braille blank, the
+/// combining grapheme joiner). The zero-width non-joiner and joiner (U+200C,
+/// U+200D) stay: Persian, Indic scripts and emoji need them.
 fn invisible_in_a_line(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    if matches!(c, '\u{200C}' | '\u{200D}') {
+        return false;
+    }
     matches!(
+        c.general_category(),
+        GeneralCategory::Format | GeneralCategory::PrivateUse
+    ) || matches!(
         c,
-        '\u{00AD}' | '\u{200B}' | '\u{2060}' | '\u{FEFF}' | '\u{E0000}'..='\u{E007F}'
+        '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' | '\u{2800}'
     )
 }
 
@@ -201,6 +212,27 @@ mod tests {
             check(line, "\u{E0041}"),
             Err(TextProblem::Invisible('\u{E0041}'))
         );
+        for invisible in [
+            '\u{200E}',
+            '\u{061C}',
+            '\u{180E}',
+            '\u{2063}',
+            '\u{3164}',
+            '\u{115F}',
+            '\u{2800}',
+            '\u{E000}',
+            '\u{F0000}',
+            '\u{1D173}',
+            '\u{FFF9}',
+            '\u{034F}',
+        ] {
+            assert_eq!(
+                check(line, &format!("Name{invisible}")),
+                Err(TextProblem::Invisible(invisible)),
+                "U+{:04X}",
+                u32::from(invisible)
+            );
+        }
         // Scripts and emoji that need joiners keep them.
         assert_eq!(check(line, "می\u{200C}خواهم"), Ok(()));
         assert_eq!(check(line, "👩\u{200D}💻 Ada"), Ok(()));

@@ -87,6 +87,21 @@ async fn malformed_requests_are_refused_clearly() {
         );
     }
 
+    // A syntax error is told in words, not the parser's grammar rules.
+    let (_, body) = post_raw(
+        &app,
+        "application/json",
+        MODERN,
+        br#"{"query": "{ me { "}"#.to_vec(),
+    )
+    .await;
+    let said = body["errors"][0]["message"].as_str().unwrap();
+    assert!(said.contains("not valid GraphQL at line 1"), "{said}");
+    assert!(
+        !said.contains("expected") && !said.contains("-->"),
+        "{said}"
+    );
+
     // Under plain application/json a well-formed request with errors is a 200.
     let (status, body) = post_raw(
         &app,

@@ -124,6 +124,39 @@ struct CachedPool {
     pool: std::sync::Arc<CandidatePool>,
 }
 
+/// Mutations that cannot change the candidate pool (providers, their topics,
+/// sectors, regions and formats, their load of proposed and active
+/// engagements, review ratings, topic and sector names): a request answered
+/// by only these leaves the cached pool alone. Every other mutation that
+/// succeeds drops it, so one added later is safe by default.
+pub const LEAVE_CANDIDATES_ALONE: &[&str] = &[
+    "agreeGroundRules",
+    "cancelMeeting",
+    "clearBounce",
+    "closeSurvey",
+    "createOrganisation",
+    "createSupportRequestFromResponse",
+    "createSurvey",
+    "createUser",
+    "duplicateSurvey",
+    "inviteMember",
+    "launchSurvey",
+    "raiseAllocation",
+    "raiseConcern",
+    "requestSignIn",
+    "rescheduleMeeting",
+    "resolveConcern",
+    "retryEmail",
+    "scheduleMeeting",
+    "setDigestFrequency",
+    "signIn",
+    "signOut",
+    "submitSupportRequest",
+    "submitSurveyResponse",
+    "updateOrganisation",
+    "updateSurvey",
+];
+
 /// However well the fingerprint covers the pool's sources, a pool this old is
 /// loaded again in full: it catches what the fingerprint cannot see (a topic
 /// renamed by another process to a name of the same length).
@@ -501,5 +534,27 @@ impl MatchingQuery {
         found
             .remove(&request_id)
             .ok_or_else(|| ApiError::not_found("No support request has that id."))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mutations_said_to_leave_candidates_alone_exist() {
+        let sdl = crate::graphql::sdl();
+        let mutation = sdl
+            .split("type Mutation {")
+            .nth(1)
+            .and_then(|rest| rest.split("\n}").next())
+            .expect("the schema has mutations");
+        for name in LEAVE_CANDIDATES_ALONE {
+            assert!(
+                mutation.contains(&format!("\t{name}("))
+                    || mutation.contains(&format!("\t{name}:")),
+                "{name} is not a mutation"
+            );
+        }
     }
 }

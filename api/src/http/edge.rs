@@ -111,27 +111,50 @@ pub async fn charge_anonymous_pages(
     request: Request,
     next: Next,
 ) -> Response {
+    let posts = request.method() == Method::POST;
+    match charge(&state, client, posts) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => refusal,
+    }
+}
+
+/// Charges requests to the operational endpoints that ask the database
+/// (`/readyz`, `/metrics`) to the client address's allowance of requests, so
+/// that no one can keep the database busy through them. A scraper or a
+/// readiness probe asks far less often.
+pub async fn charge_operational(
+    State(state): State<AppState>,
+    client: ClientAddress,
+    request: Request,
+    next: Next,
+) -> Response {
+    match charge(&state, client, false) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => refusal,
+    }
+}
+
+/// Takes one request (and one write, for a post) from the client's
+/// allowances, or gives the 429 page.
+fn charge(state: &AppState, client: ClientAddress, write: bool) -> Result<(), Response> {
     let mut charged = state.anonymous_requests.take(client.0, 1);
-    if charged.is_ok() && request.method() == Method::POST {
+    if charged.is_ok() && write {
         charged = state.anonymous_writes.take(client.0, 1);
     }
-    match charged {
-        Ok(()) => next.run(request).await,
-        Err(retry) => {
-            let mut response = notice(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Please wait a moment",
-                &format!(
-                    "Too many requests have come from your address in the last minute. \
-                     Wait {} seconds and try again.",
-                    retry.seconds()
-                ),
-            )
-            .into_response();
-            super::retry_after(&mut response, retry.seconds());
-            response
-        }
-    }
+    charged.map_err(|retry| {
+        let mut response = notice(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Please wait a moment",
+            &format!(
+                "Too many requests have come from your address in the last minute. \
+                 Wait {} seconds and try again.",
+                retry.seconds()
+            ),
+        )
+        .into_response();
+        super::retry_after(&mut response, retry.seconds());
+        response
+    })
 }
 
 /// Headers on every answer. The pages carry secret tokens in their URLs and

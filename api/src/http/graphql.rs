@@ -310,11 +310,10 @@ async fn run(
                 .data(state.clone()),
         )
         .await;
-    // A mutation that ran may have changed what matching sees (a provider, a
-    // load, a topic's name): drop the candidate pool. Only a mutation that
-    // passed the guard (anonymous ones are counted against their address),
-    // so no query, whatever its text, empties the pool for others.
-    if operation.was_mutation() {
+    // A mutation that changed what matching sees (a provider, a load, a
+    // topic's name) drops the candidate pool; no query, no-op or failed
+    // mutation does, so no one can keep it empty for others.
+    if operation.changed_candidates(&response.data) {
         state.candidates.invalidate();
     }
     shape_response(media, response, state.settings.limits.max_response_bytes)

@@ -70,13 +70,18 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             edge::charge_anonymous_pages,
         ));
+    // The operational endpoints that ask the database count like anonymous
+    // requests; /healthz asks nothing and is free.
+    let operational = Router::new()
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
+        .route_layer(from_fn_with_state(state.clone(), edge::charge_operational));
     Router::new()
         .route("/graphql", post(graphql::execute).get(graphql::get))
         .merge(pages)
+        .merge(operational)
         .route("/surveys/{id}/responses.csv", get(survey_csv::download))
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::render))
         .fallback(page::not_found)
         .method_not_allowed_fallback(page::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), edge::deadline))

@@ -188,6 +188,7 @@ on_both_databases!(
         for repeated in [
             "{ __schema { a: types { name } b: types { name } } }",
             "{ a: __schema { queryType { name } } b: __schema { queryType { name } } }",
+            "{ a: __type(name: \"Query\") { name } b: __type(name: \"Mutation\") { name } }",
         ] {
             let (status, body) = app.graphql(repeated, json!({}), None).await;
             assert_eq!(status, 400, "{repeated}: {body}");

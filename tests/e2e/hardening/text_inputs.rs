@@ -178,7 +178,14 @@ on_both_databases!(
         let p = Programme::new(&app).await;
         // A name that reads backwards, or hides a zero-width space beside a
         // real one.
-        for name in ["rlo\u{202E}exe.png", "governance\u{200B}"] {
+        for name in [
+            "rlo\u{202E}exe.png",
+            "governance\u{200B}",
+            "governance\u{2063}",
+            "\u{200E}Left to right",
+            "\u{3164}",
+            "\u{2800}\u{2800}",
+        ] {
             let (_, body) = app
                 .graphql(CREATE_TOPIC, json!({"n": name}), Some(&p.staff))
                 .await;
@@ -200,6 +207,11 @@ on_both_databases!(
             .await;
         assert_eq!(status, 400, "{body}");
         refused_naming(&body, "startsAt", "between the years 1900 and 9999");
+        // A leap second anywhere: JavaScript and calendars cannot read it.
+        let (_, body) = app
+            .graphql(SCHEDULE, at("2027-03-02T10:59:60.5+05:00"), Some(&member))
+            .await;
+        refused_naming(&body, "startsAt", "60 seconds");
         // A real year, but further ahead than any meeting is booked.
         let (_, body) = app
             .graphql(SCHEDULE, at("9999-12-31T23:00:00Z"), Some(&member))
@@ -219,6 +231,47 @@ on_both_databases!(
             .await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(first_error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+        app.stop().await;
+    }
+);
+
+on_both_databases!(
+    addresses_mail_cannot_reach_are_refused,
+    |app: TestApp| async move {
+        let p = Programme::new(&app).await;
+        const CREATE_USER: &str = "mutation($i: CreateUserInput!) { createUser(input: $i) { id } }";
+        for email in [
+            "a,b@example.org",
+            "a@b@example.org",
+            "a@example..org",
+            "a@-example.org",
+            "ada\u{2063}@example.org",
+        ] {
+            let (_, body) = app
+                .graphql(
+                    CREATE_USER,
+                    json!({"i": {"email": email, "name": "Ada", "role": "MENTOR"}}),
+                    Some(&p.staff),
+                )
+                .await;
+            assert_eq!(
+                first_error_code(&body),
+                Some("BAD_USER_INPUT"),
+                "{email}: {body}"
+            );
+            assert_eq!(
+                body["errors"][0]["extensions"]["field"], "email",
+                "{email}: {body}"
+            );
+        }
+        let body = ok(app
+            .graphql(
+                CREATE_USER,
+                json!({"i": {"email": "o'brien+hive@example.co.uk", "name": "Ada", "role": "MENTOR"}}),
+                Some(&p.staff),
+            )
+            .await);
+        assert!(body["data"]["createUser"]["id"].is_string());
         app.stop().await;
     }
 );

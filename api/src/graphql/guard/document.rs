@@ -145,6 +145,8 @@ pub struct OperationFigures {
     pub root_fields: u64,
     /// How many times each root field (by its schema name) is asked for.
     pub root_field_counts: HashMap<String, u64>,
+    /// Each root field as (response key, schema name), spreads expanded.
+    pub root_field_keys: Vec<(String, String)>,
 }
 
 /// Why a document was refused while it was measured.
@@ -267,15 +269,18 @@ fn measure_operation(
     };
     let tally = walk.selection_set(root_type, &operation.selection_set.node, false)?;
     // Within the selection limit, so expanding the root's spreads is cheap.
-    let mut root_field_counts = HashMap::new();
-    walk.count_root_fields(&operation.selection_set.node, &mut root_field_counts);
+    let mut root_field_keys = Vec::new();
+    walk.root_fields(&operation.selection_set.node, &mut root_field_keys);
+    let mut root_field_counts: HashMap<String, u64> = HashMap::new();
+    for (_, name) in &root_field_keys {
+        *root_field_counts.entry(name.clone()).or_default() += 1;
+    }
     Ok(OperationFigures {
         kind: operation.ty,
         tally,
-        root_fields: root_field_counts
-            .values()
-            .fold(0u64, |sum, n| sum.saturating_add(*n)),
+        root_fields: root_field_keys.len() as u64,
         root_field_counts,
+        root_field_keys,
     })
 }
 
@@ -475,7 +480,7 @@ impl<'a> Walk<'a> {
             });
         };
         self.check_arguments(parent, meta, field)?;
-        if parent.starts_with("__") && field.alias.is_some() {
+        if (parent.starts_with("__") || name.starts_with("__")) && field.alias.is_some() {
             return Err(Refusal::AliasedIntrospection(name.to_string()));
         }
         let opens_collection = parent == "__Type" && TYPE_COLLECTIONS.contains(&name);
@@ -596,24 +601,29 @@ impl<'a> Walk<'a> {
         )
     }
 
-    /// Counts the root fields of an operation by their schema names, looking
-    /// through fragments and inline fragments at the root.
-    fn count_root_fields(&self, set: &'a SelectionSet, counts: &mut HashMap<String, u64>) {
+    /// The root fields of an operation as (response key, schema name),
+    /// looking through fragments and inline fragments at the root.
+    fn root_fields(&self, set: &'a SelectionSet, fields: &mut Vec<(String, String)>) {
         for selection in &set.items {
             match &selection.node {
                 Selection::Field(field) => {
-                    let count = counts.entry(field.node.name.node.to_string()).or_default();
-                    *count = count.saturating_add(1);
+                    let name = field.node.name.node.to_string();
+                    let key = field
+                        .node
+                        .alias
+                        .as_ref()
+                        .map_or_else(|| name.clone(), |alias| alias.node.to_string());
+                    fields.push((key, name));
                 }
                 Selection::FragmentSpread(spread) => {
                     if let Some(fragment) =
                         self.fragment_definition(&spread.node.fragment_name.node)
                     {
-                        self.count_root_fields(&fragment.selection_set.node, counts);
+                        self.root_fields(&fragment.selection_set.node, fields);
                     }
                 }
                 Selection::InlineFragment(inline) => {
-                    self.count_root_fields(&inline.node.selection_set.node, counts);
+                    self.root_fields(&inline.node.selection_set.node, fields);
                 }
             }
         }
@@ -695,11 +705,16 @@ pub fn check_input(
 /// SQLite, which keeps times as text, sorts them before this year.
 const YEARS: std::ops::RangeInclusive<i32> = 1900..=9999;
 
-/// Refuses a time outside [`YEARS`]; a string that is not a time at all is
-/// left for the scalar to refuse.
+/// Refuses a time outside [`YEARS`], and a leap second (`…T10:59:60Z`, which
+/// chrono reads but JavaScript and calendars cannot); a string that is not a
+/// time at all is left for the scalar to refuse.
 fn check_date_time(text: &str, path: &str) -> Result<(), Refusal> {
-    use chrono::Datelike;
+    use chrono::{Datelike, Timelike};
     match text.parse::<chrono::DateTime<chrono::Utc>>() {
+        Ok(time) if time.nanosecond() >= 1_000_000_000 => Err(Refusal::Input {
+            field: path.to_string(),
+            message: format!("`{path}` has 60 seconds in a minute; give a time up to :59."),
+        }),
         Ok(time) if !YEARS.contains(&time.year()) => Err(Refusal::Input {
             field: path.to_string(),
             message: format!(

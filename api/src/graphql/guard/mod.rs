@@ -42,15 +42,30 @@ use document::{OperationFigures, Refusal};
 /// whole schema.
 pub const ONCE_PER_OPERATION: &[&str] = &["requestSignIn", "__schema"];
 
-/// Where the guard says which kind of operation the request runs (a
-/// mutation, say), for the HTTP handler to read after execution.
+/// Where the guard says what the request runs (its kind and root fields),
+/// for the HTTP handler to read after execution.
 #[derive(Clone, Default)]
-pub struct OperationRun(pub Arc<OnceLock<OperationType>>);
+pub struct OperationRun(Arc<OnceLock<(OperationType, Vec<(String, String)>)>>);
 
 impl OperationRun {
-    /// Whether the request ran a mutation (as far as the guard saw).
-    pub fn was_mutation(&self) -> bool {
-        self.0.get() == Some(&OperationType::Mutation)
+    /// Whether a mutation field that can change the matching candidates
+    /// (any but `LEAVE_CANDIDATES_ALONE`) ran and answered, so that the
+    /// cached pool must go; a query, a refused or failed mutation, or
+    /// `mutation { __typename }` leaves it.
+    pub fn changed_candidates(&self, data: &async_graphql::Value) -> bool {
+        let Some((OperationType::Mutation, fields)) = self.0.get() else {
+            return false;
+        };
+        let async_graphql::Value::Object(answers) = data else {
+            return false;
+        };
+        fields.iter().any(|(key, name)| {
+            !name.starts_with("__")
+                && !crate::graphql::matching::LEAVE_CANDIDATES_ALONE.contains(&name.as_str())
+                && answers
+                    .get(key.as_str())
+                    .is_some_and(|answer| *answer != async_graphql::Value::Null)
+        })
     }
 }
 
@@ -182,6 +197,22 @@ pub fn rate_limited(retry: RetryAfter) -> ServerError {
     )
 }
 
+/// A syntax error in words for a person, where the parser names grammar
+/// rules (`expected executable_definition`): where it is, and what to check.
+fn plain_syntax_error(error: ServerError) -> ServerError {
+    let place = error
+        .locations
+        .first()
+        .map(|at| format!(" at line {}, column {}", at.line, at.column))
+        .unwrap_or_default();
+    let mut plain = refuse(format!(
+        "The query is not valid GraphQL{place}: check the brackets, quotes and field names \
+         there."
+    ));
+    plain.locations = error.locations;
+    plain
+}
+
 #[async_trait::async_trait]
 impl Extension for Guard {
     /// Runs before async-graphql parses the query itself: the document is
@@ -196,7 +227,7 @@ impl Extension for Guard {
     ) -> ServerResult<async_graphql::Request> {
         let variables = request.variables.clone();
         let operation_name = request.operation_name.clone();
-        let document = request.parsed_query()?;
+        let document = request.parsed_query().map_err(plain_syntax_error)?;
         let operation = document::measure(
             &ctx.schema_env.registry,
             document,
@@ -216,9 +247,56 @@ impl Extension for Guard {
         if let Some(operation) = &operation {
             self.check(&request, operation)?;
             if let Some(run) = request_data::<OperationRun>(&request) {
-                let _ = run.0.set(operation.kind);
+                let _ = run
+                    .0
+                    .set((operation.kind, operation.root_field_keys.clone()));
             }
         }
         next.run(ctx, request).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{Name, Value, indexmap::IndexMap};
+
+    use super::*;
+
+    fn ran(kind: OperationType, fields: &[(&str, &str)]) -> OperationRun {
+        let run = OperationRun::default();
+        let fields = fields
+            .iter()
+            .map(|(key, name)| (key.to_string(), name.to_string()))
+            .collect();
+        let _ = run.0.set((kind, fields));
+        run
+    }
+
+    fn answers(pairs: &[(&str, Value)]) -> Value {
+        let mut map = IndexMap::new();
+        for (key, value) in pairs {
+            map.insert(Name::new(key), value.clone());
+        }
+        Value::Object(map)
+    }
+
+    #[test]
+    fn only_a_mutation_that_changed_matching_drops_the_candidates() {
+        let done = Value::String("done".into());
+        // Proposing changes a provider's load.
+        let propose = ran(OperationType::Mutation, &[("p", "proposeMatch")]);
+        assert!(propose.changed_candidates(&answers(&[("p", done.clone())])));
+        // ...unless it failed.
+        assert!(!propose.changed_candidates(&answers(&[("p", Value::Null)])));
+        assert!(!propose.changed_candidates(&Value::Null));
+        // No-ops and mutations that leave matching alone.
+        let no_op = ran(OperationType::Mutation, &[("__typename", "__typename")]);
+        assert!(!no_op.changed_candidates(&answers(&[("__typename", done.clone())])));
+        let sign_in = ran(OperationType::Mutation, &[("signIn", "signIn")]);
+        assert!(!sign_in.changed_candidates(&answers(&[("signIn", done.clone())])));
+        // Queries, and requests the guard refused (nothing recorded).
+        let query = ran(OperationType::Query, &[("p", "proposeMatch")]);
+        assert!(!query.changed_candidates(&answers(&[("p", done.clone())])));
+        assert!(!OperationRun::default().changed_candidates(&answers(&[("p", done)])));
     }
 }

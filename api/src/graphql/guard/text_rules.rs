@@ -22,7 +22,9 @@ pub const TOKEN_RULE: TextRule = TextRule::line(100);
 /// one line, so nothing odd is stored meanwhile.
 pub const UNLISTED_RULE: TextRule = TextRule::line(200);
 
-const EMAIL: TextRule = TextRule::line(254);
+/// An email address (also checked by `auth::normalise_email`).
+pub const EMAIL_RULE: TextRule = TextRule::line(254);
+const EMAIL: TextRule = EMAIL_RULE;
 /// A person's name (also checked by `hive-api admin create-user`).
 pub const PERSON_NAME: TextRule = TextRule::line(200);
 const TERM_NAME: TextRule = TextRule::line(80);
