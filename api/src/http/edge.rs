@@ -113,8 +113,8 @@ pub async fn charge_anonymous_pages(
 ) -> Response {
     let posts = request.method() == Method::POST;
     match charge(&state, client, posts) {
-        Ok(()) => next.run(request).await,
-        Err(refusal) => refusal,
+        None => next.run(request).await,
+        Some(refusal) => refusal,
     }
 }
 
@@ -129,19 +129,19 @@ pub async fn charge_operational(
     next: Next,
 ) -> Response {
     match charge(&state, client, false) {
-        Ok(()) => next.run(request).await,
-        Err(refusal) => refusal,
+        None => next.run(request).await,
+        Some(refusal) => refusal,
     }
 }
 
 /// Takes one request (and one write, for a post) from the client's
-/// allowances, or gives the 429 page.
-fn charge(state: &AppState, client: ClientAddress, write: bool) -> Result<(), Response> {
+/// allowances; the 429 page when either is spent.
+fn charge(state: &AppState, client: ClientAddress, write: bool) -> Option<Response> {
     let mut charged = state.anonymous_requests.take(client.0, 1);
     if charged.is_ok() && write {
         charged = state.anonymous_writes.take(client.0, 1);
     }
-    charged.map_err(|retry| {
+    charged.err().map(|retry| {
         let mut response = notice(
             StatusCode::TOO_MANY_REQUESTS,
             "Please wait a moment",

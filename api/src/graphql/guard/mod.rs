@@ -42,10 +42,14 @@ use document::{OperationFigures, Refusal};
 /// whole schema.
 pub const ONCE_PER_OPERATION: &[&str] = &["requestSignIn", "__schema"];
 
-/// Where the guard says what the request runs (its kind and root fields),
-/// for the HTTP handler to read after execution.
+/// What the guard saw of the operation that runs: its kind and its root
+/// fields as (response key, schema name).
+type RanOperation = (OperationType, Vec<(String, String)>);
+
+/// Where the guard says what the request runs, for the HTTP handler to read
+/// after execution.
 #[derive(Clone, Default)]
-pub struct OperationRun(Arc<OnceLock<(OperationType, Vec<(String, String)>)>>);
+pub struct OperationRun(Arc<OnceLock<RanOperation>>);
 
 impl OperationRun {
     /// Whether a mutation field that can change the matching candidates
