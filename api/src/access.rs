@@ -12,7 +12,7 @@ use sea_orm::{
     QuerySelect, RelationTrait,
 };
 
-use crate::auth::Viewer;
+use crate::{auth::Viewer, error::ApiResult};
 
 /// How the viewer stands towards one organisation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -90,6 +90,56 @@ pub async fn provider_load(conn: &impl ConnectionTrait, provider_id: i64) -> Res
         )
         .count(conn)
         .await
+}
+
+/// How the viewer stands towards an engagement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Party {
+    Provider,
+    ClientMember,
+    Staff,
+    Outsider,
+}
+
+/// Works out the viewer's part in an engagement (one query at most).
+pub async fn party(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    engagement: &engagements::Model,
+) -> ApiResult<Party> {
+    let Some(user) = viewer.user.as_ref() else {
+        return Ok(Party::Outsider);
+    };
+    Ok(match user.role {
+        Role::Staff => Party::Staff,
+        Role::Member => {
+            let organisation: Option<i64> =
+                support_requests::Entity::find_by_id(engagement.support_request_id)
+                    .select_only()
+                    .column(support_requests::Column::OrganisationId)
+                    .into_tuple()
+                    .one(conn)
+                    .await?;
+            if organisation.is_some() && organisation == user.organisation_id {
+                Party::ClientMember
+            } else {
+                Party::Outsider
+            }
+        }
+        Role::Mentor | Role::Adviser => {
+            let owner: Option<i64> = providers::Entity::find_by_id(engagement.provider_id)
+                .select_only()
+                .column(providers::Column::UserId)
+                .into_tuple()
+                .one(conn)
+                .await?;
+            if owner == Some(user.id) {
+                Party::Provider
+            } else {
+                Party::Outsider
+            }
+        }
+    })
 }
 
 #[cfg(test)]

@@ -146,10 +146,36 @@ impl From<sea_orm::DbErr> for ApiError {
     fn from(error: sea_orm::DbErr) -> Self {
         let detail = format!("database: {error}");
         if database_unreachable(&error) {
-            ApiError::Unavailable(detail)
-        } else {
-            ApiError::Internal(detail)
+            return ApiError::Unavailable(detail);
         }
+        // Two changes at the same moment: a unique key the other took first
+        // (where a lock did not already make the second wait and see it), or
+        // PostgreSQL giving up one side of a deadlock or a serialisation
+        // failure. Either is the client's to retry, never an INTERNAL.
+        if matches!(
+            error.sql_err(),
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+        ) || lost_a_race(&error)
+        {
+            tracing::warn!(%detail, "a change lost a race");
+            return ApiError::Conflict(
+                "Someone else changed this at the same moment; reload it and try again.".into(),
+            );
+        }
+        ApiError::Internal(detail)
+    }
+}
+
+/// PostgreSQL's deadlock (40P01) and serialisation failure (40001).
+fn lost_a_race(error: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    match error {
+        DbErr::Exec(RuntimeErr::SqlxError(sqlx)) | DbErr::Query(RuntimeErr::SqlxError(sqlx)) => {
+            sqlx.as_database_error()
+                .and_then(|e| e.code())
+                .is_some_and(|code| code == "40P01" || code == "40001")
+        }
+        _ => false,
     }
 }
 

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod programme;
 pub mod rate_limit;
 pub mod regions;
 pub mod rules;

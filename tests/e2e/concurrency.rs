@@ -203,3 +203,121 @@ on_both_databases!(
         app.stop().await;
     }
 );
+
+const SCHEDULE: &str =
+    "mutation($i: ScheduleMeetingInput!) { scheduleMeeting(input: $i) { id status } }";
+const RECORD: &str = "mutation($i: RecordMeetingInput!) { recordMeeting(input: $i) { id status } }";
+
+/// A slot for `engagement`, `hours` from now, an hour long.
+fn slot(engagement: &str, hours: i64) -> Value {
+    json!({"i": {"engagementId": engagement, "startsAt": (Utc::now() + chrono::Duration::hours(hours)).to_rfc3339(), "durationMinutes": 60, "format": "VIDEO"}})
+}
+
+/// An ACTIVE engagement of 3 days: (engagement id, member token, provider token).
+async fn active_engagement(app: &TestApp, p: &Programme, name: &str) -> (String, String, String) {
+    let (coop, member) = p.coop(app, &format!("{name} Co-op")).await;
+    let (mentor, mentor_token, _) = p
+        .provider(app, "MENTOR", &format!("{name} Mentor"), 5, None)
+        .await;
+    let request = p.request(app, &coop, "MENTORING").await;
+    let engagement = p.proposed(app, &request, &mentor, 3).await;
+    p.accept(app, &engagement, &mentor_token).await;
+    (engagement, member, mentor_token)
+}
+
+/// Only the codes a rule gives may refuse; never INTERNAL.
+fn refused_only_by_rules(bodies: &[(u16, Value)]) {
+    for (status, body) in bodies {
+        let code = first_error_code(body);
+        assert!(
+            *status == 200 && matches!(code, None | Some("CONFLICT") | Some("BAD_USER_INPUT")),
+            "{status}: {body}"
+        );
+    }
+}
+
+on_both_databases!(
+    concurrent_recordings_never_pass_the_allocation,
+    |app: TestApp| async move {
+        let p = Programme::new(&app).await;
+        let (engagement, member, _) = active_engagement(&app, &p, "Budget").await;
+        // Twenty meetings booked, then all in the past, each to be recorded
+        // as a whole day against an allocation of three.
+        let mut meetings = Vec::new();
+        for i in 0..20 {
+            let body = crate::support::programme::ok(
+                app.graphql(SCHEDULE, slot(&engagement, 24 + 2 * i), Some(&member))
+                    .await,
+            );
+            meetings.push(
+                body["data"]["scheduleMeeting"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+        entity::meetings::Entity::update_many()
+            .col_expr(
+                entity::meetings::Column::StartsAt,
+                sea_orm::sea_query::Expr::value(Utc::now() - chrono::Duration::days(1)),
+            )
+            .exec(&app.db)
+            .await
+            .unwrap();
+        let bodies = join_all(meetings.iter().map(|m| {
+            app.graphql(
+                RECORD,
+                json!({"i": {"meetingId": m, "held": true, "daysCounted": 1.0}}),
+                Some(&member),
+            )
+        }))
+        .await;
+        refused_only_by_rules(&bodies);
+        let held = bodies
+            .iter()
+            .filter(|(_, b)| b["data"]["recordMeeting"]["status"] == "HELD")
+            .count();
+        assert_eq!(held, 3, "three whole days fit an allocation of three");
+        let used = hive_api::programme::meetings::days_used(&app.db, decode(&engagement))
+            .await
+            .unwrap();
+        assert_eq!(used, 3.0, "days used never pass the allocation");
+        app.stop().await;
+    }
+);
+
+on_both_databases!(
+    concurrent_bookings_never_share_a_slot,
+    |app: TestApp| async move {
+        let p = Programme::new(&app).await;
+        // One mentor with five active engagements; twenty bookings of the same
+        // hour, four on each, all at once.
+        let (mentor, mentor_token, _) = p.provider(&app, "MENTOR", "Diary Mentor", 5, None).await;
+        let mut engagements = Vec::new();
+        for i in 0..5 {
+            let (coop, _) = p.coop(&app, &format!("Diary Client {i}")).await;
+            let request = p.request(&app, &coop, "MENTORING").await;
+            let engagement = p.proposed(&app, &request, &mentor, 3).await;
+            p.accept(&app, &engagement, &mentor_token).await;
+            engagements.push(engagement);
+        }
+        let bodies =
+            join_all((0..20).map(|i| {
+                app.graphql(SCHEDULE, slot(&engagements[i % 5], 48), Some(&mentor_token))
+            }))
+            .await;
+        refused_only_by_rules(&bodies);
+        let booked = bodies
+            .iter()
+            .filter(|(_, b)| b["data"]["scheduleMeeting"]["status"] == "SCHEDULED")
+            .count();
+        assert_eq!(booked, 1, "one meeting per provider per slot: {bodies:?}");
+        let scheduled = entity::meetings::Entity::find()
+            .filter(entity::meetings::Column::Status.eq(entity::meetings::MeetingStatus::Scheduled))
+            .count(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(scheduled, 1);
+        app.stop().await;
+    }
+);

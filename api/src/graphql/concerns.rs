@@ -15,11 +15,9 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 
-use super::{
-    meetings::{Party, party},
-    relay::{NodeType, decode_id_of, global_id},
-};
+use super::relay::{NodeType, decode_id_of, global_id};
 use crate::{
+    access::{Party, party},
     audit,
     auth::{RoleGuard, viewer},
     error::{ApiError, ApiResult},

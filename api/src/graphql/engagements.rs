@@ -121,12 +121,14 @@ impl Engagement {
     }
     /// Days used so far: the sum of held meetings' days.
     async fn days_used(&self, ctx: &Context<'_>) -> ApiResult<f64> {
-        Ok(super::meetings::held_days(&self.meeting_rows(ctx).await?))
+        Ok(crate::programme::meetings::held_days(
+            &self.meeting_rows(ctx).await?,
+        ))
     }
     /// The timetable, in time order; private fields answer to the viewer's part.
     async fn meetings(&self, ctx: &Context<'_>) -> ApiResult<Vec<super::meetings::Meeting>> {
         let state = ctx.data_unchecked::<AppState>();
-        let party = super::meetings::party(&state.db, viewer(ctx), &self.0).await?;
+        let party = crate::access::party(&state.db, viewer(ctx), &self.0).await?;
         Ok(self
             .meeting_rows(ctx)
             .await?
@@ -482,8 +484,8 @@ pub async fn end_early(
         .one(db)
         .await?
         .ok_or_else(|| ApiError::not_found("No engagement has that id."))?;
-    let party = super::meetings::party(db, viewer, &found).await?;
-    if party == super::meetings::Party::Outsider {
+    let party = crate::access::party(db, viewer, &found).await?;
+    if party == crate::access::Party::Outsider {
         return Err(ApiError::forbidden(
             "Only the two parties and staff end an engagement.",
         ));
@@ -513,8 +515,8 @@ pub async fn end_early(
     request_row.update(&txn).await?;
 
     let ended_by = match party {
-        super::meetings::Party::Provider => EndedBy::Provider,
-        super::meetings::Party::ClientMember => EndedBy::Client,
+        crate::access::Party::Provider => EndedBy::Provider,
+        crate::access::Party::ClientMember => EndedBy::Client,
         _ => EndedBy::Staff,
     };
     match_notifications::ended_early(&txn, &updated, &request, ended_by).await?;

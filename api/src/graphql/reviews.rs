@@ -27,11 +27,11 @@ use sea_orm::{
 };
 
 use super::{
-    meetings::{Party, party},
     relay::{NodeType, decode_id_of, global_id},
     support_requests::Kind,
 };
 use crate::{
+    access::{Party, party},
     audit,
     auth::{RoleGuard, Viewer, viewer},
     error::{ApiError, ApiResult},
