@@ -321,3 +321,52 @@ on_both_databases!(
         app.stop().await;
     }
 );
+
+on_both_databases!(
+    concurrent_answers_from_one_link_store_one_response,
+    |app: TestApp| async move {
+        use crate::support::census::{Census, token_of};
+        let census = Census::new(&app).await;
+        let coop = census
+            .coop(&app, "Twice Answered", Some(0), "North West", "TRADING")
+            .await;
+        census.launch(&app, &census.survey, json!({})).await;
+        let link = app
+            .smtp
+            .wait_for(&coop.email, 1, std::time::Duration::from_secs(20))
+            .await[0]
+            .link_containing("/s/")
+            .expect("a survey link");
+        let token = token_of(&link);
+        let q = census.questions(&app, &census.survey).await;
+        let answers = json!([
+            {"questionId": q[0].0, "choiceIds": [q[0].2[1]]},
+            {"questionId": q[1].0, "choiceIds": [q[1].2[0], q[1].2[1]]},
+            {"questionId": q[2].0, "number": 2},
+            {"questionId": q[3].0, "number": 14},
+            {"questionId": q[4].0, "text": "Community shares."}
+        ]);
+        const SUBMIT: &str = "mutation($t: String!, $a: [SurveyAnswerInput!]!) {
+            submitSurveyResponse(token: $t, answers: $a) { submittedAt } }";
+        // Twenty submits of the same link at once: each replaces the one
+        // before, so one response with each answer once.
+        let bodies =
+            join_all((0..20).map(|_| app.graphql(SUBMIT, json!({"t": token, "a": answers}), None)))
+                .await;
+        for (status, body) in &bodies {
+            assert_eq!(*status, 200, "{body}");
+            assert!(body["errors"].is_null(), "no INTERNAL, no refusal: {body}");
+        }
+        let responses = entity::survey_responses::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(responses, 1);
+        let stored = entity::survey_answers::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(stored, 6, "each answer once (two choices make two rows)");
+        app.stop().await;
+    }
+);

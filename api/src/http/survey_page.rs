@@ -19,12 +19,10 @@ use crate::{
     error::{ApiError, ErrorCode},
     graphql::{
         relay::{NodeType, decode_id_of},
-        survey_answers::{
-            FieldError, MAX_TEXT_CHARS, RawAnswer, SubmitError, SurveyInvitation, invitation,
-            submit,
-        },
+        survey_answers::{SurveyInvitation, invitation},
         surveys::SurveyQuestion,
     },
+    programme::survey_answers::{FieldError, MAX_TEXT_CHARS, RawAnswer, SubmitError, submit},
     state::AppState,
 };
 

@@ -11,9 +11,9 @@
 //! second one waits, then reads what the first wrote.
 //!
 //! Lock order, always the same so that two changes never wait on each other:
-//! request → engagement → provider → everything else (an invitation, a
-//! review). [`Change::lock_engagement`] takes the engagement's request first
-//! for that reason.
+//! request → engagement → provider → everything else (a survey before its
+//! invitation, a review). [`Change::lock_engagement`] takes the engagement's
+//! request first for that reason.
 
 use entity::{engagements, providers, support_requests};
 use sea_orm::{
@@ -61,6 +61,25 @@ impl<'v> Change<'v> {
     {
         let select = if self.txn.get_database_backend() == DbBackend::Postgres {
             select.lock_exclusive()
+        } else {
+            select
+        };
+        select
+            .one(&self.txn)
+            .await?
+            .ok_or_else(|| ApiError::not_found(missing))
+    }
+
+    /// Reads a row and holds it from changing until the change ends (`FOR
+    /// SHARE` on PostgreSQL): others may read it and hold it too, but not
+    /// change it. For a row the change relies on without changing, such as a
+    /// survey that must stay open while answers are stored.
+    pub async fn lock_shared<E>(&self, select: Select<E>, missing: &str) -> ApiResult<E::Model>
+    where
+        E: EntityTrait,
+    {
+        let select = if self.txn.get_database_backend() == DbBackend::Postgres {
+            select.lock_shared()
         } else {
             select
         };

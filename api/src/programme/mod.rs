@@ -11,3 +11,4 @@
 
 pub mod change;
 pub mod meetings;
+pub mod survey_answers;
