@@ -101,6 +101,24 @@ pub enum Party {
     Outsider,
 }
 
+/// The viewer's part in an engagement, from the two facts it turns on: the
+/// requesting co-op and the user behind the engagement's provider. A
+/// provider is a party to their own engagements only: not to the one another
+/// provider got on a request they declined or left.
+pub fn party_of(viewer: &Viewer, request_organisation_id: i64, provider_user_id: i64) -> Party {
+    let Some(user) = viewer.user.as_ref() else {
+        return Party::Outsider;
+    };
+    match user.role {
+        Role::Staff => Party::Staff,
+        Role::Member if user.organisation_id == Some(request_organisation_id) => {
+            Party::ClientMember
+        }
+        Role::Mentor | Role::Adviser if user.id == provider_user_id => Party::Provider,
+        _ => Party::Outsider,
+    }
+}
+
 /// Works out the viewer's part in an engagement (one query at most).
 pub async fn party(
     conn: &impl ConnectionTrait,

@@ -193,3 +193,100 @@ async fn the_matrix(app: TestApp) {
 }
 
 on_both_databases!(each_confidential_field_for_each_viewer, the_matrix);
+
+on_both_databases!(
+    a_provider_sees_only_their_own_engagements,
+    |app: TestApp| async move {
+        let p = Programme::new(&app).await;
+        let (coop, member) = p.coop(&app, "Twice Matched").await;
+        let request = p.request(&app, &coop, "MENTORING").await;
+        let (first, first_token, _) = p.provider(&app, "MENTOR", "First Mentor", 2, None).await;
+        let (second, second_token, _) = p.provider(&app, "MENTOR", "Second Mentor", 2, None).await;
+        let declined = p.proposed(&app, &request, &first, 3).await;
+        ok(app
+            .graphql(
+                "mutation($e: ID!) { respondToMatch(engagementId: $e, accept: false, reason: \"Busy\") { status } }",
+                json!({"e": declined}),
+                Some(&first_token),
+            )
+            .await);
+        let matched = p.proposed(&app, &request, &second, 3).await;
+        p.accept(&app, &matched, &second_token).await;
+
+        // The provider who declined keeps the request's public part and their
+        // own declined engagement, and nothing of the other's.
+        const READ: &str = "query($e: ID!) { engagement(id: $e) { id groundRules feePence } }";
+        const NODE: &str = "query($e: ID!) { node(id: $e) { id ... on Engagement { feePence } } }";
+        for query in [READ, NODE] {
+            let (_, body) = app
+                .graphql(query, json!({"e": matched}), Some(&first_token))
+                .await;
+            assert_eq!(first_error_code(&body), Some("FORBIDDEN"), "{body}");
+            let (_, body) = app
+                .graphql(query, json!({"e": matched}), Some(&second_token))
+                .await;
+            assert!(
+                body["errors"].is_null(),
+                "its own provider reads it: {body}"
+            );
+            let (_, body) = app
+                .graphql(query, json!({"e": matched}), Some(&member))
+                .await;
+            assert!(body["errors"].is_null(), "the co-op reads it: {body}");
+        }
+        let body = ok(app
+            .graphql(
+                "query($r: ID!) { supportRequest(id: $r) { status goals engagements { id status } } }",
+                json!({"r": request}),
+                Some(&first_token),
+            )
+            .await);
+        assert_eq!(body["data"]["supportRequest"]["status"], "MATCHED");
+        assert_eq!(
+            body["data"]["supportRequest"]["engagements"],
+            json!([{"id": declined, "status": "DECLINED"}])
+        );
+        let body = ok(app
+            .graphql(
+                "query($r: ID!) { supportRequest(id: $r) { engagements { id } } }",
+                json!({"r": request}),
+                Some(&member),
+            )
+            .await);
+        assert_eq!(
+            body["data"]["supportRequest"]["engagements"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2,
+            "the co-op sees both"
+        );
+
+        // No held meetings yet: no days used, and not "-0".
+        let (_, body) = app
+            .graphql(
+                "query($e: ID!) { engagement(id: $e) { daysUsed } }",
+                json!({"e": matched}),
+                Some(&member),
+            )
+            .await;
+        assert_eq!(body["data"]["engagement"]["daysUsed"], json!(0.0));
+        assert!(!body.to_string().contains("-0"), "{body}");
+
+        // Nothing of the programme without signing in, by any path.
+        for (query, id) in [
+            ("query($i: ID!) { node(id: $i) { id } }", &second),
+            ("query($i: ID!) { provider(id: $i) { id } }", &second),
+            ("query($i: ID!) { node(id: $i) { id } }", &matched),
+            ("query($i: ID!) { node(id: $i) { id } }", &p.topics[0]),
+        ] {
+            let (_, body) = app.graphql(query, json!({"i": id}), None).await;
+            assert_eq!(
+                first_error_code(&body),
+                Some("UNAUTHENTICATED"),
+                "{query}: {body}"
+            );
+        }
+        app.stop().await;
+    }
+);

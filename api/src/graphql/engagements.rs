@@ -25,7 +25,7 @@ use super::{
     loaders::{EngagementMeetingsKey, EngagementReviewsKey, Loaders, ProviderKey},
     providers::Provider,
     relay::{NodeType, decode_id_of, global_id},
-    support_requests::{SupportRequest, lock_request, may_see_request},
+    support_requests::{SupportRequest, lock_request},
 };
 use crate::{
     audit,
@@ -162,7 +162,8 @@ impl Engagement {
     }
 }
 
-/// Loads an engagement the viewer may see (as they may see its request).
+/// Loads an engagement the viewer is a party to (staff, the co-op's
+/// members, its own provider: `access::party`).
 pub async fn load_engagement(ctx: &Context<'_>, id: &ID) -> ApiResult<engagements::Model> {
     let state = ctx.data_unchecked::<AppState>();
     let id = decode_id_of(NodeType::Engagement, id)?;
@@ -170,11 +171,9 @@ pub async fn load_engagement(ctx: &Context<'_>, id: &ID) -> ApiResult<engagement
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::not_found("No engagement has that id."))?;
-    let request = support_requests::Entity::find_by_id(engagement.support_request_id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::internal("engagement without request"))?;
-    if !may_see_request(&state.db, viewer(ctx), &request).await? {
+    if crate::access::party(&state.db, viewer(ctx), &engagement).await?
+        == crate::access::Party::Outsider
+    {
         return Err(ApiError::forbidden("You may not see this engagement."));
     }
     Ok(engagement)

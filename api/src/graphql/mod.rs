@@ -53,7 +53,9 @@ pub struct NodeQuery;
 
 #[Object]
 impl NodeQuery {
-    /// Fetches any object by its global id.
+    /// Fetches any object by its global id, under the same read rules as the
+    /// object's own query; nothing is read without signing in.
+    #[graphql(guard = "crate::auth::RoleGuard::signed_in()")]
     async fn node(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Node> {
         let state = ctx.data_unchecked::<crate::state::AppState>();
         match decode_global_id(&id)? {

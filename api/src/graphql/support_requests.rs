@@ -118,16 +118,33 @@ impl SupportRequest {
     async fn decline_reason(&self) -> Option<&str> {
         self.0.decline_reason.as_deref()
     }
-    /// Every proposal and engagement on this request, oldest first.
+    /// Every proposal and engagement on this request, oldest first; for a
+    /// provider, only their own (not the one another provider got after they
+    /// declined).
     async fn engagements(&self, ctx: &Context<'_>) -> ApiResult<Vec<Engagement>> {
-        Ok(ctx
-            .data_unchecked::<Loaders>()
+        let loaders = ctx.data_unchecked::<Loaders>();
+        let mut rows = loaders
             .load_one(RequestEngagementsKey(self.0.id))
             .await?
-            .unwrap_or_default()
-            .into_iter()
-            .map(Engagement)
-            .collect())
+            .unwrap_or_default();
+        let viewer = viewer(ctx);
+        if matches!(viewer.role(), Some(Role::Mentor | Role::Adviser)) {
+            let providers = loaders
+                .load_many(
+                    rows.iter()
+                        .map(|e| super::loaders::ProviderKey(e.provider_id)),
+                )
+                .await?;
+            rows.retain(|engagement| {
+                providers
+                    .get(&super::loaders::ProviderKey(engagement.provider_id))
+                    .is_some_and(|provider| {
+                        crate::access::party_of(viewer, self.0.organisation_id, provider.user_id)
+                            != crate::access::Party::Outsider
+                    })
+            });
+        }
+        Ok(rows.into_iter().map(Engagement).collect())
     }
     /// Providers to propose, best first, with reasons (staff; empty once the
     /// request is no longer open). As `matchSuggestions`, batched across a page.
