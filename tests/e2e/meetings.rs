@@ -286,7 +286,20 @@ on_both_databases!(an_early_end_and_a_rematch, |app: TestApp| async move {
     let engagement = p.proposed(&app, &request, &first, 3).await;
     p.accept(&app, &engagement, &first_token).await;
 
-    let end = "mutation($e: ID!, $r: String!) { endEngagement(engagementId: $e, reason: $r) { status endReason } }";
+    // A meeting in the diary when it ends.
+    let body = ok(app
+        .graphql(
+            SCHEDULE,
+            json!({"i": slot(&engagement, 72, 60)}),
+            Some(&member),
+        )
+        .await);
+    let booked = body["data"]["scheduleMeeting"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let end = "mutation($e: ID!, $r: String!) { endEngagement(engagementId: $e, reason: $r) { status endReason meetings { id status } } }";
     let (_, body) = app
         .graphql(
             end,
@@ -307,6 +320,21 @@ on_both_databases!(an_early_end_and_a_rematch, |app: TestApp| async move {
         )
         .await);
     assert_eq!(body["data"]["endEngagement"]["status"], "ENDED_EARLY");
+    // Its scheduled meeting is cancelled, and leaves the parties' calendars.
+    assert_eq!(
+        body["data"]["endEngagement"]["meetings"],
+        json!([{"id": booked, "status": "CANCELLED"}])
+    );
+    let cancelled = app
+        .smtp
+        .wait_for_subject(
+            &first_email,
+            "meeting cancelled",
+            std::time::Duration::from_secs(20),
+        )
+        .await;
+    let (method, _) = cancelled.calendar().expect("a calendar part");
+    assert_eq!(method, "CANCEL");
     let (_, body) = app
         .graphql(end, json!({"e": engagement, "r": "Again."}), Some(&member))
         .await;

@@ -463,10 +463,12 @@ pub async fn respond(
 }
 
 /// Ends an ACTIVE engagement early (either party or staff): the request goes
-/// back to MATCHING, that provider is not suggested for it again, and both
-/// parties and staff are told.
+/// back to MATCHING, that provider is not suggested for it again, its
+/// scheduled meetings are cancelled (with their calendar cancellations), and
+/// both parties and staff are told.
 pub async fn end_early(
     db: &DatabaseConnection,
+    settings: &hive_worker::Settings,
     viewer: &Viewer,
     engagement_id: i64,
     reason: &str,
@@ -508,6 +510,7 @@ pub async fn end_early(
     row.end_reason = Set(Some(reason.to_string()));
     row.updated_at = Set(now);
     let updated = row.update(&txn).await?;
+    crate::programme::meetings::cancel_all_scheduled(&txn, settings, &updated).await?;
     let mut request_row: support_requests::ActiveModel = request.clone().into();
     request_row.status = Set(SupportRequestStatus::Matching);
     request_row.updated_at = Set(now);
@@ -641,7 +644,7 @@ impl EngagementMutation {
     ) -> ApiResult<Engagement> {
         let state = ctx.data_unchecked::<AppState>();
         let id = decode_id_of(NodeType::Engagement, &engagement_id)?;
-        let engagement = end_early(&state.db, viewer(ctx), id, &reason).await?;
+        let engagement = end_early(&state.db, &state.settings, viewer(ctx), id, &reason).await?;
         state.outbox_signal.notify_one();
         Ok(Engagement(engagement))
     }

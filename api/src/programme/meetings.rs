@@ -354,6 +354,33 @@ pub async fn cancel(
     Ok((row, party))
 }
 
+/// Cancels every scheduled meeting of an engagement that has just ended
+/// early, on the change that ends it: each sends its cancellation (the
+/// calendar's CANCEL, so the meeting leaves the parties' calendars) and loses
+/// its reminders. Without this they stayed in the diary, reminded, of an
+/// engagement that no longer was.
+pub async fn cancel_all_scheduled(
+    conn: &impl ConnectionTrait,
+    settings: &Settings,
+    engagement: &engagements::Model,
+) -> ApiResult<()> {
+    let scheduled = meetings::Entity::find()
+        .filter(meetings::Column::EngagementId.eq(engagement.id))
+        .filter(meetings::Column::Status.eq(MeetingStatus::Scheduled))
+        .all(conn)
+        .await?;
+    for meeting in scheduled {
+        let sequence = meeting.sequence + 1;
+        let mut row: meetings::ActiveModel = meeting.into();
+        row.status = Set(MeetingStatus::Cancelled);
+        row.sequence = Set(sequence);
+        row.updated_at = Set(Utc::now());
+        let row = row.update(conn).await?;
+        meeting_reminders::on_change(conn, settings, engagement, &row, Reminder::Cancelled).await?;
+    }
+    Ok(())
+}
+
 /// What happened at a meeting.
 pub struct MeetingRecord {
     pub meeting_id: i64,
