@@ -370,3 +370,55 @@ on_both_databases!(
         app.stop().await;
     }
 );
+
+on_both_databases!(
+    concurrent_resolutions_resolve_a_concern_once,
+    |app: TestApp| async move {
+        let p = Programme::new(&app).await;
+        let (engagement, member, _) = active_engagement(&app, &p, "Concerned").await;
+        let body = crate::support::programme::ok(
+            app.graphql(
+                "mutation($e: ID!) { raiseConcern(engagementId: $e, category: OTHER, details: \"Something happened.\") { id } }",
+                json!({"e": engagement}),
+                Some(&member),
+            )
+            .await,
+        );
+        let concern = body["data"]["raiseConcern"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let bodies = join_all((0..20).map(|i| {
+            app.graphql(
+                "mutation($c: ID!, $o: String!) { resolveConcern(concernId: $c, outcome: $o) { status outcome } }",
+                json!({"c": concern, "o": format!("Outcome {i}")}),
+                Some(&p.staff),
+            )
+        }))
+        .await;
+        refused_only_by_rules(&bodies);
+        let resolved: Vec<&Value> = bodies
+            .iter()
+            .map(|(_, b)| &b["data"]["resolveConcern"])
+            .filter(|r| r["status"] == "RESOLVED")
+            .collect();
+        assert_eq!(resolved.len(), 1, "resolved once: {bodies:?}");
+        let stored = entity::concerns::Entity::find_by_id(decode(&concern))
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stored.outcome.as_deref(),
+            resolved[0]["outcome"].as_str(),
+            "the outcome kept is the one answered"
+        );
+        let trail = entity::audit_log::Entity::find()
+            .filter(entity::audit_log::Column::Action.eq("resolveConcern"))
+            .count(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(trail, 1);
+        app.stop().await;
+    }
+);

@@ -7,20 +7,15 @@ use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
 use entity::{
     concerns::{self, ConcernStatus},
-    engagements,
     users::Role,
 };
-use hive_worker::jobs::concern_alerts;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::relay::{NodeType, decode_id_of, global_id};
 use crate::{
-    access::{Party, party},
-    audit,
     auth::{RoleGuard, viewer},
-    error::{ApiError, ApiResult},
+    error::ApiResult,
+    programme,
     state::AppState,
 };
 
@@ -112,50 +107,16 @@ impl ConcernMutation {
         details: String,
     ) -> ApiResult<Concern> {
         let state = ctx.data_unchecked::<AppState>();
-        let viewer = viewer(ctx);
-        let user = viewer.require_user()?;
-        let details = details.trim();
-        if details.is_empty() || details.chars().count() > 10_000 {
-            return Err(ApiError::bad_input(
-                "details",
-                "Say what happened, in up to 10,000 characters.",
-            ));
-        }
         let id = decode_id_of(NodeType::Engagement, &engagement_id)?;
-        let txn = hive_worker::db::begin_write(&state.db).await?;
-        let engagement = engagements::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| ApiError::not_found("No engagement has that id."))?;
-        if !matches!(
-            party(&txn, viewer, &engagement).await?,
-            Party::Provider | Party::ClientMember
-        ) {
-            return Err(ApiError::forbidden(
-                "Only the two parties raise a concern on an engagement.",
-            ));
-        }
-        let row = concerns::ActiveModel {
-            engagement_id: Set(engagement.id),
-            raised_by_user_id: Set(user.id),
-            category: Set(category.into()),
-            details: Set(details.to_string()),
-            status: Set(ConcernStatus::Open),
-            created_at: Set(Utc::now()),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        concern_alerts::raised(&txn, &state.settings.public_url, &row, &engagement).await?;
-        audit::record(
-            &txn,
-            viewer,
-            "raiseConcern",
-            Some(("Concern", row.id)),
-            None,
+        let row = programme::concerns::raise(
+            &state.db,
+            &state.settings.public_url,
+            viewer(ctx),
+            id,
+            category.into(),
+            &details,
         )
         .await?;
-        txn.commit().await?;
         state.outbox_signal.notify_one();
         Ok(Concern(row))
     }
@@ -169,37 +130,9 @@ impl ConcernMutation {
         outcome: String,
     ) -> ApiResult<Concern> {
         let state = ctx.data_unchecked::<AppState>();
-        let outcome = outcome.trim();
-        if outcome.is_empty() || outcome.chars().count() > 10_000 {
-            return Err(ApiError::bad_input(
-                "outcome",
-                "Say how it was resolved, in up to 10,000 characters.",
-            ));
-        }
         let id = decode_id_of(NodeType::Concern, &concern_id)?;
-        let txn = hive_worker::db::begin_write(&state.db).await?;
-        let concern = concerns::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| ApiError::not_found("No concern has that id."))?;
-        if concern.status == ConcernStatus::Resolved {
-            return Err(ApiError::conflict("This concern is already resolved."));
-        }
-        let mut row: concerns::ActiveModel = concern.into();
-        row.status = Set(ConcernStatus::Resolved);
-        row.outcome = Set(Some(outcome.to_string()));
-        row.resolved_by_user_id = Set(viewer(ctx).user.as_ref().map(|u| u.id));
-        row.resolved_at = Set(Some(Utc::now()));
-        let row = row.update(&txn).await?;
-        audit::record(
-            &txn,
-            viewer(ctx),
-            "resolveConcern",
-            Some(("Concern", row.id)),
-            None,
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(Concern(row))
+        programme::concerns::resolve(&state.db, viewer(ctx), id, &outcome)
+            .await
+            .map(Concern)
     }
 }

@@ -10,5 +10,6 @@
 //! PostgreSQL under concurrent requests as they do on SQLite.
 
 pub mod change;
+pub mod concerns;
 pub mod meetings;
 pub mod survey_answers;
