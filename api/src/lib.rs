@@ -13,7 +13,6 @@ pub mod http;
 pub mod programme;
 pub mod rate_limit;
 pub mod regions;
-pub mod rules;
 pub mod seed;
 pub mod server;
 pub mod sign_in_queue;

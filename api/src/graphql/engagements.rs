@@ -1,37 +1,22 @@
-//! Proposals and engagements: staff propose a provider for a request, the
-//! provider accepts or declines (signed in, or from the emailed link). The
-//! capacity and request checks and the change happen in one transaction that
-//! holds the request's row (and the provider's) locked, so concurrent
-//! proposals and acceptances can never overfill a provider or match a request
-//! twice.
+//! The `Engagement` type and the engagement mutations, which translate to
+//! and from `programme::engagements` (propose, respond, raise the allocation,
+//! end early) and do nothing else.
 
 use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
-use entity::{
-    engagements::{self, EngagementStatus},
-    providers,
-    support_requests::{self, EngagementKind, SupportRequestStatus},
-};
-use hive_worker::{
-    jobs::match_notifications::{self, Answer, EndedBy},
-    tokens::{SecretToken, hash_token, looks_like_token},
-};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use entity::{engagements, support_requests};
+use sea_orm::EntityTrait;
 
 use super::{
     loaders::{EngagementMeetingsKey, EngagementReviewsKey, Loaders, ProviderKey},
     providers::Provider,
     relay::{NodeType, decode_id_of, global_id},
-    support_requests::{SupportRequest, lock_request},
+    support_requests::SupportRequest,
 };
 use crate::{
-    audit,
-    auth::{RoleGuard, Viewer, viewer},
+    auth::{RoleGuard, viewer},
     error::{ApiError, ApiResult},
-    rules,
+    programme,
     state::AppState,
 };
 
@@ -49,9 +34,6 @@ pub enum Status {
     Expired,
     EndedEarly,
 }
-
-/// Highest nominal fee accepted, in pence (£10,000): a typo guard.
-const MAX_FEE_PENCE: i64 = 1_000_000;
 
 /// A provider working with a co-op on one request, from proposal onwards.
 pub struct Engagement(pub engagements::Model);
@@ -179,362 +161,6 @@ pub async fn load_engagement(ctx: &Context<'_>, id: &ID) -> ApiResult<engagement
     Ok(engagement)
 }
 
-async fn lock_provider(conn: &impl ConnectionTrait, id: i64) -> ApiResult<providers::Model> {
-    let mut select = providers::Entity::find_by_id(id);
-    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        select = select.lock_exclusive();
-    }
-    select
-        .one(conn)
-        .await?
-        .ok_or_else(|| ApiError::not_found("No provider has that id."))
-}
-
-fn kind_matches(request: EngagementKind, provider: providers::ProviderKind) -> bool {
-    matches!(
-        (request, provider),
-        (EngagementKind::Mentoring, providers::ProviderKind::Mentor)
-            | (EngagementKind::Advice, providers::ProviderKind::Adviser)
-    )
-}
-
-/// Proposes `provider_id` for `request_id`. All checks run inside the
-/// transaction, after the request's and provider's rows are locked.
-pub async fn propose(
-    db: &DatabaseConnection,
-    public_url: &str,
-    viewer: &Viewer,
-    request_id: i64,
-    provider_id: i64,
-    days: i32,
-    fee_pence: i64,
-) -> ApiResult<engagements::Model> {
-    if !(0..=MAX_FEE_PENCE).contains(&fee_pence) {
-        return Err(ApiError::bad_input(
-            "feePence",
-            "Give a fee from 0 to 1,000,000 pence.",
-        ));
-    }
-    let txn = hive_worker::db::begin_write(db).await?;
-    let request = lock_request(&txn, request_id).await?;
-    if let Some(reason) = rules::request_closed_reason(request.status) {
-        return Err(ApiError::conflict(reason));
-    }
-    let provider = lock_provider(&txn, provider_id).await?;
-    if !kind_matches(request.kind, provider.kind) {
-        return Err(ApiError::bad_input(
-            "providerId",
-            match request.kind {
-                EngagementKind::Mentoring => "A mentoring request needs a mentor, not an adviser.",
-                EngagementKind::Advice => "An advice request needs an adviser, not a mentor.",
-            },
-        ));
-    }
-    if !provider.active {
-        return Err(ApiError::conflict("This provider is deactivated."));
-    }
-    if provider.home_organisation_id == Some(request.organisation_id) {
-        return Err(ApiError::bad_input(
-            "providerId",
-            "A mentor is never matched with their own co-op.",
-        ));
-    }
-    rules::check_days(request.kind, days)
-        .map_err(|message| ApiError::bad_input("daysAllocated", message))?;
-    let history = engagements::Entity::find()
-        .filter(engagements::Column::SupportRequestId.eq(request.id))
-        .order_by_desc(engagements::Column::Id)
-        .all(&txn)
-        .await?;
-    if history
-        .iter()
-        .any(|e| rules::engagement_is_current(e.status))
-    {
-        return Err(ApiError::conflict(
-            "This request already has a proposal or an active engagement.",
-        ));
-    }
-    if history
-        .iter()
-        .any(|e| e.provider_id == provider.id && rules::engagement_excludes_provider(e.status))
-    {
-        return Err(ApiError::conflict(
-            "This provider declined or ended an earlier engagement on this request.",
-        ));
-    }
-    let load = engagements::Entity::find()
-        .filter(engagements::Column::ProviderId.eq(provider.id))
-        .filter(
-            engagements::Column::Status
-                .is_in([EngagementStatus::Active, EngagementStatus::Proposed]),
-        )
-        .count(&txn)
-        .await?;
-    if load >= provider.capacity.max(0) as u64 {
-        return Err(ApiError::conflict("This provider has no place free."));
-    }
-    let rematch_of = history.first().map(|previous| previous.id);
-
-    let token = SecretToken::generate();
-    let now = Utc::now();
-    let engagement = engagements::ActiveModel {
-        support_request_id: Set(request.id),
-        provider_id: Set(provider.id),
-        status: Set(EngagementStatus::Proposed),
-        days_allocated: Set(days),
-        fee_pence: Set(fee_pence),
-        rematch_of_id: Set(rematch_of),
-        response_token_hash: Set(Some(token.hash())),
-        proposed_by_user_id: Set(viewer.user.as_ref().map(|u| u.id)),
-        proposed_at: Set(now),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    let mut request_row: support_requests::ActiveModel = request.clone().into();
-    request_row.status = Set(SupportRequestStatus::Matching);
-    request_row.updated_at = Set(now);
-    request_row.update(&txn).await?;
-
-    match_notifications::proposed(&txn, public_url, &engagement, &request, &token).await?;
-    audit::record(
-        &txn,
-        viewer,
-        "proposeMatch",
-        Some(("Engagement", engagement.id)),
-        Some(serde_json::json!({"supportRequestId": request.id, "providerId": provider.id, "days": days})),
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(engagement)
-}
-
-/// Who is answering a proposal.
-pub enum Responder<'a> {
-    /// The signed-in provider, by engagement id.
-    SignedIn(&'a Viewer, i64),
-    /// Whoever holds the emailed link.
-    Link(&'a str),
-}
-
-/// Accepts or declines a proposal. Accepting makes the engagement ACTIVE and
-/// the request MATCHED; declining sends the request back to MATCHING. Either
-/// way the emailed link stops working.
-pub async fn respond(
-    db: &DatabaseConnection,
-    public_url: &str,
-    responder: Responder<'_>,
-    accept: bool,
-    reason: Option<String>,
-) -> ApiResult<engagements::Model> {
-    let reason = reason
-        .map(|r| r.trim().to_string())
-        .filter(|r| !r.is_empty());
-    if reason.as_ref().is_some_and(|r| r.chars().count() > 2000) {
-        return Err(ApiError::bad_input(
-            "reason",
-            "Keep the reason under 2,000 characters.",
-        ));
-    }
-    // Find the engagement (outside the lock), then lock its request and re-read it.
-    let found = match &responder {
-        Responder::SignedIn(_, id) => engagements::Entity::find_by_id(*id).one(db).await?,
-        Responder::Link(token) => {
-            if !looks_like_token(token) {
-                return Err(ApiError::not_found("This link is not valid."));
-            }
-            engagements::Entity::find()
-                .filter(engagements::Column::ResponseTokenHash.eq(hash_token(token)))
-                .one(db)
-                .await?
-        }
-    };
-    let Some(found) = found else {
-        return Err(match responder {
-            Responder::SignedIn(..) => ApiError::not_found("No engagement has that id."),
-            Responder::Link(_) => {
-                ApiError::not_found("This link is not valid, or the proposal was already answered.")
-            }
-        });
-    };
-    let actor = match &responder {
-        Responder::SignedIn(viewer, _) => {
-            let user = viewer.require_user()?;
-            let provider = providers::Entity::find_by_id(found.provider_id)
-                .one(db)
-                .await?
-                .ok_or_else(|| ApiError::internal("engagement without provider"))?;
-            if provider.user_id != user.id {
-                return Err(ApiError::forbidden(
-                    "Only the proposed provider answers a proposal.",
-                ));
-            }
-            (*viewer).clone()
-        }
-        Responder::Link(_) => Viewer::anonymous(),
-    };
-
-    let txn = hive_worker::db::begin_write(db).await?;
-    let request = lock_request(&txn, found.support_request_id).await?;
-    let provider = lock_provider(&txn, found.provider_id).await?;
-    let engagement = engagements::Entity::find_by_id(found.id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| ApiError::not_found("No engagement has that id."))?;
-    if engagement.status != EngagementStatus::Proposed {
-        return Err(ApiError::conflict(
-            "This proposal has already been answered or has lapsed.",
-        ));
-    }
-    let now = Utc::now();
-    let mut row: engagements::ActiveModel = engagement.clone().into();
-    row.responded_at = Set(Some(now));
-    row.response_token_hash = Set(None);
-    row.updated_at = Set(now);
-    let mut request_row: support_requests::ActiveModel = request.clone().into();
-    request_row.updated_at = Set(now);
-    let updated = if accept {
-        if let Some(why) = rules::request_closed_reason(request.status) {
-            return Err(ApiError::conflict(why));
-        }
-        let active = engagements::Entity::find()
-            .filter(engagements::Column::ProviderId.eq(provider.id))
-            .filter(engagements::Column::Status.eq(EngagementStatus::Active))
-            .count(&txn)
-            .await?;
-        if active >= provider.capacity.max(0) as u64 {
-            return Err(ApiError::conflict(
-                "You have no place free: your capacity is full.",
-            ));
-        }
-        row.status = Set(EngagementStatus::Active);
-        let updated = row
-            .update(&txn)
-            .await
-            .map_err(|error| match error.sql_err() {
-                Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
-                    ApiError::conflict("This request is already matched.")
-                }
-                _ => error.into(),
-            })?;
-        request_row.status = Set(SupportRequestStatus::Matched);
-        request_row.update(&txn).await?;
-        updated
-    } else {
-        row.status = Set(EngagementStatus::Declined);
-        row.decline_reason = Set(reason.clone());
-        let updated = row.update(&txn).await?;
-        if rules::request_is_open(request.status) {
-            request_row.status = Set(SupportRequestStatus::Matching);
-            request_row.update(&txn).await?;
-        }
-        updated
-    };
-    let answer = if accept {
-        Answer::Accepted
-    } else {
-        Answer::Declined
-    };
-    match_notifications::answered(
-        &txn,
-        public_url,
-        &updated,
-        &request,
-        answer,
-        reason.as_deref(),
-    )
-    .await?;
-    audit::record(
-        &txn,
-        &actor,
-        if accept {
-            "acceptMatch"
-        } else {
-            "declineMatch"
-        },
-        Some(("Engagement", updated.id)),
-        Some(serde_json::json!({ "byLink": matches!(responder, Responder::Link(_)) })),
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(updated)
-}
-
-/// Ends an ACTIVE engagement early (either party or staff): the request goes
-/// back to MATCHING, that provider is not suggested for it again, its
-/// scheduled meetings are cancelled (with their calendar cancellations), and
-/// both parties and staff are told.
-pub async fn end_early(
-    db: &DatabaseConnection,
-    settings: &hive_worker::Settings,
-    viewer: &Viewer,
-    engagement_id: i64,
-    reason: &str,
-) -> ApiResult<engagements::Model> {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > 2000 {
-        return Err(ApiError::bad_input(
-            "reason",
-            "Say why, in up to 2,000 characters.",
-        ));
-    }
-    let user = viewer.require_user()?;
-    let found = engagements::Entity::find_by_id(engagement_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("No engagement has that id."))?;
-    let party = crate::access::party(db, viewer, &found).await?;
-    if party == crate::access::Party::Outsider {
-        return Err(ApiError::forbidden(
-            "Only the two parties and staff end an engagement.",
-        ));
-    }
-    let txn = hive_worker::db::begin_write(db).await?;
-    let request = lock_request(&txn, found.support_request_id).await?;
-    let engagement = engagements::Entity::find_by_id(found.id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| ApiError::not_found("No engagement has that id."))?;
-    if engagement.status != EngagementStatus::Active {
-        return Err(ApiError::conflict(
-            "Only an active engagement can be ended early.",
-        ));
-    }
-    let now = Utc::now();
-    let mut row: engagements::ActiveModel = engagement.clone().into();
-    row.status = Set(EngagementStatus::EndedEarly);
-    row.ended_at = Set(Some(now));
-    row.ended_by_user_id = Set(Some(user.id));
-    row.end_reason = Set(Some(reason.to_string()));
-    row.updated_at = Set(now);
-    let updated = row.update(&txn).await?;
-    crate::programme::meetings::cancel_all_scheduled(&txn, settings, &updated).await?;
-    let mut request_row: support_requests::ActiveModel = request.clone().into();
-    request_row.status = Set(SupportRequestStatus::Matching);
-    request_row.updated_at = Set(now);
-    request_row.update(&txn).await?;
-
-    let ended_by = match party {
-        crate::access::Party::Provider => EndedBy::Provider,
-        crate::access::Party::ClientMember => EndedBy::Client,
-        _ => EndedBy::Staff,
-    };
-    match_notifications::ended_early(&txn, &updated, &request, ended_by).await?;
-    // Who and why are on the engagement; the trail keeps only that it happened.
-    audit::record(
-        &txn,
-        viewer,
-        "endEngagement",
-        Some(("Engagement", updated.id)),
-        None,
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(updated)
-}
-
 #[derive(Default)]
 pub struct EngagementQuery;
 
@@ -567,7 +193,7 @@ impl EngagementMutation {
         let state = ctx.data_unchecked::<AppState>();
         let request_id = decode_id_of(NodeType::SupportRequest, &request_id)?;
         let provider_id = decode_id_of(NodeType::Provider, &provider_id)?;
-        let engagement = propose(
+        let engagement = programme::engagements::propose(
             &state.db,
             &state.settings.public_url,
             viewer(ctx),
@@ -592,45 +218,9 @@ impl EngagementMutation {
     ) -> ApiResult<Engagement> {
         let state = ctx.data_unchecked::<AppState>();
         let id = decode_id_of(NodeType::Engagement, &engagement_id)?;
-        let txn = hive_worker::db::begin_write(&state.db).await?;
-        let engagement = engagements::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| ApiError::not_found("No engagement has that id."))?;
-        if !matches!(
-            engagement.status,
-            EngagementStatus::Proposed | EngagementStatus::Active
-        ) {
-            return Err(ApiError::conflict(
-                "Only a proposed or active engagement's allocation can change.",
-            ));
-        }
-        let request = lock_request(&txn, engagement.support_request_id).await?;
-        rules::check_days(request.kind, days_allocated)
-            .map_err(|message| ApiError::bad_input("daysAllocated", message))?;
-        if days_allocated < engagement.days_allocated {
-            return Err(ApiError::bad_input(
-                "daysAllocated",
-                format!(
-                    "The allocation is {} days; it can be raised, not lowered.",
-                    engagement.days_allocated
-                ),
-            ));
-        }
-        let before = engagement.days_allocated;
-        let mut row: engagements::ActiveModel = engagement.into();
-        row.days_allocated = Set(days_allocated);
-        row.updated_at = Set(Utc::now());
-        let updated = row.update(&txn).await?;
-        audit::record(
-            &txn,
-            viewer(ctx),
-            "raiseAllocation",
-            Some(("Engagement", updated.id)),
-            Some(serde_json::json!({"from": before, "to": days_allocated})),
-        )
-        .await?;
-        txn.commit().await?;
+        let updated =
+            programme::engagements::raise_allocation(&state.db, viewer(ctx), id, days_allocated)
+                .await?;
         Ok(Engagement(updated))
     }
 
@@ -644,7 +234,9 @@ impl EngagementMutation {
     ) -> ApiResult<Engagement> {
         let state = ctx.data_unchecked::<AppState>();
         let id = decode_id_of(NodeType::Engagement, &engagement_id)?;
-        let engagement = end_early(&state.db, &state.settings, viewer(ctx), id, &reason).await?;
+        let engagement =
+            programme::engagements::end_early(&state.db, &state.settings, viewer(ctx), id, &reason)
+                .await?;
         state.outbox_signal.notify_one();
         Ok(Engagement(engagement))
     }
@@ -662,10 +254,10 @@ impl EngagementMutation {
     ) -> ApiResult<Engagement> {
         let state = ctx.data_unchecked::<AppState>();
         let id = decode_id_of(NodeType::Engagement, &engagement_id)?;
-        let engagement = respond(
+        let engagement = programme::engagements::respond(
             &state.db,
             &state.settings.public_url,
-            Responder::SignedIn(viewer(ctx), id),
+            programme::engagements::Responder::SignedIn(viewer(ctx), id),
             accept,
             reason,
         )

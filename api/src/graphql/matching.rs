@@ -23,7 +23,7 @@ use super::{
 use crate::{
     auth::RoleGuard,
     error::{ApiError, ApiResult},
-    rules,
+    programme::rules,
     state::AppState,
 };
 

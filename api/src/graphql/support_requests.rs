@@ -27,7 +27,7 @@ use crate::{
     audit,
     auth::{RoleGuard, Viewer, viewer},
     error::{ApiError, ApiResult},
-    rules,
+    programme::rules,
     state::AppState,
 };
 

@@ -829,7 +829,7 @@ impl SurveyMutation {
                 "Give a closing time at least an hour from now.",
             ));
         }
-        if closes_at > now + crate::rules::farthest_ahead() {
+        if closes_at > now + crate::programme::rules::farthest_ahead() {
             return Err(ApiError::bad_input(
                 "closesAt",
                 "Give a closing time within the next two years.",

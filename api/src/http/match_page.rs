@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::form::{PageForm, PageToken};
 use super::page::{escape, page};
 use crate::{
-    graphql::engagements::{Responder, respond},
+    programme::engagements::{Responder, respond},
     state::AppState,
 };
 

@@ -11,9 +11,9 @@ use super::form::{PageForm, PageToken};
 use super::page::{escape, page, went_wrong};
 use crate::{
     error::{ApiError, ErrorCode},
-    graphql::reviews::{
-        Answers, FieldError, MAX_COMMENT_CHARS, RATINGS, ReviewInvitation, ReviewParty, Reviewer,
-        invitation, submit, validate,
+    programme::reviews::{
+        Answers, FieldError, MAX_COMMENT_CHARS, RATINGS, ReviewInvitation, Reviewer, invitation,
+        submit, validate,
     },
     state::AppState,
 };
@@ -162,16 +162,16 @@ fn radio_group(field: &str, kind: &str, chosen: &str, error: Option<&FieldError>
 
 fn kind_word(invitation: &ReviewInvitation) -> &'static str {
     match invitation.kind {
-        crate::graphql::support_requests::Kind::Mentoring => "mentoring",
-        crate::graphql::support_requests::Kind::Advice => "advice",
+        entity::support_requests::EngagementKind::Mentoring => "mentoring",
+        entity::support_requests::EngagementKind::Advice => "advice",
     }
 }
 
 /// The one who is not answering this review, who will read it.
 fn other_party(invitation: &ReviewInvitation) -> &str {
     match invitation.party {
-        ReviewParty::Provider => &invitation.organisation_name,
-        ReviewParty::Client => &invitation.provider_name,
+        entity::reviews::ReviewParty::Provider => &invitation.organisation_name,
+        entity::reviews::ReviewParty::Client => &invitation.provider_name,
     }
 }
 
@@ -183,11 +183,11 @@ fn form_page(
 ) -> Html<String> {
     let kind = kind_word(invitation);
     let about = match invitation.party {
-        ReviewParty::Provider => format!(
+        entity::reviews::ReviewParty::Provider => format!(
             "<p>Your review of the {kind} you gave <strong>{}</strong>.</p>",
             escape(&invitation.organisation_name)
         ),
-        ReviewParty::Client => format!(
+        entity::reviews::ReviewParty::Client => format!(
             "<p>Your review of the {kind} <strong>{}</strong> had from <strong>{}</strong>.</p>",
             escape(&invitation.organisation_name),
             escape(&invitation.provider_name)

@@ -24,12 +24,11 @@ use sea_orm::{
     EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, sea_query::Expr,
 };
 
-use super::change::Change;
+use super::{change::Change, rules};
 use crate::{
     access::{Party, party},
     auth::Viewer,
     error::{ApiError, ApiResult},
-    rules,
 };
 
 /// Days used by an engagement: the sum of its held meetings' days.
@@ -537,7 +536,7 @@ async fn complete(
         .filter(support_requests::Column::Id.eq(engagement.support_request_id))
         .exec(change.db())
         .await?;
-    crate::graphql::reviews::request_reviews(change.db(), public_url, engagement).await?;
+    super::reviews::request_reviews(change.db(), public_url, engagement).await?;
     change
         .audit(
             "completeEngagement",

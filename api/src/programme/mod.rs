@@ -11,5 +11,8 @@
 
 pub mod change;
 pub mod concerns;
+pub mod engagements;
 pub mod meetings;
+pub mod reviews;
+pub mod rules;
 pub mod survey_answers;

@@ -1,6 +1,7 @@
 //! The programme's rules about requests and engagements, as plain functions
 //! with no HTTP or SQL in them: what may happen in which state, and the day
-//! budgets. The GraphQL layer asks these before it changes anything.
+//! budgets. The operations beside this module ask them before they change
+//! anything, and the GraphQL types ask them for derived fields.
 
 use entity::{
     engagements::EngagementStatus,
