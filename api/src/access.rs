@@ -79,6 +79,54 @@ pub async fn organisation_relationship(
     Ok(relationship)
 }
 
+/// Whether the viewer may see a request: staff, the co-op's members, and
+/// providers proposed on it or engaged on it.
+pub async fn may_see_request(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    request: &support_requests::Model,
+) -> ApiResult<bool> {
+    let user = viewer.require_user()?;
+    Ok(match user.role {
+        Role::Staff => true,
+        Role::Member => user.organisation_id == Some(request.organisation_id),
+        Role::Mentor | Role::Adviser => engagements::Entity::find()
+            .inner_join(providers::Entity)
+            .filter(engagements::Column::SupportRequestId.eq(request.id))
+            .filter(providers::Column::UserId.eq(user.id))
+            .one(conn)
+            .await?
+            .is_some(),
+    })
+}
+
+/// Whether the viewer may see a person (name, role, co-op): a co-op's
+/// member to staff, themself and their co-op's members; a mentor, an
+/// adviser or staff to anyone signed in (the directory names them).
+pub fn may_see_person(viewer: &Viewer, person: &entity::users::Model) -> bool {
+    let Some(user) = viewer.user.as_ref() else {
+        return false;
+    };
+    match person.role {
+        Role::Member => {
+            user.role == Role::Staff
+                || user.id == person.id
+                || (user.role == Role::Member && user.organisation_id == person.organisation_id)
+        }
+        Role::Mentor | Role::Adviser | Role::Staff => true,
+    }
+}
+
+/// Whether the viewer may ask for help for a co-op: staff for any, a
+/// member for their own.
+pub fn may_ask_for(viewer: &Viewer, organisation_id: i64) -> bool {
+    viewer.user.as_ref().is_some_and(|user| match user.role {
+        Role::Staff => true,
+        Role::Member => user.organisation_id == Some(organisation_id),
+        Role::Mentor | Role::Adviser => false,
+    })
+}
+
 /// How many engagements a provider carries now (ACTIVE + PROPOSED): its load
 /// against capacity.
 pub async fn provider_load(conn: &impl ConnectionTrait, provider_id: i64) -> Result<u64, DbErr> {

@@ -358,6 +358,7 @@ impl OrganisationQuery {
     }
 
     /// One co-op, if the viewer may see it.
+    #[graphql(guard = "RoleGuard::signed_in()")]
     async fn organisation(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Organisation> {
         load_organisation(ctx, decode_id_of(NodeType::Organisation, &id)?).await
     }

@@ -4,16 +4,11 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 use entity::{
-    engagements::{self, EngagementStatus},
-    meetings::MeetingFormat,
-    providers, support_request_formats, support_request_topics,
+    engagements, providers, support_request_topics,
     support_requests::{self, EngagementKind, SupportRequestStatus},
     users::Role,
 };
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait,
-    PaginatorTrait, QueryFilter, QuerySelect, sea_query::Query,
-};
+use sea_orm::{ColumnTrait, EntityTrait, ExprTrait, QueryFilter, sea_query::Query};
 
 use super::{
     engagements::Engagement,
@@ -21,13 +16,12 @@ use super::{
     organisations::Organisation,
     providers::Format,
     relay::{HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate},
-    vocabulary::{Topic, Vocabulary, current_terms},
+    vocabulary::{Topic, Vocabulary, term_ids},
 };
 use crate::{
-    audit,
-    auth::{RoleGuard, Viewer, viewer},
+    auth::{RoleGuard, viewer},
     error::{ApiError, ApiResult},
-    programme::rules,
+    programme::{requests, rules},
     state::AppState,
 };
 
@@ -172,27 +166,6 @@ impl SupportRequest {
     }
 }
 
-/// Whether the viewer may see a request: staff, the co-op's members, and
-/// providers proposed on it or engaged on it.
-pub async fn may_see_request(
-    conn: &impl ConnectionTrait,
-    viewer: &Viewer,
-    request: &support_requests::Model,
-) -> ApiResult<bool> {
-    let user = viewer.require_user()?;
-    Ok(match user.role {
-        Role::Staff => true,
-        Role::Member => user.organisation_id == Some(request.organisation_id),
-        Role::Mentor | Role::Adviser => engagements::Entity::find()
-            .inner_join(providers::Entity)
-            .filter(engagements::Column::SupportRequestId.eq(request.id))
-            .filter(providers::Column::UserId.eq(user.id))
-            .one(conn)
-            .await?
-            .is_some(),
-    })
-}
-
 /// Loads a request the viewer may see.
 pub async fn load_request(ctx: &Context<'_>, id: &ID) -> ApiResult<support_requests::Model> {
     let state = ctx.data_unchecked::<AppState>();
@@ -201,7 +174,7 @@ pub async fn load_request(ctx: &Context<'_>, id: &ID) -> ApiResult<support_reque
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::not_found("No support request has that id."))?;
-    if !may_see_request(&state.db, viewer(ctx), &request).await? {
+    if !crate::access::may_see_request(&state.db, viewer(ctx), &request).await? {
         return Err(ApiError::forbidden("You may not see this support request."));
     }
     Ok(request)
@@ -323,6 +296,7 @@ impl SupportRequestQuery {
     }
 
     /// One request, if the viewer may see it.
+    #[graphql(guard = "RoleGuard::signed_in()")]
     async fn support_request(&self, ctx: &Context<'_>, id: ID) -> ApiResult<SupportRequest> {
         load_request(ctx, &id).await.map(SupportRequest)
     }
@@ -341,92 +315,31 @@ impl SupportRequestMutation {
         input: SubmitSupportRequestInput,
     ) -> ApiResult<SupportRequest> {
         let state = ctx.data_unchecked::<AppState>();
-        let viewer = viewer(ctx);
-        let user = viewer.require_user()?;
-        let organisation_id = match (&input.organisation_id, user.role) {
-            (Some(id), _) => decode_id_of(NodeType::Organisation, id)
-                .map_err(|_| ApiError::bad_input("organisationId", "Not an organisation id."))?,
-            (None, Role::Member) => user
-                .organisation_id
-                .ok_or_else(|| ApiError::forbidden("You belong to no co-op."))?,
-            (None, _) => {
-                return Err(ApiError::bad_input(
-                    "organisationId",
-                    "Say which co-op is asking.",
-                ));
-            }
-        };
-        if user.role == Role::Member && user.organisation_id != Some(organisation_id) {
-            return Err(ApiError::forbidden(
-                "Members ask for help for their own co-op only.",
-            ));
-        }
-        let goals = input.goals.trim();
-        if goals.is_empty() || goals.chars().count() > 4000 {
-            return Err(ApiError::bad_input(
-                "goals",
-                "Say what the co-op wants to achieve, in up to 4,000 characters.",
-            ));
-        }
-        if input.topic_ids.is_empty() {
-            return Err(ApiError::bad_input("topicIds", "Name at least one topic."));
-        }
-        let mut formats: Vec<MeetingFormat> = Vec::new();
-        for format in input.preferred_formats.unwrap_or_default() {
-            let format = MeetingFormat::from(format);
-            if !formats.contains(&format) {
-                formats.push(format);
-            }
-        }
-        let txn = hive_worker::db::begin_write(&state.db).await?;
-        entity::organisations::Entity::find_by_id(organisation_id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| ApiError::not_found("No organisation has that id."))?;
-        let topic_ids =
-            current_terms(&txn, Vocabulary::Topic, "topicIds", &input.topic_ids).await?;
-        let now = Utc::now();
-        let request = support_requests::ActiveModel {
-            organisation_id: Set(organisation_id),
-            kind: Set(input.kind.into()),
-            goals: Set(goals.to_string()),
-            status: Set(SupportRequestStatus::Submitted),
-            submitted_by_user_id: Set(Some(user.id)),
-            decline_reason: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            closed_at: Set(None),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        support_request_topics::Entity::insert_many(topic_ids.iter().map(|id| {
-            support_request_topics::ActiveModel {
-                support_request_id: Set(request.id),
-                topic_id: Set(*id),
-            }
-        }))
-        .exec_without_returning(&txn)
-        .await?;
-        if !formats.is_empty() {
-            support_request_formats::Entity::insert_many(formats.iter().map(|format| {
-                support_request_formats::ActiveModel {
-                    support_request_id: Set(request.id),
-                    format: Set(*format),
-                }
-            }))
-            .exec_without_returning(&txn)
-            .await?;
-        }
-        audit::record(
-            &txn,
-            viewer,
-            "submitSupportRequest",
-            Some(("SupportRequest", request.id)),
-            None,
+        let organisation_id = input
+            .organisation_id
+            .as_ref()
+            .map(|id| {
+                decode_id_of(NodeType::Organisation, id)
+                    .map_err(|_| ApiError::bad_input("organisationId", "Not an organisation id."))
+            })
+            .transpose()?;
+        let request = requests::submit(
+            &state.db,
+            viewer(ctx),
+            requests::NewRequest {
+                organisation_id,
+                kind: input.kind.into(),
+                topic_ids: term_ids(Vocabulary::Topic, "topicIds", &input.topic_ids)?,
+                goals: input.goals,
+                preferred_formats: input
+                    .preferred_formats
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(Into::into)
+                    .collect(),
+            },
         )
         .await?;
-        txn.commit().await?;
         Ok(SupportRequest(request))
     }
 
@@ -439,44 +352,8 @@ impl SupportRequestMutation {
         id: ID,
     ) -> ApiResult<SupportRequest> {
         let state = ctx.data_unchecked::<AppState>();
-        let request = load_request(ctx, &id).await?;
-        let txn = hive_worker::db::begin_write(&state.db).await?;
-        let request = lock_request(&txn, request.id).await?;
-        if let Some(reason) = rules::request_closed_reason(request.status) {
-            return Err(ApiError::conflict(reason));
-        }
-        let now = Utc::now();
-        engagements::Entity::update_many()
-            .col_expr(
-                engagements::Column::Status,
-                sea_orm::sea_query::Expr::value(EngagementStatus::Expired),
-            )
-            .col_expr(
-                engagements::Column::ResponseTokenHash,
-                sea_orm::sea_query::Expr::value(Option::<String>::None),
-            )
-            .col_expr(
-                engagements::Column::UpdatedAt,
-                sea_orm::sea_query::Expr::value(now),
-            )
-            .filter(engagements::Column::SupportRequestId.eq(request.id))
-            .filter(engagements::Column::Status.eq(EngagementStatus::Proposed))
-            .exec(&txn)
-            .await?;
-        let mut row: support_requests::ActiveModel = request.into();
-        row.status = Set(SupportRequestStatus::Withdrawn);
-        row.closed_at = Set(Some(now));
-        row.updated_at = Set(now);
-        let updated = row.update(&txn).await?;
-        audit::record(
-            &txn,
-            viewer(ctx),
-            "withdrawSupportRequest",
-            Some(("SupportRequest", updated.id)),
-            None,
-        )
-        .await?;
-        txn.commit().await?;
+        let id = decode_id_of(NodeType::SupportRequest, &id)?;
+        let updated = requests::withdraw(&state.db, viewer(ctx), id).await?;
         Ok(SupportRequest(updated))
     }
 
@@ -489,62 +366,8 @@ impl SupportRequestMutation {
         reason: String,
     ) -> ApiResult<SupportRequest> {
         let state = ctx.data_unchecked::<AppState>();
-        let reason = reason.trim();
-        if reason.is_empty() || reason.chars().count() > 2000 {
-            return Err(ApiError::bad_input(
-                "reason",
-                "Say why, in up to 2,000 characters.",
-            ));
-        }
-        let request = load_request(ctx, &id).await?;
-        let txn = hive_worker::db::begin_write(&state.db).await?;
-        let request = lock_request(&txn, request.id).await?;
-        if let Some(why) = rules::request_closed_reason(request.status) {
-            return Err(ApiError::conflict(why));
-        }
-        let outstanding = engagements::Entity::find()
-            .filter(engagements::Column::SupportRequestId.eq(request.id))
-            .filter(engagements::Column::Status.eq(EngagementStatus::Proposed))
-            .count(&txn)
-            .await?;
-        if outstanding > 0 {
-            return Err(ApiError::conflict(
-                "A proposal on this request awaits an answer.",
-            ));
-        }
-        let now = Utc::now();
-        let mut row: support_requests::ActiveModel = request.into();
-        row.status = Set(SupportRequestStatus::Declined);
-        row.decline_reason = Set(Some(reason.to_string()));
-        row.closed_at = Set(Some(now));
-        row.updated_at = Set(now);
-        let updated = row.update(&txn).await?;
-        audit::record(
-            &txn,
-            viewer(ctx),
-            "declineSupportRequest",
-            Some(("SupportRequest", updated.id)),
-            None,
-        )
-        .await?;
-        txn.commit().await?;
+        let id = decode_id_of(NodeType::SupportRequest, &id)?;
+        let updated = requests::decline(&state.db, viewer(ctx), id, &reason).await?;
         Ok(SupportRequest(updated))
     }
-}
-
-/// Re-reads a request inside a write transaction, locking its row on
-/// PostgreSQL (`FOR UPDATE`); SQLite's `BEGIN IMMEDIATE` already serialises
-/// writers. Every change of a request's state goes through here first.
-pub async fn lock_request(
-    conn: &impl ConnectionTrait,
-    id: i64,
-) -> ApiResult<support_requests::Model> {
-    let mut select = support_requests::Entity::find_by_id(id);
-    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        select = select.lock_exclusive();
-    }
-    select
-        .one(conn)
-        .await?
-        .ok_or_else(|| ApiError::not_found("No support request has that id."))
 }

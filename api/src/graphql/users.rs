@@ -126,16 +126,22 @@ impl UserQuery {
     }
 }
 
-/// Loads a user for `node(id:)`: anyone signed in may look a person up by id
-/// (their name and role); the fields guard themselves.
+/// Loads a user for `node(id:)`, if the viewer may see that person
+/// (`access::may_see_person`); the fields guard themselves.
 pub async fn load_user(ctx: &Context<'_>, id: i64) -> ApiResult<User> {
-    viewer(ctx).require_user()?;
+    let viewer = viewer(ctx);
+    viewer.require_user()?;
     let state = ctx.data_unchecked::<AppState>();
-    users::Entity::find_by_id(id)
+    let user = users::Entity::find_by_id(id)
         .one(&state.db)
         .await?
-        .map(User)
-        .ok_or_else(|| ApiError::not_found("No user has that id."))
+        .ok_or_else(|| ApiError::not_found("No user has that id."))?;
+    if !crate::access::may_see_person(viewer, &user) {
+        return Err(ApiError::forbidden(
+            "A co-op's members are for staff and their co-op.",
+        ));
+    }
+    Ok(User(user))
 }
 
 /// A new account.

@@ -13,6 +13,8 @@ pub mod change;
 pub mod concerns;
 pub mod engagements;
 pub mod meetings;
+pub mod requests;
 pub mod reviews;
 pub mod rules;
 pub mod survey_answers;
+pub mod vocabulary;
