@@ -117,6 +117,15 @@ pub fn may_see_person(viewer: &Viewer, person: &entity::users::Model) -> bool {
     }
 }
 
+/// Whether the viewer may change a provider's profile: the provider
+/// themself, or staff.
+pub fn may_edit_provider(viewer: &Viewer, provider: &providers::Model) -> bool {
+    viewer
+        .user
+        .as_ref()
+        .is_some_and(|user| user.role == Role::Staff || user.id == provider.user_id)
+}
+
 /// Whether the viewer may ask for help for a co-op: staff for any, a
 /// member for their own.
 pub fn may_ask_for(viewer: &Viewer, organisation_id: i64) -> bool {

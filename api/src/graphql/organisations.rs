@@ -2,14 +2,12 @@
 //! and the confidential fields answer only to those DESIGN.md allows.
 
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object};
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use entity::{
     organisations::{self, OrganisationStage},
-    users::{self, Role},
+    users,
 };
 use sea_orm::{
-    ActiveModelTrait,
-    ActiveValue::Set,
     ColumnTrait, EntityTrait, ExprTrait, QueryFilter,
     sea_query::{Expr, Func},
 };
@@ -18,14 +16,13 @@ use tokio::sync::OnceCell;
 use super::{
     relay::{HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate},
     users::User,
-    vocabulary::{Sector, Vocabulary, current_terms},
+    vocabulary::{Sector, Vocabulary, term_ids},
 };
 use crate::{
     access::{OrganisationRelationship, organisation_relationship},
-    audit,
-    auth::{RoleGuard, normalise_email, viewer},
+    auth::{RoleGuard, viewer},
     error::{ApiError, ApiResult},
-    regions::canonical_region,
+    programme::organisations::{self as programme, Patch},
     state::AppState,
 };
 
@@ -225,76 +222,21 @@ pub struct OrganisationFilter {
     pub search: Option<String>,
 }
 
-fn text(field: &str, value: &str, max: usize) -> ApiResult<String> {
-    let value = value.trim();
-    if value.is_empty() || value.chars().count() > max {
-        return Err(ApiError::bad_input(
-            field,
-            format!("Give 1 to {max} characters."),
-        ));
-    }
-    Ok(value.to_string())
+/// A sector id given as `sectorId`: BAD_USER_INPUT if it is not one.
+fn sector_number(id: &ID) -> ApiResult<i64> {
+    Ok(term_ids(Vocabulary::Sector, "sectorId", std::slice::from_ref(id))?[0])
 }
 
-fn optional_text(field: &str, value: Option<&str>, max: usize) -> ApiResult<Option<String>> {
-    match value.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(value) => text(field, value, max).map(Some),
-    }
-}
-
-fn region(value: &str) -> ApiResult<String> {
-    canonical_region(value).map(str::to_string).ok_or_else(|| {
-        ApiError::bad_input(
-            "region",
-            format!("\"{value}\" is not one of the programme's regions."),
-        )
+/// `MaybeUndefined` in the programme's terms.
+fn patch<T, U>(
+    value: MaybeUndefined<T>,
+    convert: impl FnOnce(T) -> ApiResult<U>,
+) -> ApiResult<Patch<U>> {
+    Ok(match value {
+        MaybeUndefined::Undefined => Patch::Keep,
+        MaybeUndefined::Null => Patch::Clear,
+        MaybeUndefined::Value(value) => Patch::To(convert(value)?),
     })
-}
-
-fn members_count(value: Option<i32>) -> ApiResult<Option<i32>> {
-    match value {
-        Some(n) if !(0..=1_000_000).contains(&n) => Err(ApiError::bad_input(
-            "membersCount",
-            "Give a number from 0 to 1,000,000.",
-        )),
-        other => Ok(other),
-    }
-}
-
-fn founded_year(value: Option<i32>) -> ApiResult<Option<i32>> {
-    let this_year = Utc::now().year();
-    match value {
-        Some(year) if !(1800..=this_year).contains(&year) => Err(ApiError::bad_input(
-            "foundedYear",
-            format!("Give a year from 1800 to {this_year}."),
-        )),
-        other => Ok(other),
-    }
-}
-
-fn contact_email(value: Option<&str>) -> ApiResult<Option<String>> {
-    match value.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(value) => normalise_email(value)
-            .map(Some)
-            .ok_or_else(|| ApiError::bad_input("contactEmail", "That is not an email address.")),
-    }
-}
-
-async fn sector_id(state: &AppState, id: Option<&ID>) -> ApiResult<Option<i64>> {
-    match id {
-        None => Ok(None),
-        Some(id) => Ok(current_terms(
-            &state.db,
-            Vocabulary::Sector,
-            "sectorId",
-            std::slice::from_ref(id),
-        )
-        .await?
-        .first()
-        .copied()),
-    }
 }
 
 #[derive(Default)]
@@ -322,7 +264,7 @@ impl OrganisationQuery {
             select = select.filter(organisations::Column::SectorId.eq(id));
         }
         if let Some(value) = &filter.region {
-            select = select.filter(organisations::Column::Region.eq(region(value)?));
+            select = select.filter(organisations::Column::Region.eq(programme::region(value)?));
         }
         if let Some(stage) = filter.stage {
             select = select.filter(organisations::Column::Stage.eq(OrganisationStage::from(stage)));
@@ -377,45 +319,23 @@ impl OrganisationMutation {
         input: CreateOrganisationInput,
     ) -> ApiResult<Organisation> {
         let state = ctx.data_unchecked::<AppState>();
-        let now = Utc::now();
-        let row = organisations::ActiveModel {
-            name: Set(text("name", &input.name, 200)?),
-            legal_form: Set(optional_text(
-                "legalForm",
-                input.legal_form.as_deref(),
-                120,
-            )?),
-            stage: Set(input.stage.into()),
-            sector_id: Set(sector_id(state, input.sector_id.as_ref()).await?),
-            region: Set(region(&input.region)?),
-            members_count: Set(members_count(input.members_count)?),
-            founded_year: Set(founded_year(input.founded_year)?),
-            contact_email: Set(contact_email(input.contact_email.as_deref())?),
-            contact_phone: Set(optional_text(
-                "contactPhone",
-                input.contact_phone.as_deref(),
-                40,
-            )?),
-            financial_details: Set(optional_text(
-                "financialDetails",
-                input.financial_details.as_deref(),
-                5000,
-            )?),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        };
-        let txn = hive_worker::db::begin_write(&state.db).await?;
-        let row = row.insert(&txn).await?;
-        audit::record(
-            &txn,
+        let row = programme::create(
+            &state.db,
             viewer(ctx),
-            "createOrganisation",
-            Some(("Organisation", row.id)),
-            None,
+            programme::NewOrganisation {
+                name: input.name,
+                legal_form: input.legal_form,
+                stage: input.stage.into(),
+                sector_id: input.sector_id.as_ref().map(sector_number).transpose()?,
+                region: input.region,
+                members_count: input.members_count,
+                founded_year: input.founded_year,
+                contact_email: input.contact_email,
+                contact_phone: input.contact_phone,
+                financial_details: input.financial_details,
+            },
         )
         .await?;
-        txn.commit().await?;
         Ok(Organisation::new(row))
     }
 
@@ -427,88 +347,20 @@ impl OrganisationMutation {
         input: UpdateOrganisationInput,
     ) -> ApiResult<Organisation> {
         let state = ctx.data_unchecked::<AppState>();
-        let organisation =
-            load_organisation(ctx, decode_id_of(NodeType::Organisation, &id)?).await?;
-        if !organisation.relationship(ctx).await?.can_edit() {
-            return Err(ApiError::forbidden(
-                "Only staff and the co-op's members change its profile.",
-            ));
-        }
-        let mut row: organisations::ActiveModel = organisation.row.clone().into();
-        let mut changed = Vec::new();
-        if let Some(name) = &input.name {
-            row.name = Set(text("name", name, 200)?);
-            changed.push("name");
-        }
-        if let Some(stage) = input.stage {
-            row.stage = Set(stage.into());
-            changed.push("stage");
-        }
-        if let Some(value) = &input.region {
-            row.region = Set(region(value)?);
-            changed.push("region");
-        }
-        macro_rules! nullable {
-            ($field:ident, $name:literal, $convert:expr) => {
-                match &input.$field {
-                    MaybeUndefined::Undefined => {}
-                    MaybeUndefined::Null => {
-                        row.$field = Set(None);
-                        changed.push($name);
-                    }
-                    MaybeUndefined::Value(value) => {
-                        row.$field = Set($convert(value)?);
-                        changed.push($name);
-                    }
-                }
-            };
-        }
-        nullable!(legal_form, "legalForm", |v: &String| optional_text(
-            "legalForm",
-            Some(v),
-            120
-        ));
-        nullable!(members_count, "membersCount", |v: &i32| members_count(
-            Some(*v)
-        ));
-        nullable!(founded_year, "foundedYear", |v: &i32| founded_year(Some(
-            *v
-        )));
-        nullable!(contact_email, "contactEmail", |v: &String| contact_email(
-            Some(v)
-        ));
-        nullable!(contact_phone, "contactPhone", |v: &String| optional_text(
-            "contactPhone",
-            Some(v),
-            40
-        ));
-        nullable!(financial_details, "financialDetails", |v: &String| {
-            optional_text("financialDetails", Some(v), 5000)
-        });
-        match &input.sector_id {
-            MaybeUndefined::Undefined => {}
-            MaybeUndefined::Null => {
-                row.sector_id = Set(None);
-                changed.push("sectorId");
-            }
-            MaybeUndefined::Value(id) => {
-                row.sector_id = Set(sector_id(state, Some(id)).await?);
-                changed.push("sectorId");
-            }
-        }
-        row.updated_at = Set(Utc::now());
-        let txn = hive_worker::db::begin_write(&state.db).await?;
-        let updated = row.update(&txn).await?;
-        // The names of the changed fields only: never their values.
-        audit::record(
-            &txn,
-            viewer(ctx),
-            "updateOrganisation",
-            Some(("Organisation", updated.id)),
-            Some(serde_json::json!({ "fields": changed })),
-        )
-        .await?;
-        txn.commit().await?;
+        let id = decode_id_of(NodeType::Organisation, &id)?;
+        let changes = programme::OrganisationChanges {
+            name: input.name,
+            legal_form: patch(input.legal_form, Ok)?,
+            stage: input.stage.map(Into::into),
+            sector_id: patch(input.sector_id, |id| sector_number(&id))?,
+            region: input.region,
+            members_count: patch(input.members_count, Ok)?,
+            founded_year: patch(input.founded_year, Ok)?,
+            contact_email: patch(input.contact_email, Ok)?,
+            contact_phone: patch(input.contact_phone, Ok)?,
+            financial_details: patch(input.financial_details, Ok)?,
+        };
+        let updated = programme::update(&state.db, viewer(ctx), id, changes).await?;
         Ok(Organisation::new(updated))
     }
 
@@ -521,17 +373,19 @@ impl OrganisationMutation {
         email: String,
         name: String,
     ) -> ApiResult<User> {
-        let organisation =
-            load_organisation(ctx, decode_id_of(NodeType::Organisation, &organisation_id)?).await?;
-        let user = super::users::create_account(
-            ctx,
+        let state = ctx.data_unchecked::<AppState>();
+        let organisation_id = decode_id_of(NodeType::Organisation, &organisation_id)?;
+        let user = programme::invite_member(
+            &state.db,
+            &state.settings.public_url,
+            viewer(ctx),
+            organisation_id,
             &email,
             &name,
-            Role::Member,
-            Some(organisation.row.id),
-            "inviteMember",
         )
         .await?;
+        state.outbox_signal.notify_one();
+        let user = User(user);
         Ok(user)
     }
 }

@@ -5,14 +5,10 @@ use async_graphql::{Context, Enum, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 use entity::{
     meetings::MeetingFormat,
-    organisations, provider_formats, provider_regions, provider_sectors, provider_topics,
+    provider_formats, provider_regions, provider_sectors, provider_topics,
     providers::{self, ProviderKind},
-    users::Role,
 };
-use hive_worker::jobs::sign_in_links::Occasion;
 use sea_orm::{
-    ActiveModelTrait,
-    ActiveValue::Set,
     ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter,
     sea_query::{Expr, Query},
 };
@@ -20,13 +16,13 @@ use sea_orm::{
 use super::{
     loaders::{Loaders, OrganisationKey, ProviderDetails, ProviderDetailsKey, TermKey, UserKey},
     relay::{HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate},
-    users::{User, insert_account},
-    vocabulary::{Sector, Topic, Vocabulary, current_terms},
+    users::User,
+    vocabulary::{Sector, Topic, Vocabulary, term_ids},
 };
 use crate::{
-    audit,
     auth::{RoleGuard, viewer},
     error::{ApiError, ApiResult},
+    programme::providers as programme,
     regions::canonical_region,
     state::AppState,
 };
@@ -51,7 +47,6 @@ pub enum Kind {
 }
 
 /// Concurrent engagements a provider may carry.
-const MAX_CAPACITY: i32 = 20;
 
 /// A mentor or adviser.
 #[derive(Clone)]
@@ -286,194 +281,47 @@ pub struct ProviderFilter {
     pub include_inactive: Option<bool>,
 }
 
-/// The offer, checked.
-struct Offer {
-    bio: String,
-    topic_ids: Vec<i64>,
-    sector_ids: Vec<i64>,
-    regions: Vec<String>,
-    formats: Vec<MeetingFormat>,
-    capacity: i32,
+impl ProviderOfferInput {
+    /// The offer in the programme's terms; ids of the wrong type are
+    /// BAD_USER_INPUT on their field.
+    fn into_offer(self) -> ApiResult<programme::Offer> {
+        Ok(programme::Offer {
+            bio: self.bio.unwrap_or_default(),
+            topic_ids: term_ids(Vocabulary::Topic, "topicIds", &self.topic_ids)?,
+            sector_ids: term_ids(Vocabulary::Sector, "sectorIds", &self.sector_ids)?,
+            regions: self.regions,
+            formats: self.formats.into_iter().map(Into::into).collect(),
+            capacity: self.capacity,
+        })
+    }
 }
 
-async fn check_offer(conn: &impl ConnectionTrait, input: &ProviderOfferInput) -> ApiResult<Offer> {
-    let bio = input.bio.as_deref().unwrap_or("").trim().to_string();
-    if bio.chars().count() > 4000 {
-        return Err(ApiError::bad_input(
-            "bio",
-            "Keep the bio under 4,000 characters.",
-        ));
-    }
-    if !(1..=MAX_CAPACITY).contains(&input.capacity) {
-        return Err(ApiError::bad_input(
-            "capacity",
-            format!("Give a capacity from 1 to {MAX_CAPACITY}."),
-        ));
-    }
-    if input.topic_ids.is_empty() {
-        return Err(ApiError::bad_input("topicIds", "Name at least one topic."));
-    }
-    let topic_ids = current_terms(conn, Vocabulary::Topic, "topicIds", &input.topic_ids).await?;
-    let sector_ids =
-        current_terms(conn, Vocabulary::Sector, "sectorIds", &input.sector_ids).await?;
-    let mut regions = Vec::new();
-    for region in &input.regions {
-        let region = canonical_region(region).ok_or_else(|| {
-            ApiError::bad_input(
-                "regions",
-                format!("\"{region}\" is not one of the programme's regions."),
-            )
-        })?;
-        if !regions.iter().any(|r: &String| r == region) {
-            regions.push(region.to_string());
-        }
-    }
-    let mut formats: Vec<MeetingFormat> = Vec::new();
-    for format in &input.formats {
-        let format = MeetingFormat::from(*format);
-        if !formats.contains(&format) {
-            formats.push(format);
-        }
-    }
-    if formats.is_empty() {
-        return Err(ApiError::bad_input(
-            "formats",
-            "Offer at least one meeting format.",
-        ));
-    }
-    Ok(Offer {
-        bio,
-        topic_ids,
-        sector_ids,
-        regions,
-        formats,
-        capacity: input.capacity,
-    })
-}
-
-/// Replaces the provider's topics, sectors, regions and formats.
-async fn write_offer(
-    conn: &impl ConnectionTrait,
-    provider_id: i64,
-    offer: &Offer,
-) -> ApiResult<()> {
-    provider_topics::Entity::delete_many()
-        .filter(provider_topics::Column::ProviderId.eq(provider_id))
-        .exec(conn)
-        .await?;
-    provider_sectors::Entity::delete_many()
-        .filter(provider_sectors::Column::ProviderId.eq(provider_id))
-        .exec(conn)
-        .await?;
-    provider_regions::Entity::delete_many()
-        .filter(provider_regions::Column::ProviderId.eq(provider_id))
-        .exec(conn)
-        .await?;
-    provider_formats::Entity::delete_many()
-        .filter(provider_formats::Column::ProviderId.eq(provider_id))
-        .exec(conn)
-        .await?;
-    if !offer.topic_ids.is_empty() {
-        provider_topics::Entity::insert_many(offer.topic_ids.iter().map(|id| {
-            provider_topics::ActiveModel {
-                provider_id: Set(provider_id),
-                topic_id: Set(*id),
-            }
-        }))
-        .exec_without_returning(conn)
-        .await?;
-    }
-    if !offer.sector_ids.is_empty() {
-        provider_sectors::Entity::insert_many(offer.sector_ids.iter().map(|id| {
-            provider_sectors::ActiveModel {
-                provider_id: Set(provider_id),
-                sector_id: Set(*id),
-            }
-        }))
-        .exec_without_returning(conn)
-        .await?;
-    }
-    if !offer.regions.is_empty() {
-        provider_regions::Entity::insert_many(offer.regions.iter().map(|region| {
-            provider_regions::ActiveModel {
-                provider_id: Set(provider_id),
-                region: Set(region.clone()),
-            }
-        }))
-        .exec_without_returning(conn)
-        .await?;
-    }
-    provider_formats::Entity::insert_many(offer.formats.iter().map(|format| {
-        provider_formats::ActiveModel {
-            provider_id: Set(provider_id),
-            format: Set(*format),
-        }
-    }))
-    .exec_without_returning(conn)
-    .await?;
-    Ok(())
-}
-
-/// Creates the account, the profile and its offer, and the welcome email, in
-/// one transaction.
+/// Registers a provider through `programme::providers::register` and wakes
+/// the outbox for their welcome link.
 async fn register(
     ctx: &Context<'_>,
     kind: ProviderKind,
-    email: &str,
-    name: &str,
+    email: String,
+    name: String,
     home_organisation_id: Option<i64>,
     firm_name: Option<String>,
-    offer: &ProviderOfferInput,
+    offer: ProviderOfferInput,
 ) -> ApiResult<Provider> {
     let state = ctx.data_unchecked::<AppState>();
-    let txn = hive_worker::db::begin_write(&state.db).await?;
-    let offer = check_offer(&txn, offer).await?;
-    if let Some(id) = home_organisation_id {
-        organisations::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| {
-                ApiError::bad_input("homeOrganisationId", "No organisation has that id.")
-            })?;
-    }
-    let role = match kind {
-        ProviderKind::Mentor => Role::Mentor,
-        ProviderKind::Adviser => Role::Adviser,
-    };
-    let user = insert_account(&txn, email, name, role, None).await?;
-    let now = Utc::now();
-    let provider = providers::ActiveModel {
-        user_id: Set(user.id),
-        kind: Set(kind),
-        home_organisation_id: Set(home_organisation_id),
-        firm_name: Set(firm_name
-            .map(|f| f.trim().to_string())
-            .filter(|f| !f.is_empty())),
-        bio: Set(offer.bio.clone()),
-        capacity: Set(offer.capacity),
-        active: Set(true),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    write_offer(&txn, provider.id, &offer).await?;
-    crate::auth::queue_sign_in_link(&txn, &state.settings.public_url, &user, Occasion::Welcome)
-        .await?;
-    let action = match kind {
-        ProviderKind::Mentor => "registerMentor",
-        ProviderKind::Adviser => "registerAdviser",
-    };
-    audit::record(
-        &txn,
+    let provider = programme::register(
+        &state.db,
+        &state.settings.public_url,
         viewer(ctx),
-        action,
-        Some(("Provider", provider.id)),
-        None,
+        programme::NewProvider {
+            kind,
+            email,
+            name,
+            home_organisation_id,
+            firm_name,
+            offer: offer.into_offer()?,
+        },
     )
     .await?;
-    txn.commit().await?;
     state.outbox_signal.notify_one();
     Ok(Provider(provider))
 }
@@ -669,11 +517,11 @@ impl ProviderMutation {
         register(
             ctx,
             ProviderKind::Mentor,
-            &input.email,
-            &input.name,
+            input.email,
+            input.name,
             home,
             None,
-            &input.offer,
+            input.offer,
         )
         .await
     }
@@ -688,11 +536,11 @@ impl ProviderMutation {
         register(
             ctx,
             ProviderKind::Adviser,
-            &input.email,
-            &input.name,
+            input.email,
+            input.name,
             None,
             input.firm_name,
-            &input.offer,
+            input.offer,
         )
         .await
     }
@@ -707,34 +555,10 @@ impl ProviderMutation {
         firm_name: Option<String>,
     ) -> ApiResult<Provider> {
         let state = ctx.data_unchecked::<AppState>();
-        let current = load_provider(ctx, &id).await?;
-        let viewer = viewer(ctx);
-        let user = viewer.require_user()?;
-        if user.id != current.user_id && user.role != Role::Staff {
-            return Err(ApiError::forbidden(
-                "Only the provider themself and staff change a profile.",
-            ));
-        }
-        let txn = hive_worker::db::begin_write(&state.db).await?;
-        let offer = check_offer(&txn, &offer).await?;
-        let mut row: providers::ActiveModel = current.into();
-        row.bio = Set(offer.bio.clone());
-        row.capacity = Set(offer.capacity);
-        if let Some(firm) = firm_name {
-            row.firm_name = Set(Some(firm.trim().to_string()).filter(|f| !f.is_empty()));
-        }
-        row.updated_at = Set(Utc::now());
-        let updated = row.update(&txn).await?;
-        write_offer(&txn, updated.id, &offer).await?;
-        audit::record(
-            &txn,
-            viewer,
-            "updateProviderProfile",
-            Some(("Provider", updated.id)),
-            None,
-        )
-        .await?;
-        txn.commit().await?;
+        let id = decode_id_of(NodeType::Provider, &id)?;
+        let updated =
+            programme::update_profile(&state.db, viewer(ctx), id, offer.into_offer()?, firm_name)
+                .await?;
         Ok(Provider(updated))
     }
 
@@ -753,25 +577,8 @@ impl ProviderMutation {
 
 async fn set_active(ctx: &Context<'_>, id: &ID, active: bool) -> ApiResult<Provider> {
     let state = ctx.data_unchecked::<AppState>();
-    let current = load_provider(ctx, id).await?;
-    let txn = hive_worker::db::begin_write(&state.db).await?;
-    let mut row: providers::ActiveModel = current.into();
-    row.active = Set(active);
-    row.updated_at = Set(Utc::now());
-    let updated = row.update(&txn).await?;
-    let action = if active {
-        "reactivateProvider"
-    } else {
-        "deactivateProvider"
-    };
-    audit::record(
-        &txn,
-        viewer(ctx),
-        action,
-        Some(("Provider", updated.id)),
-        None,
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(Provider(updated))
+    let id = decode_id_of(NodeType::Provider, id)?;
+    programme::set_active(&state.db, viewer(ctx), id, active)
+        .await
+        .map(Provider)
 }

@@ -2,7 +2,6 @@
 
 use async_graphql::{Context, Enum, ID, Object};
 use entity::users::{self, Role};
-use hive_worker::jobs::sign_in_links::Occasion;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::relay::{HiveConnection, NodeType, PageArgs, global_id, paginate};
@@ -154,66 +153,8 @@ pub struct CreateUserInput {
     pub organisation_id: Option<ID>,
 }
 
-/// Checks and inserts an account on the caller's transaction. CONFLICT when
-/// the address is taken, also when two requests race for it.
-pub async fn insert_account(
-    conn: &impl sea_orm::ConnectionTrait,
-    email: &str,
-    name: &str,
-    role: Role,
-    organisation_id: Option<i64>,
-) -> ApiResult<users::Model> {
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
-
-    let email = crate::auth::normalise_email(email)
-        .ok_or_else(|| ApiError::bad_input("email", "That is not an email address."))?;
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::bad_input(
-            "name",
-            "Give a name of 1 to 200 characters.",
-        ));
-    }
-    if role == Role::Member && organisation_id.is_none() {
-        return Err(ApiError::bad_input(
-            "organisationId",
-            "A member belongs to a co-op: give its id.",
-        ));
-    }
-    if let Some(id) = organisation_id {
-        entity::organisations::Entity::find_by_id(id)
-            .one(conn)
-            .await?
-            .ok_or_else(|| ApiError::not_found("No organisation has that id."))?;
-    }
-    let taken = || ApiError::conflict("Someone already has an account with that address.");
-    if users::Entity::find()
-        .filter(users::Column::Email.eq(&email))
-        .one(conn)
-        .await?
-        .is_some()
-    {
-        return Err(taken());
-    }
-    users::ActiveModel {
-        email: Set(email),
-        name: Set(name.to_string()),
-        role: Set(role),
-        organisation_id: Set(organisation_id),
-        created_at: Set(chrono::Utc::now()),
-        deactivated_at: Set(None),
-        ..Default::default()
-    }
-    .insert(conn)
-    .await
-    .map_err(|error| match error.sql_err() {
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => taken(),
-        _ => error.into(),
-    })
-}
-
-/// Creates an account, emails a welcome sign-in link and records who did it,
-/// in one transaction.
+/// Gives a person an account through `programme::accounts::create` and
+/// wakes the outbox for their welcome link.
 pub async fn create_account(
     ctx: &Context<'_>,
     email: &str,
@@ -223,12 +164,17 @@ pub async fn create_account(
     action: &str,
 ) -> ApiResult<User> {
     let state = ctx.data_unchecked::<AppState>();
-    let txn = hive_worker::db::begin_write(&state.db).await?;
-    let user = insert_account(&txn, email, name, role, organisation_id).await?;
-    crate::auth::queue_sign_in_link(&txn, &state.settings.public_url, &user, Occasion::Welcome)
-        .await?;
-    crate::audit::record(&txn, viewer(ctx), action, Some(("User", user.id)), None).await?;
-    txn.commit().await?;
+    let user = crate::programme::accounts::create(
+        &state.db,
+        &state.settings.public_url,
+        viewer(ctx),
+        email,
+        name,
+        role,
+        organisation_id,
+        action,
+    )
+    .await?;
     state.outbox_signal.notify_one();
     Ok(User(user))
 }

@@ -9,10 +9,13 @@
 //! which locks what the rules are about first, so the rules hold on
 //! PostgreSQL under concurrent requests as they do on SQLite.
 
+pub mod accounts;
 pub mod change;
 pub mod concerns;
 pub mod engagements;
 pub mod meetings;
+pub mod organisations;
+pub mod providers;
 pub mod requests;
 pub mod reviews;
 pub mod rules;

@@ -1,0 +1,92 @@
+//! Accounts: staff give a person an account (a co-op's member, a provider,
+//! another staff member), and the person is emailed a welcome sign-in link.
+
+use entity::users::{self, Role};
+use hive_worker::jobs::sign_in_links::Occasion;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, QueryFilter,
+};
+
+use super::change::Change;
+use crate::{
+    auth::Viewer,
+    error::{ApiError, ApiResult},
+};
+
+/// Checks and inserts an account on the caller's transaction. CONFLICT when
+/// the address is taken, also when two requests race for it.
+pub async fn insert_account(
+    conn: &impl ConnectionTrait,
+    email: &str,
+    name: &str,
+    role: Role,
+    organisation_id: Option<i64>,
+) -> ApiResult<users::Model> {
+    let email = crate::auth::normalise_email(email)
+        .ok_or_else(|| ApiError::bad_input("email", "That is not an email address."))?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::bad_input(
+            "name",
+            "Give a name of 1 to 200 characters.",
+        ));
+    }
+    if role == Role::Member && organisation_id.is_none() {
+        return Err(ApiError::bad_input(
+            "organisationId",
+            "A member belongs to a co-op: give its id.",
+        ));
+    }
+    if let Some(id) = organisation_id {
+        entity::organisations::Entity::find_by_id(id)
+            .one(conn)
+            .await?
+            .ok_or_else(|| ApiError::not_found("No organisation has that id."))?;
+    }
+    let taken = || ApiError::conflict("Someone already has an account with that address.");
+    if users::Entity::find()
+        .filter(users::Column::Email.eq(&email))
+        .one(conn)
+        .await?
+        .is_some()
+    {
+        return Err(taken());
+    }
+    users::ActiveModel {
+        email: Set(email),
+        name: Set(name.to_string()),
+        role: Set(role),
+        organisation_id: Set(organisation_id),
+        created_at: Set(chrono::Utc::now()),
+        deactivated_at: Set(None),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await
+    .map_err(|error| match error.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => taken(),
+        _ => error.into(),
+    })
+}
+
+/// Creates an account (staff), emails a welcome sign-in link and records
+/// `action` in the trail, all in one change. `organisation_id`: required for
+/// a MEMBER.
+pub async fn create(
+    db: &DatabaseConnection,
+    public_url: &str,
+    viewer: &Viewer,
+    email: &str,
+    name: &str,
+    role: Role,
+    organisation_id: Option<i64>,
+    action: &str,
+) -> ApiResult<users::Model> {
+    let change = Change::begin(db, viewer).await?;
+    let user = insert_account(change.db(), email, name, role, organisation_id).await?;
+    crate::auth::queue_sign_in_link(change.db(), public_url, &user, Occasion::Welcome).await?;
+    change.audit(action, Some(("User", user.id)), None).await?;
+    change.commit().await?;
+    Ok(user)
+}

@@ -1,0 +1,289 @@
+//! The register of client co-ops: staff add a co-op, staff or its members
+//! keep its profile, and staff give a person at a co-op an account.
+
+use chrono::{Datelike, Utc};
+use entity::{
+    organisations::{self, OrganisationStage},
+    users::{self, Role},
+};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection};
+
+use super::{
+    accounts,
+    change::Change,
+    vocabulary::{Vocabulary, current_terms},
+};
+use crate::{
+    access::organisation_relationship,
+    auth::{Viewer, normalise_email},
+    error::{ApiError, ApiResult},
+    regions::canonical_region,
+};
+
+/// A change to one optional field: leave it, clear it, or set it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Patch<T> {
+    #[default]
+    Keep,
+    Clear,
+    To(T),
+}
+
+/// A co-op to add to the register. Texts are trimmed; an empty optional
+/// text is no value. Limits: name 200 characters, legal form 120, phone 40,
+/// financial details 5,000; members 0 to 1,000,000; founded 1800 to this
+/// year; region one of the programme's (see `regions`).
+#[derive(Debug, Clone)]
+pub struct NewOrganisation {
+    pub name: String,
+    pub legal_form: Option<String>,
+    pub stage: OrganisationStage,
+    pub sector_id: Option<i64>,
+    pub region: String,
+    pub members_count: Option<i32>,
+    pub founded_year: Option<i32>,
+    pub contact_email: Option<String>,
+    pub contact_phone: Option<String>,
+    pub financial_details: Option<String>,
+}
+
+/// Changes to a co-op's profile, under the limits of [`NewOrganisation`].
+#[derive(Debug, Clone, Default)]
+pub struct OrganisationChanges {
+    pub name: Option<String>,
+    pub legal_form: Patch<String>,
+    pub stage: Option<OrganisationStage>,
+    pub sector_id: Patch<i64>,
+    pub region: Option<String>,
+    pub members_count: Patch<i32>,
+    pub founded_year: Patch<i32>,
+    pub contact_email: Patch<String>,
+    pub contact_phone: Patch<String>,
+    pub financial_details: Patch<String>,
+}
+
+fn text(field: &str, value: &str, max: usize) -> ApiResult<String> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > max {
+        return Err(ApiError::bad_input(
+            field,
+            format!("Give 1 to {max} characters."),
+        ));
+    }
+    Ok(value.to_string())
+}
+
+fn optional_text(field: &str, value: Option<&str>, max: usize) -> ApiResult<Option<String>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(value) => text(field, value, max).map(Some),
+    }
+}
+
+/// One of the programme's regions, in its canonical spelling, or
+/// BAD_USER_INPUT on `region`.
+pub fn region(value: &str) -> ApiResult<String> {
+    canonical_region(value).map(str::to_string).ok_or_else(|| {
+        ApiError::bad_input(
+            "region",
+            format!("\"{value}\" is not one of the programme's regions."),
+        )
+    })
+}
+
+fn members_count(value: Option<i32>) -> ApiResult<Option<i32>> {
+    match value {
+        Some(n) if !(0..=1_000_000).contains(&n) => Err(ApiError::bad_input(
+            "membersCount",
+            "Give a number from 0 to 1,000,000.",
+        )),
+        other => Ok(other),
+    }
+}
+
+fn founded_year(value: Option<i32>) -> ApiResult<Option<i32>> {
+    let this_year = Utc::now().year();
+    match value {
+        Some(year) if !(1800..=this_year).contains(&year) => Err(ApiError::bad_input(
+            "foundedYear",
+            format!("Give a year from 1800 to {this_year}."),
+        )),
+        other => Ok(other),
+    }
+}
+
+fn contact_email(value: Option<&str>) -> ApiResult<Option<String>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(value) => normalise_email(value)
+            .map(Some)
+            .ok_or_else(|| ApiError::bad_input("contactEmail", "That is not an email address.")),
+    }
+}
+
+/// A current sector's id, or BAD_USER_INPUT on `sectorId`.
+async fn sector_id(change: &Change<'_>, id: i64) -> ApiResult<i64> {
+    Ok(current_terms(change.db(), Vocabulary::Sector, "sectorId", &[id]).await?[0])
+}
+
+/// Adds a co-op to the register (staff).
+pub async fn create(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    new: NewOrganisation,
+) -> ApiResult<organisations::Model> {
+    let now = Utc::now();
+    let mut row = organisations::ActiveModel {
+        name: Set(text("name", &new.name, 200)?),
+        legal_form: Set(optional_text("legalForm", new.legal_form.as_deref(), 120)?),
+        stage: Set(new.stage),
+        region: Set(region(&new.region)?),
+        members_count: Set(members_count(new.members_count)?),
+        founded_year: Set(founded_year(new.founded_year)?),
+        contact_email: Set(contact_email(new.contact_email.as_deref())?),
+        contact_phone: Set(optional_text(
+            "contactPhone",
+            new.contact_phone.as_deref(),
+            40,
+        )?),
+        financial_details: Set(optional_text(
+            "financialDetails",
+            new.financial_details.as_deref(),
+            5000,
+        )?),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    let change = Change::begin(db, viewer).await?;
+    row.sector_id = Set(match new.sector_id {
+        Some(id) => Some(sector_id(&change, id).await?),
+        None => None,
+    });
+    let row = row.insert(change.db()).await?;
+    change
+        .audit("createOrganisation", Some(("Organisation", row.id)), None)
+        .await?;
+    change.commit().await?;
+    Ok(row)
+}
+
+/// Changes a co-op's profile (staff, or one of its members), with the co-op
+/// locked. The trail records the names of the changed fields, never their
+/// values.
+pub async fn update(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: i64,
+    changes: OrganisationChanges,
+) -> ApiResult<organisations::Model> {
+    let change = Change::begin(db, viewer).await?;
+    let current = change
+        .lock_by_id::<organisations::Entity>(id, "No organisation has that id.")
+        .await?;
+    let relationship = organisation_relationship(change.db(), viewer, id).await?;
+    if !relationship.can_see() {
+        return Err(ApiError::forbidden("You may not see this organisation."));
+    }
+    if !relationship.can_edit() {
+        return Err(ApiError::forbidden(
+            "Only staff and the co-op's members change its profile.",
+        ));
+    }
+    let mut row: organisations::ActiveModel = current.into();
+    let mut changed = Vec::new();
+    if let Some(name) = &changes.name {
+        row.name = Set(text("name", name, 200)?);
+        changed.push("name");
+    }
+    if let Some(stage) = changes.stage {
+        row.stage = Set(stage);
+        changed.push("stage");
+    }
+    if let Some(value) = &changes.region {
+        row.region = Set(region(value)?);
+        changed.push("region");
+    }
+    macro_rules! patch {
+        ($field:ident, $name:literal, $convert:expr) => {
+            match &changes.$field {
+                Patch::Keep => {}
+                Patch::Clear => {
+                    row.$field = Set(None);
+                    changed.push($name);
+                }
+                Patch::To(value) => {
+                    row.$field = Set($convert(value)?);
+                    changed.push($name);
+                }
+            }
+        };
+    }
+    patch!(legal_form, "legalForm", |v: &String| optional_text(
+        "legalForm",
+        Some(v),
+        120
+    ));
+    patch!(members_count, "membersCount", |v: &i32| members_count(
+        Some(*v)
+    ));
+    patch!(founded_year, "foundedYear", |v: &i32| founded_year(Some(
+        *v
+    )));
+    patch!(contact_email, "contactEmail", |v: &String| contact_email(
+        Some(v)
+    ));
+    patch!(contact_phone, "contactPhone", |v: &String| optional_text(
+        "contactPhone",
+        Some(v),
+        40
+    ));
+    patch!(financial_details, "financialDetails", |v: &String| {
+        optional_text("financialDetails", Some(v), 5000)
+    });
+    match changes.sector_id {
+        Patch::Keep => {}
+        Patch::Clear => {
+            row.sector_id = Set(None);
+            changed.push("sectorId");
+        }
+        Patch::To(id) => {
+            row.sector_id = Set(Some(sector_id(&change, id).await?));
+            changed.push("sectorId");
+        }
+    }
+    row.updated_at = Set(Utc::now());
+    let updated = row.update(change.db()).await?;
+    change
+        .audit(
+            "updateOrganisation",
+            Some(("Organisation", updated.id)),
+            Some(serde_json::json!({ "fields": changed })),
+        )
+        .await?;
+    change.commit().await?;
+    Ok(updated)
+}
+
+/// Gives a person at a co-op an account and emails them a sign-in link
+/// (staff).
+pub async fn invite_member(
+    db: &DatabaseConnection,
+    public_url: &str,
+    viewer: &Viewer,
+    organisation_id: i64,
+    email: &str,
+    name: &str,
+) -> ApiResult<users::Model> {
+    accounts::create(
+        db,
+        public_url,
+        viewer,
+        email,
+        name,
+        Role::Member,
+        Some(organisation_id),
+        "inviteMember",
+    )
+    .await
+}

@@ -1,0 +1,296 @@
+//! Peer mentors and specialist advisers: staff register them (an account, a
+//! profile, what they offer, and a welcome sign-in link), a provider or staff
+//! change what they offer, and staff take them out of matching and back.
+
+use chrono::Utc;
+use entity::{
+    meetings::MeetingFormat,
+    organisations, provider_formats, provider_regions, provider_sectors, provider_topics,
+    providers::{self, ProviderKind},
+    users::Role,
+};
+use hive_worker::jobs::sign_in_links::Occasion;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, QueryFilter,
+};
+
+use super::{
+    accounts::insert_account,
+    change::Change,
+    vocabulary::{Vocabulary, current_terms},
+};
+use crate::{
+    access,
+    auth::Viewer,
+    error::{ApiError, ApiResult},
+    regions::canonical_region,
+};
+
+/// Most engagements a provider takes at once.
+pub const MAX_CAPACITY: i32 = 20;
+
+/// What a provider offers, as given (checked by each operation): a bio (up
+/// to 4,000 characters), topics (at least one), sectors, regions (the
+/// programme's, see `regions`), meeting formats (at least one) and capacity
+/// (engagements at once, 1 to [`MAX_CAPACITY`]). Repeats are dropped.
+#[derive(Debug, Clone, Default)]
+pub struct Offer {
+    pub bio: String,
+    pub topic_ids: Vec<i64>,
+    pub sector_ids: Vec<i64>,
+    pub regions: Vec<String>,
+    pub formats: Vec<MeetingFormat>,
+    pub capacity: i32,
+}
+
+/// A provider to register.
+#[derive(Debug, Clone)]
+pub struct NewProvider {
+    pub kind: ProviderKind,
+    pub email: String,
+    pub name: String,
+    /// A mentor's own co-op, if it is on the register.
+    pub home_organisation_id: Option<i64>,
+    /// An adviser's firm.
+    pub firm_name: Option<String>,
+    pub offer: Offer,
+}
+
+/// Checks an offer: BAD_USER_INPUT on the first field that is wrong.
+async fn check_offer(conn: &impl ConnectionTrait, input: Offer) -> ApiResult<Offer> {
+    let bio = input.bio.trim().to_string();
+    if bio.chars().count() > 4000 {
+        return Err(ApiError::bad_input(
+            "bio",
+            "Keep the bio under 4,000 characters.",
+        ));
+    }
+    let capacity = input.capacity;
+    if !(1..=MAX_CAPACITY).contains(&capacity) {
+        return Err(ApiError::bad_input(
+            "capacity",
+            format!("Give a capacity from 1 to {MAX_CAPACITY}."),
+        ));
+    }
+    if input.topic_ids.is_empty() {
+        return Err(ApiError::bad_input("topicIds", "Name at least one topic."));
+    }
+    let topic_ids = current_terms(conn, Vocabulary::Topic, "topicIds", &input.topic_ids).await?;
+    let sector_ids =
+        current_terms(conn, Vocabulary::Sector, "sectorIds", &input.sector_ids).await?;
+    let mut regions = Vec::new();
+    for region in &input.regions {
+        let region = canonical_region(region).ok_or_else(|| {
+            ApiError::bad_input(
+                "regions",
+                format!("\"{region}\" is not one of the programme's regions."),
+            )
+        })?;
+        if !regions.iter().any(|r: &String| r == region) {
+            regions.push(region.to_string());
+        }
+    }
+    let mut formats: Vec<MeetingFormat> = Vec::new();
+    for format in input.formats {
+        if !formats.contains(&format) {
+            formats.push(format);
+        }
+    }
+    if formats.is_empty() {
+        return Err(ApiError::bad_input(
+            "formats",
+            "Offer at least one meeting format.",
+        ));
+    }
+    Ok(Offer {
+        bio,
+        topic_ids,
+        sector_ids,
+        regions,
+        formats,
+        capacity,
+    })
+}
+
+/// Replaces the provider's topics, sectors, regions and formats.
+async fn write_offer(
+    conn: &impl ConnectionTrait,
+    provider_id: i64,
+    offer: &Offer,
+) -> ApiResult<()> {
+    provider_topics::Entity::delete_many()
+        .filter(provider_topics::Column::ProviderId.eq(provider_id))
+        .exec(conn)
+        .await?;
+    provider_sectors::Entity::delete_many()
+        .filter(provider_sectors::Column::ProviderId.eq(provider_id))
+        .exec(conn)
+        .await?;
+    provider_regions::Entity::delete_many()
+        .filter(provider_regions::Column::ProviderId.eq(provider_id))
+        .exec(conn)
+        .await?;
+    provider_formats::Entity::delete_many()
+        .filter(provider_formats::Column::ProviderId.eq(provider_id))
+        .exec(conn)
+        .await?;
+    if !offer.topic_ids.is_empty() {
+        provider_topics::Entity::insert_many(offer.topic_ids.iter().map(|id| {
+            provider_topics::ActiveModel {
+                provider_id: Set(provider_id),
+                topic_id: Set(*id),
+            }
+        }))
+        .exec_without_returning(conn)
+        .await?;
+    }
+    if !offer.sector_ids.is_empty() {
+        provider_sectors::Entity::insert_many(offer.sector_ids.iter().map(|id| {
+            provider_sectors::ActiveModel {
+                provider_id: Set(provider_id),
+                sector_id: Set(*id),
+            }
+        }))
+        .exec_without_returning(conn)
+        .await?;
+    }
+    if !offer.regions.is_empty() {
+        provider_regions::Entity::insert_many(offer.regions.iter().map(|region| {
+            provider_regions::ActiveModel {
+                provider_id: Set(provider_id),
+                region: Set(region.clone()),
+            }
+        }))
+        .exec_without_returning(conn)
+        .await?;
+    }
+    provider_formats::Entity::insert_many(offer.formats.iter().map(|format| {
+        provider_formats::ActiveModel {
+            provider_id: Set(provider_id),
+            format: Set(*format),
+        }
+    }))
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// Registers a provider (staff): the account, the profile and its offer,
+/// and the welcome email, in one change.
+pub async fn register(
+    db: &DatabaseConnection,
+    public_url: &str,
+    viewer: &Viewer,
+    new: NewProvider,
+) -> ApiResult<providers::Model> {
+    let change = Change::begin(db, viewer).await?;
+    let offer = check_offer(change.db(), new.offer).await?;
+    if let Some(id) = new.home_organisation_id {
+        organisations::Entity::find_by_id(id)
+            .one(change.db())
+            .await?
+            .ok_or_else(|| {
+                ApiError::bad_input("homeOrganisationId", "No organisation has that id.")
+            })?;
+    }
+    let role = match new.kind {
+        ProviderKind::Mentor => Role::Mentor,
+        ProviderKind::Adviser => Role::Adviser,
+    };
+    let user = insert_account(change.db(), &new.email, &new.name, role, None).await?;
+    let now = Utc::now();
+    let provider = providers::ActiveModel {
+        user_id: Set(user.id),
+        kind: Set(new.kind),
+        home_organisation_id: Set(new.home_organisation_id),
+        firm_name: Set(new
+            .firm_name
+            .map(|f| f.trim().to_string())
+            .filter(|f| !f.is_empty())),
+        bio: Set(offer.bio.clone()),
+        capacity: Set(offer.capacity),
+        active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(change.db())
+    .await?;
+    write_offer(change.db(), provider.id, &offer).await?;
+    crate::auth::queue_sign_in_link(change.db(), public_url, &user, Occasion::Welcome).await?;
+    let action = match new.kind {
+        ProviderKind::Mentor => "registerMentor",
+        ProviderKind::Adviser => "registerAdviser",
+    };
+    change
+        .audit(action, Some(("Provider", provider.id)), None)
+        .await?;
+    change.commit().await?;
+    Ok(provider)
+}
+
+/// Changes what a provider offers (the provider themself, or staff), with
+/// the provider locked, so two edits at once leave one whole offer rather
+/// than a mix of both.
+pub async fn update_profile(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    provider_id: i64,
+    offer: Offer,
+    firm_name: Option<String>,
+) -> ApiResult<providers::Model> {
+    viewer.require_user()?;
+    let change = Change::begin(db, viewer).await?;
+    let current = change.lock_provider(provider_id).await?;
+    if !access::may_edit_provider(viewer, &current) {
+        return Err(ApiError::forbidden(
+            "Only the provider themself and staff change a profile.",
+        ));
+    }
+    let offer = check_offer(change.db(), offer).await?;
+    let mut row: providers::ActiveModel = current.into();
+    row.bio = Set(offer.bio.clone());
+    row.capacity = Set(offer.capacity);
+    if let Some(firm) = firm_name {
+        row.firm_name = Set(Some(firm.trim().to_string()).filter(|f| !f.is_empty()));
+    }
+    row.updated_at = Set(Utc::now());
+    let updated = row.update(change.db()).await?;
+    write_offer(change.db(), updated.id, &offer).await?;
+    change
+        .audit(
+            "updateProviderProfile",
+            Some(("Provider", updated.id)),
+            None,
+        )
+        .await?;
+    change.commit().await?;
+    Ok(updated)
+}
+
+/// Takes a provider out of matching, or puts them back (staff); current
+/// engagements go on.
+pub async fn set_active(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    provider_id: i64,
+    active: bool,
+) -> ApiResult<providers::Model> {
+    let change = Change::begin(db, viewer).await?;
+    let current = change.lock_provider(provider_id).await?;
+    let mut row: providers::ActiveModel = current.into();
+    row.active = Set(active);
+    row.updated_at = Set(Utc::now());
+    let updated = row.update(change.db()).await?;
+    let action = if active {
+        "reactivateProvider"
+    } else {
+        "deactivateProvider"
+    };
+    change
+        .audit(action, Some(("Provider", updated.id)), None)
+        .await?;
+    change.commit().await?;
+    Ok(updated)
+}
