@@ -1,6 +1,32 @@
-//! Who may read what about an organisation. The rules of DESIGN.md's
-//! "Confidentiality" in one place, as plain functions of a relationship; the
-//! relationship itself is looked up once per organisation per request.
+//! Who may read and do what: the one access policy, used by the programme's
+//! operations, the GraphQL fields and lists, `node(id:)` and the pages alike,
+//! as DESIGN.md's roles and "Confidentiality" say. Every read of a programme
+//! object needs a signed-in viewer (the resolvers' `RoleGuard::signed_in`,
+//! `node(id:)` included); anonymous callers reach only sign-in and the pages
+//! behind emailed links, whose secret token is the key.
+//!
+//! | object, field | staff | the engagement's provider | another provider (declined, or none) | the co-op's member | another co-op's member |
+//! | --- | --- | --- | --- | --- | --- |
+//! | Topic, Sector, Provider profile | read | read | read | read | read |
+//! | a provider's person (User): name | read | read | read | read | read |
+//! | a co-op's member (User): name, role | read | — | — | read | — |
+//! | User.email | read | own only | own only | own only | own only |
+//! | Organisation: name, stage, sector, … | read, change | read | read if ever proposed to it | read, change | — |
+//! | Organisation contact email, phone | read | read while ACTIVE | — | read | — |
+//! | Organisation financial details | read | — | — | read | — |
+//! | Organisation.members | read | — | — | read | — |
+//! | SupportRequest (goals, topics, …) | read, decline | read | read if proposed on it | read, withdraw | — |
+//! | Engagement (ground rules, fee, end reason, meetings) | read | read, act | — | read, act | — |
+//! | Meeting notes | — | read, write | — | read, write | — |
+//! | Meeting learning | read | read, write | — | — | — |
+//! | Reviews | read | read, give own | — | read, give own | — |
+//! | Concerns | read all, resolve | raise, read own | — | raise, read own | — |
+//! | Survey responses (CSV, results) | read | — | — | — | — |
+//!
+//! "Another provider" includes one who declined the request: they keep the
+//! request's public part, never the engagement another provider got on it.
+//! The relationship behind a row is looked up once (per organisation per
+//! request, or per engagement); the rules themselves are plain functions.
 
 use entity::{
     engagements::{self, EngagementStatus},
@@ -8,8 +34,9 @@ use entity::{
     users::Role,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
-    QuerySelect, RelationTrait,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, JoinType, PaginatorTrait,
+    QueryFilter, QuerySelect, RelationTrait, Select,
+    sea_query::{Expr, Query},
 };
 
 use crate::{auth::Viewer, error::ApiResult};
@@ -41,6 +68,10 @@ impl OrganisationRelationship {
     }
     /// Changing the profile: staff and members.
     pub fn can_edit(self) -> bool {
+        self.staff || self.member
+    }
+    /// The co-op's people: staff and its members.
+    pub fn can_see_members(self) -> bool {
         self.staff || self.member
     }
 }
@@ -97,6 +128,60 @@ pub async fn may_see_request(
             .one(conn)
             .await?
             .is_some(),
+    })
+}
+
+/// Whether the viewer may read a person's email address: staff and the
+/// person themself.
+pub fn may_read_email(viewer: &Viewer, person_id: i64) -> bool {
+    viewer
+        .user
+        .as_ref()
+        .is_some_and(|user| user.role == Role::Staff || user.id == person_id)
+}
+
+/// Whether the viewer reads survey responses (the CSV and the results):
+/// staff only, since they name every co-op and hold its answers.
+pub fn may_read_survey_responses(viewer: &Viewer) -> bool {
+    viewer.is_staff()
+}
+
+/// The concerns a viewer may list: all for staff (None), otherwise only
+/// those they raised (their user id).
+pub fn concerns_raised_by(viewer: &Viewer) -> ApiResult<Option<i64>> {
+    let user = viewer.require_user()?;
+    Ok((user.role != Role::Staff).then_some(user.id))
+}
+
+/// Narrows a list of support requests to those the viewer may see: all for
+/// staff, their co-op's for a member, those they were proposed on for a
+/// provider (as [`may_see_request`] for one).
+pub fn visible_requests(
+    viewer: &Viewer,
+    select: Select<support_requests::Entity>,
+) -> ApiResult<Select<support_requests::Entity>> {
+    let user = viewer.require_user()?;
+    Ok(match user.role {
+        Role::Staff => select,
+        Role::Member => select.filter(
+            support_requests::Column::OrganisationId.eq(user.organisation_id.unwrap_or(-1)),
+        ),
+        Role::Mentor | Role::Adviser => select.filter(
+            support_requests::Column::Id.in_subquery(
+                Query::select()
+                    .column((engagements::Entity, engagements::Column::SupportRequestId))
+                    .from(engagements::Entity)
+                    .inner_join(
+                        providers::Entity,
+                        Expr::col((providers::Entity, providers::Column::Id))
+                            .equals((engagements::Entity, engagements::Column::ProviderId)),
+                    )
+                    .and_where(
+                        Expr::col((providers::Entity, providers::Column::UserId)).eq(user.id),
+                    )
+                    .to_owned(),
+            ),
+        ),
     })
 }
 
@@ -173,6 +258,25 @@ pub fn party_of(viewer: &Viewer, request_organisation_id: i64, provider_user_id:
         }
         Role::Mentor | Role::Adviser if user.id == provider_user_id => Party::Provider,
         _ => Party::Outsider,
+    }
+}
+
+impl Party {
+    /// A party to the engagement, or staff: may see it at all.
+    pub fn may_see_engagement(self) -> bool {
+        self != Party::Outsider
+    }
+    /// Private meeting notes: the two parties only, not staff.
+    pub fn may_read_notes(self) -> bool {
+        matches!(self, Party::Provider | Party::ClientMember)
+    }
+    /// Learning for the programme: the provider and staff.
+    pub fn may_read_learning(self) -> bool {
+        matches!(self, Party::Provider | Party::Staff)
+    }
+    /// Final reviews: staff and the two parties.
+    pub fn may_read_reviews(self) -> bool {
+        self != Party::Outsider
     }
 }
 

@@ -44,6 +44,9 @@ fn install_browser() -> bool {
     eprintln!("installing Debian's chromium and chromium-driver for the browser test…");
     let apt_get = |args: &[&str]| {
         Command::new("apt-get")
+            // Wait for another process's apt (another test run, an unattended
+            // upgrade) instead of failing on its lock.
+            .args(["-o", "DPkg::Lock::Timeout=600"])
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
             .stdout(Stdio::null())

@@ -5,10 +5,7 @@
 
 use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
-use entity::{
-    concerns::{self, ConcernStatus},
-    users::Role,
-};
+use entity::concerns::{self, ConcernStatus};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::relay::{NodeType, decode_id_of, global_id};
@@ -75,10 +72,9 @@ impl ConcernQuery {
     #[graphql(guard = "RoleGuard::signed_in()")]
     async fn concerns(&self, ctx: &Context<'_>, status: Option<Status>) -> ApiResult<Vec<Concern>> {
         let state = ctx.data_unchecked::<AppState>();
-        let user = viewer(ctx).require_user()?;
         let mut select = concerns::Entity::find().order_by_asc(concerns::Column::Id);
-        if user.role != Role::Staff {
-            select = select.filter(concerns::Column::RaisedByUserId.eq(user.id));
+        if let Some(raiser) = crate::access::concerns_raised_by(viewer(ctx))? {
+            select = select.filter(concerns::Column::RaisedByUserId.eq(raiser));
         }
         if let Some(status) = status {
             select = select.filter(concerns::Column::Status.eq(ConcernStatus::from(status)));

@@ -9,15 +9,13 @@ use entity::{
     email_preferences,
     emails::{self, EmailStatus},
 };
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::relay::{HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate};
 use crate::{
-    audit,
     auth::{RoleGuard, viewer},
-    error::{ApiError, ApiResult},
+    error::ApiResult,
+    programme,
     state::AppState,
 };
 
@@ -202,43 +200,7 @@ impl EmailMutation {
     async fn retry_email(&self, ctx: &Context<'_>, id: ID) -> ApiResult<EmailDelivery> {
         let state = ctx.data_unchecked::<AppState>();
         let id = decode_id_of(NodeType::EmailDelivery, &id)?;
-        let txn = hive_worker::db::begin_write(&state.db).await?;
-        let email = emails::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| ApiError::not_found("No email has that id."))?;
-        if !matches!(email.status, EmailStatus::Dead | EmailStatus::Failed) {
-            return Err(ApiError::conflict(
-                "Only a dead or failed email can be retried.",
-            ));
-        }
-        let bouncing = email_preferences::Entity::find()
-            .filter(email_preferences::Column::Email.eq(&email.recipient))
-            .filter(email_preferences::Column::BouncedAt.is_not_null())
-            .one(&txn)
-            .await?;
-        if bouncing.is_some() {
-            return Err(ApiError::conflict(
-                "The address bounces: clear the bounce (clearBounce) before retrying.",
-            ));
-        }
-        let now = Utc::now();
-        let mut row: emails::ActiveModel = email.into();
-        row.status = Set(EmailStatus::Pending);
-        row.attempts = Set(0);
-        row.next_attempt_at = Set(now);
-        row.enqueued_at = Set(None);
-        row.updated_at = Set(now);
-        let row = row.update(&txn).await?;
-        audit::record(
-            &txn,
-            viewer(ctx),
-            "retryEmail",
-            Some(("EmailDelivery", row.id)),
-            None,
-        )
-        .await?;
-        txn.commit().await?;
+        let row = programme::emails::retry(&state.db, viewer(ctx), id).await?;
         state.outbox_signal.notify_one();
         Ok(EmailDelivery(row))
     }
@@ -247,30 +209,7 @@ impl EmailMutation {
     #[graphql(guard = "RoleGuard::staff()")]
     async fn clear_bounce(&self, ctx: &Context<'_>, email: String) -> ApiResult<bool> {
         let state = ctx.data_unchecked::<AppState>();
-        let address = email.trim().to_lowercase();
-        let txn = hive_worker::db::begin_write(&state.db).await?;
-        let cleared = email_preferences::Entity::update_many()
-            .col_expr(
-                email_preferences::Column::BouncedAt,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .col_expr(
-                email_preferences::Column::BounceReason,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(
-                email_preferences::Column::UpdatedAt,
-                Expr::value(Utc::now()),
-            )
-            .filter(email_preferences::Column::Email.eq(&address))
-            .filter(email_preferences::Column::BouncedAt.is_not_null())
-            .exec(&txn)
-            .await?;
-        if cleared.rows_affected == 0 {
-            return Err(ApiError::not_found("That address is not bouncing."));
-        }
-        audit::record(&txn, viewer(ctx), "clearBounce", None, None).await?;
-        txn.commit().await?;
+        programme::emails::clear_bounce(&state.db, viewer(ctx), &email).await?;
         Ok(true)
     }
 }

@@ -153,8 +153,9 @@ pub async fn load_engagement(ctx: &Context<'_>, id: &ID) -> ApiResult<engagement
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::not_found("No engagement has that id."))?;
-    if crate::access::party(&state.db, viewer(ctx), &engagement).await?
-        == crate::access::Party::Outsider
+    if !crate::access::party(&state.db, viewer(ctx), &engagement)
+        .await?
+        .may_see_engagement()
     {
         return Err(ApiError::forbidden("You may not see this engagement."));
     }

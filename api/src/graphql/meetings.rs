@@ -64,20 +64,22 @@ impl Meeting {
     }
     /// Private notes: the provider and the client co-op's members only — not staff.
     async fn notes(&self) -> ApiResult<Option<&str>> {
-        match self.party {
-            Party::Provider | Party::ClientMember => Ok(self.row.notes.as_deref()),
-            _ => Err(ApiError::forbidden(
+        if self.party.may_read_notes() {
+            Ok(self.row.notes.as_deref())
+        } else {
+            Err(ApiError::forbidden(
                 "Meeting notes are between the two parties.",
-            )),
+            ))
         }
     }
     /// Learning for the programme: the provider and staff.
     async fn learning(&self) -> ApiResult<Option<&str>> {
-        match self.party {
-            Party::Provider | Party::Staff => Ok(self.row.learning.as_deref()),
-            _ => Err(ApiError::forbidden(
+        if self.party.may_read_learning() {
+            Ok(self.row.learning.as_deref())
+        } else {
+            Err(ApiError::forbidden(
                 "Only the provider and staff see the learning.",
-            )),
+            ))
         }
     }
     /// Raised by one each time the meeting moves (iCalendar SEQUENCE).

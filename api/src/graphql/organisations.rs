@@ -144,7 +144,7 @@ impl Organisation {
     }
     /// The co-op's members with accounts (staff and the members themselves).
     async fn members(&self, ctx: &Context<'_>) -> ApiResult<Vec<User>> {
-        if !self.relationship(ctx).await?.can_edit() {
+        if !self.relationship(ctx).await?.can_see_members() {
             return Err(ApiError::forbidden(
                 "Only staff and the co-op's members see its members.",
             ));

@@ -3,17 +3,14 @@
 
 use async_graphql::{Context, Enum, Object};
 use entity::{
-    email_preferences::{self, DigestFrequency},
+    email_preferences,
     users::{self, Role},
-};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::OnConflict,
 };
 
 use crate::{
-    audit,
     auth::{RoleGuard, viewer},
     error::ApiResult,
+    programme::emails,
     state::AppState,
 };
 
@@ -68,17 +65,6 @@ impl EmailPreferences {
     }
 }
 
-/// The stored row for `user`'s address, if any.
-async fn preferences_of(
-    conn: &impl ConnectionTrait,
-    user: &users::Model,
-) -> ApiResult<Option<email_preferences::Model>> {
-    Ok(email_preferences::Entity::find()
-        .filter(email_preferences::Column::Email.eq(user.email.to_lowercase()))
-        .one(conn)
-        .await?)
-}
-
 #[derive(Default)]
 pub struct PreferencesQuery;
 
@@ -89,7 +75,7 @@ impl PreferencesQuery {
     async fn my_email_preferences(&self, ctx: &Context<'_>) -> ApiResult<EmailPreferences> {
         let state = ctx.data_unchecked::<AppState>();
         let user = viewer(ctx).require_user()?.clone();
-        let row = preferences_of(&state.db, &user).await?;
+        let row = emails::preferences_of(&state.db, &user).await?;
         Ok(EmailPreferences { user, row })
     }
 }
@@ -113,43 +99,7 @@ impl PreferencesMutation {
         let state = ctx.data_unchecked::<AppState>();
         let viewer = viewer(ctx);
         let user = viewer.require_user()?.clone();
-        let frequency = DigestFrequency::from(frequency);
-        let wanted = frequency != DigestFrequency::Never;
-        let mut row = email_preferences::ActiveModel {
-            email: Set(user.email.to_lowercase()),
-            user_id: Set(Some(user.id)),
-            digest_frequency: Set(frequency),
-            updated_at: Set(chrono::Utc::now()),
-            ..Default::default()
-        };
-        let mut columns = vec![
-            email_preferences::Column::DigestFrequency,
-            email_preferences::Column::UserId,
-            email_preferences::Column::UpdatedAt,
-        ];
-        if wanted {
-            row.digests = Set(true);
-            columns.push(email_preferences::Column::Digests);
-        }
-        let txn = hive_worker::db::begin_write(&state.db).await?;
-        email_preferences::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(email_preferences::Column::Email)
-                    .update_columns(columns)
-                    .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
-        audit::record(
-            &txn,
-            viewer,
-            "setDigestFrequency",
-            Some(("User", user.id)),
-            Some(serde_json::json!({ "frequency": frequency })),
-        )
-        .await?;
-        let row = preferences_of(&txn, &user).await?;
-        txn.commit().await?;
+        let row = emails::set_digest_frequency(&state.db, viewer, frequency.into()).await?;
         Ok(EmailPreferences { user, row })
     }
 }

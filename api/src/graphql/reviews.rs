@@ -11,7 +11,7 @@ use super::{
     support_requests::Kind,
 };
 use crate::{
-    access::{Party, party},
+    access::party,
     auth::{RoleGuard, Viewer, viewer},
     error::{ApiError, ApiResult},
     programme::reviews::{self as programme, Answers, Reviewer},
@@ -134,11 +134,12 @@ pub async fn may_read_reviews(
     viewer: &Viewer,
     engagement: &engagements::Model,
 ) -> ApiResult<()> {
-    match party(conn, viewer, engagement).await? {
-        Party::Staff | Party::Provider | Party::ClientMember => Ok(()),
-        Party::Outsider => Err(ApiError::forbidden(
+    if party(conn, viewer, engagement).await?.may_read_reviews() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
             "Reviews are for staff and the engagement's two parties.",
-        )),
+        ))
     }
 }
 

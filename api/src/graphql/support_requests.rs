@@ -4,11 +4,11 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 use entity::{
-    engagements, providers, support_request_topics,
+    support_request_topics,
     support_requests::{self, EngagementKind, SupportRequestStatus},
     users::Role,
 };
-use sea_orm::{ColumnTrait, EntityTrait, ExprTrait, QueryFilter, sea_query::Query};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Query};
 
 use super::{
     engagements::Engagement,
@@ -219,42 +219,9 @@ impl SupportRequestQuery {
         last: Option<i32>,
     ) -> ApiResult<HiveConnection<SupportRequest>> {
         let state = ctx.data_unchecked::<AppState>();
-        let user = viewer(ctx).require_user()?;
         let filter = filter.unwrap_or_default();
-        let mut select = support_requests::Entity::find();
-        match user.role {
-            Role::Staff => {}
-            Role::Member => {
-                select = select.filter(
-                    support_requests::Column::OrganisationId.eq(user.organisation_id.unwrap_or(-1)),
-                )
-            }
-            Role::Mentor | Role::Adviser => {
-                select = select.filter(
-                    support_requests::Column::Id.in_subquery(
-                        Query::select()
-                            .column((engagements::Entity, engagements::Column::SupportRequestId))
-                            .from(engagements::Entity)
-                            .inner_join(
-                                providers::Entity,
-                                sea_orm::sea_query::Expr::col((
-                                    providers::Entity,
-                                    providers::Column::Id,
-                                ))
-                                .equals((engagements::Entity, engagements::Column::ProviderId)),
-                            )
-                            .and_where(
-                                sea_orm::sea_query::Expr::col((
-                                    providers::Entity,
-                                    providers::Column::UserId,
-                                ))
-                                .eq(user.id),
-                            )
-                            .to_owned(),
-                    ),
-                )
-            }
-        }
+        let mut select =
+            crate::access::visible_requests(viewer(ctx), support_requests::Entity::find())?;
         if let Some(status) = filter.status {
             select = select
                 .filter(support_requests::Column::Status.eq(SupportRequestStatus::from(status)));

@@ -56,9 +56,7 @@ impl User {
     }
     /// Visible to the person themself and to staff.
     async fn email(&self, ctx: &Context<'_>) -> ApiResult<Option<&str>> {
-        let viewer = viewer(ctx);
-        let me = viewer.user.as_ref().is_some_and(|u| u.id == self.0.id);
-        if me || viewer.is_staff() {
+        if crate::access::may_read_email(viewer(ctx), self.0.id) {
             Ok(Some(&self.0.email))
         } else {
             Err(ApiError::forbidden(

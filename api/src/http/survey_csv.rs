@@ -97,7 +97,7 @@ async fn require_staff(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     let token = bearer_token(headers)
         .ok_or_else(|| ApiError::unauthenticated("Send a staff member's bearer token."))?;
     let viewer = auth::authenticate(&state.db, token).await?;
-    if viewer.is_staff() {
+    if crate::access::may_read_survey_responses(&viewer) {
         Ok(())
     } else {
         Err(ApiError::forbidden("Survey responses are for staff."))

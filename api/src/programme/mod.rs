@@ -12,6 +12,7 @@
 pub mod accounts;
 pub mod change;
 pub mod concerns;
+pub mod emails;
 pub mod engagements;
 pub mod meetings;
 pub mod organisations;
