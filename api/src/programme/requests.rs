@@ -11,9 +11,10 @@ use entity::{
     support_requests::{self, EngagementKind, SupportRequestStatus},
     users::Role,
 };
+use hive_worker::jobs::proposal_followups::lapse_proposals;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, sea_query::Expr,
+    PaginatorTrait, QueryFilter,
 };
 
 use super::{
@@ -156,18 +157,8 @@ pub async fn withdraw(
     let change = Change::begin(db, viewer).await?;
     let request = open_request(&change, id).await?;
     let now = Utc::now();
-    engagements::Entity::update_many()
-        .col_expr(
-            engagements::Column::Status,
-            Expr::value(EngagementStatus::Expired),
-        )
-        .col_expr(
-            engagements::Column::ResponseTokenHash,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(engagements::Column::UpdatedAt, Expr::value(now))
+    lapse_proposals(now)
         .filter(engagements::Column::SupportRequestId.eq(request.id))
-        .filter(engagements::Column::Status.eq(EngagementStatus::Proposed))
         .exec(change.db())
         .await?;
     let mut row: support_requests::ActiveModel = request.into();

@@ -134,14 +134,12 @@ async fn chase(
     Ok(true)
 }
 
-async fn expire(
-    db: &DatabaseConnection,
-    public_url: &str,
-    engagement: &engagements::Model,
-) -> anyhow::Result<bool> {
-    let txn = crate::db::begin_write(db).await?;
-    let now = Utc::now();
-    let claimed = engagements::Entity::update_many()
+/// Lapses the PROPOSED engagements the caller's filter picks (EXPIRED, the
+/// emailed link no longer working), at `now`: one statement, which only
+/// touches proposals still unanswered. Used when a proposal's week runs out
+/// and when its request is withdrawn.
+pub fn lapse_proposals(now: chrono::DateTime<Utc>) -> sea_orm::UpdateMany<engagements::Entity> {
+    engagements::Entity::update_many()
         .col_expr(
             engagements::Column::Status,
             Expr::value(EngagementStatus::Expired),
@@ -151,8 +149,18 @@ async fn expire(
             Expr::value(Option::<String>::None),
         )
         .col_expr(engagements::Column::UpdatedAt, Expr::value(now))
-        .filter(engagements::Column::Id.eq(engagement.id))
         .filter(engagements::Column::Status.eq(EngagementStatus::Proposed))
+}
+
+async fn expire(
+    db: &DatabaseConnection,
+    public_url: &str,
+    engagement: &engagements::Model,
+) -> anyhow::Result<bool> {
+    let txn = crate::db::begin_write(db).await?;
+    let now = Utc::now();
+    let claimed = lapse_proposals(now)
+        .filter(engagements::Column::Id.eq(engagement.id))
         .exec(&txn)
         .await?;
     if claimed.rows_affected != 1 {
