@@ -131,6 +131,26 @@ pub async fn may_see_request(
     })
 }
 
+/// Refuses anyone whose role is not in `roles`: UNAUTHENTICATED for nobody
+/// signed in, FORBIDDEN for another role. The GraphQL guards (`RoleGuard`)
+/// ask this before a resolver runs; the operations ask it again, so a page
+/// or a job calling them gets the same answer.
+pub fn require_role(viewer: &Viewer, roles: &[Role]) -> ApiResult<()> {
+    let user = viewer.require_user()?;
+    if roles.is_empty() || roles.contains(&user.role) {
+        Ok(())
+    } else {
+        Err(crate::error::ApiError::forbidden(
+            "Your role does not allow this.",
+        ))
+    }
+}
+
+/// Refuses anyone but staff (see [`require_role`]).
+pub fn require_staff(viewer: &Viewer) -> ApiResult<()> {
+    require_role(viewer, &[Role::Staff])
+}
+
 /// Whether the viewer may read a person's email address: staff and the
 /// person themself.
 pub fn may_read_email(viewer: &Viewer, person_id: i64) -> bool {

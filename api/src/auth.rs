@@ -78,13 +78,7 @@ impl RoleGuard {
 
 impl Guard for RoleGuard {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        let viewer = viewer(ctx);
-        let user = viewer.require_user()?;
-        if self.roles.is_empty() || self.roles.contains(&user.role) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden("Your role does not allow this.").into())
-        }
+        Ok(crate::access::require_role(viewer(ctx), self.roles)?)
     }
 }
 

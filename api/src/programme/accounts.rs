@@ -10,6 +10,7 @@ use sea_orm::{
 
 use super::change::Change;
 use crate::{
+    access,
     auth::Viewer,
     error::{ApiError, ApiResult},
 };
@@ -83,6 +84,7 @@ pub async fn create(
     organisation_id: Option<i64>,
     action: &str,
 ) -> ApiResult<users::Model> {
+    access::require_staff(viewer)?;
     let change = Change::begin(db, viewer).await?;
     let user = insert_account(change.db(), email, name, role, organisation_id).await?;
     crate::auth::queue_sign_in_link(change.db(), public_url, &user, Occasion::Welcome).await?;

@@ -9,7 +9,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrai
 
 use super::change::Change;
 use crate::{
-    access::{Party, party},
+    access::{self, Party, party},
     auth::Viewer,
     error::{ApiError, ApiResult},
 };
@@ -75,6 +75,7 @@ pub async fn resolve(
     concern_id: i64,
     outcome: &str,
 ) -> ApiResult<concerns::Model> {
+    access::require_staff(viewer)?;
     let outcome = account("outcome", outcome, "Say how it was resolved")?;
     let change = Change::begin(db, viewer).await?;
     let concern = change

@@ -17,6 +17,7 @@ use sea_orm::{
 
 use super::change::Change;
 use crate::{
+    access,
     auth::Viewer,
     error::{ApiError, ApiResult},
 };
@@ -26,6 +27,7 @@ use crate::{
 /// both apply. CONFLICT for any other status, and for an address that
 /// bounces (clear the bounce first).
 pub async fn retry(db: &DatabaseConnection, viewer: &Viewer, id: i64) -> ApiResult<emails::Model> {
+    access::require_staff(viewer)?;
     let change = Change::begin(db, viewer).await?;
     let email = change
         .lock_by_id::<emails::Entity>(id, "No email has that id.")
@@ -67,6 +69,7 @@ pub async fn clear_bounce(
     viewer: &Viewer,
     address: &str,
 ) -> ApiResult<()> {
+    access::require_staff(viewer)?;
     let address = address.trim().to_lowercase();
     let change = Change::begin(db, viewer).await?;
     let cleared = email_preferences::Entity::update_many()
@@ -114,6 +117,7 @@ pub async fn set_digest_frequency(
     viewer: &Viewer,
     frequency: DigestFrequency,
 ) -> ApiResult<Option<email_preferences::Model>> {
+    access::require_staff(viewer)?;
     let user = viewer.require_user()?;
     let wanted = frequency != DigestFrequency::Never;
     let mut row = email_preferences::ActiveModel {

@@ -65,6 +65,7 @@ pub async fn propose(
     days: i32,
     fee_pence: i64,
 ) -> ApiResult<engagements::Model> {
+    access::require_staff(viewer)?;
     if !(0..=MAX_FEE_PENCE).contains(&fee_pence) {
         return Err(ApiError::bad_input(
             "feePence",
@@ -371,6 +372,7 @@ pub async fn raise_allocation(
     engagement_id: i64,
     days_allocated: i32,
 ) -> ApiResult<engagements::Model> {
+    access::require_staff(viewer)?;
     let change = Change::begin(db, viewer).await?;
     let engagement = change.lock_engagement(engagement_id).await?;
     if !matches!(

@@ -14,6 +14,7 @@ use super::{
     vocabulary::{Vocabulary, current_terms},
 };
 use crate::{
+    access,
     access::organisation_relationship,
     auth::{Viewer, normalise_email},
     error::{ApiError, ApiResult},
@@ -132,6 +133,7 @@ pub async fn create(
     viewer: &Viewer,
     new: NewOrganisation,
 ) -> ApiResult<organisations::Model> {
+    access::require_staff(viewer)?;
     let now = Utc::now();
     let mut row = organisations::ActiveModel {
         name: Set(text("name", &new.name, 200)?),

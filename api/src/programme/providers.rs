@@ -184,6 +184,7 @@ pub async fn register(
     viewer: &Viewer,
     new: NewProvider,
 ) -> ApiResult<providers::Model> {
+    access::require_staff(viewer)?;
     let change = Change::begin(db, viewer).await?;
     let offer = check_offer(change.db(), new.offer).await?;
     if let Some(id) = new.home_organisation_id {
@@ -277,6 +278,7 @@ pub async fn set_active(
     provider_id: i64,
     active: bool,
 ) -> ApiResult<providers::Model> {
+    access::require_staff(viewer)?;
     let change = Change::begin(db, viewer).await?;
     let current = change.lock_provider(provider_id).await?;
     let mut row: providers::ActiveModel = current.into();

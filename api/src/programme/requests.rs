@@ -154,6 +154,7 @@ pub async fn withdraw(
     viewer: &Viewer,
     id: i64,
 ) -> ApiResult<support_requests::Model> {
+    access::require_role(viewer, &[Role::Staff, Role::Member])?;
     let change = Change::begin(db, viewer).await?;
     let request = open_request(&change, id).await?;
     let now = Utc::now();
@@ -185,6 +186,7 @@ pub async fn decline(
     id: i64,
     reason: &str,
 ) -> ApiResult<support_requests::Model> {
+    access::require_staff(viewer)?;
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 2000 {
         return Err(ApiError::bad_input(

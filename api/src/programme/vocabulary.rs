@@ -11,6 +11,7 @@ use sea_orm::{
 
 use super::change::Change;
 use crate::{
+    access,
     auth::Viewer,
     error::{ApiError, ApiResult},
 };
@@ -156,6 +157,7 @@ pub async fn create(
     kind: Vocabulary,
     name: &str,
 ) -> ApiResult<Term> {
+    access::require_staff(viewer)?;
     let name = clean_name(name)?;
     let now = Utc::now();
     let change = Change::begin(db, viewer).await?;
@@ -202,6 +204,7 @@ pub async fn update(
     name: Option<&str>,
     retired: Option<bool>,
 ) -> ApiResult<Term> {
+    access::require_staff(viewer)?;
     let name = name.map(clean_name).transpose()?;
     let change = Change::begin(db, viewer).await?;
     let missing = format!("No {} has that id.", kind.label());
