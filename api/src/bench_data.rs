@@ -397,7 +397,7 @@ pub async fn census(db: &DatabaseConnection, coops: usize) -> anyhow::Result<Vec
 pub async fn answer_all(db: &DatabaseConnection, survey_id: i64) -> anyhow::Result<usize> {
     use entity::{survey_answers, survey_invitations, survey_responses};
     use sea_orm::{ColumnTrait, QueryFilter};
-    let questions = crate::graphql::surveys::load_questions(db, survey_id)
+    let questions = crate::programme::surveys::load_questions(db, survey_id)
         .await
         .map_err(|error| anyhow::anyhow!("{}", error.message()))?;
     let invitations: Vec<i64> = survey_invitations::Entity::find()

@@ -32,5 +32,6 @@ mod seed;
 mod sign_in;
 mod suggestions;
 mod survey_browser;
+mod survey_concurrency;
 mod survey_results;
 mod surveys;

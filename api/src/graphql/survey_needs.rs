@@ -1,90 +1,19 @@
-//! From census to support: the topics a co-op's survey choices map to are
-//! its needs, and staff turn a response into a support request in one step.
-//!
-//! The request is drafted as SUBMITTED — the state every request waits in
-//! for staff — with the needs as its topics and the answers quoted in its
-//! goals; staff edit it and start matching as for any other. A response can
-//! be turned into one request only (the database keeps the link unique), so
-//! a double click or a retried request never drafts two.
+//! From census to support, the GraphQL side: `createSupportRequestFromResponse`,
+//! translating to `programme::survey_needs`, where the needs a response
+//! shows and the drafting of a request from it are.
 
 use async_graphql::{Context, ID, Object};
-use chrono::Utc;
-use entity::{
-    organisations, support_request_topics,
-    support_requests::{self, SupportRequestStatus},
-    survey_answers, survey_choice_topics, survey_invitations,
-    survey_questions::{self, QuestionKind},
-    survey_responses, surveys, topics,
-};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, sea_query::Query,
-};
 
 use super::{
     relay::{NodeType, decode_id_of},
     support_requests::{Kind, SupportRequest},
 };
 use crate::{
-    audit,
     auth::{RoleGuard, viewer},
-    error::{ApiError, ApiResult},
+    error::ApiResult,
+    programme::survey_needs,
     state::AppState,
 };
-
-/// Longest goals text a request takes (as `submitSupportRequest`).
-const MAX_GOALS_CHARS: usize = 4_000;
-
-/// The topics a response's choices map to, by name; retired topics are
-/// left out (they are no longer offered for new requests).
-pub async fn needs_of(
-    conn: &impl ConnectionTrait,
-    response_id: i64,
-) -> ApiResult<Vec<topics::Model>> {
-    let chosen = Query::select()
-        .column(survey_answers::Column::ChoiceId)
-        .from(survey_answers::Entity)
-        .and_where(survey_answers::Column::ResponseId.eq(response_id))
-        .and_where(survey_answers::Column::ChoiceId.is_not_null())
-        .to_owned();
-    let mapped = Query::select()
-        .column(survey_choice_topics::Column::TopicId)
-        .from(survey_choice_topics::Entity)
-        .and_where(survey_choice_topics::Column::ChoiceId.in_subquery(chosen))
-        .to_owned();
-    Ok(topics::Entity::find()
-        .filter(topics::Column::Id.in_subquery(mapped))
-        .filter(topics::Column::RetiredAt.is_null())
-        .order_by_asc(topics::Column::Name)
-        .order_by_asc(topics::Column::Id)
-        .all(conn)
-        .await?)
-}
-
-/// The goals of a drafted request: where it came from, the needs, and the
-/// co-op's own words from TEXT answers; cut to what a request takes.
-fn goals_text(
-    organisation: &str,
-    survey: &surveys::Model,
-    answered_on: &str,
-    needs: &[topics::Model],
-    texts: &[(String, String)],
-) -> String {
-    let names: Vec<&str> = needs.iter().map(|t| t.name.as_str()).collect();
-    let mut goals = format!(
-        "Drafted from {organisation}'s answers to \"{}\" ({answered_on}). Needs: {}.",
-        survey.title,
-        names.join(", ")
-    );
-    for (prompt, text) in texts {
-        goals.push_str(&format!("\n\n{prompt}\n{text}"));
-    }
-    if goals.chars().count() > MAX_GOALS_CHARS {
-        goals = goals.chars().take(MAX_GOALS_CHARS - 1).collect();
-        goals.push('…');
-    }
-    goals
-}
 
 #[derive(Default)]
 pub struct SurveyNeedsMutation;
@@ -104,98 +33,9 @@ impl SurveyNeedsMutation {
         kind: Kind,
     ) -> ApiResult<SupportRequest> {
         let state = ctx.data_unchecked::<AppState>();
-        let viewer = viewer(ctx);
-        let user = viewer.require_user()?;
         let response_id = decode_id_of(NodeType::SurveyResponse, &response_id)?;
-        let txn = hive_worker::db::begin_write(&state.db).await?;
-        let response = survey_responses::Entity::find_by_id(response_id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| ApiError::not_found("No survey response has that id."))?;
-        let drafted_already =
-            || ApiError::conflict("A support request has already been drafted from this response.");
-        if support_requests::Entity::find()
-            .filter(support_requests::Column::SurveyResponseId.eq(response.id))
-            .one(&txn)
-            .await?
-            .is_some()
-        {
-            return Err(drafted_already());
-        }
-        let (invitation, survey) = survey_invitations::Entity::find_by_id(response.invitation_id)
-            .find_also_related(surveys::Entity)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| ApiError::internal("response without invitation"))?;
-        let survey = survey.ok_or_else(|| ApiError::internal("invitation without survey"))?;
-        let organisation = organisations::Entity::find_by_id(invitation.organisation_id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| ApiError::internal("invitation without organisation"))?;
-        let needs = needs_of(&txn, response.id).await?;
-        if needs.is_empty() {
-            return Err(ApiError::bad_input(
-                "responseId",
-                "This response shows no needs: none of its choices maps to a current topic.",
-            ));
-        }
-        let texts: Vec<(String, String)> = survey_answers::Entity::find()
-            .filter(survey_answers::Column::ResponseId.eq(response.id))
-            .filter(survey_answers::Column::TextValue.is_not_null())
-            .find_also_related(survey_questions::Entity)
-            .order_by_asc(survey_answers::Column::QuestionId)
-            .all(&txn)
-            .await?
-            .into_iter()
-            .filter_map(|(answer, question)| {
-                let question = question.filter(|q| q.kind == QuestionKind::Text)?;
-                Some((question.prompt, answer.text_value?))
-            })
-            .collect();
-        let now = Utc::now();
-        let goals = goals_text(
-            &organisation.name,
-            &survey,
-            &hive_worker::notify::london_date(response.updated_at),
-            &needs,
-            &texts,
-        );
-        let request = support_requests::ActiveModel {
-            organisation_id: Set(organisation.id),
-            kind: Set(kind.into()),
-            goals: Set(goals),
-            status: Set(SupportRequestStatus::Submitted),
-            submitted_by_user_id: Set(Some(user.id)),
-            decline_reason: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            closed_at: Set(None),
-            survey_response_id: Set(Some(response.id)),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await
-        .map_err(|error| match error.sql_err() {
-            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => drafted_already(),
-            _ => error.into(),
-        })?;
-        support_request_topics::Entity::insert_many(needs.iter().map(|topic| {
-            support_request_topics::ActiveModel {
-                support_request_id: Set(request.id),
-                topic_id: Set(topic.id),
-            }
-        }))
-        .exec_without_returning(&txn)
-        .await?;
-        audit::record(
-            &txn,
-            viewer,
-            "createSupportRequestFromResponse",
-            Some(("SupportRequest", request.id)),
-            Some(serde_json::json!({"surveyResponseId": response.id})),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(SupportRequest(request))
+        survey_needs::create_request_from_response(&state.db, viewer(ctx), response_id, kind.into())
+            .await
+            .map(SupportRequest)
     }
 }

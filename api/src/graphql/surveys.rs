@@ -4,54 +4,33 @@
 //! surveys and their responses. Answering is in `survey_answers`; drafting a
 //! support request from a response in `survey_needs`.
 //!
-//! A survey's questions change only while it is a DRAFT: once co-ops have
-//! been invited, what they were asked is fixed, so answers and results always
-//! mean what they meant when given. `updateSurvey` replaces the whole list of
-//! questions, which is what a builder screen holds.
-
-use std::collections::HashMap;
+//! The rules and the changes are `programme::surveys`; the mutations here
+//! read ids and inputs, call it, and wrap what it returns.
 
 use async_graphql::{Context, Enum, ID, InputObject, Object};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use entity::{
-    organisations, sectors, survey_choice_topics, survey_choices, survey_invitations,
-    survey_questions::{self, QuestionKind},
-    survey_responses,
+    organisations, sectors, survey_invitations, survey_responses,
     surveys::{self, SurveyStatus},
-    topics,
 };
 use hive_worker::surveys::Audience;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, sea_query::Expr,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
 use super::{
     organisations::{Organisation, Stage},
     relay::{HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate},
-    vocabulary::{Sector, Topic, Vocabulary, current_terms},
+    vocabulary::{Sector, Topic, Vocabulary, term_ids},
 };
+pub use crate::programme::surveys::{SurveyChoice, SurveyQuestion, load_questions};
 use crate::{
-    audit,
     auth::{RoleGuard, viewer},
     error::{ApiError, ApiResult},
+    programme::{
+        self, survey_needs,
+        surveys::{ChoiceDraft, Launch, QuestionDraft, SurveyDraft},
+    },
     state::AppState,
 };
-
-/// Longest title, in characters.
-pub const MAX_TITLE_CHARS: usize = 200;
-/// Longest description or question prompt, in characters.
-pub const MAX_PROMPT_CHARS: usize = 2_000;
-/// Longest choice label, in characters.
-pub const MAX_LABEL_CHARS: usize = 200;
-/// Most questions in one survey, and choices in one question: a census that
-/// fits on a page a co-op will finish.
-pub const MAX_QUESTIONS: usize = 60;
-pub const MAX_CHOICES: usize = 30;
-/// Widest SCALE accepted (e.g. 0–10).
-pub const MAX_SCALE_SPAN: i32 = 20;
-/// Longest wait before the reminder, in days.
-pub const MAX_REMINDER_DAYS: i32 = 60;
 
 /// DRAFT (editable) → OPEN (invitations out, answers taken) → CLOSED.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -222,12 +201,8 @@ pub struct SurveyAudience {
     pub stages: Vec<Stage>,
 }
 
-/// One question, with its choices.
-pub struct SurveyQuestion {
-    pub question: survey_questions::Model,
-    pub choices: Vec<SurveyChoice>,
-}
-
+// `SurveyQuestion` and `SurveyChoice` are `programme::surveys`' (answering
+// and the page read them too); their GraphQL fields are here.
 #[Object]
 impl SurveyQuestion {
     async fn id(&self) -> ID {
@@ -256,12 +231,6 @@ impl SurveyQuestion {
     async fn choices(&self) -> &[SurveyChoice] {
         &self.choices
     }
-}
-
-/// A choice, with the topics it shows a need for.
-pub struct SurveyChoice {
-    pub choice: survey_choices::Model,
-    pub topics: Vec<topics::Model>,
 }
 
 #[Object]
@@ -316,7 +285,7 @@ impl SurveyResponse {
     /// The topics this co-op's choices map to: its support needs.
     async fn needs(&self, ctx: &Context<'_>) -> ApiResult<Vec<Topic>> {
         let state = ctx.data_unchecked::<AppState>();
-        Ok(super::survey_needs::needs_of(&state.db, self.0.id)
+        Ok(survey_needs::needs_of(&state.db, self.0.id)
             .await?
             .into_iter()
             .map(|row| Topic(row.into()))
@@ -334,56 +303,6 @@ impl SurveyResponse {
             .await?
             .map(super::support_requests::SupportRequest))
     }
-}
-
-/// The questions of a survey with their choices and topics, in three queries.
-pub async fn load_questions(
-    conn: &impl ConnectionTrait,
-    survey_id: i64,
-) -> ApiResult<Vec<SurveyQuestion>> {
-    let questions = survey_questions::Entity::find()
-        .filter(survey_questions::Column::SurveyId.eq(survey_id))
-        .order_by_asc(survey_questions::Column::Position)
-        .all(conn)
-        .await?;
-    let question_ids: Vec<i64> = questions.iter().map(|q| q.id).collect();
-    let choices = survey_choices::Entity::find()
-        .filter(survey_choices::Column::QuestionId.is_in(question_ids))
-        .order_by_asc(survey_choices::Column::QuestionId)
-        .order_by_asc(survey_choices::Column::Position)
-        .all(conn)
-        .await?;
-    let choice_ids: Vec<i64> = choices.iter().map(|c| c.id).collect();
-    let mut topics_by_choice: HashMap<i64, Vec<topics::Model>> = HashMap::new();
-    for (link, topic) in survey_choice_topics::Entity::find()
-        .filter(survey_choice_topics::Column::ChoiceId.is_in(choice_ids))
-        .find_also_related(topics::Entity)
-        .order_by_asc(survey_choice_topics::Column::TopicId)
-        .all(conn)
-        .await?
-    {
-        if let Some(topic) = topic {
-            topics_by_choice
-                .entry(link.choice_id)
-                .or_default()
-                .push(topic);
-        }
-    }
-    let mut choices_by_question: HashMap<i64, Vec<SurveyChoice>> = HashMap::new();
-    for choice in choices {
-        let topics = topics_by_choice.remove(&choice.id).unwrap_or_default();
-        choices_by_question
-            .entry(choice.question_id)
-            .or_default()
-            .push(SurveyChoice { choice, topics });
-    }
-    Ok(questions
-        .into_iter()
-        .map(|question| SurveyQuestion {
-            choices: choices_by_question.remove(&question.id).unwrap_or_default(),
-            question,
-        })
-        .collect())
 }
 
 /// A survey and its questions, as the builder sends them.
@@ -436,237 +355,42 @@ pub struct SurveyAudienceInput {
     pub stages: Vec<Stage>,
 }
 
-fn too_long(text: &str, limit: usize) -> bool {
-    text.chars().count() > limit
-}
-
-/// A question as it will be stored.
-struct CleanQuestion {
-    kind: QuestionKind,
-    prompt: String,
-    required: bool,
-    scale: Option<(i32, i32)>,
-    choices: Vec<(String, Vec<i64>)>,
-}
-
-/// Checks a whole survey before anything is written; errors name the field
-/// path (`questions.2.choices`) so a builder can point at it.
-async fn clean_survey(
-    conn: &impl ConnectionTrait,
-    input: SurveyInput,
-) -> ApiResult<(String, String, Vec<CleanQuestion>)> {
-    let title = input.title.trim().to_string();
-    if title.is_empty() || too_long(&title, MAX_TITLE_CHARS) {
-        return Err(ApiError::bad_input(
-            "title",
-            "Give the survey a title of 1 to 200 characters.",
-        ));
-    }
-    let description = input.description.trim().to_string();
-    if too_long(&description, MAX_PROMPT_CHARS) {
-        return Err(ApiError::bad_input(
-            "description",
-            "Keep the description under 2,000 characters.",
-        ));
-    }
-    if input.questions.len() > MAX_QUESTIONS {
-        return Err(ApiError::bad_input(
-            "questions",
-            format!("A survey has at most {MAX_QUESTIONS} questions."),
-        ));
-    }
+/// The builder's input as the programme takes it; topic ids that are not
+/// topic ids are BAD_USER_INPUT on the choice's `topicIds`.
+fn as_draft(input: SurveyInput) -> ApiResult<SurveyDraft> {
     let mut questions = Vec::with_capacity(input.questions.len());
     for (index, question) in input.questions.into_iter().enumerate() {
-        let at = |field: &str| format!("questions.{index}.{field}");
-        let prompt = question.prompt.trim().to_string();
-        if prompt.is_empty() || too_long(&prompt, MAX_PROMPT_CHARS) {
-            return Err(ApiError::bad_input(
-                &at("prompt"),
-                format!(
-                    "Question {} needs a prompt of 1 to 2,000 characters.",
-                    index + 1
-                ),
-            ));
-        }
-        let kind = QuestionKind::from(question.kind);
-        let is_choice = matches!(kind, QuestionKind::SingleChoice | QuestionKind::MultiChoice);
-        let scale = match (kind, question.scale_min, question.scale_max) {
-            (QuestionKind::Scale, Some(min), Some(max))
-                if min < max && i64::from(max) - i64::from(min) <= i64::from(MAX_SCALE_SPAN) =>
-            {
-                Some((min, max))
-            }
-            (QuestionKind::Scale, _, _) => {
-                return Err(ApiError::bad_input(
-                    &at("scaleMax"),
-                    format!(
-                        "Question {}: a scale needs scaleMin below scaleMax, at most {MAX_SCALE_SPAN} apart.",
-                        index + 1
-                    ),
-                ));
-            }
-            (_, None, None) => None,
-            _ => {
-                return Err(ApiError::bad_input(
-                    &at("scaleMin"),
-                    format!("Question {}: only SCALE questions have a scale.", index + 1),
-                ));
-            }
-        };
-        if !is_choice && !question.choices.is_empty() {
-            return Err(ApiError::bad_input(
-                &at("choices"),
-                format!(
-                    "Question {}: only choice questions have choices.",
-                    index + 1
-                ),
-            ));
-        }
-        if is_choice && !(2..=MAX_CHOICES).contains(&question.choices.len()) {
-            return Err(ApiError::bad_input(
-                &at("choices"),
-                format!("Question {} needs 2 to {MAX_CHOICES} choices.", index + 1),
-            ));
-        }
-        let mut choices: Vec<(String, Vec<i64>)> = Vec::with_capacity(question.choices.len());
+        let mut choices = Vec::with_capacity(question.choices.len());
         for (choice_index, choice) in question.choices.into_iter().enumerate() {
-            let field = at(&format!("choices.{choice_index}.label"));
-            let label = choice.label.trim().to_string();
-            if label.is_empty() || too_long(&label, MAX_LABEL_CHARS) {
-                return Err(ApiError::bad_input(
-                    &field,
-                    format!(
-                        "Question {}: each choice needs a label of 1 to 200 characters.",
-                        index + 1
-                    ),
-                ));
-            }
-            if choices
-                .iter()
-                .any(|(other, _)| other.to_lowercase() == label.to_lowercase())
-            {
-                return Err(ApiError::bad_input(
-                    &field,
-                    format!(
-                        "Question {}: the choice \"{label}\" is there twice.",
-                        index + 1
-                    ),
-                ));
-            }
-            let topic_field = at(&format!("choices.{choice_index}.topicIds"));
-            let topics =
-                current_terms(conn, Vocabulary::Topic, &topic_field, &choice.topic_ids).await?;
-            choices.push((label, topics));
+            let field = format!("questions.{index}.choices.{choice_index}.topicIds");
+            choices.push(ChoiceDraft {
+                label: choice.label,
+                topic_ids: term_ids(Vocabulary::Topic, &field, &choice.topic_ids)?,
+            });
         }
-        questions.push(CleanQuestion {
-            kind,
-            prompt,
+        questions.push(QuestionDraft {
+            kind: question.kind.into(),
+            prompt: question.prompt,
             required: question.required,
-            scale,
+            scale_min: question.scale_min,
+            scale_max: question.scale_max,
             choices,
         });
     }
-    Ok((title, description, questions))
+    Ok(SurveyDraft {
+        title: input.title,
+        description: input.description,
+        questions,
+    })
 }
 
-/// Writes the questions of a survey (which has none) on the caller's transaction.
-async fn write_questions(
-    conn: &impl ConnectionTrait,
-    survey_id: i64,
-    questions: Vec<CleanQuestion>,
-) -> ApiResult<()> {
-    for (index, question) in questions.into_iter().enumerate() {
-        let stored = survey_questions::ActiveModel {
-            survey_id: Set(survey_id),
-            position: Set(index as i32 + 1),
-            kind: Set(question.kind),
-            prompt: Set(question.prompt),
-            required: Set(question.required),
-            scale_min: Set(question.scale.map(|(min, _)| min)),
-            scale_max: Set(question.scale.map(|(_, max)| max)),
-            ..Default::default()
-        }
-        .insert(conn)
-        .await?;
-        for (choice_index, (label, topic_ids)) in question.choices.into_iter().enumerate() {
-            let choice = survey_choices::ActiveModel {
-                question_id: Set(stored.id),
-                position: Set(choice_index as i32 + 1),
-                label: Set(label),
-                ..Default::default()
-            }
-            .insert(conn)
-            .await?;
-            if !topic_ids.is_empty() {
-                survey_choice_topics::Entity::insert_many(topic_ids.into_iter().map(|topic_id| {
-                    survey_choice_topics::ActiveModel {
-                        choice_id: Set(choice.id),
-                        topic_id: Set(topic_id),
-                    }
-                }))
-                .exec_without_returning(conn)
-                .await?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Removes a DRAFT's questions (choices and their topics go with them).
-async fn clear_questions(conn: &impl ConnectionTrait, survey_id: i64) -> ApiResult<()> {
-    survey_questions::Entity::delete_many()
-        .filter(survey_questions::Column::SurveyId.eq(survey_id))
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
-/// Loads a survey for a change, NOT_FOUND if absent.
+/// Reads one survey, NOT_FOUND if absent.
 async fn survey_row(conn: &impl ConnectionTrait, id: &ID) -> ApiResult<surveys::Model> {
     let id = decode_id_of(NodeType::Survey, id)?;
     surveys::Entity::find_by_id(id)
         .one(conn)
         .await?
         .ok_or_else(|| ApiError::not_found("No survey has that id."))
-}
-
-fn must_be_draft(survey: &surveys::Model) -> ApiResult<()> {
-    if survey.status != SurveyStatus::Draft {
-        return Err(ApiError::conflict(
-            "This survey has been launched: its questions are fixed. Duplicate it to start a new wave.",
-        ));
-    }
-    Ok(())
-}
-
-/// Puts a DRAFT's questions into the builder's shape, for `duplicateSurvey`.
-fn as_input(title: String, description: String, questions: Vec<SurveyQuestion>) -> SurveyInput {
-    SurveyInput {
-        title,
-        description,
-        questions: questions
-            .into_iter()
-            .map(|q| QuestionInput {
-                kind: q.question.kind.into(),
-                prompt: q.question.prompt,
-                required: q.question.required,
-                scale_min: q.question.scale_min,
-                scale_max: q.question.scale_max,
-                choices: q
-                    .choices
-                    .into_iter()
-                    .map(|c| ChoiceInput {
-                        label: c.choice.label,
-                        topic_ids: c
-                            .topics
-                            .iter()
-                            .map(|t| global_id(NodeType::Topic, t.id))
-                            .collect(),
-                    })
-                    .collect(),
-            })
-            .collect(),
-    }
 }
 
 /// Reading surveys, for staff.
@@ -724,21 +448,9 @@ impl SurveyMutation {
     #[graphql(guard = "RoleGuard::staff()")]
     async fn create_survey(&self, ctx: &Context<'_>, input: SurveyInput) -> ApiResult<Survey> {
         let state = ctx.data_unchecked::<AppState>();
-        let viewer = viewer(ctx);
-        let txn = hive_worker::db::begin_write(&state.db).await?;
-        let (title, description, questions) = clean_survey(&txn, input).await?;
-        let survey = insert_draft(&txn, viewer, title, description, None).await?;
-        write_questions(&txn, survey.id, questions).await?;
-        audit::record(
-            &txn,
-            viewer,
-            "createSurvey",
-            Some(("Survey", survey.id)),
-            None,
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(Survey(survey))
+        programme::surveys::create(&state.db, viewer(ctx), as_draft(input)?)
+            .await
+            .map(Survey)
     }
 
     /// Replaces a DRAFT's title, description and questions. A launched
@@ -751,28 +463,10 @@ impl SurveyMutation {
         input: SurveyInput,
     ) -> ApiResult<Survey> {
         let state = ctx.data_unchecked::<AppState>();
-        let viewer = viewer(ctx);
-        let txn = hive_worker::db::begin_write(&state.db).await?;
-        let survey = survey_row(&txn, &id).await?;
-        must_be_draft(&survey)?;
-        let (title, description, questions) = clean_survey(&txn, input).await?;
-        clear_questions(&txn, survey.id).await?;
-        write_questions(&txn, survey.id, questions).await?;
-        let mut row: surveys::ActiveModel = survey.into();
-        row.title = Set(title);
-        row.description = Set(description);
-        row.updated_at = Set(Utc::now());
-        let survey = row.update(&txn).await?;
-        audit::record(
-            &txn,
-            viewer,
-            "updateSurvey",
-            Some(("Survey", survey.id)),
-            None,
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(Survey(survey))
+        let id = decode_id_of(NodeType::Survey, &id)?;
+        programme::surveys::update(&state.db, viewer(ctx), id, as_draft(input)?)
+            .await
+            .map(Survey)
     }
 
     /// Starts the next wave of a census: a DRAFT with the same questions,
@@ -785,25 +479,10 @@ impl SurveyMutation {
         title: Option<String>,
     ) -> ApiResult<Survey> {
         let state = ctx.data_unchecked::<AppState>();
-        let viewer = viewer(ctx);
-        let txn = hive_worker::db::begin_write(&state.db).await?;
-        let previous = survey_row(&txn, &id).await?;
-        let questions = load_questions(&txn, previous.id).await?;
-        let title = title.unwrap_or_else(|| previous.title.clone());
-        let input = as_input(title, previous.description.clone(), questions);
-        let (title, description, questions) = clean_survey(&txn, input).await?;
-        let survey = insert_draft(&txn, viewer, title, description, Some(previous.id)).await?;
-        write_questions(&txn, survey.id, questions).await?;
-        audit::record(
-            &txn,
-            viewer,
-            "duplicateSurvey",
-            Some(("Survey", survey.id)),
-            Some(serde_json::json!({"previousWaveId": previous.id})),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(Survey(survey))
+        let id = decode_id_of(NodeType::Survey, &id)?;
+        programme::surveys::duplicate(&state.db, viewer(ctx), id, title)
+            .await
+            .map(Survey)
     }
 
     /// Opens a DRAFT to an audience and returns at once: the worker then
@@ -821,195 +500,26 @@ impl SurveyMutation {
         reminder_after_days: Option<i32>,
     ) -> ApiResult<Survey> {
         let state = ctx.data_unchecked::<AppState>();
-        let viewer = viewer(ctx);
-        let now = Utc::now();
-        if closes_at <= now + Duration::hours(1) {
-            return Err(ApiError::bad_input(
-                "closesAt",
-                "Give a closing time at least an hour from now.",
-            ));
-        }
-        if closes_at > now + crate::programme::rules::farthest_ahead() {
-            return Err(ApiError::bad_input(
-                "closesAt",
-                "Give a closing time within the next two years.",
-            ));
-        }
-        if let Some(days) = reminder_after_days {
-            if !(1..=MAX_REMINDER_DAYS).contains(&days) {
-                return Err(ApiError::bad_input(
-                    "reminderAfterDays",
-                    format!("Remind after 1 to {MAX_REMINDER_DAYS} days."),
-                ));
-            }
-            if now + Duration::days(i64::from(days)) >= closes_at {
-                return Err(ApiError::bad_input(
-                    "reminderAfterDays",
-                    "The reminder would go after the survey closes.",
-                ));
-            }
-        }
-        let txn = hive_worker::db::begin_write(&state.db).await?;
-        let survey = survey_row(&txn, &survey_id).await?;
-        must_be_draft(&survey)?;
-        let questions = survey_questions::Entity::find()
-            .filter(survey_questions::Column::SurveyId.eq(survey.id))
-            .count(&txn)
-            .await?;
-        if questions == 0 {
-            return Err(ApiError::bad_input(
-                "surveyId",
-                "Add at least one question before launching.",
-            ));
-        }
-        let mut sectors = Vec::new();
-        for id in &audience.sectors {
-            let sector = decode_id_of(NodeType::Sector, id).map_err(|_| {
-                ApiError::bad_input("audience.sectors", format!("Not a sector id: {}", id.0))
-            })?;
-            if sectors::Entity::find_by_id(sector)
-                .one(&txn)
-                .await?
-                .is_none()
-            {
-                return Err(ApiError::bad_input(
-                    "audience.sectors",
-                    format!("No sector has the id {}.", id.0),
-                ));
-            }
-            if !sectors.contains(&sector) {
-                sectors.push(sector);
-            }
-        }
-        let mut regions: Vec<String> = Vec::new();
-        for region in &audience.regions {
-            let region = crate::regions::canonical_region(region).ok_or_else(|| {
-                ApiError::bad_input(
-                    "audience.regions",
-                    format!(
-                        "\"{}\" is not one of the programme's regions.",
-                        region.trim()
-                    ),
-                )
-            })?;
-            if !regions.iter().any(|r| r == region) {
-                regions.push(region.to_string());
-            }
-        }
-        let mut stages = Vec::new();
-        for stage in &audience.stages {
-            let stage = organisations::OrganisationStage::from(*stage);
-            if !stages.contains(&stage) {
-                stages.push(stage);
-            }
-        }
-        let audience = Audience {
-            sectors,
-            regions,
-            stages,
+        let id = decode_id_of(NodeType::Survey, &survey_id)?;
+        let launch = Launch {
+            sectors: term_ids(Vocabulary::Sector, "audience.sectors", &audience.sectors)?,
+            regions: audience.regions,
+            stages: audience.stages.into_iter().map(Into::into).collect(),
+            closes_at,
+            reminder_after_days,
         };
-        let reachable = audience.organisation_ids().all(&txn).await?.len();
-        if reachable == 0 {
-            return Err(ApiError::bad_input(
-                "audience",
-                "No co-op in this audience has an address to write to.",
-            ));
-        }
-        let claimed = surveys::Entity::update_many()
-            .col_expr(surveys::Column::Status, Expr::value(SurveyStatus::Open))
-            .col_expr(surveys::Column::Audience, Expr::value(audience.to_stored()))
-            .col_expr(surveys::Column::ClosesAt, Expr::value(closes_at))
-            .col_expr(
-                surveys::Column::ReminderAfterDays,
-                Expr::value(reminder_after_days),
-            )
-            .col_expr(surveys::Column::LaunchedAt, Expr::value(now))
-            .col_expr(surveys::Column::UpdatedAt, Expr::value(now))
-            .filter(surveys::Column::Id.eq(survey.id))
-            .filter(surveys::Column::Status.eq(SurveyStatus::Draft))
-            .exec(&txn)
-            .await?;
-        if claimed.rows_affected != 1 {
-            return Err(ApiError::conflict("This survey has been launched already."));
-        }
-        audit::record(
-            &txn,
-            viewer,
-            "launchSurvey",
-            Some(("Survey", survey.id)),
-            Some(serde_json::json!({"organisations": reachable})),
-        )
-        .await?;
-        let survey = surveys::Entity::find_by_id(survey.id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| ApiError::internal("survey vanished while launched"))?;
-        txn.commit().await?;
-        Ok(Survey(survey))
+        programme::surveys::launch(&state.db, viewer(ctx), id, launch)
+            .await
+            .map(Survey)
     }
 
     /// Closes an OPEN survey now: no more answers, no more reminders.
     #[graphql(guard = "RoleGuard::staff()")]
     async fn close_survey(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Survey> {
         let state = ctx.data_unchecked::<AppState>();
-        let viewer = viewer(ctx);
-        let txn = hive_worker::db::begin_write(&state.db).await?;
-        let survey = survey_row(&txn, &id).await?;
-        let now = Utc::now();
-        let closed = surveys::Entity::update_many()
-            .col_expr(surveys::Column::Status, Expr::value(SurveyStatus::Closed))
-            .col_expr(surveys::Column::ClosedAt, Expr::value(now))
-            .col_expr(surveys::Column::UpdatedAt, Expr::value(now))
-            .filter(surveys::Column::Id.eq(survey.id))
-            .filter(surveys::Column::Status.eq(SurveyStatus::Open))
-            .exec(&txn)
-            .await?;
-        if closed.rows_affected != 1 {
-            return Err(ApiError::conflict(match survey.status {
-                SurveyStatus::Draft => "A draft is not open: there is nothing to close.",
-                _ => "This survey is closed already.",
-            }));
-        }
-        audit::record(
-            &txn,
-            viewer,
-            "closeSurvey",
-            Some(("Survey", survey.id)),
-            None,
-        )
-        .await?;
-        let survey = surveys::Entity::find_by_id(survey.id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| ApiError::internal("survey vanished while closed"))?;
-        txn.commit().await?;
-        Ok(Survey(survey))
+        let id = decode_id_of(NodeType::Survey, &id)?;
+        programme::surveys::close(&state.db, viewer(ctx), id)
+            .await
+            .map(Survey)
     }
-}
-
-async fn insert_draft(
-    conn: &impl ConnectionTrait,
-    viewer: &crate::auth::Viewer,
-    title: String,
-    description: String,
-    previous_wave_id: Option<i64>,
-) -> ApiResult<surveys::Model> {
-    let now = Utc::now();
-    Ok(surveys::ActiveModel {
-        title: Set(title),
-        description: Set(description),
-        status: Set(SurveyStatus::Draft),
-        previous_wave_id: Set(previous_wave_id),
-        audience: Set(None),
-        closes_at: Set(None),
-        reminder_after_days: Set(None),
-        launched_at: Set(None),
-        closed_at: Set(None),
-        created_by_user_id: Set(viewer.user.as_ref().map(|user| user.id)),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(conn)
-    .await?)
 }

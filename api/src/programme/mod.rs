@@ -21,4 +21,6 @@ pub mod requests;
 pub mod reviews;
 pub mod rules;
 pub mod survey_answers;
+pub mod survey_needs;
+pub mod surveys;
 pub mod vocabulary;

@@ -23,11 +23,13 @@ use sea_orm::{
     EntityTrait, QueryFilter,
 };
 
-use super::change::Change;
+use super::{
+    change::Change,
+    surveys::{SurveyQuestion, load_questions},
+};
 use crate::{
     auth::Viewer,
     error::{ApiError, ApiResult},
-    graphql::surveys::{SurveyQuestion, load_questions},
 };
 
 /// Longest TEXT answer, in characters.

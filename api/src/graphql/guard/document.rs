@@ -42,9 +42,9 @@ use async_graphql::{
 use async_graphql_value::{ConstValue, Value};
 
 use super::text_rules::{Place, rule_for};
-use crate::graphql::{
-    relay::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE},
-    surveys::{MAX_CHOICES, MAX_QUESTIONS},
+use crate::{
+    graphql::relay::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE},
+    programme::surveys::{MAX_CHOICES, MAX_QUESTIONS},
 };
 
 /// Output fields that carry long free text, and what one costs: about one

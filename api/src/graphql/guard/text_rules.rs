@@ -7,8 +7,10 @@
 //! name is not blank); these rules are what storage can hold at all.
 
 use crate::{
-    graphql::surveys::{MAX_LABEL_CHARS, MAX_PROMPT_CHARS, MAX_TITLE_CHARS},
-    programme::reviews::MAX_COMMENT_CHARS,
+    programme::{
+        reviews::MAX_COMMENT_CHARS,
+        surveys::{MAX_LABEL_CHARS, MAX_PROMPT_CHARS, MAX_TITLE_CHARS},
+    },
     text::TextRule,
 };
 
