@@ -5,35 +5,25 @@
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::{organisations, survey_answers, survey_choices, survey_responses, surveys};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::ConnectionTrait;
 
 use super::{
     relay::{NodeType, decode_id_of, global_id},
-    surveys::{SurveyQuestion, load_questions},
+    surveys::SurveyQuestion,
 };
 use crate::{
     error::{ApiError, ApiResult},
-    programme::survey_answers::{
-        FieldError, RawAnswer, SubmitError, invitation_by_token, is_open, submit,
-    },
+    programme::survey_answers::{self as programme, FieldError, RawAnswer, SubmitError, submit},
     state::AppState,
 };
 
-/// What a survey link's page shows: the survey, whose link it is, whether
-/// answers are still taken, and the answers given so far.
-pub struct SurveyInvitation {
-    pub survey: surveys::Model,
-    pub organisation_name: String,
-    pub questions: Vec<SurveyQuestion>,
-    pub response: Option<survey_responses::Model>,
-    pub answers: Vec<Answer>,
-}
+/// What a survey link's page shows (see `programme::survey_answers`).
+pub struct SurveyInvitation(pub programme::SurveyInvitation);
 
-impl SurveyInvitation {
-    /// Whether answers are taken now.
-    pub fn is_open(&self) -> bool {
-        is_open(&self.survey, Utc::now())
+impl std::ops::Deref for SurveyInvitation {
+    type Target = programme::SurveyInvitation;
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }
 
@@ -67,8 +57,8 @@ impl SurveyInvitation {
         self.response.as_ref().map(|r| r.updated_at)
     }
     /// The answers given so far (empty before the first).
-    async fn answers(&self) -> &[Answer] {
-        &self.answers
+    async fn answers(&self) -> Vec<Answer> {
+        self.0.answers.iter().map(Answer::from).collect()
     }
 }
 
@@ -87,6 +77,22 @@ pub struct Answer {
     pub text: Option<String>,
 }
 
+impl From<&programme::StoredAnswer> for Answer {
+    fn from(stored: &programme::StoredAnswer) -> Self {
+        Answer {
+            question_id: global_id(NodeType::SurveyQuestion, stored.question_id),
+            choice_ids: stored
+                .choice_ids
+                .iter()
+                .map(|id| global_id(NodeType::SurveyChoice, *id))
+                .collect(),
+            choices: stored.choices.clone(),
+            number: stored.number,
+            text: stored.text.clone(),
+        }
+    }
+}
+
 /// One question's answer as the SPA sends it: the field its kind takes.
 #[derive(InputObject, Debug, Clone)]
 #[graphql(name = "SurveyAnswerInput")]
@@ -103,65 +109,20 @@ pub struct AnswerInput {
 
 /// An answer as it arrives from GraphQL or the form, before any check.
 /// Numbers come as typed: a form sends text, and "abc" must be told so.
-/// Everything the page behind a link shows. Opening it changes nothing.
-pub async fn invitation(conn: &impl ConnectionTrait, token: &str) -> ApiResult<SurveyInvitation> {
-    let (invitation, survey) = invitation_by_token(conn, token).await?;
-    let organisation_name = organisations::Entity::find_by_id(invitation.organisation_id)
-        .one(conn)
-        .await?
-        .map(|org| org.name)
-        .unwrap_or_default();
-    let questions = load_questions(conn, survey.id).await?;
-    let response = survey_responses::Entity::find()
-        .filter(survey_responses::Column::InvitationId.eq(invitation.id))
-        .one(conn)
-        .await?;
-    let answers = match &response {
-        Some(response) => answers_of(conn, response.id).await?,
-        None => Vec::new(),
-    };
-    Ok(SurveyInvitation {
-        survey,
-        organisation_name,
-        questions,
-        response,
-        answers,
-    })
-}
-
 /// A response's answers, one per question, in question order.
 pub async fn answers_of(conn: &impl ConnectionTrait, response_id: i64) -> ApiResult<Vec<Answer>> {
-    let rows = survey_answers::Entity::find()
-        .filter(survey_answers::Column::ResponseId.eq(response_id))
-        .find_also_related(survey_choices::Entity)
-        .order_by_asc(survey_answers::Column::QuestionId)
-        .order_by_asc(survey_answers::Column::Id)
-        .all(conn)
-        .await?;
-    let mut answers: Vec<Answer> = Vec::new();
-    for (row, choice) in rows {
-        let question_id = global_id(NodeType::SurveyQuestion, row.question_id);
-        let answer = match answers.last_mut() {
-            Some(last) if last.question_id == question_id => last,
-            _ => {
-                answers.push(Answer {
-                    question_id,
-                    choice_ids: Vec::new(),
-                    choices: Vec::new(),
-                    number: row.number_value,
-                    text: row.text_value.clone(),
-                });
-                answers.last_mut().expect("just pushed")
-            }
-        };
-        if let Some(choice) = choice {
-            answer
-                .choice_ids
-                .push(global_id(NodeType::SurveyChoice, choice.id));
-            answer.choices.push(choice.label);
-        }
-    }
-    Ok(answers)
+    Ok(programme::answers_of(conn, response_id)
+        .await?
+        .iter()
+        .map(Answer::from)
+        .collect())
+}
+
+/// The link's page, for GraphQL.
+async fn invitation(conn: &impl ConnectionTrait, token: &str) -> ApiResult<SurveyInvitation> {
+    programme::invitation(conn, token)
+        .await
+        .map(SurveyInvitation)
 }
 
 /// The GraphQL error for a refused submit: the first problem, with the

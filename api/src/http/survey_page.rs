@@ -17,12 +17,13 @@ use super::form::{PageForm, PageToken};
 use super::page::{escape, page, went_wrong};
 use crate::{
     error::{ApiError, ErrorCode},
-    graphql::{
-        relay::{NodeType, decode_id_of},
-        survey_answers::{SurveyInvitation, invitation},
+    programme::{
+        survey_answers::{
+            FieldError, MAX_TEXT_CHARS, RawAnswer, SubmitError, SurveyInvitation, invitation,
+            submit,
+        },
         surveys::SurveyQuestion,
     },
-    programme::survey_answers::{FieldError, MAX_TEXT_CHARS, RawAnswer, SubmitError, submit},
     state::AppState,
 };
 
@@ -86,14 +87,9 @@ impl Entered {
     fn from_invitation(invitation: &SurveyInvitation) -> Self {
         let mut entered: HashMap<i64, Vec<String>> = HashMap::new();
         for answer in &invitation.answers {
-            let Ok(id) = decode_id_of(NodeType::SurveyQuestion, &answer.question_id) else {
-                continue;
-            };
-            let values = entered.entry(id).or_default();
+            let values = entered.entry(answer.question_id).or_default();
             for choice in &answer.choice_ids {
-                if let Ok(choice) = decode_id_of(NodeType::SurveyChoice, choice) {
-                    values.push(choice.to_string());
-                }
+                values.push(choice.to_string());
             }
             if let Some(number) = answer.number {
                 values.push(number.to_string());

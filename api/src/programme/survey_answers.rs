@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use entity::{
-    survey_answers, survey_invitations,
+    organisations, survey_answers, survey_choices, survey_invitations,
     survey_questions::QuestionKind,
     survey_responses,
     surveys::{self, SurveyStatus},
@@ -20,7 +20,7 @@ use entity::{
 use hive_worker::tokens::{hash_token, looks_like_token};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, QueryFilter,
+    EntityTrait, QueryFilter, QueryOrder,
 };
 
 use super::{
@@ -380,4 +380,97 @@ pub async fn submit(
         .await?;
     change.commit().await?;
     Ok(())
+}
+
+/// What a survey link's page shows: the survey, whose link it is, whether
+/// answers are still taken, and the answers given so far.
+pub struct SurveyInvitation {
+    pub survey: surveys::Model,
+    pub organisation_name: String,
+    pub questions: Vec<SurveyQuestion>,
+    pub response: Option<survey_responses::Model>,
+    pub answers: Vec<StoredAnswer>,
+}
+
+impl SurveyInvitation {
+    /// Whether answers are taken now.
+    pub fn is_open(&self) -> bool {
+        is_open(&self.survey, Utc::now())
+    }
+}
+
+/// One question's answer as stored, by row ids.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAnswer {
+    pub question_id: i64,
+    /// SINGLE_CHOICE and MULTI_CHOICE: the chosen choices' ids.
+    pub choice_ids: Vec<i64>,
+    /// Their labels, in the same order.
+    pub choices: Vec<String>,
+    /// SCALE and NUMBER.
+    pub number: Option<f64>,
+    /// TEXT.
+    pub text: Option<String>,
+}
+
+/// Everything the page behind a link shows. Opening it changes nothing;
+/// unknown or replaced links are NOT_FOUND.
+pub async fn invitation(conn: &impl ConnectionTrait, token: &str) -> ApiResult<SurveyInvitation> {
+    let (invitation, survey) = invitation_by_token(conn, token).await?;
+    let organisation_name = organisations::Entity::find_by_id(invitation.organisation_id)
+        .one(conn)
+        .await?
+        .map(|org| org.name)
+        .unwrap_or_default();
+    let questions = load_questions(conn, survey.id).await?;
+    let response = survey_responses::Entity::find()
+        .filter(survey_responses::Column::InvitationId.eq(invitation.id))
+        .one(conn)
+        .await?;
+    let answers = match &response {
+        Some(response) => answers_of(conn, response.id).await?,
+        None => Vec::new(),
+    };
+    Ok(SurveyInvitation {
+        survey,
+        organisation_name,
+        questions,
+        response,
+        answers,
+    })
+}
+
+/// A response's answers, one per question, in question order.
+pub async fn answers_of(
+    conn: &impl ConnectionTrait,
+    response_id: i64,
+) -> ApiResult<Vec<StoredAnswer>> {
+    let rows = survey_answers::Entity::find()
+        .filter(survey_answers::Column::ResponseId.eq(response_id))
+        .find_also_related(survey_choices::Entity)
+        .order_by_asc(survey_answers::Column::QuestionId)
+        .order_by_asc(survey_answers::Column::Id)
+        .all(conn)
+        .await?;
+    let mut answers: Vec<StoredAnswer> = Vec::new();
+    for (row, choice) in rows {
+        let answer = match answers.last_mut() {
+            Some(last) if last.question_id == row.question_id => last,
+            _ => {
+                answers.push(StoredAnswer {
+                    question_id: row.question_id,
+                    choice_ids: Vec::new(),
+                    choices: Vec::new(),
+                    number: row.number_value,
+                    text: row.text_value.clone(),
+                });
+                answers.last_mut().expect("just pushed")
+            }
+        };
+        if let Some(choice) = choice {
+            answer.choice_ids.push(choice.id);
+            answer.choices.push(choice.label);
+        }
+    }
+    Ok(answers)
 }

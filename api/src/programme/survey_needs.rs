@@ -25,6 +25,7 @@ use sea_orm::{
 
 use super::change::Change;
 use crate::{
+    access,
     auth::Viewer,
     error::{ApiError, ApiResult},
 };
@@ -94,6 +95,7 @@ pub async fn create_request_from_response(
     response_id: i64,
     kind: EngagementKind,
 ) -> ApiResult<support_requests::Model> {
+    access::require_staff(viewer)?;
     let user = viewer.require_user()?;
     let missing = "No survey response has that id.";
     let change = Change::begin(db, viewer).await?;

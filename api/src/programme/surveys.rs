@@ -38,6 +38,7 @@ use super::{
     vocabulary::{Vocabulary, current_terms},
 };
 use crate::{
+    access,
     auth::Viewer,
     error::{ApiError, ApiResult},
 };
@@ -412,6 +413,7 @@ pub async fn create(
     viewer: &Viewer,
     draft: SurveyDraft,
 ) -> ApiResult<surveys::Model> {
+    access::require_staff(viewer)?;
     let change = Change::begin(db, viewer).await?;
     let clean = clean_survey(change.db(), draft).await?;
     let survey = insert_draft(&change, clean.title, clean.description, None).await?;
@@ -432,6 +434,7 @@ pub async fn update(
     id: i64,
     draft: SurveyDraft,
 ) -> ApiResult<surveys::Model> {
+    access::require_staff(viewer)?;
     let change = Change::begin(db, viewer).await?;
     let survey = lock_survey(&change, id).await?;
     must_be_draft(&survey)?;
@@ -460,6 +463,7 @@ pub async fn duplicate(
     id: i64,
     title: Option<String>,
 ) -> ApiResult<surveys::Model> {
+    access::require_staff(viewer)?;
     let change = Change::begin(db, viewer).await?;
     let previous = change
         .lock_shared(surveys::Entity::find_by_id(id), NO_SUCH_SURVEY)
@@ -595,6 +599,7 @@ pub async fn launch(
     id: i64,
     launch: Launch,
 ) -> ApiResult<surveys::Model> {
+    access::require_staff(viewer)?;
     let now = Utc::now();
     check_schedule(&launch, now)?;
     let change = Change::begin(db, viewer).await?;
@@ -641,6 +646,7 @@ pub async fn launch(
 /// The survey is locked first, so two closes at once close it once (the
 /// second is a CONFLICT), and answers being stored finish first.
 pub async fn close(db: &DatabaseConnection, viewer: &Viewer, id: i64) -> ApiResult<surveys::Model> {
+    access::require_staff(viewer)?;
     let change = Change::begin(db, viewer).await?;
     let survey = lock_survey(&change, id).await?;
     match survey.status {
