@@ -46,8 +46,6 @@ pub enum Kind {
     Adviser,
 }
 
-/// Concurrent engagements a provider may carry.
-
 /// A mentor or adviser.
 #[derive(Clone)]
 pub struct Provider(pub providers::Model);

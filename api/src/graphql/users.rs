@@ -166,10 +166,12 @@ pub async fn create_account(
         &state.db,
         &state.settings.public_url,
         viewer(ctx),
-        email,
-        name,
-        role,
-        organisation_id,
+        crate::programme::accounts::NewAccount {
+            email,
+            name,
+            role,
+            organisation_id,
+        },
         action,
     )
     .await?;

@@ -71,22 +71,35 @@ pub async fn insert_account(
     })
 }
 
+/// An account to give: who, in what role, and (a MEMBER's) co-op.
+#[derive(Debug, Clone, Copy)]
+pub struct NewAccount<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub role: Role,
+    /// Required for a MEMBER.
+    pub organisation_id: Option<i64>,
+}
+
 /// Creates an account (staff), emails a welcome sign-in link and records
-/// `action` in the trail, all in one change. `organisation_id`: required for
-/// a MEMBER.
+/// `action` in the trail, all in one change.
 pub async fn create(
     db: &DatabaseConnection,
     public_url: &str,
     viewer: &Viewer,
-    email: &str,
-    name: &str,
-    role: Role,
-    organisation_id: Option<i64>,
+    account: NewAccount<'_>,
     action: &str,
 ) -> ApiResult<users::Model> {
     access::require_staff(viewer)?;
     let change = Change::begin(db, viewer).await?;
-    let user = insert_account(change.db(), email, name, role, organisation_id).await?;
+    let user = insert_account(
+        change.db(),
+        account.email,
+        account.name,
+        account.role,
+        account.organisation_id,
+    )
+    .await?;
     crate::auth::queue_sign_in_link(change.db(), public_url, &user, Occasion::Welcome).await?;
     change.audit(action, Some(("User", user.id)), None).await?;
     change.commit().await?;

@@ -277,15 +277,11 @@ pub async fn invite_member(
     email: &str,
     name: &str,
 ) -> ApiResult<users::Model> {
-    accounts::create(
-        db,
-        public_url,
-        viewer,
+    let account = accounts::NewAccount {
         email,
         name,
-        Role::Member,
-        Some(organisation_id),
-        "inviteMember",
-    )
-    .await
+        role: Role::Member,
+        organisation_id: Some(organisation_id),
+    };
+    accounts::create(db, public_url, viewer, account, "inviteMember").await
 }
