@@ -10,6 +10,7 @@ mod cli;
 mod concurrency;
 mod confidentiality;
 mod config_docs;
+mod cors;
 mod deliveries;
 mod delivery_faults;
 

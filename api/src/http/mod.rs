@@ -4,6 +4,7 @@
 
 mod body;
 mod client;
+mod cors;
 mod edge;
 mod form;
 mod graphql;
@@ -76,8 +77,18 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
         .route_layer(from_fn_with_state(state.clone(), edge::charge_operational));
+    // OPTIONS is a route of its own so that the CORS layer sees the
+    // preflight (the method-not-allowed fallback is outside route layers).
+    let graphql = Router::new()
+        .route(
+            "/graphql",
+            post(graphql::execute)
+                .get(graphql::get)
+                .options(cors::options),
+        )
+        .route_layer(cors::layer(&state.settings.allowed_origins()));
     Router::new()
-        .route("/graphql", post(graphql::execute).get(graphql::get))
+        .merge(graphql)
         .merge(pages)
         .merge(operational)
         .route("/surveys/{id}/responses.csv", get(survey_csv::download))

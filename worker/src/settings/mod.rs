@@ -18,6 +18,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("DATABASE_URL", "sqlite://hive.db"),
     ("HIVE_ADDR", "127.0.0.1:8080"),
     ("HIVE_PUBLIC_URL", "http://127.0.0.1:8080"),
+    ("HIVE_CORS_ORIGINS", ""),
     ("SMTP_URL", ""),
     ("HIVE_MAIL_DIR", "./mail"),
     ("HIVE_MAIL_FROM", "Hive <hive@localhost>"),
@@ -54,6 +55,7 @@ struct RawSettings {
     database_url: String,
     hive_addr: String,
     hive_public_url: Option<String>,
+    hive_cors_origins: Option<String>,
     smtp_url: Option<String>,
     hive_mail_dir: String,
     hive_mail_from: String,
@@ -77,6 +79,7 @@ impl Default for RawSettings {
             database_url: default("DATABASE_URL"),
             hive_addr: default("HIVE_ADDR"),
             hive_public_url: None,
+            hive_cors_origins: None,
             smtp_url: None,
             hive_mail_dir: default("HIVE_MAIL_DIR"),
             hive_mail_from: default("HIVE_MAIL_FROM"),
@@ -105,6 +108,11 @@ pub struct Settings {
     pub addr: SocketAddr,
     /// Base of every link in an email; no trailing slash.
     pub public_url: String,
+    /// The web origins (`scheme://host[:port]`) whose pages may call
+    /// `/graphql` from a browser (CORS, see `api::http::cors`), from
+    /// `HIVE_CORS_ORIGINS`, a comma list; empty: the origin of `public_url`
+    /// alone (see [`Settings::allowed_origins`]).
+    pub cors_origins: Vec<String>,
     pub mail: MailTransportSetting,
     pub mail_from: Mailbox,
     pub session_lifetime: chrono::Duration,
@@ -185,6 +193,7 @@ impl Settings {
             database_url: read("DATABASE_URL")?.unwrap_or(defaults.database_url),
             hive_addr: read("HIVE_ADDR")?.unwrap_or(defaults.hive_addr),
             hive_public_url: read("HIVE_PUBLIC_URL")?,
+            hive_cors_origins: read("HIVE_CORS_ORIGINS")?,
             smtp_url: read("SMTP_URL")?,
             hive_mail_dir: read("HIVE_MAIL_DIR")?.unwrap_or(defaults.hive_mail_dir),
             hive_mail_from: read("HIVE_MAIL_FROM")?.unwrap_or(defaults.hive_mail_from),
@@ -235,6 +244,15 @@ impl Settings {
             }
             None => format!("http://{addr}"),
         };
+        let cors_origins = match raw.hive_cors_origins.filter(|list| !list.trim().is_empty()) {
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|origin| !origin.is_empty())
+                .map(web_origin)
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
         let mail = match raw.smtp_url.filter(|url| !url.trim().is_empty()) {
             Some(url) => {
                 lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url.trim())
@@ -261,6 +279,7 @@ impl Settings {
             database_url,
             addr,
             public_url,
+            cors_origins,
             mail,
             mail_from,
             session_lifetime: chrono::Duration::days(session_days),
@@ -288,10 +307,41 @@ impl Settings {
         settings
     }
 
+    /// The origins allowed to call `/graphql` from a browser: `cors_origins`,
+    /// or the origin of `public_url` when none are given.
+    pub fn allowed_origins(&self) -> Vec<String> {
+        if self.cors_origins.is_empty() {
+            web_origin(&self.public_url).into_iter().collect()
+        } else {
+            self.cors_origins.clone()
+        }
+    }
+
     /// True when the data (and the queue) live in SQLite.
     pub fn is_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
     }
+}
+
+/// A web origin as browsers send it in `Origin` (RFC 6454): `http` or
+/// `https`, a host and any port, nothing after it but an optional `/`.
+fn web_origin(value: &str) -> Result<String, SettingsError> {
+    let variable = "HIVE_CORS_ORIGINS";
+    let parsed =
+        Url::parse(value).map_err(|error| invalid(variable, format!("'{value}': {error}")))?;
+    if !matches!(parsed.scheme(), "http" | "https")
+        || parsed.host().is_none()
+        || parsed.path() != "/"
+        || parsed.query().is_some()
+        || parsed.fragment().is_some()
+        || !parsed.username().is_empty()
+    {
+        return Err(invalid(
+            variable,
+            format!("'{value}' is not an origin like https://app.example.org"),
+        ));
+    }
+    Ok(parsed.origin().ascii_serialization())
 }
 
 fn positive<T>(variable: &str, value: &str) -> Result<T, SettingsError>
@@ -385,6 +435,39 @@ mod tests {
             let error = Settings::from_raw(raw).unwrap_err().to_string();
             assert!(error.starts_with("HIVE_DIGEST_TIME: "), "{bad}: {error}");
             assert!(!error.contains('\n'), "one line: {error}");
+        }
+    }
+
+    #[test]
+    fn cors_origins_default_to_the_public_url_and_must_be_origins() {
+        let raw = RawSettings {
+            hive_public_url: Some("https://hive.example.org/".into()),
+            ..RawSettings::default()
+        };
+        assert_eq!(
+            Settings::from_raw(raw).unwrap().allowed_origins(),
+            ["https://hive.example.org"]
+        );
+        let raw = RawSettings {
+            hive_cors_origins: Some(" https://app.example.org, http://localhost:5173/ ,".into()),
+            ..RawSettings::default()
+        };
+        assert_eq!(
+            Settings::from_raw(raw).unwrap().allowed_origins(),
+            ["https://app.example.org", "http://localhost:5173"]
+        );
+        for bad in [
+            "app.example.org",
+            "https://app.example.org/spa",
+            "ftp://x.org",
+            "*",
+        ] {
+            let raw = RawSettings {
+                hive_cors_origins: Some(bad.into()),
+                ..RawSettings::default()
+            };
+            let error = Settings::from_raw(raw).unwrap_err().to_string();
+            assert!(error.starts_with("HIVE_CORS_ORIGINS: "), "{bad}: {error}");
         }
     }
 }
