@@ -13,7 +13,8 @@ use entity::{
     users,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, sea_query::Expr,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
+    sea_query::Expr,
 };
 use tracing::info;
 
@@ -158,6 +159,14 @@ async fn expire(
     engagement: &engagements::Model,
 ) -> anyhow::Result<bool> {
     let txn = crate::db::begin_write(db).await?;
+    // The API's lock order, request before engagement (`programme::change`),
+    // so an expiry and an answer or a withdrawal at the same moment wait for
+    // each other instead of deadlocking.
+    let mut request = support_requests::Entity::find_by_id(engagement.support_request_id);
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        request = request.lock_exclusive();
+    }
+    request.one(&txn).await?;
     let now = Utc::now();
     let claimed = lapse_proposals(now)
         .filter(engagements::Column::Id.eq(engagement.id))
