@@ -262,3 +262,73 @@ async fn me_email(app: &TestApp, sign_in: &serde_json::Value) -> String {
     let (_, me) = app.graphql(ME, json!({}), Some(token)).await;
     me["data"]["me"]["email"].as_str().unwrap().to_string()
 }
+
+on_both_databases!(
+    an_expired_session_can_still_sign_in_again,
+    |app: TestApp| async move {
+        let (user, stale) = app.user(Role::Member, "lapsed@example.coop").await;
+        app.graphql("mutation { signOut }", json!({}), Some(&stale))
+            .await;
+
+        // The stale token is refused as RFC 6750 says, so a client knows to
+        // drop it and sign in again.
+        let response = app
+            .http
+            .post(format!("{}/graphql", app.base_url))
+            .header("accept", "application/graphql-response+json")
+            .bearer_auth(&stale)
+            .json(&json!({"query": ME}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 401);
+        assert_eq!(
+            response
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok()),
+            Some("Bearer error=\"invalid_token\"")
+        );
+
+        // But asking for a link and signing in work with it still attached
+        // (an SPA that has not yet dropped it).
+        let (status, body) = app
+            .graphql(REQUEST, json!({"email": user.email}), Some(&stale))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            body["data"]["requestSignIn"]["message"].is_string(),
+            "{body}"
+        );
+        let mails = app
+            .smtp
+            .wait_for(&user.email, 1, Duration::from_secs(20))
+            .await;
+        let link = mails
+            .last()
+            .unwrap()
+            .link_containing("/sign-in?token=")
+            .unwrap();
+        let (status, body) = app
+            .graphql(
+                SIGN_IN,
+                json!({"token": token_from_link(&link)}),
+                Some(&stale),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["data"]["signIn"]["token"].is_string(), "{body}");
+
+        // Anything more in the same operation is refused for the token.
+        let (status, body) = app
+            .graphql(
+                "mutation($email: String!) { requestSignIn(email: $email) { message } signOut }",
+                json!({"email": user.email}),
+                Some(&stale),
+            )
+            .await;
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(first_error_code(&body), Some("UNAUTHENTICATED"));
+        app.stop().await;
+    }
+);

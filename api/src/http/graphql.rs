@@ -238,19 +238,55 @@ fn charge_anonymous(state: &AppState, client: ClientAddress, media: Media) -> Op
 /// Whether the operation the request would run is a mutation. A document
 /// that does not parse is not (execution reports it).
 fn runs_a_mutation(request: &async_graphql::Request) -> bool {
-    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    use async_graphql::parser::types::OperationType;
+    operations_to_run(request, |operation| operation.ty == OperationType::Mutation)
+}
+
+/// The fields that get a person out of an expired session: they need no
+/// viewer, so a stale token must not stop them.
+const SIGN_IN_FIELDS: [&str; 3] = ["requestSignIn", "signIn", "__typename"];
+
+/// Whether the operation the request would run only signs in (a mutation
+/// whose every root selection is `requestSignIn`, `signIn` or
+/// `__typename`). Such a request runs as nobody when its bearer token names
+/// no live session, rather than being refused for the token.
+fn only_signs_in(request: &async_graphql::Request) -> bool {
+    use async_graphql::parser::types::{OperationType, Selection};
+    operations_to_run(request, |operation| {
+        operation.ty == OperationType::Mutation
+            && operation
+                .selection_set
+                .node
+                .items
+                .iter()
+                .all(|item| match &item.node {
+                    Selection::Field(field) => {
+                        SIGN_IN_FIELDS.contains(&field.node.name.node.as_str())
+                    }
+                    _ => false,
+                })
+    })
+}
+
+/// Whether `test` holds for the operation the request names (or, with no
+/// name, for any of the document's: the stricter reading for a check that
+/// charges or refuses). False for a document that does not parse.
+fn operations_to_run(
+    request: &async_graphql::Request,
+    test: impl Fn(&async_graphql::parser::types::OperationDefinition) -> bool,
+) -> bool {
+    use async_graphql::parser::types::DocumentOperations;
     let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
         return false;
     };
-    let is_mutation = |ty: OperationType| ty == OperationType::Mutation;
     match (&document.operations, request.operation_name.as_deref()) {
-        (DocumentOperations::Single(operation), _) => is_mutation(operation.node.ty),
+        (DocumentOperations::Single(operation), _) => test(&operation.node),
         (DocumentOperations::Multiple(operations), Some(name)) => operations
             .get(name)
-            .is_some_and(|operation| is_mutation(operation.node.ty)),
-        (DocumentOperations::Multiple(operations), None) => operations
-            .values()
-            .any(|operation| is_mutation(operation.node.ty)),
+            .is_some_and(|operation| test(&operation.node)),
+        (DocumentOperations::Multiple(operations), None) => {
+            operations.values().any(|operation| test(&operation.node))
+        }
     }
 }
 
@@ -289,7 +325,11 @@ async fn run(
                 {
                     return refusal;
                 }
-                return refuse_viewer(media, &error);
+                if error.code() == ErrorCode::Unauthenticated && only_signs_in(&request) {
+                    auth::Viewer::anonymous()
+                } else {
+                    return refuse_viewer(media, &error);
+                }
             }
         },
     };
@@ -319,8 +359,9 @@ async fn run(
     shape_response(media, response, state.settings.limits.max_response_bytes)
 }
 
-/// A bearer token that names no live session is UNAUTHENTICATED (401 under
-/// the modern media type); a database that cannot be asked is INTERNAL with
+/// A bearer token that names no live session is UNAUTHENTICATED (401 with
+/// `WWW-Authenticate: Bearer error="invalid_token"` under the modern media
+/// type, RFC 6750); a database that cannot be asked is INTERNAL with
 /// 503 and `Retry-After`, never a bare 500.
 fn refuse_viewer(media: Media, error: &ApiError) -> Response {
     if let Some(detail) = error.internal_detail() {
@@ -340,6 +381,13 @@ fn refuse_viewer(media: Media, error: &ApiError) -> Response {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        // RFC 6750 §3.1: the token is the problem; sign in again.
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer error=\"invalid_token\""),
+        );
     }
     response
 }
