@@ -42,6 +42,12 @@ async fn refused_before_any_sql(backend: Backend) {
     assert_eq!(first_error_code(&body), Some("BAD_USER_INPUT"), "{body}");
     assert!(message(&body).contains("would cost 52515"), "{body}");
     assert!(message(&body).contains("limit is 50000"), "{body}");
+    // Which limit, and by how much, for a client to act on.
+    let extensions = &body["errors"][0]["extensions"];
+    assert_eq!(extensions["limit"], "queryCost", "{body}");
+    assert_eq!(extensions["cost"], 52515);
+    assert_eq!(extensions["measured"], 52515);
+    assert_eq!(extensions["maximum"], 50000);
     assert_eq!(
         statements,
         baseline,
@@ -135,6 +141,9 @@ on_both_databases!(
         assert_eq!(status, 400, "{body}");
         assert_eq!(first_error_code(&body), Some("BAD_USER_INPUT"));
         assert!(message(&body).contains("31 root fields"), "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["limit"], "rootFields");
+        assert_eq!(body["errors"][0]["extensions"]["measured"], 31);
+        assert_eq!(body["errors"][0]["extensions"]["maximum"], 30);
 
         // HIVE_MAX_ALIASES is 100, wherever they are.
         let aliased_leaves = |n: usize| {
@@ -147,6 +156,8 @@ on_both_databases!(
         let (status, body) = app.graphql(&aliased_leaves(101), json!({}), None).await;
         assert_eq!(status, 400, "{body:.300}");
         assert!(message(&body).contains("101 aliased fields"), "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["limit"], "aliases");
+        assert_eq!(body["errors"][0]["extensions"]["measured"], 101);
 
         let (status, body) = app.graphql("{ __typename }", json!({}), None).await;
         assert_eq!(

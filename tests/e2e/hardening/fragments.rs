@@ -94,6 +94,9 @@ on_both_databases!(
             message(&body).contains("2002 fields and fragment spreads"),
             "{body}"
         );
+        assert_eq!(body["errors"][0]["extensions"]["limit"], "fields");
+        assert_eq!(body["errors"][0]["extensions"]["measured"], 2002);
+        assert_eq!(body["errors"][0]["extensions"]["maximum"], 2000);
 
         // Still serving.
         let (status, body) = app.graphql("{ __typename }", json!({}), None).await;

@@ -101,6 +101,30 @@ fn refuse(message: impl Into<String>) -> ServerError {
     coded(message, ErrorCode::BadUserInput, |_| {})
 }
 
+/// A refusal for a limit: BAD_USER_INPUT with `extensions.limit` (which
+/// limit, as the README's "Limits and abuse" names it: `queryCost`,
+/// `aliases`, `rootFields`, `fields`), `extensions.measured` (what this
+/// document came to, when counted to the end) and `extensions.maximum` (the
+/// limit), so a client can say which and by how much; a refused cost also
+/// carries `extensions.cost`.
+fn over_limit(
+    message: impl Into<String>,
+    limit: &'static str,
+    measured: Option<u64>,
+    maximum: u64,
+) -> ServerError {
+    coded(message, ErrorCode::BadUserInput, |extensions| {
+        extensions.set("limit", limit);
+        if let Some(measured) = measured {
+            extensions.set("measured", measured);
+            if limit == "queryCost" {
+                extensions.set("cost", measured);
+            }
+        }
+        extensions.set("maximum", maximum);
+    })
+}
+
 fn coded(
     message: impl Into<String>,
     code: ErrorCode,
@@ -131,23 +155,38 @@ impl Guard {
     ) -> ServerResult<()> {
         let limits = &self.limits;
         if operation.tally.cost > limits.max_query_cost {
-            return Err(refuse(format!(
-                "The query would cost {} (each field once per row it may return); the limit \
-                 is {}. Ask for smaller pages (`first`) or fewer fields.",
-                operation.tally.cost, limits.max_query_cost
-            )));
+            return Err(over_limit(
+                format!(
+                    "The query would cost {} (each field once per row it may return); the \
+                     limit is {}. Ask for smaller pages (`first`) or fewer fields.",
+                    operation.tally.cost, limits.max_query_cost
+                ),
+                "queryCost",
+                Some(operation.tally.cost),
+                limits.max_query_cost,
+            ));
         }
         if operation.tally.aliases > limits.max_aliases {
-            return Err(refuse(format!(
-                "The operation has {} aliased fields; the limit is {}.",
-                operation.tally.aliases, limits.max_aliases
-            )));
+            return Err(over_limit(
+                format!(
+                    "The operation has {} aliased fields; the limit is {}.",
+                    operation.tally.aliases, limits.max_aliases
+                ),
+                "aliases",
+                Some(operation.tally.aliases),
+                limits.max_aliases,
+            ));
         }
         if operation.root_fields > limits.max_root_fields {
-            return Err(refuse(format!(
-                "The operation asks for {} root fields; the limit is {}.",
-                operation.root_fields, limits.max_root_fields
-            )));
+            return Err(over_limit(
+                format!(
+                    "The operation asks for {} root fields; the limit is {}.",
+                    operation.root_fields, limits.max_root_fields
+                ),
+                "rootFields",
+                Some(operation.root_fields),
+                limits.max_root_fields,
+            ));
         }
         for field in ONCE_PER_OPERATION {
             if operation
@@ -245,6 +284,9 @@ impl Extension for Guard {
                 coded(refusal.message(), ErrorCode::BadUserInput, |extensions| {
                     extensions.set("field", field)
                 })
+            }
+            Refusal::TooManySelections { counted, limit } => {
+                over_limit(refusal.message(), "fields", *counted, *limit)
             }
             _ => refuse(refusal.message()),
         })?;
