@@ -14,6 +14,7 @@ mod cors;
 mod deliveries;
 mod delivery_faults;
 
+mod browser;
 mod digests;
 mod directory;
 mod errors;
@@ -32,7 +33,6 @@ mod schema;
 mod seed;
 mod sign_in;
 mod suggestions;
-mod survey_browser;
 mod survey_concurrency;
 mod survey_results;
 mod surveys;

@@ -235,7 +235,8 @@ fn form_page(
          {ratings}\
          <div style=\"margin:0 0 1.2em;\"><label for=\"comments\"><strong>Comments</strong> \
          (optional)</label><br>{comments_error}\
-         <textarea id=\"comments\" name=\"comments\" rows=\"6\" cols=\"50\" \
+         <textarea id=\"comments\" name=\"comments\" rows=\"6\" \
+         style=\"width:100%;box-sizing:border-box;\" \
          maxlength=\"{MAX_COMMENT_CHARS}\"{comments_described}>{comments}</textarea></div>\
          <p style=\"font-size:0.9em;color:#5b665f;\">{other} and the Hive team will read your \
          review. It can be given once.</p>\

@@ -236,7 +236,8 @@ fn question_html(
         ),
         QuestionKind::Text => format!(
             "<label for=\"{name}-input\">Your answer</label><br>\
-             <textarea id=\"{name}-input\" name=\"{name}\" rows=\"5\" cols=\"50\" \
+             <textarea id=\"{name}-input\" name=\"{name}\" rows=\"5\" \
+             style=\"width:100%;box-sizing:border-box;\" \
              maxlength=\"{MAX_TEXT_CHARS}\"{described}>{}</textarea>",
             escape(entered.first(q.id))
         ),

@@ -2,7 +2,10 @@
 //! (Debian's `chromium`, driven through `chromedriver` by WebDriver) opens the
 //! link from the invitation email, fills in the form, is told about a
 //! missing answer beside its question, fixes it and sends; staff then see the
-//! answer in the results. Both databases.
+//! answer in the results; and on a phone 375 pixels wide the form fits. An
+//! SPA on another origin reads `me` with a bearer token through the
+//! browser's CORS checks, and one on an origin not allowed is refused by the
+//! browser. Both databases.
 //!
 //! Chromium comes from Debian's packages. When `chromedriver` is missing the
 //! test installs `chromium` and `chromium-driver` with apt-get (CI runs as
@@ -103,20 +106,34 @@ impl Driver {
     /// A headless Chromium with a profile of its own and no calls home (the
     /// machine's network is closed; see the README's test section).
     async fn browser(&self, profile: &Path) -> Client {
+        self.browser_with(profile, json!({})).await
+    }
+
+    /// The same, as a phone 375 CSS pixels wide (Chromium's device emulation).
+    async fn phone(&self, profile: &Path) -> Client {
+        self.browser_with(
+            profile,
+            json!({"mobileEmulation": {"deviceMetrics": {"width": 375, "height": 812, "pixelRatio": 2.0}}}),
+        )
+        .await
+    }
+
+    async fn browser_with(&self, profile: &Path, more: serde_json::Value) -> Client {
+        let mut options = json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        });
+        if let (Some(options), Some(more)) = (options.as_object_mut(), more.as_object()) {
+            options.extend(more.clone());
+        }
         let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    "--disable-dev-shm-usage",
-                    format!("--user-data-dir={}", profile.display()),
-                ]
-            }),
-        );
+        capabilities.insert("goog:chromeOptions".into(), options);
         // Plain HTTP to a local chromedriver: no TLS stack needed.
         ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(capabilities)
@@ -239,6 +256,32 @@ on_both_databases!(
             .expect("the thank-you page");
         browser.close().await.unwrap();
 
+        // On a phone, 375 CSS pixels wide, the form fits without scrolling
+        // sideways (the comment box used to be 50 columns wide).
+        let phone_profile = tempfile::tempdir().unwrap();
+        let phone = driver.phone(phone_profile.path()).await;
+        phone.goto(&link).await.unwrap();
+        phone
+            .wait()
+            .for_element(Locator::Css("textarea"))
+            .await
+            .expect("the form, with its comment box");
+        let widths = phone
+            .execute(
+                "return [screen.width, document.documentElement.scrollWidth]",
+                vec![],
+            )
+            .await
+            .unwrap();
+        // (A page wider than the phone widens the layout viewport with it,
+        // so the phone's own width is the screen's.)
+        assert_eq!(widths[0], 375, "the phone's width: {widths}");
+        assert!(
+            widths[1].as_u64().unwrap() <= 375,
+            "the page is wider than the phone: {widths}"
+        );
+        phone.close().await.unwrap();
+
         // Staff see it in the results.
         let body = ok(app
             .graphql(
@@ -265,3 +308,107 @@ on_both_databases!(
         app.stop().await;
     }
 );
+
+/// Serves `html` to every request on `listener`: a web origin other than
+/// Hive's, as a single-page app's would be.
+fn serve_page(listener: tokio::net::TcpListener, html: String) -> tokio::task::JoinHandle<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let html = html.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request).await;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{html}",
+                    html.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    })
+}
+
+/// A page that calls Hive's `/graphql` with a bearer token, as an SPA does,
+/// and writes what came back (or that the browser refused it) into `#out`.
+fn spa_page(hive: &str, token: &str) -> String {
+    format!(
+        "<!doctype html><title>SPA</title><p id=\"out\">waiting</p><script>\
+         fetch('{hive}/graphql', {{method: 'POST', headers: {{'authorization': 'Bearer {token}', \
+         'content-type': 'application/json', 'accept': 'application/graphql-response+json'}}, \
+         body: JSON.stringify({{query: '{{ me {{ name }} }}'}})}})\
+         .then(r => r.json())\
+         .then(b => {{ document.getElementById('out').textContent = 'me: ' + b.data.me.name; }})\
+         .catch(e => {{ document.getElementById('out').textContent = 'refused: ' + e.name; }});\
+         </script>"
+    )
+}
+
+/// An SPA on another origin signs in with a bearer token and reads `me`
+/// through the browser's CORS checks (the preflight included: the
+/// `authorization` header makes one); a page on an origin not in
+/// `HIVE_CORS_ORIGINS` is refused by the browser.
+async fn an_spa_on_another_origin(backend: crate::support::Backend) {
+    if !browser_available() {
+        return;
+    }
+    let allowed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let allowed_origin = format!("http://{}", allowed.local_addr().unwrap());
+    let other_origin = format!("http://{}", other.local_addr().unwrap());
+    let cors = allowed_origin.clone();
+    let Some(app) = TestApp::start_tuned(backend, move |settings| {
+        settings.cors_origins = vec![cors];
+    })
+    .await
+    else {
+        return;
+    };
+    let (_, token) = app.user(entity::users::Role::Staff, "spa@hive.test").await;
+    let pages = [
+        serve_page(allowed, spa_page(&app.base_url, &token)),
+        serve_page(other, spa_page(&app.base_url, &token)),
+    ];
+
+    let driver = Driver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver.browser(profile.path()).await;
+    for (origin, expected) in [
+        (&allowed_origin, "me: Test Person"),
+        (&other_origin, "refused: TypeError"),
+    ] {
+        browser.goto(origin).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let out = browser
+                .find(Locator::Id("out"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if out != "waiting" {
+                assert_eq!(out, expected, "the page on {origin}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "no answer on {origin}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    browser.close().await.unwrap();
+    for page in pages {
+        page.abort();
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_spa_on_another_origin_calls_hive_sqlite() {
+    an_spa_on_another_origin(crate::support::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_spa_on_another_origin_calls_hive_postgres() {
+    an_spa_on_another_origin(crate::support::Backend::Postgres).await;
+}
