@@ -198,18 +198,15 @@ pub async fn respond(
         Responder::SignedIn(viewer, _) => (*viewer, false),
         Responder::Link(_) => (&anonymous, true),
     };
-    let change = Change::begin(db, actor).await?;
-    // Find the engagement, then lock it (its request first) and read it again.
+    // Find the engagement before the write transaction (an unknown link
+    // takes no write lock), then lock it (its request first) and read it
+    // again inside.
     let found = match &responder {
-        Responder::SignedIn(_, id) => {
-            engagements::Entity::find_by_id(*id)
-                .one(change.db())
-                .await?
-        }
+        Responder::SignedIn(_, id) => engagements::Entity::find_by_id(*id).one(db).await?,
         Responder::Link(token) if looks_like_token(token) => {
             engagements::Entity::find()
                 .filter(engagements::Column::ResponseTokenHash.eq(hash_token(token)))
-                .one(change.db())
+                .one(db)
                 .await?
         }
         Responder::Link(_) => None,
@@ -221,11 +218,12 @@ pub async fn respond(
             ApiError::not_found("No engagement has that id.")
         });
     };
-    if !by_link && access::party(change.db(), actor, &found).await? != Party::Provider {
+    if !by_link && access::party(db, actor, &found).await? != Party::Provider {
         return Err(ApiError::forbidden(
             "Only the proposed provider answers a proposal.",
         ));
     }
+    let change = Change::begin(db, actor).await?;
     let engagement = change.lock_engagement(found.id).await?;
     let request = change.lock_request(engagement.support_request_id).await?;
     let provider = change.lock_provider(engagement.provider_id).await?;

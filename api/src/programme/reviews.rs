@@ -293,15 +293,17 @@ pub async fn submit(
         Reviewer::SignedIn { viewer, .. } => *viewer,
         Reviewer::Link(_) => &anonymous,
     };
-    let change = Change::begin(db, actor).await?;
+    // Found before the write transaction (an unknown link takes no write
+    // lock), then locked and read again inside it.
     let found = match &reviewer {
         Reviewer::SignedIn {
             viewer,
             engagement_id,
             party,
-        } => review_for_party(change.db(), viewer, *engagement_id, *party).await?,
-        Reviewer::Link(token) => review_by_token(change.db(), token).await?,
+        } => review_for_party(db, viewer, *engagement_id, *party).await?,
+        Reviewer::Link(token) => review_by_token(db, token).await?,
     };
+    let change = Change::begin(db, actor).await?;
     change.lock_engagement(found.engagement_id).await?;
     let review = change
         .lock_by_id::<reviews::Entity>(found.id, "No review has that id.")
