@@ -36,10 +36,32 @@ on_both_databases!(readyz_follows_the_database, |app: TestApp| async move {
     assert_eq!(metrics.status(), 200);
     let text = metrics.text().await.unwrap();
     assert!(text.contains("hive_http_requests_total"), "{text:.500}");
+    // Latency as a histogram (buckets a scraper can aggregate), not a
+    // summary whose quantiles read 0 when idle.
     assert!(
-        text.contains("hive_http_request_duration_seconds"),
-        "{text:.500}"
+        text.contains("hive_http_request_duration_seconds_bucket{")
+            && text.contains("le=\"0.005\"")
+            && text.contains("le=\"+Inf\""),
+        "latency buckets: {text:.2000}"
     );
+    assert!(
+        !text.contains("hive_http_request_duration_seconds{") || !text.contains("quantile="),
+        "no summary quantiles: {text:.2000}"
+    );
+    // The process's own figures, as Prometheus client libraries name them.
+    for name in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+    ] {
+        let value = text
+            .lines()
+            .find(|line| line.starts_with(name) && !line.starts_with('#'))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok());
+        assert!(value.is_some_and(|v| v > 0.0), "{name}: {value:?}");
+    }
     assert!(
         text.contains("hive_emails{status=\"SENT\"} 1"),
         "emails by state: {text}"

@@ -48,9 +48,24 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
+/// The process's own figures (CPU seconds, resident and virtual memory, open
+/// and maximum file descriptors, threads, start time), under the names the
+/// Prometheus client libraries use (`process_cpu_seconds_total`,
+/// `process_resident_memory_bytes`, `process_open_fds`, …), read from
+/// `/proc` at each scrape by the `metrics-process` crate.
+fn process_collector() -> &'static metrics_process::Collector {
+    static COLLECTOR: std::sync::OnceLock<metrics_process::Collector> = std::sync::OnceLock::new();
+    COLLECTOR.get_or_init(|| {
+        let collector = metrics_process::Collector::default();
+        collector.describe();
+        collector
+    })
+}
+
 /// The scrape: process metrics plus the email outbox counted by state at the
 /// moment of the scrape.
 pub async fn render(State(state): State<AppState>) -> Response {
+    process_collector().collect();
     for status in EmailStatus::iter() {
         if let Ok(count) = emails::Entity::find()
             .filter(emails::Column::Status.eq(status))
