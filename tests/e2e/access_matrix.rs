@@ -9,15 +9,13 @@
 //! from another co-op, and nobody signed in.
 
 use chrono::{Duration, Utc};
-use entity::meetings;
 use futures::{StreamExt, stream};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::{Value, json};
 
 use crate::on_both_databases;
 use crate::support::{
     TestApp,
-    programme::{Programme, decode, ok},
+    programme::{Programme, ok},
 };
 
 /// What a viewer should get for one field by one path.
@@ -904,15 +902,7 @@ async fn the_programme(app: &TestApp) -> (Fixture, Vec<Viewer>) {
     )
     .await;
     // Held two hours ago: moved there behind the API, which refuses the past.
-    meetings::Entity::update_many()
-        .col_expr(
-            meetings::Column::StartsAt,
-            Expr::value(Utc::now() - Duration::hours(2)),
-        )
-        .filter(meetings::Column::Id.eq(decode(&meeting)))
-        .exec(&app.db)
-        .await
-        .unwrap();
+    crate::support::programme::move_meeting(app, &meeting, Utc::now() - Duration::hours(2)).await;
     ok(app
         .graphql(
             "mutation($m: ID!) { recordMeeting(input: {meetingId: $m, held: true, daysCounted: 1, notes: \"private notes\", learning: \"programme learning\"}) { status } }",

@@ -490,15 +490,8 @@ async fn completed_engagement(
         .as_str()
         .unwrap()
         .to_string();
-    entity::meetings::Entity::update_many()
-        .col_expr(
-            entity::meetings::Column::StartsAt,
-            sea_orm::sea_query::Expr::value(Utc::now() - chrono::Duration::days(1)),
-        )
-        .filter(entity::meetings::Column::Id.eq(decode(&meeting)))
-        .exec(&app.db)
-        .await
-        .unwrap();
+    crate::support::programme::move_meeting(app, &meeting, Utc::now() - chrono::Duration::days(1))
+        .await;
     crate::support::programme::ok(
         app.graphql(
             RECORD,

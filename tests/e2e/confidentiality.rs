@@ -3,14 +3,12 @@
 //! databases.
 
 use chrono::{Duration, Utc};
-use entity::meetings;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::{Value, json};
 
 use crate::on_both_databases;
 use crate::support::{
     TestApp, first_error_code,
-    programme::{Programme, decode, ok},
+    programme::{Programme, ok},
 };
 
 /// What a viewer should get for a field.
@@ -78,15 +76,7 @@ async fn the_matrix(app: TestApp) {
         .as_str()
         .unwrap()
         .to_string();
-    meetings::Entity::update_many()
-        .col_expr(
-            meetings::Column::StartsAt,
-            Expr::value(Utc::now() - Duration::hours(2)),
-        )
-        .filter(meetings::Column::Id.eq(decode(&meeting)))
-        .exec(&app.db)
-        .await
-        .unwrap();
+    crate::support::programme::move_meeting(&app, &meeting, Utc::now() - Duration::hours(2)).await;
     ok(app
         .graphql(
             "mutation($m: ID!) { recordMeeting(input: {meetingId: $m, held: true, daysCounted: 1, notes: \"private notes\", learning: \"programme learning\"}) { status } }",

@@ -1,14 +1,13 @@
 //! Ground rules, the timetable and days, and who reads the private fields.
 
 use chrono::{Duration, Utc};
-use entity::meetings;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
 use crate::on_both_databases;
 use crate::support::{
     TestApp, first_error_code,
-    programme::{Programme, decode, ok},
+    programme::{Programme, ok},
 };
 
 const SCHEDULE: &str =
@@ -22,15 +21,7 @@ fn slot(engagement: &str, hours_ahead: i64, minutes: i32) -> Value {
 }
 
 async fn into_the_past(app: &TestApp, meeting: &str) {
-    meetings::Entity::update_many()
-        .col_expr(
-            meetings::Column::StartsAt,
-            Expr::value(Utc::now() - Duration::days(1)),
-        )
-        .filter(meetings::Column::Id.eq(decode(meeting)))
-        .exec(&app.db)
-        .await
-        .unwrap();
+    crate::support::programme::move_meeting(app, meeting, Utc::now() - Duration::days(1)).await;
 }
 
 on_both_databases!(the_timetable_and_its_days, |app: TestApp| async move {

@@ -7,17 +7,14 @@
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, Utc};
-use entity::{
-    emails::{self, EmailStatus},
-    meetings,
-};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use entity::emails::{self, EmailStatus};
+use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
 use crate::on_both_databases;
 use crate::support::{
     TestApp,
-    programme::{Programme, decode, ok},
+    programme::{Programme, ok},
 };
 
 const WAIT: StdDuration = StdDuration::from_secs(20);
@@ -81,15 +78,7 @@ async fn meeting_held_yesterday(
         .as_str()
         .unwrap()
         .to_string();
-    meetings::Entity::update_many()
-        .col_expr(
-            meetings::Column::StartsAt,
-            Expr::value(Utc::now() - Duration::days(1)),
-        )
-        .filter(meetings::Column::Id.eq(decode(&meeting)))
-        .exec(&app.db)
-        .await
-        .unwrap();
+    crate::support::programme::move_meeting(app, &meeting, Utc::now() - Duration::days(1)).await;
     meeting
 }
 

@@ -5,7 +5,7 @@
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, Utc};
-use entity::{meetings, reviews};
+use entity::reviews;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr};
 use serde_json::{Value, json};
 
@@ -65,15 +65,7 @@ async fn schedule(app: &TestApp, m: &Matched, hours_ahead: i64, is_final: bool) 
 
 /// Moves a meeting's start to yesterday, so it can be recorded as held.
 async fn into_the_past(app: &TestApp, meeting: &str) {
-    meetings::Entity::update_many()
-        .col_expr(
-            meetings::Column::StartsAt,
-            Expr::value(Utc::now() - Duration::days(1)),
-        )
-        .filter(meetings::Column::Id.eq(decode(meeting)))
-        .exec(&app.db)
-        .await
-        .unwrap();
+    crate::support::programme::move_meeting(app, meeting, Utc::now() - Duration::days(1)).await;
 }
 
 /// Holds the final meeting (1 day counted): the engagement completes.

@@ -59,15 +59,8 @@ impl<'v> Change<'v> {
     where
         E: EntityTrait,
     {
-        let select = if self.txn.get_database_backend() == DbBackend::Postgres {
-            select.lock_exclusive()
-        } else {
-            select
-        };
-        select
-            .one(&self.txn)
-            .await?
-            .ok_or_else(|| ApiError::not_found(missing))
+        self.read_locked(select, QuerySelect::lock_exclusive, missing)
+            .await
     }
 
     /// Reads a row and holds it from changing until the change ends (`FOR
@@ -78,8 +71,23 @@ impl<'v> Change<'v> {
     where
         E: EntityTrait,
     {
+        self.read_locked(select, QuerySelect::lock_shared, missing)
+            .await
+    }
+
+    /// Reads one row with `lock` applied on PostgreSQL; SQLite's write
+    /// transaction already holds the database. NOT_FOUND with `missing`.
+    async fn read_locked<E>(
+        &self,
+        select: Select<E>,
+        lock: fn(Select<E>) -> Select<E>,
+        missing: &str,
+    ) -> ApiResult<E::Model>
+    where
+        E: EntityTrait,
+    {
         let select = if self.txn.get_database_backend() == DbBackend::Postgres {
-            select.lock_shared()
+            lock(select)
         } else {
             select
         };
