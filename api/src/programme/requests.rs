@@ -104,14 +104,7 @@ pub async fn submit(
     }
     .insert(change.db())
     .await?;
-    support_request_topics::Entity::insert_many(topic_ids.iter().map(|id| {
-        support_request_topics::ActiveModel {
-            support_request_id: Set(request.id),
-            topic_id: Set(*id),
-        }
-    }))
-    .exec_without_returning(change.db())
-    .await?;
+    add_topics(&change, request.id, &topic_ids).await?;
     if !formats.is_empty() {
         support_request_formats::Entity::insert_many(formats.iter().map(|format| {
             support_request_formats::ActiveModel {
@@ -131,6 +124,24 @@ pub async fn submit(
         .await?;
     change.commit().await?;
     Ok(request)
+}
+
+/// Records what a new request is about (at least one topic, already
+/// checked to be current).
+pub(super) async fn add_topics(
+    change: &Change<'_>,
+    request_id: i64,
+    topic_ids: &[i64],
+) -> ApiResult<()> {
+    support_request_topics::Entity::insert_many(topic_ids.iter().map(|id| {
+        support_request_topics::ActiveModel {
+            support_request_id: Set(request_id),
+            topic_id: Set(*id),
+        }
+    }))
+    .exec_without_returning(change.db())
+    .await?;
+    Ok(())
 }
 
 /// Locks a request the viewer may see and may still change: NOT_FOUND,

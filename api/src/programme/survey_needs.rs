@@ -12,7 +12,7 @@
 
 use chrono::Utc;
 use entity::{
-    organisations, support_request_topics,
+    organisations,
     support_requests::{self, EngagementKind, SupportRequestStatus},
     survey_answers, survey_choice_topics, survey_invitations,
     survey_questions::{self, QuestionKind},
@@ -180,14 +180,8 @@ pub async fn create_request_from_response(
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => drafted_already(),
         _ => error.into(),
     })?;
-    support_request_topics::Entity::insert_many(needs.iter().map(|topic| {
-        support_request_topics::ActiveModel {
-            support_request_id: Set(request.id),
-            topic_id: Set(topic.id),
-        }
-    }))
-    .exec_without_returning(change.db())
-    .await?;
+    let topic_ids: Vec<i64> = needs.iter().map(|topic| topic.id).collect();
+    super::requests::add_topics(&change, request.id, &topic_ids).await?;
     change
         .audit(
             "createSupportRequestFromResponse",
