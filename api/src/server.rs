@@ -118,6 +118,9 @@ pub async fn start_with_db(
         )),
         anonymous_requests: anonymous_requests.clone(),
         anonymous_writes: anonymous_writes.clone(),
+        persisted_queries: Arc::new(http::persisted_queries::PersistedQueries::new(
+            settings.limits.persisted_query_cache_bytes,
+        )),
         sign_in_queue: SignInQueue::start(
             db.clone(),
             settings.public_url.clone(),
