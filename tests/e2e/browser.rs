@@ -456,7 +456,10 @@ async fn wait_for_editor(browser: &Client, what: &str, test: impl Fn(&str) -> bo
         if editors.iter().any(|text| test(text)) {
             return editors;
         }
-        assert!(Instant::now() < deadline, "no editor with {what}: {editors:?}");
+        assert!(
+            Instant::now() < deadline,
+            "no editor with {what}: {editors:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -472,7 +475,9 @@ async fn graphiql_offline(backend: crate::support::Backend) {
     let Some(app) = TestApp::start(backend).await else {
         return;
     };
-    let (_, token) = app.user(entity::users::Role::Staff, "graphiql@hive.test").await;
+    let (_, token) = app
+        .user(entity::users::Role::Staff, "graphiql@hive.test")
+        .await;
     let query = "query Me {\n  me {\n    name\n  }\n}";
     let mut address = reqwest::Url::parse(&format!("{}/graphql", app.base_url)).unwrap();
     address
@@ -502,7 +507,10 @@ async fn graphiql_offline(backend: crate::support::Backend) {
         .click()
         .await
         .unwrap();
-    wait_for_editor(&browser, "the answer", |text| text.contains("\"Test Person\"")).await;
+    wait_for_editor(&browser, "the answer", |text| {
+        text.contains("\"Test Person\"")
+    })
+    .await;
 
     let loaded = browser
         .execute(
@@ -514,7 +522,10 @@ async fn graphiql_offline(backend: crate::support::Backend) {
     let loaded: Vec<String> = serde_json::from_value(loaded).unwrap();
     assert!(loaded.len() >= 6, "{loaded:?}");
     for url in &loaded {
-        assert!(url.starts_with(&format!("{}/", app.base_url)), "{url} is not Hive's");
+        assert!(
+            url.starts_with(&format!("{}/", app.base_url)),
+            "{url} is not Hive's"
+        );
     }
     browser.close().await.unwrap();
     app.stop().await;

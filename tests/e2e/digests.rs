@@ -25,12 +25,12 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use crate::{on_both_databases, on_both_databases_tuned};
 use crate::support::{
     TestApp, first_error_code, next_monday_at,
     programme::{Programme, decode, ok},
     smtp::ReceivedMail,
 };
+use crate::{on_both_databases, on_both_databases_tuned};
 
 const STAFF: &str = "staff@hive.test";
 /// Generous: in the full suite on two cores one CI run took over 20 s to
@@ -415,7 +415,13 @@ on_both_databases!(
                 .await
                 .unwrap();
             assert_eq!(response.status(), 200);
-            assert!(response.text().await.unwrap().contains("<title>Hive · GraphiQL"));
+            assert!(
+                response
+                    .text()
+                    .await
+                    .unwrap()
+                    .contains("<title>Hive · GraphiQL")
+            );
             let query = reqwest::Url::parse(&address)
                 .unwrap()
                 .query_pairs()
@@ -508,11 +514,9 @@ on_both_databases!(
             "{}",
             mail.text()
         );
-        assert!(
-            mail.text().contains(
-                &Links::graphiql(&app.base_url).query(&node_query("SupportRequest", &request))
-            )
-        );
+        assert!(mail.text().contains(
+            &Links::graphiql(&app.base_url).query(&node_query("SupportRequest", &request))
+        ));
         app.stop().await;
     }
 );
@@ -536,7 +540,10 @@ on_both_databases_tuned!(
             )),
             "{text}"
         );
-        assert!(text.contains("Each link opens its item in the Hive app."), "{text}");
+        assert!(
+            text.contains("Each link opens its item in the Hive app."),
+            "{text}"
+        );
         assert!(!text.contains("/graphql"), "{text}");
         app.stop().await;
     }

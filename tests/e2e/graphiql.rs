@@ -14,7 +14,10 @@ pub const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xm
                                   image/avif,image/webp,*/*;q=0.8";
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
-    headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }
 
 /// The values of `attribute="…"` in `html`.
@@ -39,7 +42,10 @@ async fn graphiql_and_everything_it_loads_come_from_hive() {
     let app = TestApp::start(Backend::Sqlite).await.expect("SQLite");
     let response = app
         .http
-        .get(format!("{}/graphql?query=%7B%20me%20%7B%20id%20%7D%20%7D", app.base_url))
+        .get(format!(
+            "{}/graphql?query=%7B%20me%20%7B%20id%20%7D%20%7D",
+            app.base_url
+        ))
         .header("accept", BROWSER_ACCEPT)
         .send()
         .await
@@ -57,7 +63,11 @@ async fn graphiql_and_everything_it_loads_come_from_hive() {
             .to_string()
     };
     assert_eq!(directive("default-src"), "default-src 'none'");
-    assert_eq!(directive("script-src"), "script-src 'self'", "no inline, no CDN");
+    assert_eq!(
+        directive("script-src"),
+        "script-src 'self'",
+        "no inline, no CDN"
+    );
     assert_eq!(directive("connect-src"), "connect-src 'self'");
     assert_eq!(directive("frame-ancestors"), "frame-ancestors 'none'");
     assert!(!policy.contains("http"), "{policy}");

@@ -65,7 +65,10 @@ async fn get(app: &TestApp, hash: &str, variables: Value, operation: &str) -> (u
 
 fn assert_miss((status, body): &(u16, Value)) {
     assert_eq!(*status, 200, "{body}");
-    assert_eq!(body["errors"][0]["message"], "PersistedQueryNotFound", "{body}");
+    assert_eq!(
+        body["errors"][0]["message"], "PersistedQueryNotFound",
+        "{body}"
+    );
     assert_eq!(
         first_error_code(body),
         Some("PERSISTED_QUERY_NOT_FOUND"),
@@ -79,9 +82,7 @@ const TOPICS: &str = "query Topics($n: Int!) { topics(first: $n) { totalCount } 
 on_both_databases!(
     a_hash_misses_then_registers_then_hits,
     |app: TestApp| async move {
-        let (_, staff) = app
-            .user(entity::users::Role::Staff, "apq@hive.test")
-            .await;
+        let (_, staff) = app.user(entity::users::Role::Staff, "apq@hive.test").await;
         let hash = sha256(TOPICS);
         let n = json!({"n": 2});
 
@@ -97,7 +98,10 @@ on_both_databases!(
 
         // The hash alone now runs it: POST, and GET (signed in and not).
         let (status, body) = post(&app, "", &hash, n.clone(), Some(&staff)).await;
-        assert_eq!((status, &body["data"]["topics"]["totalCount"]), (200, &total));
+        assert_eq!(
+            (status, &body["data"]["topics"]["totalCount"]),
+            (200, &total)
+        );
         let response = app
             .http
             .get(format!("{}/graphql", app.base_url))
@@ -170,14 +174,20 @@ on_both_databases!(
         let costly = format!("{{ {aliases}}}");
         let (status, body) = post(&app, &costly, &sha256(&costly), json!({}), None).await;
         assert_eq!(status, 400, "{body}");
-        assert_eq!(body["errors"][0]["extensions"]["limit"], "aliases", "{body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["limit"], "aliases",
+            "{body}"
+        );
         assert_miss(&post(&app, "", &sha256(&costly), json!({}), None).await);
 
         // A persisted mutation is refused over GET (405), and runs by POST.
         let mutation = "mutation Noop { __typename }";
         let hash = sha256(mutation);
         let (status, body) = post(&app, mutation, &hash, json!({}), None).await;
-        assert_eq!((status, &body["data"]["__typename"]), (200, &json!("Mutation")));
+        assert_eq!(
+            (status, &body["data"]["__typename"]),
+            (200, &json!("Mutation"))
+        );
         let response = app
             .http
             .get(format!("{}/graphql", app.base_url))
@@ -189,7 +199,10 @@ on_both_databases!(
         assert_eq!(response.status(), 405);
         assert_eq!(response.headers()["allow"], "POST");
         let (status, body) = post(&app, "", &hash, json!({}), None).await;
-        assert_eq!((status, &body["data"]["__typename"]), (200, &json!("Mutation")));
+        assert_eq!(
+            (status, &body["data"]["__typename"]),
+            (200, &json!("Mutation"))
+        );
         app.stop().await;
     }
 );
@@ -213,7 +226,10 @@ on_both_databases_tuned!(
             .collect();
         for document in &documents {
             let (status, body) = post(&app, document, &sha256(document), json!({}), None).await;
-            assert_eq!((status, &body["data"]["__typename"]), (200, &json!("Query")));
+            assert_eq!(
+                (status, &body["data"]["__typename"]),
+                (200, &json!("Query"))
+            );
         }
         let mut kept = Vec::new();
         for (n, document) in documents.iter().enumerate() {
@@ -233,7 +249,10 @@ on_both_databases_tuned!(
         // drops nothing).
         let huge = format!("{{ __typename }} #{}", "y".repeat(CACHE_BYTES));
         let (status, body) = post(&app, &huge, &sha256(&huge), json!({}), None).await;
-        assert_eq!((status, &body["data"]["__typename"]), (200, &json!("Query")));
+        assert_eq!(
+            (status, &body["data"]["__typename"]),
+            (200, &json!("Query"))
+        );
         assert_miss(&post(&app, "", &sha256(&huge), json!({}), None).await);
         let (_, body) = post(&app, "", &sha256(&documents[9]), json!({}), None).await;
         assert_eq!(body["data"]["__typename"], "Query", "{body}");

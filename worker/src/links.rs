@@ -73,13 +73,19 @@ fn url_encode(text: &str) -> String {
 /// `__typename`: the fields staff look at first. Other types get those two.
 fn fields(type_name: &str) -> &'static str {
     match type_name {
-        "SupportRequest" => "status\n      kind\n      goals\n      createdAt\n      \
-                             organisation {\n        name\n      }",
-        "Engagement" => "status\n      proposedAt\n      daysAllocated\n      daysUsed\n      \
+        "SupportRequest" => {
+            "status\n      kind\n      goals\n      createdAt\n      \
+                             organisation {\n        name\n      }"
+        }
+        "Engagement" => {
+            "status\n      proposedAt\n      daysAllocated\n      daysUsed\n      \
                          provider {\n        name\n      }\n      \
-                         supportRequest {\n        organisation {\n          name\n        }\n      }",
+                         supportRequest {\n        organisation {\n          name\n        }\n      }"
+        }
         "Concern" => "category\n      status\n      details\n      createdAt",
-        "Survey" => "title\n      status\n      closesAt\n      invitationCount\n      responseCount",
+        "Survey" => {
+            "title\n      status\n      closesAt\n      invitationCount\n      responseCount"
+        }
         "EmailDelivery" => {
             "template\n      recipient\n      status\n      attempts\n      lastError\n      \
              sentAt"
@@ -134,6 +140,10 @@ mod tests {
             "https://app.example/Engagement/RW5nYWdlbWVudDo3?from=digest"
         );
         // Lists have no route: GraphiQL on Hive still.
-        assert!(links.query("{ a }").starts_with("https://hive.example/graphql?query="));
+        assert!(
+            links
+                .query("{ a }")
+                .starts_with("https://hive.example/graphql?query=")
+        );
     }
 }

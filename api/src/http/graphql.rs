@@ -197,9 +197,9 @@ pub async fn execute(
             );
         }
     };
-    let register = match resolve_persisted(&state, media, &mut request) {
+    let register = match resolve_persisted(&state, &mut request) {
         Ok(register) => register,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refuse_persisted(media, &refusal),
     };
     run(&state, client, &headers, media, request, register).await
 }
@@ -259,9 +259,9 @@ pub async fn get(
             None => return bad_parameter(media, "extensions"),
         }
     }
-    let register = match resolve_persisted(&state, media, &mut request) {
+    let register = match resolve_persisted(&state, &mut request) {
         Ok(register) => register,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refuse_persisted(media, &refusal),
     };
     if request.query.trim().is_empty() {
         return refuse(
@@ -299,57 +299,46 @@ fn bad_parameter(media: Media, name: &str) -> Response {
 
 /// Applies Apollo's automatic persisted queries (`persisted_queries`) to
 /// `request`: a hash alone is replaced by the document registered under it
-/// (or answered `PersistedQueryNotFound`); a hash with a query is checked
-/// against it and returned, for [`run`] to register the document once the
-/// guard has accepted it. The extension is taken out of the request either
-/// way. Answered 400 (BAD_USER_INPUT) when the extension is malformed or the
-/// hash is not the query's.
+/// (or refused as not found); a hash with a query is checked against it and
+/// returned, for [`run`] to register the document once the guard has
+/// accepted it. The extension is taken out of the request either way.
 fn resolve_persisted(
     state: &AppState,
-    media: Media,
     request: &mut async_graphql::Request,
-) -> Result<Option<QueryHash>, Response> {
+) -> Result<Option<QueryHash>, persisted_queries::Refusal> {
     let extension = request
         .extensions
         .0
         .remove("persistedQuery")
         .map(|value| value.into_json().unwrap_or(Value::Null));
-    let bad = |refusal: persisted_queries::Refusal| {
-        refuse(
-            media,
-            StatusCode::BAD_REQUEST,
-            &refusal.message(),
-            ErrorCode::BadUserInput,
-        )
-    };
-    let Some(hash) = persisted_queries::hash_of_extension(extension.as_ref()).map_err(bad)? else {
+    let Some(hash) = persisted_queries::hash_of_extension(extension.as_ref())? else {
         return Ok(None);
     };
     if !request.query.is_empty() {
-        persisted_queries::verify(&hash, &request.query).map_err(bad)?;
+        persisted_queries::verify(&hash, &request.query)?;
         return Ok(Some(hash));
     }
-    match state.persisted_queries.get(&hash) {
-        Some(query) => {
-            request.query = query.to_string();
-            Ok(None)
-        }
-        None => Err(persisted_query_not_found(media)),
-    }
+    let query = state
+        .persisted_queries
+        .get(&hash)
+        .ok_or(persisted_queries::Refusal::NotFound)?;
+    request.query = query.to_string();
+    Ok(None)
 }
 
-/// The answer to a hash Hive does not hold: the message and code Apollo
-/// Client's persisted-query link and urql's `persistedExchange` look for
-/// (urql by the message alone), with status 200 under either media type, as
-/// Apollo Server answers it, so no client's handling of error statuses
-/// hides the body; never cached (`no-store`, as every GraphQL answer).
-fn persisted_query_not_found(media: Media) -> Response {
-    refuse(
-        media,
-        StatusCode::OK,
-        "PersistedQueryNotFound",
-        ErrorCode::PersistedQueryNotFound,
-    )
+/// The answer to a persisted query that cannot run. A hash Hive does not
+/// hold gets the message and code Apollo Client's persisted-query link and
+/// urql's `persistedExchange` look for (urql by the message alone), with
+/// status 200 under either media type, as Apollo Server answers it, so that
+/// no client's handling of error statuses hides the body (never cached:
+/// `no-store`, as every GraphQL answer). A malformed extension or a hash
+/// that is not the query's is 400 BAD_USER_INPUT.
+fn refuse_persisted(media: Media, refusal: &persisted_queries::Refusal) -> Response {
+    let (status, code) = match refusal {
+        persisted_queries::Refusal::NotFound => (StatusCode::OK, ErrorCode::PersistedQueryNotFound),
+        _ => (StatusCode::BAD_REQUEST, ErrorCode::BadUserInput),
+    };
+    refuse(media, status, &refusal.message(), code)
 }
 
 /// Charges a request that has no session to its client address's

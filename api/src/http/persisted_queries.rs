@@ -44,6 +44,9 @@ pub enum Refusal {
     Malformed(String),
     /// The query sent with the hash has another SHA-256.
     HashMismatch,
+    /// A hash alone that the store does not hold (never registered, or
+    /// evicted): the client sends the query with it next.
+    NotFound,
 }
 
 impl Refusal {
@@ -58,6 +61,8 @@ impl Refusal {
                                       the query sent with it (hex of the query's UTF-8 bytes, \
                                       exactly as sent)."
                 .to_string(),
+            // The exact text the clients match on.
+            Refusal::NotFound => "PersistedQueryNotFound".to_string(),
         }
     }
 }
@@ -253,7 +258,10 @@ mod tests {
         store.insert(hash(&text(3)), &text(3));
         assert!(store.get(&hash(&text(1))).is_none());
         for n in [0, 2, 3] {
-            assert_eq!(store.get(&hash(&text(n))).as_deref(), Some(text(n).as_str()));
+            assert_eq!(
+                store.get(&hash(&text(n))).as_deref(),
+                Some(text(n).as_str())
+            );
         }
         assert_eq!(store.bytes(), size * 3);
         // Registering again changes nothing but recency.

@@ -369,7 +369,9 @@ fn app_url_template(template: &str) -> Result<String, SettingsError> {
     if !template.contains("{id}") {
         return Err(invalid(
             variable,
-            format!("'{template}' has no {{id}}: use a template like https://app.example/{{type}}/{{id}}"),
+            format!(
+                "'{template}' has no {{id}}: use a template like https://app.example/{{type}}/{{id}}"
+            ),
         ));
     }
     let sample = template
@@ -381,7 +383,9 @@ fn app_url_template(template: &str) -> Result<String, SettingsError> {
         }
         _ => Err(invalid(
             variable,
-            format!("'{template}' is not an http(s) URL template like https://app.example/{{type}}/{{id}}"),
+            format!(
+                "'{template}' is not an http(s) URL template like https://app.example/{{type}}/{{id}}"
+            ),
         )),
     }
 }
@@ -482,7 +486,10 @@ mod tests {
 
     #[test]
     fn the_app_url_is_a_template_with_an_id() {
-        assert_eq!(Settings::from_raw(RawSettings::default()).unwrap().app_url, None);
+        assert_eq!(
+            Settings::from_raw(RawSettings::default()).unwrap().app_url,
+            None
+        );
         let raw = RawSettings {
             hive_app_url: Some(" https://app.example/{type}/{id} ".into()),
             ..RawSettings::default()
