@@ -38,40 +38,30 @@ struct Asset {
     bytes: &'static [u8],
 }
 
+/// One of `api/assets/graphiql/`, compiled in.
+macro_rules! asset {
+    ($name:literal, $content_type:expr) => {
+        Asset {
+            name: $name,
+            content_type: $content_type,
+            bytes: include_bytes!(concat!("../../assets/graphiql/", $name)),
+        }
+    };
+}
+
+const CSS: &str = "text/css; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+
 /// Every file the page loads, in the order the page loads them (React before
 /// GraphiQL's UMD build, which reads `window.React` and `window.ReactDOM`;
 /// Hive's own script last).
 const ASSETS: [Asset; 6] = [
-    Asset {
-        name: "graphiql.min.css",
-        content_type: "text/css; charset=utf-8",
-        bytes: include_bytes!("../../assets/graphiql/graphiql.min.css"),
-    },
-    Asset {
-        name: "hive.css",
-        content_type: "text/css; charset=utf-8",
-        bytes: include_bytes!("../../assets/graphiql/hive.css"),
-    },
-    Asset {
-        name: "react.production.min.js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../../assets/graphiql/react.production.min.js"),
-    },
-    Asset {
-        name: "react-dom.production.min.js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../../assets/graphiql/react-dom.production.min.js"),
-    },
-    Asset {
-        name: "graphiql.min.js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../../assets/graphiql/graphiql.min.js"),
-    },
-    Asset {
-        name: "hive.js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../../assets/graphiql/hive.js"),
-    },
+    asset!("graphiql.min.css", CSS),
+    asset!("hive.css", CSS),
+    asset!("react.production.min.js", JS),
+    asset!("react-dom.production.min.js", JS),
+    asset!("graphiql.min.js", JS),
+    asset!("hive.js", JS),
 ];
 
 /// The first 12 hex digits of the SHA-256 of every asset: changes whenever
