@@ -121,6 +121,7 @@ pub async fn start_with_db(
         persisted_queries: Arc::new(http::persisted_queries::PersistedQueries::new(
             settings.limits.persisted_query_cache_bytes,
         )),
+        sessions: crate::sessions::SessionCache::new(settings.limits.session_cache),
         sign_in_queue: SignInQueue::start(
             db.clone(),
             settings.public_url.clone(),

@@ -28,4 +28,6 @@ pub struct AppState {
     pub persisted_queries: Arc<crate::http::persisted_queries::PersistedQueries>,
     /// Where `requestSignIn` leaves addresses to be looked up.
     pub sign_in_queue: crate::sign_in_queue::SignInQueue,
+    /// Live sessions looked up lately (`HIVE_SESSION_CACHE_SECS`).
+    pub sessions: crate::sessions::SessionCache,
 }
