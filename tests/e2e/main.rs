@@ -28,6 +28,7 @@ mod nudges;
 mod programme_year;
 mod providers;
 mod queue;
+mod relay;
 mod reviews;
 mod schema;
 mod seed;
