@@ -30,7 +30,12 @@ impl AuditEntry {
     /// everything but meeting notes, which are a field, not an object).
     async fn subject(&self, ctx: &Context<'_>) -> ApiResult<Option<Node>> {
         let (Some(kind), Some(id)) = (
-            self.0.subject_type.as_deref().and_then(NodeType::from_name),
+            // Any case: the vocabularies record `topic` and `sector`.
+            self.0.subject_type.as_deref().and_then(|name| {
+                NodeType::ALL
+                    .into_iter()
+                    .find(|kind| kind.name().eq_ignore_ascii_case(name))
+            }),
             self.0.subject_id,
         ) else {
             return Ok(None);
