@@ -8,6 +8,7 @@ use entity::{engagements, support_requests};
 
 use super::{
     loaders::{EngagementMeetingsKey, EngagementReviewsKey, Loaders, ProviderKey},
+    node::follow,
     providers::Provider,
     relay::{HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate_loaded},
     support_requests::SupportRequest,
@@ -202,29 +203,19 @@ impl Engagement {
     /// and null with FORBIDDEN for a provider, who sees their own
     /// engagements only.
     async fn rematch_of(&self, ctx: &Context<'_>) -> ApiResult<Option<Engagement>> {
-        let Some(id) = self.0.rematch_of_id else {
-            return Ok(None);
-        };
-        load_engagement(ctx, id)
-            .await
-            .map(|row| Some(Engagement(row)))
+        let row = follow(self.0.rematch_of_id, |id| load_engagement(ctx, id)).await?;
+        Ok(row.map(Engagement))
     }
     /// Who ended it early (either party or staff); null unless ENDED_EARLY,
     /// and null with FORBIDDEN when the viewer may not see that person (a
     /// co-op's member is named to staff and their co-op only).
     async fn ended_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
-        let Some(id) = self.0.ended_by_user_id else {
-            return Ok(None);
-        };
-        load_user(ctx, id).await.map(Some)
+        follow(self.0.ended_by_user_id, |id| load_user(ctx, id)).await
     }
     /// The staff member who proposed it; null when unknown (made before
     /// this was recorded).
     async fn proposed_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
-        let Some(id) = self.0.proposed_by_user_id else {
-            return Ok(None);
-        };
-        load_user(ctx, id).await.map(Some)
+        follow(self.0.proposed_by_user_id, |id| load_user(ctx, id)).await
     }
 }
 

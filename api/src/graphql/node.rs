@@ -79,6 +79,18 @@ pub async fn load_node(ctx: &Context<'_>, kind: NodeType, id: i64) -> ApiResult<
     })
 }
 
+/// Follows a reference that may be unset (`endedBy` before an early end):
+/// None when it is, otherwise what `load` answers, refusal included.
+pub async fn follow<T, F>(id: Option<i64>, load: impl FnOnce(i64) -> F) -> ApiResult<Option<T>>
+where
+    F: std::future::Future<Output = ApiResult<T>>,
+{
+    match id {
+        Some(id) => load(id).await.map(Some),
+        None => Ok(None),
+    }
+}
+
 /// A reference that may name nothing any more: the object, None when it is
 /// gone (NOT_FOUND), and the refusal as it is (the field is then null with
 /// the error at its path).

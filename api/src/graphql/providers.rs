@@ -128,12 +128,10 @@ impl Provider {
         &self,
         ctx: &Context<'_>,
     ) -> ApiResult<Option<super::organisations::Organisation>> {
-        let Some(id) = self.0.home_organisation_id else {
-            return Ok(None);
-        };
-        super::organisations::load_organisation(ctx, id)
-            .await
-            .map(Some)
+        super::node::follow(self.0.home_organisation_id, |id| {
+            super::organisations::load_organisation(ctx, id)
+        })
+        .await
     }
     /// An adviser's firm.
     async fn firm_name(&self) -> Option<&str> {

@@ -81,12 +81,10 @@ impl User {
         &self,
         ctx: &Context<'_>,
     ) -> ApiResult<Option<super::organisations::Organisation>> {
-        let Some(id) = self.0.organisation_id else {
-            return Ok(None);
-        };
-        super::organisations::load_organisation(ctx, id)
-            .await
-            .map(Some)
+        super::node::follow(self.0.organisation_id, |id| {
+            super::organisations::load_organisation(ctx, id)
+        })
+        .await
     }
     async fn active(&self) -> bool {
         self.0.deactivated_at.is_none()
