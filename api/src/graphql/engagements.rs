@@ -241,10 +241,10 @@ pub struct EngagementQuery;
 impl EngagementQuery {
     /// One engagement, if the viewer may see its request.
     #[graphql(guard = "RoleGuard::signed_in()")]
-    async fn engagement(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Engagement> {
+    async fn engagement(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Engagement>> {
         load_engagement(ctx, decode_id_of(NodeType::Engagement, &id)?)
             .await
-            .map(Engagement)
+            .map(|row| Some(Engagement(row)))
     }
 }
 

@@ -558,7 +558,8 @@ impl MatchingQuery {
 
     /// Providers to propose for a request, best first (staff), a page at a
     /// time; the rules of `matchSuggestions`. At most [`MAX_SUGGESTIONS`]
-    /// (50) are ranked, and `totalCount` counts those.
+    /// (50) are ranked, and `totalCount` counts those. Null with FORBIDDEN
+    /// for anyone but staff.
     #[graphql(guard = "RoleGuard::staff()")]
     async fn match_suggestions_connection(
         &self,
@@ -568,7 +569,7 @@ impl MatchingQuery {
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
-    ) -> ApiResult<HiveConnection<MatchSuggestion>> {
+    ) -> ApiResult<Option<HiveConnection<MatchSuggestion>>> {
         let state = ctx.data_unchecked::<AppState>();
         let request_id = decode_id_of(NodeType::SupportRequest, &request_id)?;
         let mut found = suggest(
@@ -590,6 +591,7 @@ impl MatchingQuery {
                 last,
             },
         )
+        .map(Some)
     }
 }
 

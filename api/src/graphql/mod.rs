@@ -11,6 +11,7 @@ pub mod matching;
 pub mod meetings;
 pub mod node;
 pub mod organisations;
+pub mod partial_results;
 pub mod preferences;
 pub mod providers;
 pub mod relay;
@@ -82,10 +83,12 @@ fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 }
 
 /// The schema as the server runs it: the request guard (sizes, costs, rates
-/// and text inputs, see `guard`) in front of async-graphql's own checks.
+/// and text inputs, see `guard`) in front of async-graphql's own checks, and
+/// answers completed as the specification says (`partial_results`).
 pub fn schema(limits: &hive_worker::settings::Limits) -> HiveSchema {
     schema_builder()
         .extension(guard::RequestGuard::new(limits.clone()))
+        .extension(partial_results::PartialResults)
         .limit_depth(limits.max_query_depth)
         .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
         .limit_directives(20)

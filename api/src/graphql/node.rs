@@ -109,10 +109,11 @@ pub struct NodeQuery;
 impl NodeQuery {
     /// Fetches any object by its global id, under the same read rules as the
     /// object's own query: NOT_FOUND for an id of nothing, FORBIDDEN for an
-    /// object the viewer may not read; nothing is read without signing in.
+    /// object the viewer may not read (either way `node` is null with the
+    /// error at its path); nothing is read without signing in.
     #[graphql(guard = "crate::auth::RoleGuard::signed_in()")]
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Node> {
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Node>> {
         let (kind, id) = decode_global_id(&id)?;
-        load_node(ctx, kind, id).await
+        load_node(ctx, kind, id).await.map(Some)
     }
 }

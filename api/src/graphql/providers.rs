@@ -496,10 +496,10 @@ impl ProviderQuery {
 
     /// One provider.
     #[graphql(guard = "RoleGuard::signed_in()")]
-    async fn provider(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Provider> {
+    async fn provider(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Provider>> {
         load_provider(ctx, decode_id_of(NodeType::Provider, &id)?)
             .await
-            .map(Provider)
+            .map(|row| Some(Provider(row)))
     }
 }
 

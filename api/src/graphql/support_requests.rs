@@ -186,7 +186,8 @@ impl SupportRequest {
     /// Providers to propose, best first, with reasons (staff; empty once the
     /// request is no longer open), a page at a time: at most
     /// `matching::MAX_SUGGESTIONS` (50) are ranked, and `totalCount` counts
-    /// those. As `matchSuggestionsConnection`, batched across a page.
+    /// those. As `matchSuggestionsConnection`, batched across a page. Null
+    /// with FORBIDDEN for anyone but staff.
     #[graphql(guard = "RoleGuard::staff()")]
     async fn suggestions_connection(
         &self,
@@ -195,7 +196,7 @@ impl SupportRequest {
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
-    ) -> ApiResult<HiveConnection<super::matching::MatchSuggestion>> {
+    ) -> ApiResult<Option<HiveConnection<super::matching::MatchSuggestion>>> {
         let ranked = if rules::request_is_open(self.0.status) {
             ctx.data_unchecked::<Loaders>()
                 .load_one(super::loaders::SuggestionsKey(
@@ -216,9 +217,11 @@ impl SupportRequest {
                 last,
             },
         )
+        .map(Some)
     }
     /// Providers to propose, best first, with reasons (staff; empty once the
     /// request is no longer open). As `matchSuggestions`, batched across a page.
+    /// Null with FORBIDDEN for anyone but staff.
     #[graphql(
         guard = "RoleGuard::staff()",
         deprecation = "Use `suggestionsConnection`, which pages."
@@ -227,16 +230,16 @@ impl SupportRequest {
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
-    ) -> ApiResult<Vec<super::matching::MatchSuggestion>> {
+    ) -> ApiResult<Option<Vec<super::matching::MatchSuggestion>>> {
         if !rules::request_is_open(self.0.status) {
-            return Ok(Vec::new());
+            return Ok(Some(Vec::new()));
         }
         let limit = super::matching::suggestion_limit(first)?;
-        Ok(ctx
+        let suggestions = ctx
             .data_unchecked::<Loaders>()
             .load_one(super::loaders::SuggestionsKey(self.0.id, limit))
-            .await?
-            .unwrap_or_default())
+            .await?;
+        Ok(Some(suggestions.unwrap_or_default()))
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -342,10 +345,14 @@ impl SupportRequestQuery {
 
     /// One request, if the viewer may see it.
     #[graphql(guard = "RoleGuard::signed_in()")]
-    async fn support_request(&self, ctx: &Context<'_>, id: ID) -> ApiResult<SupportRequest> {
+    async fn support_request(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> ApiResult<Option<SupportRequest>> {
         load_request(ctx, decode_id_of(NodeType::SupportRequest, &id)?)
             .await
-            .map(SupportRequest)
+            .map(|row| Some(SupportRequest(row)))
     }
 }
 

@@ -475,7 +475,7 @@ impl SurveyQuery {
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
-    ) -> ApiResult<HiveConnection<Survey>> {
+    ) -> ApiResult<Option<HiveConnection<Survey>>> {
         let state = ctx.data_unchecked::<AppState>();
         let mut select = surveys::Entity::find();
         if let Some(status) = status {
@@ -494,12 +494,15 @@ impl SurveyQuery {
             Survey,
         )
         .await
+        .map(Some)
     }
 
     /// One survey.
     #[graphql(guard = "RoleGuard::staff()")]
-    async fn survey(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Survey> {
-        load_survey(ctx, decode_id_of(NodeType::Survey, &id)?).await
+    async fn survey(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Survey>> {
+        load_survey(ctx, decode_id_of(NodeType::Survey, &id)?)
+            .await
+            .map(Some)
     }
 }
 
