@@ -29,6 +29,7 @@ mod partial_results;
 mod programme_year;
 mod providers;
 mod queue;
+mod relay;
 mod reviews;
 mod schema;
 mod seed;
