@@ -31,6 +31,7 @@ mod persisted_queries;
 mod programme_year;
 mod providers;
 mod queue;
+mod relay;
 mod reviews;
 mod schema;
 mod seed;
