@@ -402,9 +402,14 @@ on_both_databases!(
 
         // Following a link as staff would: a browser gets GraphiQL, and the
         // query in the link, run with a staff token, shows the item.
+        let survey_id = hive_worker::ids::global_id("Survey", open_survey);
+        let delivery_id = hive_worker::ids::global_id("EmailDelivery", dead.id);
         for (type_name, id, field) in [
             ("SupportRequest", &waiting, "goals"),
             ("Engagement", &stale, "status"),
+            ("Concern", &open_concern, "category"),
+            ("Survey", &survey_id, "title"),
+            ("EmailDelivery", &delivery_id, "template"),
         ] {
             let address = link(type_name, id);
             let response = app
@@ -433,6 +438,11 @@ on_both_databases!(
             assert_eq!(body["data"]["node"]["__typename"], type_name, "{body}");
             assert!(!body["data"]["node"][field].is_null(), "{body}");
         }
+        let (_, body) = app.graphql(BOUNCING_QUERY, json!({}), Some(&p.staff)).await;
+        assert_eq!(
+            body["data"]["bouncingAddresses"]["nodes"][0]["email"], "gone@example.test",
+            "{body}"
+        );
 
         // What has nothing to say is not mentioned at all: the fresh
         // proposal, the engagement with a meeting booked, the resolved
