@@ -28,6 +28,7 @@ mod nudges;
 mod programme_year;
 mod providers;
 mod queue;
+mod reminders;
 mod reviews;
 mod schema;
 mod seed;

@@ -35,9 +35,52 @@ pub struct NewEmail {
     pub due: chrono::DateTime<Utc>,
 }
 
-/// Records `email` in the caller's transaction. Returns false when a message
-/// with the same idempotency key already exists (nothing is written then).
+/// Records `email` in the caller's transaction. Returns false when this very
+/// message is already recorded (a retried request or job, another worker's
+/// pass): nothing is written then.
+///
+/// # Errors
+/// A database error; or [`DbErr::Custom`] when the key already belongs to a
+/// *different* message, which the insert would otherwise drop without a word:
+/// another template or recipient, or a row withdrawn before it was ever tried (SUPPRESSED with no attempt; withdrawals
+/// must give their key up, as `meeting_reminders::withdraw_reminders` does).
+/// That is a bug in the key, so it is logged as an error and the caller's
+/// transaction fails: the change and its email stand or fall together.
 pub async fn enqueue(conn: &impl ConnectionTrait, email: NewEmail) -> Result<bool, DbErr> {
+    let key = email.idempotency_key.clone();
+    let recipient = email.recipient.trim().to_lowercase();
+    let template = email.template;
+    if insert(conn, email).await? {
+        return Ok(true);
+    }
+    let Some(existing) = emails::Entity::find()
+        .filter(emails::Column::IdempotencyKey.eq(&key))
+        .one(conn)
+        .await?
+    else {
+        return Ok(false);
+    };
+    let withdrawn = existing.status == EmailStatus::Suppressed && existing.attempts == 0;
+    if existing.template != template || existing.recipient != recipient || withdrawn {
+        metrics::counter!("hive_outbox_refused_keys_total").increment(1);
+        tracing::error!(
+            idempotency_key = %key,
+            existing_email_id = existing.id,
+            existing_status = ?existing.status,
+            withdrawn,
+            "an email's idempotency key is taken by a different message; the message would be lost"
+        );
+        return Err(DbErr::Custom(format!(
+            "idempotency key {key} is taken by a different message (email {})",
+            existing.id
+        )));
+    }
+    Ok(false)
+}
+
+/// The insert itself: true when the row was written, false when its key was
+/// taken.
+async fn insert(conn: &impl ConnectionTrait, email: NewEmail) -> Result<bool, DbErr> {
     let now = Utc::now();
     // A message people may opt out of carries its own unsubscribe secret;
     // like every secret link, its clear copy lives only in the context, which
