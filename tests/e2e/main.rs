@@ -11,6 +11,7 @@ mod concurrency;
 mod confidentiality;
 mod config_docs;
 mod cors;
+mod database_outage;
 mod deliveries;
 mod delivery_faults;
 
@@ -37,3 +38,4 @@ mod suggestions;
 mod survey_concurrency;
 mod survey_results;
 mod surveys;
+mod worker_ops;

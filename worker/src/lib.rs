@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod mail;
 pub mod matching;
 pub mod notify;
+pub mod ops;
 pub mod outbox;
 pub mod preferences;
 pub mod queue;

@@ -157,11 +157,17 @@ pub const EMAILS_PER_TASK: usize = 50;
 /// that covers a relay that crashed between the mark and the push, and a
 /// task lost with a killed worker. The send job's claim makes a second task
 /// for the same row harmless.
+///
+/// `sent_awaiting_mark`: rows the SMTP server accepted from this process
+/// whose SENT mark is not written yet (the database was unreachable; see
+/// `jobs::sent_marks`). They are left out even once their lease has run out:
+/// they are sent.
 pub async fn relay_due(
     db: &sea_orm::DatabaseConnection,
     queue: &JobQueue,
     batch: u64,
     lease: Duration,
+    sent_awaiting_mark: &[i64],
 ) -> anyhow::Result<usize> {
     let now = Utc::now();
     let due = emails::Entity::find()
@@ -169,6 +175,10 @@ pub async fn relay_due(
         .column(emails::Column::Id)
         .filter(emails::Column::Status.eq(EmailStatus::Pending))
         .filter(emails::Column::NextAttemptAt.lte(now))
+        .apply_if(
+            (!sent_awaiting_mark.is_empty()).then_some(sent_awaiting_mark),
+            |query, ids| query.filter(emails::Column::Id.is_not_in(ids.iter().copied())),
+        )
         .order_by_asc(emails::Column::NextAttemptAt)
         .order_by_asc(emails::Column::Id)
         .limit(batch)

@@ -230,7 +230,16 @@ async fn launch_loop(ctx: WorkerContext, shutdown: CancellationToken) {
 /// this process wrote an email.
 async fn relay_loop(ctx: WorkerContext, shutdown: CancellationToken) {
     loop {
-        match outbox::relay_due(&ctx.db, &ctx.queue, RELAY_BATCH, ctx.settings.email_lease).await {
+        let sent_awaiting_mark = ctx.sent_marks.awaiting();
+        let relayed = outbox::relay_due(
+            &ctx.db,
+            &ctx.queue,
+            RELAY_BATCH,
+            ctx.settings.email_lease,
+            &sent_awaiting_mark,
+        )
+        .await;
+        match relayed {
             // A full batch means more may be waiting: go again straight away.
             Ok(count) if count as u64 == RELAY_BATCH => {
                 ctx.queue_signal.notify_one();
