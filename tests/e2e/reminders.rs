@@ -16,6 +16,7 @@ use entity::{
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
+use crate::calendar::{CANCEL, SCHEDULE, reminder_in};
 use crate::on_both_databases;
 use crate::support::{
     TestApp,
@@ -23,15 +24,8 @@ use crate::support::{
     smtp::ReceivedMail,
 };
 
-const SCHEDULE: &str = "mutation($i: ScheduleMeetingInput!) { scheduleMeeting(input: $i) { id } }";
 const MOVE: &str = "mutation($m: ID!, $at: DateTime!, $d: Int) { rescheduleMeeting(meetingId: $m, startsAt: $at, durationMinutes: $d) { sequence } }";
-const CANCEL: &str = "mutation($m: ID!) { cancelMeeting(meetingId: $m) { status } }";
 const WAIT: StdDuration = StdDuration::from_secs(30);
-
-/// A start whose reminder (24 h ahead) falls due `seconds` from now.
-fn reminder_in(seconds: i64) -> chrono::DateTime<Utc> {
-    Utc::now() + Duration::hours(24) + Duration::seconds(seconds)
-}
 
 /// Reminders `address` received for a meeting with `other_party`.
 fn reminders(app: &TestApp, address: &str, other_party: &str) -> Vec<ReceivedMail> {

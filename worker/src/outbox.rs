@@ -42,8 +42,10 @@ pub struct NewEmail {
 /// # Errors
 /// A database error; or [`DbErr::Custom`] when the key already belongs to a
 /// *different* message, which the insert would otherwise drop without a word:
-/// another template or recipient, or a row withdrawn before it was ever tried (SUPPRESSED with no attempt; withdrawals
-/// must give their key up, as `meeting_reminders::withdraw_reminders` does).
+/// another template or recipient, or a row withdrawn before it was ever tried
+/// (SUPPRESSED with no attempt: withdrawals must give their key up, as
+/// `meeting_reminders::withdraw_reminders` does; the sender's own
+/// suppressions come after a claim, which counts an attempt).
 /// That is a bug in the key, so it is logged as an error and the caller's
 /// transaction fails: the change and its email stand or fall together.
 pub async fn enqueue(conn: &impl ConnectionTrait, email: NewEmail) -> Result<bool, DbErr> {

@@ -157,7 +157,8 @@ impl PollStrategy for Wakeups {
 /// email committed by any process is sent within moments with any number of
 /// workers. The polls stay as the fallback: a notification missed while the
 /// connection was down is made up for by waking both on every (re)connection.
-/// Runs until `shutdown`; a lost connection is retried every second.
+/// Runs until `shutdown`; a lost connection is retried every second. On any
+/// other database it returns at once (SQLite has no notifications).
 pub async fn listen(
     db: DatabaseConnection,
     outbox: Arc<Notify>,
@@ -170,6 +171,9 @@ pub async fn listen(
         migration::m20261129_000001_outbox_notify::CHANNEL,
         APALIS_CHANNEL,
     ];
+    if db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
     let pool = db.get_postgres_connection_pool().clone();
     while !shutdown.is_cancelled() {
         let connected = async {
