@@ -16,7 +16,10 @@ use sea_orm::{
     EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, sea_query::Expr,
 };
 
-use crate::error::{ApiError, ApiResult};
+use crate::{
+    error::{ApiError, ApiResult},
+    sessions::SessionCache,
+};
 
 /// A sign-in link works for this long.
 pub const SIGN_IN_LINK_LIFETIME: Duration = Duration::minutes(15);
@@ -82,17 +85,26 @@ impl Guard for RoleGuard {
     }
 }
 
-/// Finds the live session for a bearer token. Unknown, expired or revoked
-/// tokens are all UNAUTHENTICATED with the same message: a client cannot tell
-/// which, and need not.
-pub async fn authenticate(db: &DatabaseConnection, bearer: &str) -> ApiResult<Viewer> {
+/// Finds the live session for a bearer token: from this process's recent
+/// look-ups (`sessions`, for at most `HIVE_SESSION_CACHE_SECS`), else from
+/// the database. Unknown, expired or revoked tokens are all UNAUTHENTICATED
+/// with the same message: a client cannot tell which, and need not.
+pub async fn authenticate(
+    db: &DatabaseConnection,
+    sessions: &SessionCache,
+    bearer: &str,
+) -> ApiResult<Viewer> {
     let refused = || ApiError::unauthenticated("Your session is not valid; sign in again.");
     if !looks_like_token(bearer) {
         return Err(refused());
     }
+    let token_hash = hash_token(bearer);
+    if let Some(viewer) = sessions.get(&token_hash) {
+        return Ok(viewer);
+    }
     let now = Utc::now();
     let found = sessions::Entity::find()
-        .filter(sessions::Column::TokenHash.eq(hash_token(bearer)))
+        .filter(sessions::Column::TokenHash.eq(token_hash.as_str()))
         .filter(sessions::Column::RevokedAt.is_null())
         .filter(sessions::Column::ExpiresAt.gt(now))
         .find_also_related(users::Entity)
@@ -109,10 +121,12 @@ pub async fn authenticate(db: &DatabaseConnection, bearer: &str) -> ApiResult<Vi
                     .exec(db)
                     .await?;
             }
-            Ok(Viewer {
+            let viewer = Viewer {
                 user: Some(user),
                 session_id: Some(session.id),
-            })
+            };
+            sessions.keep(token_hash, viewer.clone(), session.expires_at);
+            Ok(viewer)
         }
         _ => Err(refused()),
     }
@@ -316,8 +330,14 @@ pub async fn redeem_sign_in(
     Ok((secret, session, user))
 }
 
-/// Ends a session (sign out). Idempotent.
-pub async fn revoke_session(db: &DatabaseConnection, session_id: i64) -> ApiResult<()> {
+/// Ends a session (sign out): this process refuses its token at once, others
+/// within `HIVE_SESSION_CACHE_SECS` (see `crate::sessions`). Idempotent.
+pub async fn revoke_session(
+    db: &DatabaseConnection,
+    sessions: &SessionCache,
+    session_id: i64,
+) -> ApiResult<()> {
+    sessions.forget_session(session_id);
     sessions::Entity::update_many()
         .col_expr(sessions::Column::RevokedAt, Expr::value(Utc::now()))
         .filter(sessions::Column::Id.eq(session_id))

@@ -15,6 +15,7 @@ pub mod rate_limit;
 pub mod regions;
 pub mod seed;
 pub mod server;
+pub mod sessions;
 pub mod sign_in_queue;
 pub mod state;
 pub mod text;

@@ -88,6 +88,7 @@ pub async fn start_with_db(
         )),
         anonymous_requests: anonymous_requests.clone(),
         anonymous_writes: anonymous_writes.clone(),
+        sessions: crate::sessions::SessionCache::new(settings.limits.session_cache),
         sign_in_queue: SignInQueue::start(
             db.clone(),
             settings.public_url.clone(),

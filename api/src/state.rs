@@ -25,4 +25,6 @@ pub struct AppState {
     pub anonymous_writes: Arc<crate::rate_limit::ClientAllowance>,
     /// Where `requestSignIn` leaves addresses to be looked up.
     pub sign_in_queue: crate::sign_in_queue::SignInQueue,
+    /// Live sessions looked up lately (`HIVE_SESSION_CACHE_SECS`).
+    pub sessions: crate::sessions::SessionCache,
 }

@@ -818,9 +818,11 @@ fn judge(row: &Row, column: usize, viewer: &Viewer, body: &Value) -> Option<Stri
         }
         _ => false,
     };
-    (!right || leaked).then(|| {
+    // A refused field is there and null (partial results); its parent is not.
+    let misplaced = crate::support::errors_not_on_null_fields(body);
+    (!right || leaked || !misplaced.is_empty()).then(|| {
         format!(
-            "{} reading {} `{}` by {}: expected {expect:?}, got {got}{}",
+            "{} reading {} `{}` by {}: expected {expect:?}, got {got}{}{}",
             VIEWERS[column],
             field.object,
             field.select,
@@ -829,6 +831,14 @@ fn judge(row: &Row, column: usize, viewer: &Viewer, body: &Value) -> Option<Stri
                 " (and the value is in the answer)"
             } else {
                 ""
+            },
+            if misplaced.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (errors at {} but no null there: the null went up to a parent)",
+                    misplaced.join(", ")
+                )
             },
         )
     })

@@ -41,6 +41,16 @@ fn outcome(body: &Value, value: &Value, field: &str) -> Result<Value, String> {
     Err(code.to_string())
 }
 
+/// A refused field is in `data` as `null` beside the fields the viewer may
+/// read; its refusal does not blank its parent.
+fn nulls_in_place(viewer: &str, body: &Value) {
+    let misplaced = crate::support::errors_not_on_null_fields(body);
+    assert!(
+        misplaced.is_empty(),
+        "{viewer}: errors at {misplaced:?} have no null of their own in data: {body}"
+    );
+}
+
 fn check(viewer: &str, field: &str, expect: Expect, got: Result<Value, String>, value: &str) {
     match (expect, got) {
         (Expect::Shown, Ok(v)) => assert_eq!(v, value, "{viewer} reading {field}"),
@@ -124,6 +134,7 @@ async fn the_matrix(app: TestApp) {
                 *token,
             )
             .await;
+        nulls_in_place(viewer, &body);
         let held = &body["data"]["engagement"]["meetings"][0];
         check(
             viewer,
@@ -147,6 +158,7 @@ async fn the_matrix(app: TestApp) {
                 *token,
             )
             .await;
+        nulls_in_place(viewer, &body);
         let organisation = &body["data"]["organisation"];
         check(
             viewer,

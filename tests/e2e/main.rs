@@ -26,6 +26,7 @@ mod matching;
 mod meetings;
 mod n_plus_one;
 mod nudges;
+mod partial_results;
 mod programme_year;
 mod providers;
 mod queue;

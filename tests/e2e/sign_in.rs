@@ -332,3 +332,44 @@ on_both_databases!(
         app.stop().await;
     }
 );
+
+/// The session cache's promise (README, `api::sessions`): a session revoked
+/// by another process (here: straight in the database, as another
+/// `hive-api` would) is still accepted from this process's cache for at most
+/// `HIVE_SESSION_CACHE_SECS`, then refused; one signed out here is refused
+/// at once (`a_link_signs_in_once`).
+fn one_second_session_cache(settings: &mut hive_worker::settings::Settings) {
+    settings.limits.session_cache = Duration::from_secs(1);
+}
+
+crate::on_both_databases_tuned!(
+    a_session_revoked_elsewhere_stops_within_the_cache_lifetime,
+    one_second_session_cache,
+    |app: TestApp| async move {
+        let (user, session) = app.user(Role::Mentor, "ada@providers.test").await;
+        let (status, _) = app.graphql(ME, json!({}), Some(&session)).await;
+        assert_eq!(status, 200);
+
+        entity::sessions::Entity::update_many()
+            .col_expr(
+                entity::sessions::Column::RevokedAt,
+                Expr::value(chrono::Utc::now()),
+            )
+            .filter(entity::sessions::Column::UserId.eq(user.id))
+            .exec(&app.db)
+            .await
+            .unwrap();
+        let (status, body) = app.graphql(ME, json!({}), Some(&session)).await;
+        assert_eq!(
+            (status, &body["data"]["me"]["name"]),
+            (200, &json!("Test Person")),
+            "within the cache's lifetime this process still knows the session: {body}"
+        );
+
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+        let (status, body) = app.graphql(ME, json!({}), Some(&session)).await;
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(first_error_code(&body), Some("UNAUTHENTICATED"));
+        app.stop().await;
+    }
+);

@@ -77,7 +77,7 @@ impl AuditQuery {
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
-    ) -> ApiResult<HiveConnection<AuditEntry>> {
+    ) -> ApiResult<Option<HiveConnection<AuditEntry>>> {
         let state = ctx.data_unchecked::<AppState>();
         let filter = filter.unwrap_or_default();
         let mut select = audit_log::Entity::find();
@@ -111,5 +111,6 @@ impl AuditQuery {
             AuditEntry,
         )
         .await
+        .map(Some)
     }
 }

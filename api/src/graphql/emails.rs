@@ -132,7 +132,7 @@ impl EmailQuery {
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
-    ) -> ApiResult<HiveConnection<EmailDelivery>> {
+    ) -> ApiResult<Option<HiveConnection<EmailDelivery>>> {
         let state = ctx.data_unchecked::<AppState>();
         let filter = filter.unwrap_or_default();
         let mut select = emails::Entity::find();
@@ -159,6 +159,7 @@ impl EmailQuery {
             EmailDelivery,
         )
         .await
+        .map(Some)
     }
 
     /// Addresses that bounce permanently (staff).
@@ -170,7 +171,7 @@ impl EmailQuery {
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
-    ) -> ApiResult<HiveConnection<BouncingAddress>> {
+    ) -> ApiResult<Option<HiveConnection<BouncingAddress>>> {
         let state = ctx.data_unchecked::<AppState>();
         paginate(
             &state.db,
@@ -186,6 +187,7 @@ impl EmailQuery {
             BouncingAddress,
         )
         .await
+        .map(Some)
     }
 }
 

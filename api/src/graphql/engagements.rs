@@ -169,8 +169,8 @@ pub struct EngagementQuery;
 impl EngagementQuery {
     /// One engagement, if the viewer may see its request.
     #[graphql(guard = "RoleGuard::signed_in()")]
-    async fn engagement(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Engagement> {
-        load_engagement(ctx, &id).await.map(Engagement)
+    async fn engagement(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Engagement>> {
+        load_engagement(ctx, &id).await.map(Engagement).map(Some)
     }
 }
 

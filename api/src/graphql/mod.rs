@@ -10,6 +10,7 @@ pub mod loaders;
 pub mod matching;
 pub mod meetings;
 pub mod organisations;
+pub mod partial_results;
 pub mod preferences;
 pub mod providers;
 pub mod relay;
@@ -56,9 +57,9 @@ impl NodeQuery {
     /// Fetches any object by its global id, under the same read rules as the
     /// object's own query; nothing is read without signing in.
     #[graphql(guard = "crate::auth::RoleGuard::signed_in()")]
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Node> {
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Node>> {
         let state = ctx.data_unchecked::<crate::state::AppState>();
-        match decode_global_id(&id)? {
+        let node = match decode_global_id(&id)? {
             (NodeType::User, id) => Ok(Node::User(users::load_user(ctx, id).await?)),
             (NodeType::Organisation, id) => Ok(Node::Organisation(
                 organisations::load_organisation(ctx, id).await?,
@@ -91,7 +92,8 @@ impl NodeQuery {
             (NodeType::Engagement, _) => Ok(Node::Engagement(engagements::Engagement(
                 engagements::load_engagement(ctx, &id).await?,
             ))),
-        }
+        };
+        node.map(Some)
     }
 }
 
@@ -144,10 +146,12 @@ fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 }
 
 /// The schema as the server runs it: the request guard (sizes, costs, rates
-/// and text inputs, see `guard`) in front of async-graphql's own checks.
+/// and text inputs, see `guard`) in front of async-graphql's own checks, and
+/// answers completed as the specification says (`partial_results`).
 pub fn schema(limits: &hive_worker::settings::Limits) -> HiveSchema {
     schema_builder()
         .extension(guard::RequestGuard::new(limits.clone()))
+        .extension(partial_results::PartialResults)
         .limit_depth(limits.max_query_depth)
         .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
         .limit_directives(20)

@@ -142,21 +142,20 @@ impl Organisation {
         )
         .await
     }
-    /// The co-op's members with accounts (staff and the members themselves).
-    async fn members(&self, ctx: &Context<'_>) -> ApiResult<Vec<User>> {
+    /// The co-op's members with accounts (staff and the members themselves;
+    /// null with FORBIDDEN for anyone else).
+    async fn members(&self, ctx: &Context<'_>) -> ApiResult<Option<Vec<User>>> {
         if !self.relationship(ctx).await?.can_see_members() {
             return Err(ApiError::forbidden(
                 "Only staff and the co-op's members see its members.",
             ));
         }
         let state = ctx.data_unchecked::<AppState>();
-        Ok(users::Entity::find()
+        let members = users::Entity::find()
             .filter(users::Column::OrganisationId.eq(self.row.id))
             .all(&state.db)
-            .await?
-            .into_iter()
-            .map(User)
-            .collect())
+            .await?;
+        Ok(Some(members.into_iter().map(User).collect()))
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.row.created_at
@@ -254,7 +253,7 @@ impl OrganisationQuery {
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
-    ) -> ApiResult<HiveConnection<Organisation>> {
+    ) -> ApiResult<Option<HiveConnection<Organisation>>> {
         let state = ctx.data_unchecked::<AppState>();
         let filter = filter.unwrap_or_default();
         let mut select = organisations::Entity::find();
@@ -297,12 +296,15 @@ impl OrganisationQuery {
             Organisation::new,
         )
         .await
+        .map(Some)
     }
 
     /// One co-op, if the viewer may see it.
     #[graphql(guard = "RoleGuard::signed_in()")]
-    async fn organisation(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Organisation> {
-        load_organisation(ctx, decode_id_of(NodeType::Organisation, &id)?).await
+    async fn organisation(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Organisation>> {
+        load_organisation(ctx, decode_id_of(NodeType::Organisation, &id)?)
+            .await
+            .map(Some)
     }
 }
 

@@ -486,8 +486,8 @@ impl ProviderQuery {
 
     /// One provider.
     #[graphql(guard = "RoleGuard::signed_in()")]
-    async fn provider(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Provider> {
-        load_provider(ctx, &id).await.map(Provider)
+    async fn provider(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Provider>> {
+        load_provider(ctx, &id).await.map(Provider).map(Some)
     }
 }
 

@@ -156,11 +156,12 @@ impl ReviewQuery {
         &self,
         ctx: &Context<'_>,
         token: String,
-    ) -> ApiResult<ReviewInvitation> {
+    ) -> ApiResult<Option<ReviewInvitation>> {
         let state = ctx.data_unchecked::<AppState>();
         programme::invitation(&state.db, &token)
             .await
             .map(Into::into)
+            .map(Some)
     }
 }
 

@@ -74,7 +74,7 @@ impl SignInMutation {
         let session_id = viewer
             .session_id
             .ok_or_else(|| ApiError::unauthenticated("Sign in to do this."))?;
-        auth::revoke_session(&state.db, session_id).await?;
+        auth::revoke_session(&state.db, &state.sessions, session_id).await?;
         Ok(true)
     }
 }

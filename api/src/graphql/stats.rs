@@ -120,7 +120,7 @@ pub struct StatsQuery;
 impl StatsQuery {
     /// The programme in figures (staff).
     #[graphql(guard = "RoleGuard::staff()")]
-    async fn programme_stats(&self, ctx: &Context<'_>) -> ApiResult<ProgrammeStats> {
+    async fn programme_stats(&self, ctx: &Context<'_>) -> ApiResult<Option<ProgrammeStats>> {
         let db = &ctx.data_unchecked::<AppState>().db;
         let now = Utc::now();
         let requests = support_requests::Entity::find().all(db).await?;
@@ -267,7 +267,7 @@ impl StatsQuery {
             })
             .collect();
 
-        Ok(ProgrammeStats {
+        Ok(Some(ProgrammeStats {
             engagements: by_status
                 .into_iter()
                 .map(|(label, count)| Count { label, count })
@@ -280,6 +280,6 @@ impl StatsQuery {
             review_scores_by_kind,
             average_days_to_match: (!to_match.is_empty())
                 .then(|| to_match.iter().sum::<f64>() / to_match.len() as f64),
-        })
+        }))
     }
 }

@@ -142,21 +142,22 @@ impl SupportRequest {
     }
     /// Providers to propose, best first, with reasons (staff; empty once the
     /// request is no longer open). As `matchSuggestions`, batched across a page.
+    /// Null with FORBIDDEN for anyone but staff.
     #[graphql(guard = "RoleGuard::staff()")]
     async fn suggestions(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
-    ) -> ApiResult<Vec<super::matching::MatchSuggestion>> {
+    ) -> ApiResult<Option<Vec<super::matching::MatchSuggestion>>> {
         if !rules::request_is_open(self.0.status) {
-            return Ok(Vec::new());
+            return Ok(Some(Vec::new()));
         }
         let limit = super::matching::suggestion_limit(first)?;
-        Ok(ctx
+        let suggestions = ctx
             .data_unchecked::<Loaders>()
             .load_one(super::loaders::SuggestionsKey(self.0.id, limit))
-            .await?
-            .unwrap_or_default())
+            .await?;
+        Ok(Some(suggestions.unwrap_or_default()))
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -264,8 +265,12 @@ impl SupportRequestQuery {
 
     /// One request, if the viewer may see it.
     #[graphql(guard = "RoleGuard::signed_in()")]
-    async fn support_request(&self, ctx: &Context<'_>, id: ID) -> ApiResult<SupportRequest> {
-        load_request(ctx, &id).await.map(SupportRequest)
+    async fn support_request(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> ApiResult<Option<SupportRequest>> {
+        load_request(ctx, &id).await.map(SupportRequest).map(Some)
     }
 }
 

@@ -174,9 +174,9 @@ impl SurveyAnswerQuery {
         &self,
         ctx: &Context<'_>,
         token: String,
-    ) -> ApiResult<SurveyInvitation> {
+    ) -> ApiResult<Option<SurveyInvitation>> {
         let state = ctx.data_unchecked::<AppState>();
-        invitation(&state.db, &token).await
+        invitation(&state.db, &token).await.map(Some)
     }
 }
 

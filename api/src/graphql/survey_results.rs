@@ -523,9 +523,15 @@ pub struct SurveyResultsQuery;
 impl SurveyResultsQuery {
     /// A survey's results (staff).
     #[graphql(guard = "RoleGuard::staff()")]
-    async fn survey_results(&self, ctx: &Context<'_>, survey_id: ID) -> ApiResult<SurveyResults> {
+    async fn survey_results(
+        &self,
+        ctx: &Context<'_>,
+        survey_id: ID,
+    ) -> ApiResult<Option<SurveyResults>> {
         let state = ctx.data_unchecked::<AppState>();
-        survey_results(&state.db, decode_id_of(NodeType::Survey, &survey_id)?).await
+        survey_results(&state.db, decode_id_of(NodeType::Survey, &survey_id)?)
+            .await
+            .map(Some)
     }
 }
 

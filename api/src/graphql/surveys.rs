@@ -409,7 +409,7 @@ impl SurveyQuery {
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
-    ) -> ApiResult<HiveConnection<Survey>> {
+    ) -> ApiResult<Option<HiveConnection<Survey>>> {
         let state = ctx.data_unchecked::<AppState>();
         let mut select = surveys::Entity::find();
         if let Some(status) = status {
@@ -428,13 +428,14 @@ impl SurveyQuery {
             Survey,
         )
         .await
+        .map(Some)
     }
 
     /// One survey.
     #[graphql(guard = "RoleGuard::staff()")]
-    async fn survey(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Survey> {
+    async fn survey(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Survey>> {
         let state = ctx.data_unchecked::<AppState>();
-        survey_row(&state.db, &id).await.map(Survey)
+        survey_row(&state.db, &id).await.map(Survey).map(Some)
     }
 }
 

@@ -101,7 +101,7 @@ impl UserQuery {
         before: Option<String>,
         #[graphql(validator(minimum = 0))] first: Option<i32>,
         #[graphql(validator(minimum = 0))] last: Option<i32>,
-    ) -> ApiResult<HiveConnection<User>> {
+    ) -> ApiResult<Option<HiveConnection<User>>> {
         let state = ctx.data_unchecked::<AppState>();
         let mut select = users::Entity::find();
         if let Some(role) = role {
@@ -120,6 +120,7 @@ impl UserQuery {
             User,
         )
         .await
+        .map(Some)
     }
 }
 

@@ -317,7 +317,7 @@ async fn run(
     }
     let viewer = match bearer_token(headers) {
         None => auth::Viewer::anonymous(),
-        Some(token) => match auth::authenticate(&state.db, token).await {
+        Some(token) => match auth::authenticate(&state.db, &state.sessions, token).await {
             Ok(viewer) => viewer,
             Err(error) => {
                 if error.code() == ErrorCode::Unauthenticated

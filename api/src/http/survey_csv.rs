@@ -96,7 +96,7 @@ fn refusal(error: ApiError) -> Response {
 async fn require_staff(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     let token = bearer_token(headers)
         .ok_or_else(|| ApiError::unauthenticated("Send a staff member's bearer token."))?;
-    let viewer = auth::authenticate(&state.db, token).await?;
+    let viewer = auth::authenticate(&state.db, &state.sessions, token).await?;
     if crate::access::may_read_survey_responses(&viewer) {
         Ok(())
     } else {

@@ -487,6 +487,42 @@ pub fn first_error_code(body: &Value) -> Option<&str> {
     body["errors"][0]["extensions"]["code"].as_str()
 }
 
+/// The paths of the errors in an answer that do not point at a `null`
+/// present in `data`. The GraphQL specification's partial results (§6.4.4
+/// "Handling Execution Errors", §7.1.2): a field that errors is in `data`
+/// as `null`, with its error at its path; only when the field is non-null
+/// does the null move up to its parent — so an error whose path leads
+/// nowhere in `data` names a field that should be nullable (an SPA's
+/// normalised cache cannot answer a query missing a field it asked for).
+/// UNAUTHENTICATED errors are left out: a root field refused to anyone not
+/// signed in may stay non-null (the README's "Partial results").
+pub fn errors_not_on_null_fields(body: &Value) -> Vec<String> {
+    let Some(errors) = body["errors"].as_array() else {
+        return Vec::new();
+    };
+    errors
+        .iter()
+        .filter(|error| error["extensions"]["code"] != "UNAUTHENTICATED")
+        .filter_map(|error| error["path"].as_array())
+        .filter(|path| {
+            let found = path
+                .iter()
+                .try_fold(&body["data"], |value, step| match step {
+                    Value::String(key) => value.as_object()?.get(key),
+                    Value::Number(index) => value.as_array()?.get(index.as_u64()? as usize),
+                    _ => None,
+                });
+            found != Some(&Value::Null)
+        })
+        .map(|path| {
+            path.iter()
+                .map(|step| step.to_string().trim_matches('"').to_string())
+                .collect::<Vec<_>>()
+                .join(".")
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

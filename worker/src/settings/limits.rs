@@ -65,6 +65,10 @@ pub struct Limits {
     /// Whether the client address is the last one in `X-Forwarded-For`
     /// (behind a reverse proxy that appends it) rather than the peer's.
     pub trust_forwarded_for: bool,
+    /// How long a `hive-api` process keeps a live session it looked up
+    /// (zero: not at all) — so also how long another process may still
+    /// accept a session revoked elsewhere (`api::sessions`).
+    pub session_cache: Duration,
 }
 
 impl Default for Limits {
@@ -112,6 +116,16 @@ impl Limits {
                 ));
             }
         };
+        let raw_cache = value("HIVE_SESSION_CACHE_SECS");
+        let session_cache = match raw_cache.trim().parse::<u64>() {
+            Ok(seconds) if seconds <= 60 => Duration::from_secs(seconds),
+            _ => {
+                return Err(invalid(
+                    "HIVE_SESSION_CACHE_SECS",
+                    format!("'{raw_cache}' is not a whole number of seconds from 0 to 60"),
+                ));
+            }
+        };
         Ok(Self {
             max_body_bytes: number("HIVE_MAX_BODY_BYTES")? as usize,
             max_response_bytes: number("HIVE_MAX_RESPONSE_BYTES")? as usize,
@@ -131,6 +145,7 @@ impl Limits {
             anonymous_requests_per_minute: count("HIVE_ANONYMOUS_REQUESTS_PER_MINUTE")?,
             anonymous_writes_per_minute: count("HIVE_ANONYMOUS_WRITES_PER_MINUTE")?,
             trust_forwarded_for,
+            session_cache,
         })
     }
 }

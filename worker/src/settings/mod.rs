@@ -48,6 +48,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("HIVE_ANONYMOUS_REQUESTS_PER_MINUTE", "600"),
     ("HIVE_ANONYMOUS_WRITES_PER_MINUTE", "30"),
     ("HIVE_TRUST_FORWARDED_FOR", "false"),
+    ("HIVE_SESSION_CACHE_SECS", "5"),
 ];
 
 /// The raw strings as they come from the environment, before validation.

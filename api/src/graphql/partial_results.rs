@@ -1,0 +1,443 @@
+//! Partial results as the GraphQL specification has them, which async-graphql
+//! 7 does not give on its own.
+//!
+//! The specification (October 2021, §6.4.4 "Handling Field Errors", §7.1.2
+//! "Data") says: a field that fails is in `data` as `null`, with its error
+//! at its path; when that field is non-null, the `null` moves up to the
+//! nearest nullable parent (to `data` itself at the root); and an object's
+//! keys come in the order its selection set asked for them (§6.3.2
+//! CollectFields). async-graphql instead leaves a failed field out of its
+//! object (and makes an object whose every field failed `null`), never moves
+//! a null up, and puts keys in the order their resolvers finished — so a
+//! field that waits on the database comes after one that does not. An SPA's
+//! normalised cache (Apollo, urql's graphcache, Relay) cannot answer a query
+//! from an object that lacks a field it asked for, and a client may read
+//! keys in order.
+//!
+//! [`PartialResults`] completes the answer again once execution is over,
+//! walking the document against the schema: keys in selection order, a
+//! failed field present as `null`, a null in a non-null place moved up.
+//! Values are moved, not copied; the walk costs one pass over the answer.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+};
+
+use async_graphql::{
+    Name, Positioned, Request, Response, ServerResult, Value, Variables,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest},
+    indexmap::IndexMap,
+    parser::types::{
+        Directive, DocumentOperations, ExecutableDocument, FragmentDefinition, OperationDefinition,
+        OperationType, Selection, SelectionSet,
+    },
+    registry::{MetaType, MetaTypeName, Registry},
+};
+
+/// The extension; register it after every extension that changes the
+/// request (the request guard, persisted queries), so that it sees the
+/// document that runs.
+pub struct PartialResults;
+
+impl ExtensionFactory for PartialResults {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(Completion::default())
+    }
+}
+
+/// One per request: the document and variables, kept from preparation for
+/// the walk after execution.
+#[derive(Default)]
+struct Completion {
+    request: Mutex<Option<(ExecutableDocument, Variables)>>,
+}
+
+#[async_trait::async_trait]
+impl Extension for Completion {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let mut request = next.run(ctx, request).await?;
+        let variables = request.variables.clone();
+        if let Ok(document) = request.parsed_query() {
+            let kept = (document.clone(), variables);
+            *self.request.lock().unwrap_or_else(|e| e.into_inner()) = Some(kept);
+        }
+        Ok(request)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let mut response = next.run(ctx, operation_name).await;
+        let kept = self
+            .request
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some((document, variables)) = kept {
+            complete(
+                &ctx.schema_env.registry,
+                &document,
+                &variables,
+                operation_name,
+                &mut response,
+            );
+        }
+        response
+    }
+}
+
+/// Completes `response.data` for the operation `operation_name` names (see
+/// the module's documentation). A response without data (a request error)
+/// is left as it is.
+pub fn complete(
+    registry: &Registry,
+    document: &ExecutableDocument,
+    variables: &Variables,
+    operation_name: Option<&str>,
+    response: &mut Response,
+) {
+    let operation = match (&document.operations, operation_name) {
+        (DocumentOperations::Single(operation), _) => &operation.node,
+        (DocumentOperations::Multiple(operations), Some(name)) => match operations.get(name) {
+            Some(operation) => &operation.node,
+            None => return,
+        },
+        (DocumentOperations::Multiple(_), None) => return,
+    };
+    let root_type = match operation.ty {
+        OperationType::Query => registry.query_type.as_str(),
+        OperationType::Mutation => match &registry.mutation_type {
+            Some(name) => name.as_str(),
+            None => return,
+        },
+        OperationType::Subscription => return,
+    };
+    let mut failed = HashSet::new();
+    let mut under_failure = HashSet::new();
+    for error in &response.errors {
+        let mut path = String::new();
+        for segment in &error.path {
+            under_failure.insert(path.clone());
+            push_segment(&mut path, segment);
+        }
+        if !error.path.is_empty() {
+            failed.insert(path);
+        }
+    }
+    let root = match std::mem::take(&mut response.data) {
+        Value::Object(fields) => fields,
+        Value::Null if !failed.is_empty() => IndexMap::new(),
+        other => {
+            response.data = other;
+            return;
+        }
+    };
+    let walk = Walk {
+        registry,
+        fragments: &document.fragments,
+        variables,
+        operation,
+        failed,
+        under_failure,
+    };
+    response.data = walk.object(
+        root_type,
+        &[&operation.selection_set.node],
+        root,
+        &mut String::new(),
+    );
+}
+
+fn push_segment(path: &mut String, segment: &async_graphql::PathSegment) {
+    if !path.is_empty() {
+        path.push('.');
+    }
+    match segment {
+        async_graphql::PathSegment::Field(name) => path.push_str(name),
+        async_graphql::PathSegment::Index(index) => path.push_str(&index.to_string()),
+    }
+}
+
+fn push_key(path: &mut String, key: &str) {
+    if !path.is_empty() {
+        path.push('.');
+    }
+    path.push_str(key);
+}
+
+/// One response key of an object, as CollectFields gathers it: the field's
+/// name, the type whose selection named it (for a field only some of an
+/// interface's types have), and every selection set asked of it.
+struct Collected<'a> {
+    name: &'a str,
+    owner: &'a str,
+    sets: Vec<&'a SelectionSet>,
+}
+
+struct Walk<'a> {
+    registry: &'a Registry,
+    fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+    variables: &'a Variables,
+    operation: &'a OperationDefinition,
+    /// Paths (`a.0.b`) of the fields that failed.
+    failed: HashSet<String>,
+    /// Every path above a failed field.
+    under_failure: HashSet<String>,
+}
+
+impl<'a> Walk<'a> {
+    /// The value of a field of type `ty` completed; `None` when it is null
+    /// in a non-null place, for the caller to be null instead.
+    fn value(
+        &self,
+        ty: &str,
+        value: Option<Value>,
+        sets: &[&'a SelectionSet],
+        path: &mut String,
+    ) -> Option<Value> {
+        if self.failed.contains(path.as_str()) {
+            return (!ty.ends_with('!')).then_some(Value::Null);
+        }
+        match MetaTypeName::create(ty) {
+            MetaTypeName::NonNull(inner) => match self.value(inner, value, sets, path)? {
+                Value::Null => None,
+                value => Some(value),
+            },
+            MetaTypeName::List(item_type) => match value {
+                Some(Value::List(items)) => {
+                    let mut completed = Vec::with_capacity(items.len());
+                    for (index, item) in items.into_iter().enumerate() {
+                        let length = path.len();
+                        push_key(path, &index.to_string());
+                        let item = self.value(item_type, Some(item), sets, path);
+                        path.truncate(length);
+                        match item {
+                            Some(item) => completed.push(item),
+                            None => return Some(Value::Null),
+                        }
+                    }
+                    Some(Value::List(completed))
+                }
+                other => Some(other.unwrap_or(Value::Null)),
+            },
+            MetaTypeName::Named(name) => {
+                let composite = matches!(
+                    self.registry.types.get(name),
+                    Some(
+                        MetaType::Object { .. }
+                            | MetaType::Interface { .. }
+                            | MetaType::Union { .. }
+                    )
+                );
+                match value {
+                    Some(Value::Object(fields)) if composite => {
+                        Some(self.object(name, sets, fields, path))
+                    }
+                    // Every field of this object failed, so async-graphql
+                    // made it null; it is an object of nulls (or null).
+                    Some(Value::Null) | None
+                        if composite && self.under_failure.contains(path.as_str()) =>
+                    {
+                        Some(self.object(name, sets, IndexMap::new(), path))
+                    }
+                    other => Some(other.unwrap_or(Value::Null)),
+                }
+            }
+        }
+    }
+
+    /// An object of type `type_name` with its keys in selection order and
+    /// its failed fields present; `Value::Null` when a non-null field of it
+    /// is null.
+    fn object(
+        &self,
+        type_name: &str,
+        sets: &[&'a SelectionSet],
+        mut fields: IndexMap<Name, Value>,
+        path: &mut String,
+    ) -> Value {
+        let mut completed = IndexMap::with_capacity(fields.len());
+        for (key, field) in self.collect(type_name, sets) {
+            let length = path.len();
+            push_key(path, key);
+            let value = fields.swap_remove(key);
+            if value.is_none() && !self.failed.contains(path.as_str()) {
+                // Skipped, or selected for another of an interface's types.
+                path.truncate(length);
+                continue;
+            }
+            let value = match self.field_type(type_name, field.owner, field.name) {
+                Some(ty) => self.value(ty, value, &field.sets, path),
+                None => Some(value.unwrap_or(Value::Null)),
+            };
+            path.truncate(length);
+            match value {
+                Some(value) => {
+                    completed.insert(Name::new(key), value);
+                }
+                None => return Value::Null,
+            }
+        }
+        // Whatever the walk did not expect keeps its value, at the end.
+        completed.extend(fields);
+        Value::Object(completed)
+    }
+
+    /// The type of field `name` of `type_name` (or, for a field only one of
+    /// an interface's types has, of the type whose fragment selected it);
+    /// `None` for introspection's own fields, which are left as they are.
+    fn field_type(&self, type_name: &str, owner: &str, name: &str) -> Option<&'a str> {
+        if name == "__typename" {
+            return Some("String!");
+        }
+        [type_name, owner].into_iter().find_map(|ty| {
+            let fields = self.registry.types.get(ty)?.fields()?;
+            fields.get(name).map(|field| field.ty.as_str())
+        })
+    }
+
+    /// CollectFields (§6.3.2): the response keys of the selection sets, in
+    /// order of first appearance, with `@skip` and `@include` applied and
+    /// fragments whose type condition cannot hold for `type_name` left out.
+    fn collect(
+        &self,
+        type_name: &'a str,
+        sets: &[&'a SelectionSet],
+    ) -> Vec<(&'a str, Collected<'a>)> {
+        let mut collected: Vec<(&'a str, Collected<'a>)> = Vec::new();
+        for set in sets {
+            self.collect_into(type_name, type_name, set, &mut collected);
+        }
+        collected
+    }
+
+    fn collect_into(
+        &self,
+        type_name: &'a str,
+        owner: &'a str,
+        set: &'a SelectionSet,
+        collected: &mut Vec<(&'a str, Collected<'a>)>,
+    ) {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => {
+                    let field = &field.node;
+                    if !self.included(&field.directives) {
+                        continue;
+                    }
+                    let key = field.response_key().node.as_str();
+                    let entry = match collected.iter_mut().position(|(k, _)| *k == key) {
+                        Some(index) => &mut collected[index].1,
+                        None => {
+                            collected.push((
+                                key,
+                                Collected {
+                                    name: field.name.node.as_str(),
+                                    owner,
+                                    sets: Vec::new(),
+                                },
+                            ));
+                            &mut collected.last_mut().expect("just pushed").1
+                        }
+                    };
+                    entry.sets.push(&field.selection_set.node);
+                }
+                Selection::FragmentSpread(spread) => {
+                    let spread = &spread.node;
+                    if !self.included(&spread.directives) {
+                        continue;
+                    }
+                    let Some(fragment) = self.fragments.get(&spread.fragment_name.node) else {
+                        continue;
+                    };
+                    let condition = fragment.node.type_condition.node.on.node.as_str();
+                    if self.applies(type_name, condition) {
+                        let set = &fragment.node.selection_set.node;
+                        self.collect_into(type_name, condition, set, collected);
+                    }
+                }
+                Selection::InlineFragment(fragment) => {
+                    let fragment = &fragment.node;
+                    if !self.included(&fragment.directives) {
+                        continue;
+                    }
+                    let condition = fragment
+                        .type_condition
+                        .as_ref()
+                        .map_or(owner, |condition| condition.node.on.node.as_str());
+                    if self.applies(type_name, condition) {
+                        let set = &fragment.selection_set.node;
+                        self.collect_into(type_name, condition, set, collected);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether a fragment on `condition` can apply to an object of
+    /// `type_name`. For an interface or union (whose object's own type the
+    /// answer does not say) every fragment may: keys of the other types are
+    /// simply absent.
+    fn applies(&self, type_name: &str, condition: &str) -> bool {
+        if type_name == condition {
+            return true;
+        }
+        match self.registry.types.get(type_name) {
+            Some(MetaType::Object { .. }) => {
+                self.registry
+                    .implements
+                    .get(type_name)
+                    .is_some_and(|interfaces| interfaces.contains(condition))
+                    || matches!(
+                        self.registry.types.get(condition),
+                        Some(MetaType::Union { possible_types, .. }) if possible_types.contains(type_name)
+                    )
+            }
+            _ => true,
+        }
+    }
+
+    /// `@skip(if:)` and `@include(if:)` (§3.13), with variables and their
+    /// defaults.
+    fn included(&self, directives: &[Positioned<Directive>]) -> bool {
+        directives.iter().all(|directive| {
+            let condition = directive
+                .node
+                .get_argument("if")
+                .is_some_and(|value| self.is_true(&value.node));
+            match directive.node.name.node.as_str() {
+                "skip" => !condition,
+                "include" => condition,
+                _ => true,
+            }
+        })
+    }
+
+    fn is_true(&self, value: &async_graphql_value::Value) -> bool {
+        use async_graphql_value::Value as Literal;
+        match value {
+            Literal::Boolean(value) => *value,
+            Literal::Variable(name) => {
+                let given = self.variables.get(name).cloned().or_else(|| {
+                    self.operation
+                        .variable_definitions
+                        .iter()
+                        .find(|definition| definition.node.name.node == *name)
+                        .and_then(|definition| definition.node.default_value.as_ref())
+                        .map(|default| default.node.clone())
+                });
+                matches!(given, Some(Value::Boolean(true)))
+            }
+            _ => false,
+        }
+    }
+}
