@@ -22,9 +22,8 @@ PORT="${PORT:-18690}"
 OPS_PORT="${OPS_PORT:-18691}"
 SINK_PORT="${SINK_PORT:-12535}"
 PG="${BENCH_POSTGRES_URL:-${TEST_DATABASE_URL:-}}"
-OTHER_API="${API:-}"; OTHER_WORKER="${WORKER:-}"
 source tests/bench/sink.sh
-API="${OTHER_API:-$API}"; WORKER="${OTHER_WORKER:-$WORKER}"
+API="$(realpath "$API")"; WORKER="$(realpath "$WORKER")"
 
 # latencies NAME URL: one latency in seconds per line, from the database.
 latencies() {
@@ -42,7 +41,7 @@ run() {
   mkdir -p "$dir"
   (cd "$dir" && exec env DATABASE_URL="$url" HIVE_ADDR="127.0.0.1:$PORT" \
     HIVE_SIGN_IN_LINKS_PER_QUARTER_HOUR=1000000 RUST_LOG=warn \
-    "$OLDPWD/$API" --no-worker --demo > "$dir/api.out" 2> "$dir/api.log") &
+    "$API" --no-worker --demo > "$dir/api.out" 2> "$dir/api.log") &
   local api=$!
   for _ in $(seq 1 600); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
   DATABASE_URL="$url" SMTP_URL="smtp://127.0.0.1:$SINK_PORT" HIVE_WORKER_ADDR="127.0.0.1:$OPS_PORT" \
