@@ -110,8 +110,8 @@ pub async fn run(ctx: WorkerContext, shutdown: CancellationToken) -> anyhow::Res
 }
 
 /// A safety net, no longer the way tasks get fetched: apalis's interval
-/// strategy lost wake-ups (the cause of apalis-sqlite #58 and of PostgreSQL's
-/// 10–28 s stalls; `queue`'s module doc), which [`Wakeups`] fixes. Should a
+/// strategy lost wake-ups (PostgreSQL's 10–28 s stalls, and probably
+/// apalis-sqlite #58; `queue`'s module doc), which [`Wakeups`] fixes. Should a
 /// queue worker still stop picking up tasks, the symptom is the same: emails
 /// sit queued and due while this process starts no job. The watchdog checks for
 /// exactly that, hands those emails back to the relay (in case their tasks were
