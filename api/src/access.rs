@@ -21,7 +21,10 @@
 //! | Meeting learning | read | read, write | — | — | — |
 //! | Reviews | read | read, give own | — | read, give own | — |
 //! | Concerns | read all, resolve | raise, read own | — | raise, read own | — |
+//! | Meeting (its other fields) | read | read | — | read | — |
 //! | Survey responses (CSV, results) | read | — | — | — | — |
+//! | Surveys, their questions and choices | read | — | — | by the invitation's link | — |
+//! | Email deliveries, the audit trail | read | — | — | — | — |
 //!
 //! "Another provider" includes one who declined the request: they keep the
 //! request's public part, never the engagement another provider got on it.
@@ -163,6 +166,31 @@ pub fn may_read_email(viewer: &Viewer, person_id: i64) -> bool {
 /// Whether the viewer reads survey responses (the CSV and the results):
 /// staff only, since they name every co-op and hold its answers.
 pub fn may_read_survey_responses(viewer: &Viewer) -> bool {
+    viewer.is_staff()
+}
+
+/// Whether the viewer may read one concern: staff, and the person who
+/// raised it, as [`concerns_raised_by`] lists them.
+pub fn may_read_concern(viewer: &Viewer, raised_by_user_id: i64) -> ApiResult<bool> {
+    Ok(concerns_raised_by(viewer)?.is_none_or(|raiser| raiser == raised_by_user_id))
+}
+
+/// Whether the viewer reads surveys, their questions and choices by
+/// themselves (drafts included): staff only. A co-op reads its own
+/// invitation's questions through the invitation's secret link instead.
+pub fn may_read_surveys(viewer: &Viewer) -> bool {
+    viewer.is_staff()
+}
+
+/// Whether the viewer reads email deliveries: staff only, since each names
+/// its recipient's address (staff's to read, see [`may_read_email`]) and
+/// what the message was about.
+pub fn may_read_email_deliveries(viewer: &Viewer) -> bool {
+    viewer.is_staff()
+}
+
+/// Whether the viewer reads the audit trail (who changed what): staff only.
+pub fn may_read_audit_trail(viewer: &Viewer) -> bool {
     viewer.is_staff()
 }
 

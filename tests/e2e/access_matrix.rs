@@ -226,7 +226,7 @@ const DECLINE_REASON: Field = text(
     "Too busy this spring",
 );
 // Ids that name no Node, or nothing at all.
-const MEETING_BY_ID: Field = text("a meeting (not a Node)", "Node", "id", "id", "");
+const MEETING_BY_ID: Field = text("a meeting (Meeting)", "Meeting", "status", "status", "HELD");
 const NO_ENGAGEMENT: Field = text("an unknown engagement", "Engagement", "id", "id", "");
 const NO_REQUEST: Field = text("an unknown request", "SupportRequest", "id", "id", "");
 const NO_ORGANISATION: Field = text("an unknown co-op", "Organisation", "id", "id", "");
@@ -698,11 +698,13 @@ fn the_policy(f: &Fixture) -> Vec<Row> {
         ([S, A, S, A, S, A, U], "supportRequests { engagements }"),
     ]);
 
-    // Ids that name no Node, or nothing: NOT_FOUND for those signed in, and
-    // not even that for nobody.
+    // A meeting by its id: whoever sees its engagement (issue 15: every
+    // object with an id is a Node).
     add(&mut rows, &MEETING_BY_ID, p.meeting(), &[
-        ([N, N, N, N, N, N, U], "node(id:)"),
+        ([S, S, F, F, S, F, U], "node(id:)"),
     ]);
+    // Ids that name nothing: NOT_FOUND for those signed in, and not even
+    // that for nobody.
     for (field, type_name, own_query) in [
         (&NO_ENGAGEMENT, "Engagement", "engagement"),
         (&NO_REQUEST, "SupportRequest", "supportRequest"),

@@ -30,6 +30,7 @@ mod partial_results;
 mod programme_year;
 mod providers;
 mod queue;
+mod relay;
 mod reminders;
 mod reviews;
 mod schema;

@@ -15,7 +15,7 @@ use crate::support::{
 
 const CONTACT: &str =
     "query($id: ID!) { organisation(id: $id) { name contactPhone financialDetails } }";
-const REQUEST: &str = "query($id: ID!) { supportRequest(id: $id) { status engagements { status provider { name } declineReason rematchOf } } }";
+const REQUEST: &str = "query($id: ID!) { supportRequest(id: $id) { status engagements { status provider { name } declineReason rematchOf { id } } } }";
 
 on_both_databases!(
     a_proposal_accepted_from_the_email,
@@ -178,7 +178,7 @@ on_both_databases!(
         assert_eq!(first_error_code(&body), Some("CONFLICT"), "{body}");
         let body = p.propose(&app, &request, &second, 5).await;
         assert_eq!(
-            body["data"]["proposeMatch"]["rematchOf"], engagement,
+            body["data"]["proposeMatch"]["rematchOf"]["id"], engagement,
             "{body}"
         );
         app.stop().await;

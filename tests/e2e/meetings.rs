@@ -373,7 +373,7 @@ on_both_databases!(an_early_end_and_a_rematch, |app: TestApp| async move {
     assert_eq!(names, ["Second Mentor"]);
     let body = p.propose(&app, &request, &second, 4).await;
     assert_eq!(
-        body["data"]["proposeMatch"]["rematchOf"], engagement,
+        body["data"]["proposeMatch"]["rematchOf"]["id"], engagement,
         "{body}"
     );
     app.stop().await;

@@ -336,8 +336,8 @@ on_both_databases!(
 /// The session cache's promise (README, `api::sessions`): a session revoked
 /// by another process (here: straight in the database, as another
 /// `hive-api` would) is still accepted from this process's cache for at most
-/// `HIVE_SESSION_CACHE_SECS`, then refused; one signed out here is refused
-/// at once (`a_link_signs_in_once`).
+/// `HIVE_SESSION_CACHE_SECS`, then refused; one signed out in this process
+/// is refused at once, cached or not.
 fn one_second_session_cache(settings: &mut hive_worker::settings::Settings) {
     settings.limits.session_cache = Duration::from_secs(1);
 }
@@ -370,6 +370,16 @@ crate::on_both_databases_tuned!(
         let (status, body) = app.graphql(ME, json!({}), Some(&session)).await;
         assert_eq!(status, 401, "{body}");
         assert_eq!(first_error_code(&body), Some("UNAUTHENTICATED"));
+
+        let (_, cached) = app.user(Role::Staff, "grace@hive.test").await;
+        let (status, _) = app.graphql(ME, json!({}), Some(&cached)).await;
+        assert_eq!(status, 200);
+        let (_, out) = app
+            .graphql("mutation { signOut }", json!({}), Some(&cached))
+            .await;
+        assert_eq!(out["data"]["signOut"], true, "{out}");
+        let (status, body) = app.graphql(ME, json!({}), Some(&cached)).await;
+        assert_eq!(status, 401, "signed out here, refused at once: {body}");
         app.stop().await;
     }
 );

@@ -7,11 +7,12 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{
     loaders::{Loaders, UserKey},
-    relay::{HiveConnection, NodeType, PageArgs, decode_id_of, paginate},
+    node::{Node, load_node, unless_gone},
+    relay::{HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate},
     users::User,
 };
 use crate::{
-    auth::RoleGuard,
+    auth::{RoleGuard, viewer},
     error::{ApiError, ApiResult},
     state::AppState,
 };
@@ -21,6 +22,26 @@ pub struct AuditEntry(pub audit_log::Model);
 
 #[Object]
 impl AuditEntry {
+    pub async fn id(&self) -> ID {
+        global_id(NodeType::AuditEntry, self.0.id)
+    }
+    /// What was acted on, when it still exists and is a Node; null with
+    /// FORBIDDEN in the rare case the viewer may not read it (staff read
+    /// everything but meeting notes, which are a field, not an object).
+    async fn subject(&self, ctx: &Context<'_>) -> ApiResult<Option<Node>> {
+        let (Some(kind), Some(id)) = (
+            // Any case: the vocabularies record `topic` and `sector`.
+            self.0.subject_type.as_deref().and_then(|name| {
+                NodeType::ALL
+                    .into_iter()
+                    .find(|kind| kind.name().eq_ignore_ascii_case(name))
+            }),
+            self.0.subject_id,
+        ) else {
+            return Ok(None);
+        };
+        unless_gone(load_node(ctx, kind, id).await)
+    }
     /// Who did it; null for the system or someone acting from an emailed link.
     async fn actor(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
         let Some(id) = self.0.actor_user_id else {
@@ -40,6 +61,8 @@ impl AuditEntry {
     async fn subject_type(&self) -> Option<&str> {
         self.0.subject_type.as_deref()
     }
+    /// The subject's row number.
+    #[graphql(deprecation = "Use `subject { id }` instead.")]
     async fn subject_id(&self) -> Option<i64> {
         self.0.subject_id
     }
@@ -50,6 +73,17 @@ impl AuditEntry {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+}
+
+/// Loads one entry for staff (`access::may_read_audit_trail`, checked
+/// first, as `auditLog`'s guard does); FORBIDDEN for anyone else.
+pub async fn load_entry(ctx: &Context<'_>, id: i64) -> ApiResult<AuditEntry> {
+    if !crate::access::may_read_audit_trail(viewer(ctx)) {
+        return Err(ApiError::forbidden("The audit trail is for staff."));
+    }
+    super::loaders::row::<audit_log::Entity>(ctx, id, "No audit entry has that id.")
+        .await
+        .map(AuditEntry)
 }
 
 /// Filters for the audit trail; all given conditions apply.

@@ -8,10 +8,15 @@ use chrono::{DateTime, Utc};
 use entity::concerns::{self, ConcernStatus};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use super::relay::{NodeType, decode_id_of, global_id};
+use super::{
+    engagements::{Engagement, load_engagement},
+    loaders::row,
+    relay::{HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate},
+    users::{User, load_user},
+};
 use crate::{
     auth::{RoleGuard, viewer},
-    error::ApiResult,
+    error::{ApiError, ApiResult},
     programme,
     state::AppState,
 };
@@ -37,11 +42,23 @@ pub struct Concern(pub concerns::Model);
 
 #[Object]
 impl Concern {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         global_id(NodeType::Concern, self.0.id)
     }
+    #[graphql(deprecation = "Use `engagement { id }` instead.")]
     async fn engagement_id(&self) -> ID {
         global_id(NodeType::Engagement, self.0.engagement_id)
+    }
+    /// The engagement it was raised on: null with FORBIDDEN for a raiser no
+    /// longer able to see it (none is, today: only its parties raise one).
+    async fn engagement(&self, ctx: &Context<'_>) -> ApiResult<Option<Engagement>> {
+        load_engagement(ctx, self.0.engagement_id)
+            .await
+            .map(|row| Some(Engagement(row)))
+    }
+    /// Who raised it: staff, or the raiser themself, read it.
+    async fn raised_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+        load_user(ctx, self.0.raised_by_user_id).await.map(Some)
     }
     async fn category(&self) -> Category {
         self.0.category.into()
@@ -63,28 +80,82 @@ impl Concern {
     }
 }
 
+/// Loads a concern for staff and the person who raised it
+/// (`access::may_read_concern`, as `concerns` lists them); FORBIDDEN for
+/// anyone else.
+pub async fn load_concern(ctx: &Context<'_>, id: i64) -> ApiResult<Concern> {
+    let concern = row::<concerns::Entity>(ctx, id, "No concern has that id.").await?;
+    if !crate::access::may_read_concern(viewer(ctx), concern.raised_by_user_id)? {
+        return Err(ApiError::forbidden(
+            "A concern is for staff and the person who raised it.",
+        ));
+    }
+    Ok(Concern(concern))
+}
+
+/// The concerns a viewer may list (see `access::concerns_raised_by`), of
+/// one status if given.
+fn visible_concerns(
+    viewer: &crate::auth::Viewer,
+    status: Option<Status>,
+) -> ApiResult<sea_orm::Select<concerns::Entity>> {
+    let mut select = concerns::Entity::find();
+    if let Some(raiser) = crate::access::concerns_raised_by(viewer)? {
+        select = select.filter(concerns::Column::RaisedByUserId.eq(raiser));
+    }
+    if let Some(status) = status {
+        select = select.filter(concerns::Column::Status.eq(ConcernStatus::from(status)));
+    }
+    Ok(select)
+}
+
 #[derive(Default)]
 pub struct ConcernQuery;
 
 #[Object]
 impl ConcernQuery {
-    /// Concerns: staff see all (open first); others those they raised.
-    #[graphql(guard = "RoleGuard::signed_in()")]
+    /// Concerns, oldest first: staff see all; others those they raised.
+    #[graphql(
+        guard = "RoleGuard::signed_in()",
+        deprecation = "Use `concernsConnection`, which pages."
+    )]
     async fn concerns(&self, ctx: &Context<'_>, status: Option<Status>) -> ApiResult<Vec<Concern>> {
         let state = ctx.data_unchecked::<AppState>();
-        let mut select = concerns::Entity::find().order_by_asc(concerns::Column::Id);
-        if let Some(raiser) = crate::access::concerns_raised_by(viewer(ctx))? {
-            select = select.filter(concerns::Column::RaisedByUserId.eq(raiser));
-        }
-        if let Some(status) = status {
-            select = select.filter(concerns::Column::Status.eq(ConcernStatus::from(status)));
-        }
-        Ok(select
+        Ok(visible_concerns(viewer(ctx), status)?
+            .order_by_asc(concerns::Column::Id)
             .all(&state.db)
             .await?
             .into_iter()
             .map(Concern)
             .collect())
+    }
+
+    /// Concerns, oldest first, a page at a time: staff see all; others
+    /// those they raised.
+    #[graphql(guard = "RoleGuard::signed_in()")]
+    async fn concerns_connection(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<Status>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<HiveConnection<Concern>> {
+        let state = ctx.data_unchecked::<AppState>();
+        paginate(
+            &state.db,
+            visible_concerns(viewer(ctx), status)?,
+            concerns::Column::Id,
+            PageArgs {
+                after,
+                before,
+                first,
+                last,
+            },
+            Concern,
+        )
+        .await
     }
 }
 

@@ -14,7 +14,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use super::relay::{HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate};
 use crate::{
     auth::{RoleGuard, viewer},
-    error::ApiResult,
+    error::{ApiError, ApiResult},
     programme,
     state::AppState,
 };
@@ -53,7 +53,7 @@ pub struct EmailDelivery(pub emails::Model);
 
 #[Object]
 impl EmailDelivery {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         global_id(NodeType::EmailDelivery, self.0.id)
     }
     async fn recipient(&self) -> &str {
@@ -87,6 +87,18 @@ impl EmailDelivery {
     async fn sent_at(&self) -> Option<DateTime<Utc>> {
         self.0.sent_at
     }
+}
+
+/// Loads one delivery for staff (`access::may_read_email_deliveries`,
+/// checked first, as `emailDeliveries`' guard does); FORBIDDEN for anyone
+/// else.
+pub async fn load_delivery(ctx: &Context<'_>, id: i64) -> ApiResult<EmailDelivery> {
+    if !crate::access::may_read_email_deliveries(viewer(ctx)) {
+        return Err(ApiError::forbidden("Email deliveries are for staff."));
+    }
+    super::loaders::row::<emails::Entity>(ctx, id, "No email delivery has that id.")
+        .await
+        .map(EmailDelivery)
 }
 
 /// An address that bounced permanently: Hive no longer mails it (sign-in

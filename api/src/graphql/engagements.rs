@@ -5,13 +5,14 @@
 use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
 use entity::{engagements, support_requests};
-use sea_orm::EntityTrait;
 
 use super::{
     loaders::{EngagementMeetingsKey, EngagementReviewsKey, Loaders, ProviderKey},
+    node::follow,
     providers::Provider,
-    relay::{NodeType, decode_id_of, global_id},
+    relay::{HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate_loaded},
     support_requests::SupportRequest,
+    users::{User, load_user},
 };
 use crate::{
     auth::{RoleGuard, viewer},
@@ -39,6 +40,18 @@ pub enum Status {
 pub struct Engagement(pub engagements::Model);
 
 impl Engagement {
+    /// Its reviews, oldest first, if the viewer may read them (FORBIDDEN
+    /// otherwise, see `reviews::may_read_reviews`).
+    async fn review_rows(&self, ctx: &Context<'_>) -> ApiResult<Vec<entity::reviews::Model>> {
+        let state = ctx.data_unchecked::<AppState>();
+        super::reviews::may_read_reviews(&state.db, viewer(ctx), &self.0).await?;
+        Ok(ctx
+            .data_unchecked::<Loaders>()
+            .load_one(EngagementReviewsKey(self.0.id))
+            .await?
+            .unwrap_or_default())
+    }
+
     /// Its meetings in time order, through the request's loader: a list of
     /// engagements costs one query for all their meetings.
     async fn meeting_rows(&self, ctx: &Context<'_>) -> ApiResult<Vec<entity::meetings::Model>> {
@@ -59,12 +72,13 @@ impl Engagement {
         self.0.status.into()
     }
     async fn support_request(&self, ctx: &Context<'_>) -> ApiResult<SupportRequest> {
-        let state = ctx.data_unchecked::<AppState>();
-        support_requests::Entity::find_by_id(self.0.support_request_id)
-            .one(&state.db)
-            .await?
-            .map(SupportRequest)
-            .ok_or_else(|| ApiError::internal("engagement without request"))
+        super::loaders::row::<support_requests::Entity>(
+            ctx,
+            self.0.support_request_id,
+            "engagement without request",
+        )
+        .await
+        .map(SupportRequest)
     }
     async fn provider(&self, ctx: &Context<'_>) -> ApiResult<Provider> {
         ctx.data_unchecked::<Loaders>()
@@ -108,6 +122,7 @@ impl Engagement {
         ))
     }
     /// The timetable, in time order; private fields answer to the viewer's part.
+    #[graphql(deprecation = "Use `meetingsConnection`, which pages.")]
     async fn meetings(&self, ctx: &Context<'_>) -> ApiResult<Vec<super::meetings::Meeting>> {
         let state = ctx.data_unchecked::<AppState>();
         let party = crate::access::party(&state.db, viewer(ctx), &self.0).await?;
@@ -118,41 +133,98 @@ impl Engagement {
             .map(|row| super::meetings::Meeting { row, party })
             .collect())
     }
+    /// The timetable, in time order (earliest start first), a page at a
+    /// time; private fields answer to the viewer's part.
+    async fn meetings_connection(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<HiveConnection<super::meetings::Meeting>> {
+        let state = ctx.data_unchecked::<AppState>();
+        let party = crate::access::party(&state.db, viewer(ctx), &self.0).await?;
+        paginate_loaded(
+            "meetings",
+            self.meeting_rows(ctx).await?,
+            PageArgs {
+                after,
+                before,
+                first,
+                last,
+            },
+            |row| row.id,
+            |row| super::meetings::Meeting { row, party },
+        )
+    }
     /// When the final meeting was recorded as held.
     async fn completed_at(&self) -> Option<DateTime<Utc>> {
         self.0.completed_at
     }
     /// The final reviews, one per party, once the engagement is completed:
     /// for staff and the engagement's two parties (FORBIDDEN to anyone else).
+    #[graphql(deprecation = "Use `reviewsConnection`, which pages.")]
     async fn reviews(&self, ctx: &Context<'_>) -> ApiResult<Vec<super::reviews::Review>> {
-        let state = ctx.data_unchecked::<AppState>();
-        super::reviews::may_read_reviews(&state.db, viewer(ctx), &self.0).await?;
-        Ok(ctx
-            .data_unchecked::<Loaders>()
-            .load_one(EngagementReviewsKey(self.0.id))
+        Ok(self
+            .review_rows(ctx)
             .await?
-            .unwrap_or_default()
             .into_iter()
             .map(super::reviews::Review)
             .collect())
     }
-    /// The earlier engagement on the same request that this one replaces.
-    async fn rematch_of(&self) -> Option<ID> {
-        self.0
-            .rematch_of_id
-            .map(|id| global_id(NodeType::Engagement, id))
+    /// The final reviews (at most one per party), oldest first, once the
+    /// engagement is completed: for staff and the engagement's two parties;
+    /// null with FORBIDDEN for anyone else.
+    async fn reviews_connection(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<Option<HiveConnection<super::reviews::Review>>> {
+        paginate_loaded(
+            "reviews",
+            self.review_rows(ctx).await?,
+            PageArgs {
+                after,
+                before,
+                first,
+                last,
+            },
+            |row| row.id,
+            super::reviews::Review,
+        )
+        .map(Some)
+    }
+    /// The earlier engagement on the same request that this one replaces
+    /// (after a decline, a lapse or an early end); null when there is none,
+    /// and null with FORBIDDEN for a provider, who sees their own
+    /// engagements only.
+    async fn rematch_of(&self, ctx: &Context<'_>) -> ApiResult<Option<Engagement>> {
+        let row = follow(self.0.rematch_of_id, |id| load_engagement(ctx, id)).await?;
+        Ok(row.map(Engagement))
+    }
+    /// Who ended it early (either party or staff); null unless ENDED_EARLY,
+    /// and null with FORBIDDEN when the viewer may not see that person (a
+    /// co-op's member is named to staff and their co-op only).
+    async fn ended_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+        follow(self.0.ended_by_user_id, |id| load_user(ctx, id)).await
+    }
+    /// The staff member who proposed it; null when unknown (made before
+    /// this was recorded).
+    async fn proposed_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+        follow(self.0.proposed_by_user_id, |id| load_user(ctx, id)).await
     }
 }
 
 /// Loads an engagement the viewer is a party to (staff, the co-op's
 /// members, its own provider: `access::party`).
-pub async fn load_engagement(ctx: &Context<'_>, id: &ID) -> ApiResult<engagements::Model> {
+pub async fn load_engagement(ctx: &Context<'_>, id: i64) -> ApiResult<engagements::Model> {
     let state = ctx.data_unchecked::<AppState>();
-    let id = decode_id_of(NodeType::Engagement, id)?;
-    let engagement = engagements::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("No engagement has that id."))?;
+    let engagement =
+        super::loaders::row::<engagements::Entity>(ctx, id, "No engagement has that id.").await?;
     if !crate::access::party(&state.db, viewer(ctx), &engagement)
         .await?
         .may_see_engagement()
@@ -170,7 +242,9 @@ impl EngagementQuery {
     /// One engagement, if the viewer may see its request.
     #[graphql(guard = "RoleGuard::signed_in()")]
     async fn engagement(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Engagement>> {
-        load_engagement(ctx, &id).await.map(Engagement).map(Some)
+        load_engagement(ctx, decode_id_of(NodeType::Engagement, &id)?)
+            .await
+            .map(|row| Some(Engagement(row)))
     }
 }
 

@@ -13,12 +13,12 @@ use entity::{
     sectors, support_request_formats, support_request_topics, topics, users,
 };
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
-    RelationTrait,
+    ColumnTrait, DatabaseConnection, EntityTrait, Iterable, JoinType, PrimaryKeyToColumn,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait,
 };
 
 use super::vocabulary::{Term, Vocabulary};
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 
 /// The request's loaders, in the GraphQL context.
 pub type Loaders = DataLoader<HiveLoader>;
@@ -438,5 +438,95 @@ impl Loader<ProviderKey> for HiveLoader {
             .into_iter()
             .map(|row| (ProviderKey(row.id), row))
             .collect())
+    }
+}
+
+/// Any row of table `E` by its id: `node(id:)` and the references between
+/// objects (`rematchOf`, `endedBy`, an audit entry's subject, …) read
+/// through it, so a page of objects following a reference costs one query
+/// per table, not one per object.
+pub struct RowKey<E>(pub i64, std::marker::PhantomData<fn() -> E>);
+
+impl<E> RowKey<E> {
+    pub fn new(id: i64) -> Self {
+        RowKey(id, std::marker::PhantomData)
+    }
+}
+
+// By hand: derived impls would ask `E` for them too.
+impl<E> Clone for RowKey<E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<E> Copy for RowKey<E> {}
+impl<E> PartialEq for RowKey<E> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+impl<E> Eq for RowKey<E> {}
+impl<E> std::hash::Hash for RowKey<E> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl<E> Loader<RowKey<E>> for HiveLoader
+where
+    E: EntityTrait + Sync,
+    E::Model: Clone + Send + Sync + 'static,
+{
+    type Value = E::Model;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[RowKey<E>]) -> Result<HashMap<RowKey<E>, E::Model>, ApiError> {
+        let Some(id_column) = E::PrimaryKey::iter().next().map(|key| key.into_column()) else {
+            return Ok(HashMap::new());
+        };
+        let rows = E::find()
+            .filter(id_column.is_in(keys.iter().map(|key| key.0)))
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (RowKey::new(super::relay::row_id(&row, id_column)), row))
+            .collect())
+    }
+}
+
+/// Reads one row of `E` through [`RowKey`]; NOT_FOUND with `missing` when
+/// there is none.
+pub async fn row<E>(ctx: &async_graphql::Context<'_>, id: i64, missing: &str) -> ApiResult<E::Model>
+where
+    E: EntityTrait + Sync,
+    E::Model: Clone + Send + Sync + 'static,
+{
+    ctx.data_unchecked::<Loaders>()
+        .load_one(RowKey::<E>::new(id))
+        .await?
+        .ok_or_else(|| ApiError::not_found(missing))
+}
+
+/// The members (accounts) of an organisation, in id order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OrganisationMembersKey(pub i64);
+
+impl Loader<OrganisationMembersKey> for HiveLoader {
+    type Value = Vec<users::Model>;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[OrganisationMembersKey],
+    ) -> Result<HashMap<OrganisationMembersKey, Vec<users::Model>>, ApiError> {
+        let rows = users::Entity::find()
+            .filter(users::Column::OrganisationId.is_in(keys.iter().map(|k| k.0)))
+            .order_by_asc(users::Column::Id)
+            .all(&self.db)
+            .await?;
+        Ok(grouped(keys, rows, |row| {
+            OrganisationMembersKey(row.organisation_id.unwrap_or_default())
+        }))
     }
 }

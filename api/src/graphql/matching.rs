@@ -18,7 +18,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOr
 use super::{
     loaders::provider_details,
     providers::Provider,
-    relay::{NodeType, decode_id_of},
+    relay::{HiveConnection, NodeType, PageArgs, decode_id_of, paginate_loaded},
 };
 use crate::{
     auth::RoleGuard,
@@ -27,9 +27,11 @@ use crate::{
     state::AppState,
 };
 
-/// Suggestions returned when `first` is not given, and at most.
+/// Suggestions the old lists return when `first` is not given.
 const DEFAULT_SUGGESTIONS: i32 = 10;
-const MAX_SUGGESTIONS: i32 = 50;
+/// The most suggestions ranked for a request: the connections page through
+/// these, and `totalCount` counts them.
+pub const MAX_SUGGESTIONS: i32 = 50;
 
 /// One suggested provider, with why it ranks where it does.
 #[derive(SimpleObject, Clone)]
@@ -511,6 +513,21 @@ pub fn suggestion_limit(first: Option<i32>) -> ApiResult<usize> {
     }
 }
 
+/// A page of a request's ranking, best first. The cursor is the suggested
+/// provider's id (a suggestion has no id of its own).
+pub fn suggestions_page(
+    ranked: Vec<MatchSuggestion>,
+    page: PageArgs,
+) -> ApiResult<HiveConnection<MatchSuggestion>> {
+    paginate_loaded(
+        "suggestions",
+        ranked,
+        page,
+        |suggestion| suggestion.provider.0.id,
+        |suggestion| suggestion,
+    )
+}
+
 #[derive(Default)]
 pub struct MatchingQuery;
 
@@ -520,7 +537,10 @@ impl MatchingQuery {
     /// inactive, the wrong kind, a mentor from the requesting co-op, anyone
     /// with no place free, and anyone who declined or ended an engagement on
     /// this request.
-    #[graphql(guard = "RoleGuard::staff()")]
+    #[graphql(
+        guard = "RoleGuard::staff()",
+        deprecation = "Use `matchSuggestionsConnection`, which pages."
+    )]
     async fn match_suggestions(
         &self,
         ctx: &Context<'_>,
@@ -534,6 +554,44 @@ impl MatchingQuery {
         found
             .remove(&request_id)
             .ok_or_else(|| ApiError::not_found("No support request has that id."))
+    }
+
+    /// Providers to propose for a request, best first (staff), a page at a
+    /// time; the rules of `matchSuggestions`. At most [`MAX_SUGGESTIONS`]
+    /// (50) are ranked, and `totalCount` counts those. Null with FORBIDDEN
+    /// for anyone but staff.
+    #[graphql(guard = "RoleGuard::staff()")]
+    async fn match_suggestions_connection(
+        &self,
+        ctx: &Context<'_>,
+        request_id: ID,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<Option<HiveConnection<MatchSuggestion>>> {
+        let state = ctx.data_unchecked::<AppState>();
+        let request_id = decode_id_of(NodeType::SupportRequest, &request_id)?;
+        let mut found = suggest(
+            &state.db,
+            &state.candidates,
+            &[request_id],
+            MAX_SUGGESTIONS as usize,
+        )
+        .await?;
+        let ranked = found
+            .remove(&request_id)
+            .ok_or_else(|| ApiError::not_found("No support request has that id."))?;
+        suggestions_page(
+            ranked,
+            PageArgs {
+                after,
+                before,
+                first,
+                last,
+            },
+        )
+        .map(Some)
     }
 }
 

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     engagements::Engagement,
+    loaders::row,
     providers::Format,
     relay::{NodeType, decode_id_of, global_id},
 };
@@ -86,6 +87,31 @@ impl Meeting {
     async fn sequence(&self) -> i32 {
         self.row.sequence
     }
+    /// The engagement it belongs to (whoever reads a meeting reads that).
+    async fn engagement(&self, ctx: &Context<'_>) -> ApiResult<Engagement> {
+        super::engagements::load_engagement(ctx, self.row.engagement_id)
+            .await
+            .map(Engagement)
+    }
+}
+
+/// Loads a meeting for whoever may see its engagement
+/// (`access::Party::may_see_engagement`: staff and its two parties), with
+/// the viewer's part for its private fields; FORBIDDEN for anyone else.
+pub async fn load_meeting(ctx: &Context<'_>, id: i64) -> ApiResult<Meeting> {
+    let state = ctx.data_unchecked::<AppState>();
+    let missing = "No meeting has that id.";
+    let meeting = row::<entity::meetings::Entity>(ctx, id, missing).await?;
+    let engagement =
+        row::<entity::engagements::Entity>(ctx, meeting.engagement_id, missing).await?;
+    let party = crate::access::party(&state.db, viewer(ctx), &engagement).await?;
+    if !party.may_see_engagement() {
+        return Err(ApiError::forbidden("You may not see this meeting."));
+    }
+    Ok(Meeting {
+        row: meeting,
+        party,
+    })
 }
 
 /// A meeting to put in the timetable.

@@ -9,6 +9,7 @@ pub mod guard;
 pub mod loaders;
 pub mod matching;
 pub mod meetings;
+pub mod node;
 pub mod organisations;
 pub mod partial_results;
 pub mod preferences;
@@ -25,77 +26,13 @@ pub mod surveys;
 pub mod users;
 pub mod vocabulary;
 
-use async_graphql::{
-    Context, EmptySubscription, ID, Interface, MergedObject, Object, SDLExportOptions, Schema,
-    SchemaBuilder,
-};
+use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema, SchemaBuilder};
 
-use crate::error::ApiResult;
-use relay::{NodeType, decode_global_id};
+pub use node::Node;
+use node::NodeQuery;
 
 /// Parser recursion ceiling: a 200-deep query is refused before it is walked.
 pub const MAX_RECURSIVE_DEPTH: usize = 64;
-
-/// Anything with a global id.
-#[derive(Interface)]
-#[graphql(field(name = "id", ty = "ID"))]
-pub enum Node {
-    User(users::User),
-    Organisation(organisations::Organisation),
-    Topic(vocabulary::Topic),
-    Sector(vocabulary::Sector),
-    Provider(providers::Provider),
-    SupportRequest(support_requests::SupportRequest),
-    Engagement(engagements::Engagement),
-}
-
-#[derive(Default)]
-pub struct NodeQuery;
-
-#[Object]
-impl NodeQuery {
-    /// Fetches any object by its global id, under the same read rules as the
-    /// object's own query; nothing is read without signing in.
-    #[graphql(guard = "crate::auth::RoleGuard::signed_in()")]
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Node>> {
-        let state = ctx.data_unchecked::<crate::state::AppState>();
-        let node = match decode_global_id(&id)? {
-            (NodeType::User, id) => Ok(Node::User(users::load_user(ctx, id).await?)),
-            (NodeType::Organisation, id) => Ok(Node::Organisation(
-                organisations::load_organisation(ctx, id).await?,
-            )),
-            (NodeType::Topic, id) => Ok(Node::Topic(vocabulary::Topic(
-                vocabulary::load_term(&state.db, vocabulary::Vocabulary::Topic, id).await?,
-            ))),
-            (NodeType::Sector, id) => Ok(Node::Sector(vocabulary::Sector(
-                vocabulary::load_term(&state.db, vocabulary::Vocabulary::Sector, id).await?,
-            ))),
-            (NodeType::Provider, _) => Ok(Node::Provider(providers::Provider(
-                providers::load_provider(ctx, &id).await?,
-            ))),
-            (NodeType::SupportRequest, _) => Ok(Node::SupportRequest(
-                support_requests::SupportRequest(support_requests::load_request(ctx, &id).await?),
-            )),
-            (
-                NodeType::Meeting
-                | NodeType::Concern
-                | NodeType::Review
-                | NodeType::EmailDelivery
-                | NodeType::Survey
-                | NodeType::SurveyQuestion
-                | NodeType::SurveyChoice
-                | NodeType::SurveyResponse,
-                _,
-            ) => Err(crate::error::ApiError::not_found(
-                "Meetings, concerns, reviews, email deliveries and surveys are read through their own fields, not by id.",
-            )),
-            (NodeType::Engagement, _) => Ok(Node::Engagement(engagements::Engagement(
-                engagements::load_engagement(ctx, &id).await?,
-            ))),
-        };
-        node.map(Some)
-    }
-}
 
 #[derive(MergedObject, Default)]
 pub struct Query(

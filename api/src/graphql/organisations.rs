@@ -14,7 +14,9 @@ use sea_orm::{
 use tokio::sync::OnceCell;
 
 use super::{
-    relay::{HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate},
+    relay::{
+        HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate, paginate_loaded,
+    },
     users::User,
     vocabulary::{Sector, Vocabulary, term_ids},
 };
@@ -144,6 +146,7 @@ impl Organisation {
     }
     /// The co-op's members with accounts (staff and the members themselves;
     /// null with FORBIDDEN for anyone else).
+    #[graphql(deprecation = "Use `membersConnection`, which pages.")]
     async fn members(&self, ctx: &Context<'_>) -> ApiResult<Option<Vec<User>>> {
         if !self.relationship(ctx).await?.can_see_members() {
             return Err(ApiError::forbidden(
@@ -157,6 +160,41 @@ impl Organisation {
             .await?;
         Ok(Some(members.into_iter().map(User).collect()))
     }
+    /// The co-op's members with accounts, oldest account first, a page at a
+    /// time: for staff and the co-op's members; null with FORBIDDEN for
+    /// anyone else.
+    async fn members_connection(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<Option<HiveConnection<User>>> {
+        if !self.relationship(ctx).await?.can_see_members() {
+            return Err(ApiError::forbidden(
+                "Only staff and the co-op's members see its members.",
+            ));
+        }
+        let rows = ctx
+            .data_unchecked::<super::loaders::Loaders>()
+            .load_one(super::loaders::OrganisationMembersKey(self.row.id))
+            .await?
+            .unwrap_or_default();
+        paginate_loaded(
+            "members",
+            rows,
+            PageArgs {
+                after,
+                before,
+                first,
+                last,
+            },
+            |row| row.id,
+            User,
+        )
+        .map(Some)
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.row.created_at
     }
@@ -167,12 +205,9 @@ impl Organisation {
 
 /// Loads an organisation the viewer may see; NOT_FOUND or FORBIDDEN otherwise.
 pub async fn load_organisation(ctx: &Context<'_>, id: i64) -> ApiResult<Organisation> {
-    let state = ctx.data_unchecked::<AppState>();
     viewer(ctx).require_user()?;
-    let row = organisations::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("No organisation has that id."))?;
+    let row = super::loaders::row::<organisations::Entity>(ctx, id, "No organisation has that id.")
+        .await?;
     let organisation = Organisation::new(row);
     if !organisation.relationship(ctx).await?.can_see() {
         return Err(ApiError::forbidden("You may not see this organisation."));

@@ -114,10 +114,24 @@ impl Provider {
             .await?
             .map(|organisation| organisation.name))
     }
+    #[graphql(deprecation = "Use `homeOrganisation { id }` instead.")]
     async fn home_organisation_id(&self) -> Option<ID> {
         self.0
             .home_organisation_id
             .map(|id| global_id(NodeType::Organisation, id))
+    }
+    /// A mentor's own co-op, for whoever may see that co-op (staff, its
+    /// members, a provider proposed to it: as `organisation(id:)`); null
+    /// with FORBIDDEN for anyone else, who still reads
+    /// `homeOrganisationName`. Null for an adviser.
+    async fn home_organisation(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Option<super::organisations::Organisation>> {
+        super::node::follow(self.0.home_organisation_id, |id| {
+            super::organisations::load_organisation(ctx, id)
+        })
+        .await
     }
     /// An adviser's firm.
     async fn firm_name(&self) -> Option<&str> {
@@ -324,14 +338,10 @@ async fn register(
     Ok(Provider(provider))
 }
 
-/// Loads a provider by global id.
-pub async fn load_provider(ctx: &Context<'_>, id: &ID) -> ApiResult<providers::Model> {
-    let state = ctx.data_unchecked::<AppState>();
-    let id = decode_id_of(NodeType::Provider, id)?;
-    providers::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("No provider has that id."))
+/// Loads a provider: a profile anyone signed in reads (the directory).
+pub async fn load_provider(ctx: &Context<'_>, id: i64) -> ApiResult<providers::Model> {
+    viewer(ctx).require_user()?;
+    super::loaders::row::<providers::Entity>(ctx, id, "No provider has that id.").await
 }
 
 async fn list(
@@ -487,7 +497,9 @@ impl ProviderQuery {
     /// One provider.
     #[graphql(guard = "RoleGuard::signed_in()")]
     async fn provider(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Provider>> {
-        load_provider(ctx, &id).await.map(Provider).map(Some)
+        load_provider(ctx, decode_id_of(NodeType::Provider, &id)?)
+            .await
+            .map(|row| Some(Provider(row)))
     }
 }
 

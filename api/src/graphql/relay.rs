@@ -37,10 +37,12 @@ pub enum NodeType {
     SurveyQuestion,
     SurveyChoice,
     SurveyResponse,
+    AuditEntry,
 }
 
 impl NodeType {
-    const ALL: [NodeType; 15] = [
+    /// Every type with a global id, each once.
+    pub const ALL: [NodeType; 16] = [
         NodeType::User,
         NodeType::Organisation,
         NodeType::Topic,
@@ -56,6 +58,7 @@ impl NodeType {
         NodeType::SurveyQuestion,
         NodeType::SurveyChoice,
         NodeType::SurveyResponse,
+        NodeType::AuditEntry,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the global id.
@@ -76,10 +79,13 @@ impl NodeType {
             NodeType::SurveyQuestion => "SurveyQuestion",
             NodeType::SurveyChoice => "SurveyChoice",
             NodeType::SurveyResponse => "SurveyResponse",
+            NodeType::AuditEntry => "AuditEntry",
         }
     }
 
-    fn from_name(name: &str) -> Option<Self> {
+    /// The type a name (a global id's prefix, an audit entry's subject type)
+    /// stands for; None for a name that is no Node type.
+    pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|kind| kind.name() == name)
     }
 }
@@ -198,8 +204,77 @@ fn page_size(name: &str, value: Option<i32>) -> ApiResult<Option<u64>> {
     }
 }
 
-/// Pages through `select` in id order. Every list in the API goes through
-/// here, so page caps and cursor checks hold everywhere.
+/// The page a client asked for, read and checked: cursors of this list
+/// only (BAD_USER_INPUT otherwise), sizes not negative and at most
+/// [`MAX_PAGE_SIZE`], `first` or `last` but not both.
+struct Window {
+    list: &'static str,
+    after: Option<i64>,
+    before: Option<i64>,
+    /// How many items at most.
+    size: u64,
+    /// `last` was asked for: the page is taken from the end.
+    backwards: bool,
+}
+
+impl Window {
+    fn read(list: &'static str, args: &PageArgs) -> ApiResult<Self> {
+        let after = decode_cursor_arg("after", list, &args.after)?;
+        let before = decode_cursor_arg("before", list, &args.before)?;
+        let first = page_size("first", args.first)?;
+        let last = page_size("last", args.last)?;
+        if first.is_some() && last.is_some() {
+            return Err(ApiError::bad_input(
+                "last",
+                "Give `first` or `last`, not both.",
+            ));
+        }
+        Ok(Window {
+            list,
+            after,
+            before,
+            size: last.or(first).unwrap_or(DEFAULT_PAGE_SIZE as u64),
+            backwards: last.is_some(),
+        })
+    }
+
+    /// The connection of a page: `rows` in list order, `more` when the
+    /// window held more than the page (the rows beyond it were cut).
+    fn connection<T, N>(
+        &self,
+        rows: Vec<T>,
+        more: bool,
+        total_count: u64,
+        id_of: impl Fn(&T) -> i64,
+        to_node: impl Fn(T) -> N,
+    ) -> HiveConnection<N>
+    where
+        N: OutputType,
+    {
+        let (has_previous, has_next) = if self.backwards {
+            (more, self.before.is_some())
+        } else {
+            (self.after.is_some(), more)
+        };
+        let mut connection = Connection::with_additional_fields(
+            has_previous,
+            has_next,
+            ConnectionFields { total_count },
+        );
+        connection.edges.extend(rows.into_iter().map(|row| {
+            let cursor = IdCursor {
+                list: self.list.to_string(),
+                id: id_of(&row),
+            };
+            Edge::new(cursor, to_node(row))
+        }));
+        connection
+    }
+}
+
+/// Pages through `select` in id order. Every list read from one table
+/// goes through here (lists already loaded go through [`paginate_loaded`]),
+/// so page caps and cursor checks hold everywhere.
 pub async fn paginate<E, N, C>(
     db: &C,
     select: Select<E>,
@@ -213,63 +288,84 @@ where
     N: OutputType,
     C: ConnectionTrait,
 {
-    let list = E::default().table_name();
-    let after = decode_cursor_arg("after", list, &args.after)?;
-    let before = decode_cursor_arg("before", list, &args.before)?;
-    let first = page_size("first", args.first)?;
-    let last = page_size("last", args.last)?;
-    if first.is_some() && last.is_some() {
-        return Err(ApiError::bad_input(
-            "last",
-            "Give `first` or `last`, not both.",
-        ));
-    }
-
+    let window = Window::read(E::default().table_name(), &args)?;
     let total_count = select.clone().count(db).await?;
-    let mut window = select;
-    if let Some(after) = after {
-        window = window.filter(id_column.gt(after));
+    let mut narrowed = select;
+    if let Some(after) = window.after {
+        narrowed = narrowed.filter(id_column.gt(after));
     }
-    if let Some(before) = before {
-        window = window.filter(id_column.lt(before));
+    if let Some(before) = window.before {
+        narrowed = narrowed.filter(id_column.lt(before));
     }
-
-    let backwards = last.is_some();
-    let size = last.or(first).unwrap_or(DEFAULT_PAGE_SIZE as u64);
-    let ordered = if backwards {
-        window.order_by_desc(id_column)
+    let ordered = if window.backwards {
+        narrowed.order_by_desc(id_column)
     } else {
-        window.order_by_asc(id_column)
+        narrowed.order_by_asc(id_column)
     };
-    let mut rows = ordered.limit(size + 1).all(db).await?;
-    let more = rows.len() as u64 > size;
-    rows.truncate(size as usize);
-    if backwards {
+    let mut rows = ordered.limit(window.size + 1).all(db).await?;
+    let more = rows.len() as u64 > window.size;
+    rows.truncate(window.size as usize);
+    if window.backwards {
         rows.reverse();
     }
-    let (has_previous, has_next) = if backwards {
-        (more, before.is_some())
-    } else {
-        (after.is_some(), more)
-    };
-
-    let mut connection = Connection::with_additional_fields(
-        has_previous,
-        has_next,
-        ConnectionFields { total_count },
-    );
-    connection.edges.extend(rows.into_iter().map(|row| {
-        let id = row_id(&row, id_column);
-        let cursor = IdCursor {
-            list: list.to_string(),
-            id,
-        };
-        Edge::new(cursor, to_node(row))
-    }));
-    Ok(connection)
+    Ok(window.connection(
+        rows,
+        more,
+        total_count,
+        |row| row_id(row, id_column),
+        to_node,
+    ))
 }
 
-fn row_id<M: sea_orm::ModelTrait>(row: &M, id_column: <M::Entity as EntityTrait>::Column) -> i64 {
+/// Pages through a list already loaded whole, in its own order (a
+/// DataLoader's rows for one parent, a ranking): the connection of lists
+/// that hang off another object, so a page of parents costs one query for
+/// all their lists rather than one each. The cursor is the item's id, and
+/// `after`/`before` mean after or before that item in the list's order;
+/// a cursor whose item has left the list (a provider no longer suggested)
+/// is BAD_USER_INPUT, as there is no telling where it stood. `list` names
+/// the list in its cursors, so one list's cursor is refused by another.
+pub fn paginate_loaded<T, N>(
+    list: &'static str,
+    rows: Vec<T>,
+    args: PageArgs,
+    id_of: impl Fn(&T) -> i64,
+    to_node: impl Fn(T) -> N,
+) -> ApiResult<HiveConnection<N>>
+where
+    N: OutputType,
+{
+    let window = Window::read(list, &args)?;
+    let total_count = rows.len() as u64;
+    let position = |name: &str, id: Option<i64>| -> ApiResult<Option<usize>> {
+        id.map(|id| {
+            rows.iter().position(|row| id_of(row) == id).ok_or_else(|| {
+                ApiError::bad_input(
+                    name,
+                    format!("`{name}` names an item that is no longer in this list."),
+                )
+            })
+        })
+        .transpose()
+    };
+    let start = position("after", window.after)?.map_or(0, |at| at + 1);
+    let end = position("before", window.before)?.unwrap_or(rows.len());
+    let inside = end.saturating_sub(start);
+    let size = (window.size as usize).min(inside);
+    let (from, more) = if window.backwards {
+        (end - size, inside > size)
+    } else {
+        (start, inside > size)
+    };
+    let page: Vec<T> = rows.into_iter().skip(from).take(size).collect();
+    Ok(window.connection(page, more, total_count, id_of, to_node))
+}
+
+/// A row's id, read through its id column (the tables' ids are integers).
+pub fn row_id<M: sea_orm::ModelTrait>(
+    row: &M,
+    id_column: <M::Entity as EntityTrait>::Column,
+) -> i64 {
     match row.get(id_column) {
         sea_orm::Value::BigInt(Some(id)) => id,
         sea_orm::Value::Int(Some(id)) => id as i64,

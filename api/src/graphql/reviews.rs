@@ -35,8 +35,14 @@ pub struct Review(pub reviews::Model);
 /// One party's final review of an engagement: three ratings 1–5 and comments.
 #[Object]
 impl Review {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         global_id(NodeType::Review, self.0.id)
+    }
+    /// The engagement reviewed.
+    async fn engagement(&self, ctx: &Context<'_>) -> ApiResult<super::engagements::Engagement> {
+        super::engagements::load_engagement(ctx, self.0.engagement_id)
+            .await
+            .map(super::engagements::Engagement)
     }
     async fn party(&self) -> ReviewParty {
         self.0.party.into()
@@ -141,6 +147,18 @@ pub async fn may_read_reviews(
             "Reviews are for staff and the engagement's two parties.",
         ))
     }
+}
+
+/// Loads a review for staff and its engagement's two parties
+/// ([`may_read_reviews`]); FORBIDDEN for anyone else.
+pub async fn load_review(ctx: &Context<'_>, id: i64) -> ApiResult<Review> {
+    let state = ctx.data_unchecked::<AppState>();
+    let missing = "No review has that id.";
+    let review = super::loaders::row::<reviews::Entity>(ctx, id, missing).await?;
+    let engagement =
+        super::loaders::row::<engagements::Entity>(ctx, review.engagement_id, missing).await?;
+    may_read_reviews(&state.db, viewer(ctx), &engagement).await?;
+    Ok(Review(review))
 }
 
 /// The review link's read side, merged into the schema's Query.

@@ -15,7 +15,9 @@ use super::{
     loaders::{Loaders, OrganisationKey, RequestDetailsKey, RequestEngagementsKey, TermKey},
     organisations::Organisation,
     providers::Format,
-    relay::{HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate},
+    relay::{
+        HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate, paginate_loaded,
+    },
     vocabulary::{Topic, Vocabulary, term_ids},
 };
 use crate::{
@@ -53,6 +55,39 @@ pub enum RequestStatus {
 
 /// A co-op's request for help.
 pub struct SupportRequest(pub support_requests::Model);
+
+impl SupportRequest {
+    /// Its engagements the viewer may see, oldest first, through the
+    /// request's loader: for a provider, only their own.
+    async fn engagement_rows(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Vec<entity::engagements::Model>> {
+        let loaders = ctx.data_unchecked::<Loaders>();
+        let mut rows = loaders
+            .load_one(RequestEngagementsKey(self.0.id))
+            .await?
+            .unwrap_or_default();
+        let viewer = viewer(ctx);
+        if matches!(viewer.role(), Some(Role::Mentor | Role::Adviser)) {
+            let providers = loaders
+                .load_many(
+                    rows.iter()
+                        .map(|e| super::loaders::ProviderKey(e.provider_id)),
+                )
+                .await?;
+            rows.retain(|engagement| {
+                providers
+                    .get(&super::loaders::ProviderKey(engagement.provider_id))
+                    .is_some_and(|provider| {
+                        crate::access::party_of(viewer, self.0.organisation_id, provider.user_id)
+                            != crate::access::Party::Outsider
+                    })
+            });
+        }
+        Ok(rows)
+    }
+}
 
 #[Object]
 impl SupportRequest {
@@ -115,35 +150,82 @@ impl SupportRequest {
     /// Every proposal and engagement on this request, oldest first; for a
     /// provider, only their own (not the one another provider got after they
     /// declined).
+    #[graphql(deprecation = "Use `engagementsConnection`, which pages.")]
     async fn engagements(&self, ctx: &Context<'_>) -> ApiResult<Vec<Engagement>> {
-        let loaders = ctx.data_unchecked::<Loaders>();
-        let mut rows = loaders
-            .load_one(RequestEngagementsKey(self.0.id))
+        Ok(self
+            .engagement_rows(ctx)
             .await?
-            .unwrap_or_default();
-        let viewer = viewer(ctx);
-        if matches!(viewer.role(), Some(Role::Mentor | Role::Adviser)) {
-            let providers = loaders
-                .load_many(
-                    rows.iter()
-                        .map(|e| super::loaders::ProviderKey(e.provider_id)),
-                )
-                .await?;
-            rows.retain(|engagement| {
-                providers
-                    .get(&super::loaders::ProviderKey(engagement.provider_id))
-                    .is_some_and(|provider| {
-                        crate::access::party_of(viewer, self.0.organisation_id, provider.user_id)
-                            != crate::access::Party::Outsider
-                    })
-            });
-        }
-        Ok(rows.into_iter().map(Engagement).collect())
+            .into_iter()
+            .map(Engagement)
+            .collect())
+    }
+    /// Every proposal and engagement on this request, oldest first, a page
+    /// at a time; for a provider, only their own (not the one another
+    /// provider got after they declined).
+    async fn engagements_connection(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<HiveConnection<Engagement>> {
+        paginate_loaded(
+            "engagements",
+            self.engagement_rows(ctx).await?,
+            PageArgs {
+                after,
+                before,
+                first,
+                last,
+            },
+            |row| row.id,
+            Engagement,
+        )
+    }
+    /// Providers to propose, best first, with reasons (staff; empty once the
+    /// request is no longer open), a page at a time: at most
+    /// `matching::MAX_SUGGESTIONS` (50) are ranked, and `totalCount` counts
+    /// those. As `matchSuggestionsConnection`, batched across a page. Null
+    /// with FORBIDDEN for anyone but staff.
+    #[graphql(guard = "RoleGuard::staff()")]
+    async fn suggestions_connection(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<Option<HiveConnection<super::matching::MatchSuggestion>>> {
+        let ranked = if rules::request_is_open(self.0.status) {
+            ctx.data_unchecked::<Loaders>()
+                .load_one(super::loaders::SuggestionsKey(
+                    self.0.id,
+                    super::matching::MAX_SUGGESTIONS as usize,
+                ))
+                .await?
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        super::matching::suggestions_page(
+            ranked,
+            PageArgs {
+                after,
+                before,
+                first,
+                last,
+            },
+        )
+        .map(Some)
     }
     /// Providers to propose, best first, with reasons (staff; empty once the
     /// request is no longer open). As `matchSuggestions`, batched across a page.
     /// Null with FORBIDDEN for anyone but staff.
-    #[graphql(guard = "RoleGuard::staff()")]
+    #[graphql(
+        guard = "RoleGuard::staff()",
+        deprecation = "Use `suggestionsConnection`, which pages."
+    )]
     async fn suggestions(
         &self,
         ctx: &Context<'_>,
@@ -168,13 +250,11 @@ impl SupportRequest {
 }
 
 /// Loads a request the viewer may see.
-pub async fn load_request(ctx: &Context<'_>, id: &ID) -> ApiResult<support_requests::Model> {
+pub async fn load_request(ctx: &Context<'_>, id: i64) -> ApiResult<support_requests::Model> {
     let state = ctx.data_unchecked::<AppState>();
-    let id = decode_id_of(NodeType::SupportRequest, id)?;
-    let request = support_requests::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("No support request has that id."))?;
+    let request =
+        super::loaders::row::<support_requests::Entity>(ctx, id, "No support request has that id.")
+            .await?;
     if !crate::access::may_see_request(&state.db, viewer(ctx), &request).await? {
         return Err(ApiError::forbidden("You may not see this support request."));
     }
@@ -270,7 +350,9 @@ impl SupportRequestQuery {
         ctx: &Context<'_>,
         id: ID,
     ) -> ApiResult<Option<SupportRequest>> {
-        load_request(ctx, &id).await.map(SupportRequest).map(Some)
+        load_request(ctx, decode_id_of(NodeType::SupportRequest, &id)?)
+            .await
+            .map(|row| Some(SupportRequest(row)))
     }
 }
 

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use async_graphql::{Context, ID, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject};
 use entity::{
     organisations::{self, OrganisationStage},
     sectors, survey_answers, survey_choices, survey_invitations, survey_questions,
@@ -37,7 +37,9 @@ const NO_REGION: &str = "No region";
 /// question's figures, with the previous wave's beside them when the survey
 /// is a later wave of the census.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(complex)]
 pub struct SurveyResults {
+    #[graphql(deprecation = "Use `survey { id }` instead.")]
     pub survey_id: ID,
     /// Organisations invited (one invitation each).
     pub invited: i64,
@@ -72,7 +74,9 @@ pub struct SurveyGroupResult {
 
 /// The earlier wave's turnout, to read this wave's against.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(complex)]
 pub struct SurveyWaveResult {
+    #[graphql(deprecation = "Use `survey { id }` instead.")]
     pub survey_id: ID,
     pub title: String,
     pub invited: i64,
@@ -81,6 +85,29 @@ pub struct SurveyWaveResult {
     pub response_rate: f64,
     /// This wave's rate minus the previous one's, in percentage points.
     pub response_rate_change: f64,
+}
+
+/// The survey a result is about, by its global id, as `survey(id:)` reads
+/// it (staff).
+async fn survey_by_id(ctx: &Context<'_>, id: &ID) -> ApiResult<super::surveys::Survey> {
+    let id = super::relay::decode_id_of(super::relay::NodeType::Survey, id)?;
+    super::surveys::load_survey(ctx, id).await
+}
+
+#[ComplexObject]
+impl SurveyResults {
+    /// The survey these are the results of.
+    async fn survey(&self, ctx: &Context<'_>) -> ApiResult<super::surveys::Survey> {
+        survey_by_id(ctx, &self.survey_id).await
+    }
+}
+
+#[ComplexObject]
+impl SurveyWaveResult {
+    /// The previous wave's survey.
+    async fn survey(&self, ctx: &Context<'_>) -> ApiResult<super::surveys::Survey> {
+        survey_by_id(ctx, &self.survey_id).await
+    }
 }
 
 /// One question's figures. Text answers are only counted here: they are

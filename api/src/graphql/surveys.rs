@@ -10,13 +10,14 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 use entity::{
-    organisations, sectors, survey_invitations, survey_responses,
+    organisations, sectors, survey_choices, survey_invitations, survey_questions, survey_responses,
     surveys::{self, SurveyStatus},
 };
 use hive_worker::surveys::Audience;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
 use super::{
+    loaders::row,
     organisations::{Organisation, Stage},
     relay::{HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate},
     vocabulary::{Sector, Topic, Vocabulary, term_ids},
@@ -65,7 +66,7 @@ pub struct Survey(pub surveys::Model);
 
 #[Object]
 impl Survey {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         global_id(NodeType::Survey, self.0.id)
     }
     async fn title(&self) -> &str {
@@ -82,11 +83,11 @@ impl Survey {
         let Some(id) = self.0.previous_wave_id else {
             return Ok(None);
         };
-        let state = ctx.data_unchecked::<AppState>();
-        Ok(surveys::Entity::find_by_id(id)
-            .one(&state.db)
-            .await?
-            .map(Survey))
+        super::node::unless_gone(
+            row::<surveys::Entity>(ctx, id, "No survey has that id.")
+                .await
+                .map(Survey),
+        )
     }
     /// Who it goes to; null while a DRAFT.
     async fn audience(&self, ctx: &Context<'_>) -> ApiResult<Option<SurveyAudience>> {
@@ -205,7 +206,7 @@ pub struct SurveyAudience {
 // and the page read them too); their GraphQL fields are here.
 #[Object]
 impl SurveyQuestion {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         global_id(NodeType::SurveyQuestion, self.question.id)
     }
     /// 1 for the first question.
@@ -235,7 +236,7 @@ impl SurveyQuestion {
 
 #[Object]
 impl SurveyChoice {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         global_id(NodeType::SurveyChoice, self.choice.id)
     }
     async fn label(&self) -> &str {
@@ -256,8 +257,15 @@ pub struct SurveyResponse(pub survey_responses::Model);
 
 #[Object]
 impl SurveyResponse {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         global_id(NodeType::SurveyResponse, self.0.id)
+    }
+    /// The survey answered.
+    async fn survey(&self, ctx: &Context<'_>) -> ApiResult<Survey> {
+        let missing = "No survey has that id.";
+        let invitation =
+            row::<survey_invitations::Entity>(ctx, self.0.invitation_id, missing).await?;
+        load_survey(ctx, invitation.survey_id).await
     }
     async fn submitted_at(&self) -> DateTime<Utc> {
         self.0.submitted_at
@@ -384,13 +392,71 @@ fn as_draft(input: SurveyInput) -> ApiResult<SurveyDraft> {
     })
 }
 
-/// Reads one survey, NOT_FOUND if absent.
-async fn survey_row(conn: &impl ConnectionTrait, id: &ID) -> ApiResult<surveys::Model> {
-    let id = decode_id_of(NodeType::Survey, id)?;
-    surveys::Entity::find_by_id(id)
-        .one(conn)
+/// Refuses anyone who may not read surveys (`access::may_read_surveys`):
+/// checked before anything is looked up, as the survey queries' guards do.
+fn require_survey_reader(ctx: &Context<'_>) -> ApiResult<()> {
+    if crate::access::may_read_surveys(viewer(ctx)) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("Surveys are for staff."))
+    }
+}
+
+/// Loads one survey for staff; FORBIDDEN for anyone else.
+pub async fn load_survey(ctx: &Context<'_>, id: i64) -> ApiResult<Survey> {
+    require_survey_reader(ctx)?;
+    row::<surveys::Entity>(ctx, id, "No survey has that id.")
+        .await
+        .map(Survey)
+}
+
+/// Loads one question, with its choices, for staff; FORBIDDEN for anyone
+/// else (a co-op reads its invitation's questions through its link).
+pub async fn load_question(ctx: &Context<'_>, id: i64) -> ApiResult<SurveyQuestion> {
+    require_survey_reader(ctx)?;
+    let missing = "No survey question has that id.";
+    let question = row::<survey_questions::Entity>(ctx, id, missing).await?;
+    question_of(ctx, question.survey_id, id, missing).await
+}
+
+/// Loads one choice, with its topics, for staff; FORBIDDEN for anyone else.
+pub async fn load_choice(ctx: &Context<'_>, id: i64) -> ApiResult<SurveyChoice> {
+    require_survey_reader(ctx)?;
+    let missing = "No survey choice has that id.";
+    let choice = row::<survey_choices::Entity>(ctx, id, missing).await?;
+    let question = row::<survey_questions::Entity>(ctx, choice.question_id, missing).await?;
+    question_of(ctx, question.survey_id, question.id, missing)
         .await?
-        .ok_or_else(|| ApiError::not_found("No survey has that id."))
+        .choices
+        .into_iter()
+        .find(|found| found.choice.id == id)
+        .ok_or_else(|| ApiError::not_found(missing))
+}
+
+/// One question of a survey as `questions` gives it (choices and topics).
+async fn question_of(
+    ctx: &Context<'_>,
+    survey_id: i64,
+    question_id: i64,
+    missing: &str,
+) -> ApiResult<SurveyQuestion> {
+    let state = ctx.data_unchecked::<AppState>();
+    load_questions(&state.db, survey_id)
+        .await?
+        .into_iter()
+        .find(|found| found.question.id == question_id)
+        .ok_or_else(|| ApiError::not_found(missing))
+}
+
+/// Loads one response for staff (`access::may_read_survey_responses`,
+/// checked first); FORBIDDEN for anyone else.
+pub async fn load_response(ctx: &Context<'_>, id: i64) -> ApiResult<SurveyResponse> {
+    if !crate::access::may_read_survey_responses(viewer(ctx)) {
+        return Err(ApiError::forbidden("Survey responses are for staff."));
+    }
+    row::<survey_responses::Entity>(ctx, id, "No survey response has that id.")
+        .await
+        .map(SurveyResponse)
 }
 
 /// Reading surveys, for staff.
@@ -434,8 +500,9 @@ impl SurveyQuery {
     /// One survey.
     #[graphql(guard = "RoleGuard::staff()")]
     async fn survey(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Survey>> {
-        let state = ctx.data_unchecked::<AppState>();
-        survey_row(&state.db, &id).await.map(Survey).map(Some)
+        load_survey(ctx, decode_id_of(NodeType::Survey, &id)?)
+            .await
+            .map(Some)
     }
 }
 

@@ -68,10 +68,23 @@ impl User {
         self.0.role.into()
     }
     /// The co-op a MEMBER belongs to.
+    #[graphql(deprecation = "Use `organisation { id }` instead.")]
     async fn organisation_id(&self) -> Option<ID> {
         self.0
             .organisation_id
             .map(|id| global_id(NodeType::Organisation, id))
+    }
+    /// The co-op a MEMBER belongs to, for whoever may see that co-op (as
+    /// `organisation(id:)`); null for other roles, and null with FORBIDDEN
+    /// for a viewer who may not see it.
+    async fn organisation(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Option<super::organisations::Organisation>> {
+        super::node::follow(self.0.organisation_id, |id| {
+            super::organisations::load_organisation(ctx, id)
+        })
+        .await
     }
     async fn active(&self) -> bool {
         self.0.deactivated_at.is_none()
@@ -129,11 +142,7 @@ impl UserQuery {
 pub async fn load_user(ctx: &Context<'_>, id: i64) -> ApiResult<User> {
     let viewer = viewer(ctx);
     viewer.require_user()?;
-    let state = ctx.data_unchecked::<AppState>();
-    let user = users::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("No user has that id."))?;
+    let user = super::loaders::row::<users::Entity>(ctx, id, "No user has that id.").await?;
     if !crate::access::may_see_person(viewer, &user) {
         return Err(ApiError::forbidden(
             "A co-op's members are for staff and their co-op.",

@@ -259,6 +259,10 @@ impl TestApp {
         // Tests send hundreds of anonymous requests from one address within
         // seconds; the test of that allowance sets it back to the default.
         settings.limits.anonymous_requests_per_minute = 1_000_000;
+        // Tests that count statements or break the database under a signed-in
+        // request must not depend on whether a session is still cached; the
+        // tests of the session cache (sign_in.rs) turn it on.
+        settings.limits.session_cache = Duration::ZERO;
         // Staff digests read this clock: starting it before any digest is
         // due keeps them out of every test but those that move it on.
         settings.clock.set(next_monday_at(chrono::NaiveTime::MIN));

@@ -119,7 +119,7 @@ impl Programme {
     /// Proposes; returns the whole body (errors included).
     pub async fn propose(&self, app: &TestApp, request: &str, provider: &str, days: i32) -> Value {
         app.graphql(
-            "mutation($r: ID!, $p: ID!, $d: Int!) { proposeMatch(requestId: $r, providerId: $p, daysAllocated: $d, feePence: 5000) { id status rematchOf } }",
+            "mutation($r: ID!, $p: ID!, $d: Int!) { proposeMatch(requestId: $r, providerId: $p, daysAllocated: $d, feePence: 5000) { id status rematchOf { id } } }",
             json!({"r": request, "p": provider, "d": days}),
             Some(&self.staff),
         )

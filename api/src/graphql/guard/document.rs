@@ -70,9 +70,14 @@ pub const LONG_TEXT_WEIGHTS: &[(&str, &str, u64)] = &[
 /// How many rows a list field that takes no `first`/`last` returns, as far
 /// as the programme's rules and real data go (a request has an engagement or
 /// two, an engagement a handful of meetings; surveys are capped by their
-/// rules). Lists not named here count [`OTHER_LIST_ROWS`].
+/// rules). Lists not named here count [`OTHER_LIST_ROWS`]. A connection
+/// named here counts the smaller of its page and this.
 pub const LIST_ROWS: &[(&str, &str, u64)] = &[
     ("Engagement", "meetings", 10),
+    ("Engagement", "meetingsConnection", 10),
+    ("Engagement", "reviewsConnection", 2),
+    ("Organisation", "membersConnection", 10),
+    ("SupportRequest", "engagementsConnection", 3),
     ("Engagement", "reviews", 2),
     ("Organisation", "members", 10),
     ("Provider", "sectors", 5),
@@ -515,9 +520,15 @@ impl<'a> Walk<'a> {
             let asked = ["first", "last"]
                 .iter()
                 .find_map(|arg| self.argument_int(field, arg));
-            return asked.map_or(DEFAULT_PAGE_SIZE as u64, |n| {
+            let page = asked.map_or(DEFAULT_PAGE_SIZE as u64, |n| {
                 n.clamp(0, i64::from(MAX_PAGE_SIZE)) as u64
             });
+            // A connection through a list the programme keeps short (an
+            // engagement's meetings) returns no more than that list holds.
+            return LIST_ROWS
+                .iter()
+                .find(|(t, f, _)| *t == parent && *f == meta.name)
+                .map_or(page, |(_, _, rows)| page.min(*rows));
         }
         // Introspection (bounded by the schema and the nesting rule), single
         // objects, and a connection's edges and nodes (its field counted the
