@@ -332,6 +332,13 @@ async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         .await?;
         println!("{summary}");
         println!("GraphiQL: {}/graphql", settings.public_url);
+        // GraphiQL puts a `?token=` into its headers editor and takes it out
+        // of the address bar: one click for someone trying Hive.
+        println!(
+            "GraphiQL signed in as staff: {}/graphql?token={}",
+            settings.public_url,
+            token.expose()
+        );
         println!("Staff token (Authorization: Bearer <token>):");
         println!("{}", token.expose());
     }

@@ -17,6 +17,9 @@ pub enum ErrorCode {
     RateLimited,
     /// The request ran past its deadline and was stopped (HTTP 503).
     Timeout,
+    /// An automatic persisted query's hash that Hive does not hold (Apollo's
+    /// protocol): the client sends the query with its hash next.
+    PersistedQueryNotFound,
     Internal,
 }
 
@@ -30,6 +33,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::Timeout => "TIMEOUT",
+            ErrorCode::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             ErrorCode::Internal => "INTERNAL",
         }
     }

@@ -88,6 +88,9 @@ pub async fn start_with_db(
         )),
         anonymous_requests: anonymous_requests.clone(),
         anonymous_writes: anonymous_writes.clone(),
+        persisted_queries: Arc::new(http::persisted_queries::PersistedQueries::new(
+            settings.limits.persisted_query_cache_bytes,
+        )),
         sessions: crate::sessions::SessionCache::new(settings.limits.session_cache),
         sign_in_queue: SignInQueue::start(
             db.clone(),

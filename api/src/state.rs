@@ -23,6 +23,9 @@ pub struct AppState {
     pub anonymous_requests: Arc<crate::rate_limit::ClientAllowance>,
     /// What each client address may still write without an account.
     pub anonymous_writes: Arc<crate::rate_limit::ClientAllowance>,
+    /// Documents registered for automatic persisted queries, bounded in
+    /// bytes (`HIVE_PERSISTED_QUERY_CACHE_BYTES`).
+    pub persisted_queries: Arc<crate::http::persisted_queries::PersistedQueries>,
     /// Where `requestSignIn` leaves addresses to be looked up.
     pub sign_in_queue: crate::sign_in_queue::SignInQueue,
     /// Live sessions looked up lately (`HIVE_SESSION_CACHE_SECS`).

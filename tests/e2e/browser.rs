@@ -5,7 +5,9 @@
 //! answer in the results; and on a phone 375 pixels wide the form fits. An
 //! SPA on another origin reads `me` with a bearer token through the
 //! browser's CORS checks, and one on an origin not allowed is refused by the
-//! browser. Both databases.
+//! browser. GraphiQL loads with no host but Hive's reachable, fills its
+//! editors from a link, takes the token out of the address bar, and runs a
+//! query with it. Both databases.
 //!
 //! Chromium comes from Debian's packages. When `chromedriver` is missing the
 //! test installs `chromium` and `chromium-driver` with apt-get (CI runs as
@@ -118,16 +120,39 @@ impl Driver {
         .await
     }
 
+    /// The same, able to reach 127.0.0.1 only: every other host name fails
+    /// to resolve, so a page that needs a CDN shows it at once.
+    async fn offline(&self, profile: &Path) -> Client {
+        self.browser_with(
+            profile,
+            json!({"args": Self::args(profile, &["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"])}),
+        )
+        .await
+    }
+
+    fn args(profile: &Path, more: &[&str]) -> Vec<String> {
+        [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+        ]
+        .iter()
+        .chain(more)
+        .map(|arg| arg.to_string())
+        .chain([format!("--user-data-dir={}", profile.display())])
+        .collect()
+    }
+
     async fn browser_with(&self, profile: &Path, more: serde_json::Value) -> Client {
         let mut options = json!({
             "binary": CHROMIUM,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage",
-                format!("--user-data-dir={}", profile.display()),
-            ]
+            "args": Self::args(profile, &[]),
         });
         if let (Some(options), Some(more)) = (options.as_object_mut(), more.as_object()) {
             options.extend(more.clone());
@@ -411,4 +436,107 @@ async fn an_spa_on_another_origin_calls_hive_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_spa_on_another_origin_calls_hive_postgres() {
     an_spa_on_another_origin(crate::support::Backend::Postgres).await;
+}
+
+/// The values of every CodeMirror editor on the page (GraphiQL 4's query,
+/// variables, headers and response editors are CodeMirror 5 instances).
+const EDITORS: &str = "return Array.from(document.querySelectorAll('.CodeMirror'))\
+                       .map(e => e.CodeMirror ? e.CodeMirror.getValue() : '')";
+
+/// Waits until some editor's text satisfies `test`; all editors' texts.
+async fn wait_for_editor(browser: &Client, what: &str, test: impl Fn(&str) -> bool) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let editors: Vec<String> = browser
+            .execute(EDITORS, vec![])
+            .await
+            .ok()
+            .and_then(|value| serde_json::from_value(value).ok())
+            .unwrap_or_default();
+        if editors.iter().any(|text| test(text)) {
+            return editors;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no editor with {what}: {editors:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// GraphiQL as staff use it from a digest link, in a browser that can reach
+/// nothing but Hive: it renders, the link's query is in the editor, the
+/// `?token=` is in the headers editor and gone from the address bar, every
+/// resource came from Hive, and running the query sends the token.
+async fn graphiql_offline(backend: crate::support::Backend) {
+    if !browser_available() {
+        return;
+    }
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let (_, token) = app
+        .user(entity::users::Role::Staff, "graphiql@hive.test")
+        .await;
+    let query = "query Me {\n  me {\n    name\n  }\n}";
+    let mut address = reqwest::Url::parse(&format!("{}/graphql", app.base_url)).unwrap();
+    address
+        .query_pairs_mut()
+        .append_pair("query", query)
+        .append_pair("token", &token);
+
+    let driver = Driver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver.offline(profile.path()).await;
+    browser.goto(address.as_str()).await.unwrap();
+    let editors = wait_for_editor(&browser, "the query", |text| text == query).await;
+    assert!(
+        editors
+            .iter()
+            .any(|text| text.contains(&format!("\"Bearer {token}\""))),
+        "the token in the headers editor: {editors:?}"
+    );
+    let location = browser.current_url().await.unwrap();
+    assert!(!location.as_str().contains(&token), "{location}");
+    assert!(location.as_str().contains("query="), "{location}");
+
+    browser
+        .find(Locator::Css(".graphiql-execute-button"))
+        .await
+        .expect("GraphiQL's run button")
+        .click()
+        .await
+        .unwrap();
+    wait_for_editor(&browser, "the answer", |text| {
+        text.contains("\"Test Person\"")
+    })
+    .await;
+
+    let loaded = browser
+        .execute(
+            "return performance.getEntriesByType('resource').map(e => e.name)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let loaded: Vec<String> = serde_json::from_value(loaded).unwrap();
+    assert!(loaded.len() >= 6, "{loaded:?}");
+    for url in &loaded {
+        assert!(
+            url.starts_with(&format!("{}/", app.base_url)),
+            "{url} is not Hive's"
+        );
+    }
+    browser.close().await.unwrap();
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_works_offline_sqlite() {
+    graphiql_offline(crate::support::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_works_offline_postgres() {
+    graphiql_offline(crate::support::Backend::Postgres).await;
 }

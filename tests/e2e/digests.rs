@@ -16,18 +16,21 @@ use entity::{
     surveys::{self, SurveyStatus},
     users::Role,
 };
-use hive_worker::jobs::staff_digest::{self, node_link};
+use hive_worker::{
+    jobs::staff_digest::{self, BOUNCING_QUERY},
+    links::{Links, node_query},
+};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr,
 };
 use serde_json::json;
 
-use crate::on_both_databases;
 use crate::support::{
     TestApp, first_error_code, next_monday_at,
     programme::{Programme, decode, ok},
     smtp::ReceivedMail,
 };
+use crate::{on_both_databases, on_both_databases_tuned};
 
 const STAFF: &str = "staff@hive.test";
 /// Generous: in the full suite on two cores one CI run took over 20 s to
@@ -311,15 +314,16 @@ on_both_databases!(
             format!("Hive daily digest for Monday {date}: 8 items to look at")
         );
         let text = mail.text().replace("\r\n", "\n");
-        // Links carry the ids the API itself gave out.
-        let link = |id: &str| format!("{}/graphql?node={id}", app.base_url);
+        // Links open GraphiQL with a query for the id the API itself gave out.
+        let links = Links::graphiql(&app.base_url);
+        let link = |type_name: &str, id: &str| links.query(&node_query(type_name, id));
 
         let block = section(&text, "REQUESTS WAITING FOR A MATCH (1)");
         assert!(
             block.contains("- Waiting Weavers asked for mentoring, waiting"),
             "{block}"
         );
-        assert!(block.contains(&link(&waiting)), "{block}");
+        assert!(block.contains(&link("SupportRequest", &waiting)), "{block}");
 
         let block = section(&text, "PROPOSALS UNANSWERED FOR OVER 3 DAYS (1)");
         assert!(
@@ -329,7 +333,7 @@ on_both_databases!(
             "{block}"
         );
         assert!(block.contains("4 days ago"), "{block}");
-        assert!(block.contains(&link(&stale)), "{block}");
+        assert!(block.contains(&link("Engagement", &stale)), "{block}");
 
         let block = section(&text, "ENGAGEMENTS WITH NO MEETING BOOKED (1)");
         assert!(
@@ -338,7 +342,7 @@ on_both_databases!(
             ),
             "{block}"
         );
-        assert!(block.contains(&link(&quiet)), "{block}");
+        assert!(block.contains(&link("Engagement", &quiet)), "{block}");
 
         let block = section(&text, "FINAL MEETINGS PASSED WITHOUT REVIEWS (1)");
         assert!(
@@ -348,14 +352,14 @@ on_both_databases!(
             )),
             "{block}"
         );
-        assert!(block.contains(&link(&finished)), "{block}");
+        assert!(block.contains(&link("Engagement", &finished)), "{block}");
 
         let block = section(&text, "OPEN CONCERNS (1)");
         assert!(
             block.contains("- A concern of harassment on Tom Walsh with Quiet Looms, raised"),
             "{block}"
         );
-        assert!(block.contains(&link(&open_concern)), "{block}");
+        assert!(block.contains(&link("Concern", &open_concern)), "{block}");
         assert!(
             !text.contains("Raised voices"),
             "concern details stay in Hive"
@@ -367,7 +371,7 @@ on_both_databases!(
             "{block}"
         );
         assert!(
-            block.contains(&node_link(&app.base_url, "Survey", open_survey)),
+            block.contains(&links.item("Survey", open_survey)),
             "{block}"
         );
 
@@ -380,13 +384,7 @@ on_both_databases!(
                 && block.contains("550 5.1.1 no such mailbox"),
             "{block}"
         );
-        assert!(
-            block.contains(&format!(
-                "{}/graphql?bouncing=gone%40example.test",
-                app.base_url
-            )),
-            "{block}"
-        );
+        assert!(block.contains(&links.query(BOUNCING_QUERY)), "{block}");
 
         let block = section(
             &text,
@@ -398,8 +396,52 @@ on_both_databases!(
             "{block}"
         );
         assert!(
-            block.contains(&node_link(&app.base_url, "EmailDelivery", dead.id)),
+            block.contains(&links.item("EmailDelivery", dead.id)),
             "{block}"
+        );
+
+        // Following a link as staff would: a browser gets GraphiQL, and the
+        // query in the link, run with a staff token, shows the item.
+        let survey_id = hive_worker::ids::global_id("Survey", open_survey);
+        let delivery_id = hive_worker::ids::global_id("EmailDelivery", dead.id);
+        for (type_name, id, field) in [
+            ("SupportRequest", &waiting, "goals"),
+            ("Engagement", &stale, "status"),
+            ("Concern", &open_concern, "category"),
+            ("Survey", &survey_id, "title"),
+            ("EmailDelivery", &delivery_id, "template"),
+        ] {
+            let address = link(type_name, id);
+            let response = app
+                .http
+                .get(&address)
+                .header("accept", "text/html")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            assert!(
+                response
+                    .text()
+                    .await
+                    .unwrap()
+                    .contains("<title>Hive · GraphiQL")
+            );
+            let query = reqwest::Url::parse(&address)
+                .unwrap()
+                .query_pairs()
+                .find(|(name, _)| name == "query")
+                .map(|(_, query)| query.into_owned())
+                .unwrap();
+            let (_, body) = app.graphql(&query, json!({}), Some(&p.staff)).await;
+            assert_eq!(body["data"]["node"]["id"], json!(id), "{body}");
+            assert_eq!(body["data"]["node"]["__typename"], type_name, "{body}");
+            assert!(!body["data"]["node"][field].is_null(), "{body}");
+        }
+        let (_, body) = app.graphql(BOUNCING_QUERY, json!({}), Some(&p.staff)).await;
+        assert_eq!(
+            body["data"]["bouncingAddresses"]["nodes"][0]["email"], "gone@example.test",
+            "{body}"
         );
 
         // What has nothing to say is not mentioned at all: the fresh
@@ -482,10 +524,37 @@ on_both_databases!(
             "{}",
             mail.text()
         );
+        assert!(mail.text().contains(
+            &Links::graphiql(&app.base_url).query(&node_query("SupportRequest", &request))
+        ));
+        app.stop().await;
+    }
+);
+
+on_both_databases_tuned!(
+    links_open_the_spa_when_hive_app_url_is_set,
+    |settings: &mut hive_worker::Settings| {
+        settings.app_url = Some("https://app.example.org/{type}/{id}?from=digest".into());
+    },
+    |app: TestApp| async move {
+        let monday = next_monday_at(seven());
+        let p = Programme::new(&app).await;
+        let (coop, _) = p.coop(&app, "Routed Weavers").await;
+        let request = p.request(&app, &coop, "ADVICE").await;
+        app.settings.clock.set(monday);
+        let mail = wait_for_digests(&app, STAFF, 1).await.remove(0);
+        let text = mail.text().replace("\r\n", "\n");
         assert!(
-            mail.text()
-                .contains(&format!("{}/graphql?node={request}", app.base_url))
+            text.contains(&format!(
+                "  https://app.example.org/SupportRequest/{request}?from=digest\n"
+            )),
+            "{text}"
         );
+        assert!(
+            text.contains("Each link opens its item in the Hive app."),
+            "{text}"
+        );
+        assert!(!text.contains("/graphql"), "{text}");
         app.stop().await;
     }
 );

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod db;
 pub mod ids;
 pub mod jobs;
+pub mod links;
 pub mod mail;
 pub mod matching;
 pub mod notify;

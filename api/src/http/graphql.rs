@@ -1,21 +1,26 @@
-//! `POST /graphql` under the GraphQL-over-HTTP specification, and GraphiQL.
+//! `POST /graphql` and `GET /graphql` under the GraphQL-over-HTTP
+//! specification, automatic persisted queries (`persisted_queries`), and
+//! GraphiQL for a browser (`graphiql`).
 //!
 //! async-graphql-axum's own response always says
 //! `application/graphql-response+json` with status 200; the specification asks
 //! for content negotiation and, under that media type, 4xx for request errors.
 //! This handler does both, and makes sure every error carries a code.
 
-use async_graphql::http::GraphiQLSource;
 use axum::{
     body::Body,
     extract::{RawQuery, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::{ClientAddress, body, request_id};
+use super::{
+    ClientAddress, body, graphiql,
+    persisted_queries::{self, QueryHash},
+    request_id,
+};
 use crate::{
     auth,
     error::{ApiError, ErrorCode},
@@ -44,20 +49,35 @@ impl Media {
     }
 }
 
+/// The media ranges of `Accept` (RFC 9110 §12.5.1), lower-cased, with their
+/// quality, in the order sent; `None` without the header (or with one that
+/// is not text).
+fn accepted(headers: &HeaderMap) -> Option<Vec<(String, f32)>> {
+    let accept = headers.get(header::ACCEPT)?.to_str().ok()?;
+    Some(
+        accept
+            .split(',')
+            .map(|part| {
+                let mut pieces = part.split(';');
+                let media_type = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+                let quality = pieces
+                    .filter_map(|p| p.trim().strip_prefix("q="))
+                    .find_map(|q| q.parse::<f32>().ok())
+                    .unwrap_or(1.0);
+                (media_type, quality)
+            })
+            .collect(),
+    )
+}
+
 /// Picks the response type from `Accept`; `None` when nothing offered fits.
 fn negotiate(headers: &HeaderMap) -> Option<Media> {
-    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+    let Some(ranges) = accepted(headers) else {
         // The specification: no Accept header means application/json.
         return Some(Media::Json);
     };
     let mut best: Option<(Media, f32)> = None;
-    for part in accept.split(',') {
-        let mut pieces = part.split(';');
-        let media_type = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
-        let quality = pieces
-            .filter_map(|p| p.trim().strip_prefix("q="))
-            .find_map(|q| q.parse::<f32>().ok())
-            .unwrap_or(1.0);
+    for (media_type, quality) in ranges {
         let media = match media_type.as_str() {
             GRAPHQL_RESPONSE_JSON => Media::GraphqlResponse,
             JSON | "application/*" | "*/*" => Media::Json,
@@ -75,6 +95,34 @@ fn negotiate(headers: &HeaderMap) -> Option<Media> {
         }
     }
     best.map(|(media, _)| media)
+}
+
+/// Whether a `GET` comes from a browser opening the address, which gets
+/// GraphiQL: `Accept` names `text/html` and no JSON type (the two GraphQL
+/// answer types) ranks above it, or equal and before it. A browser sends
+/// `text/html,…,*/*;q=0.8`; GraphQL clients name a JSON type first, and
+/// `*/*` alone (curl) is not a browser. Everything else is a GraphQL request.
+fn wants_html(headers: &HeaderMap) -> bool {
+    let Some(ranges) = accepted(headers) else {
+        return false;
+    };
+    // The best (highest quality, then earliest) range matching `test`.
+    let best = |test: fn(&str) -> bool| {
+        ranges
+            .iter()
+            .enumerate()
+            .filter(|(_, (media_type, quality))| test(media_type) && *quality > 0.0)
+            .min_by(|(i, (_, p)), (j, (_, q))| q.total_cmp(p).then(i.cmp(j)))
+            .map(|(index, (_, quality))| (*quality, index))
+    };
+    match (
+        best(|t| t == "text/html"),
+        best(|t| t == GRAPHQL_RESPONSE_JSON || t == JSON),
+    ) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some((html, i)), Some((json, j))) => html > json || (html == json && i < j),
+    }
 }
 
 fn error_body(message: &str, code: ErrorCode) -> Value {
@@ -138,7 +186,7 @@ pub async fn execute(
             ErrorCode::BadUserInput,
         );
     }
-    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+    let mut request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(_) => {
             return refuse(
@@ -149,31 +197,28 @@ pub async fn execute(
             );
         }
     };
-    run(&state, client, &headers, media, request).await
+    let register = match resolve_persisted(&state, &mut request) {
+        Ok(register) => register,
+        Err(refusal) => return refuse_persisted(media, &refusal),
+    };
+    run(&state, client, &headers, media, request, register).await
 }
 
-/// `GET /graphql`: GraphiQL for a person, or a query from its URL
-/// parameters (`query`, `operationName`, `variables` as JSON) for a client,
-/// as GraphQL over HTTP allows. A mutation over GET is refused with 405:
-/// GET must not change anything.
+/// `GET /graphql`: GraphiQL for a browser asking for HTML (see
+/// [`wants_html`]); for anyone else a query from the URL's parameters
+/// (`query`, `operationName`, `variables` and `extensions` as JSON), as
+/// GraphQL over HTTP allows, including a persisted query's hash alone. A
+/// mutation over GET is refused with 405 (GET must not change anything),
+/// and a GET with neither a query nor a hash with 400.
 pub async fn get(
     State(state): State<AppState>,
     client: ClientAddress,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let params: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect();
-    let param = |name: &str| {
-        params
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    };
-    let Some(query) = param("query") else {
-        return graphiql();
-    };
+    if wants_html(&headers) {
+        return graphiql::page();
+    }
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
@@ -182,24 +227,50 @@ pub async fn get(
     {
         return refusal;
     }
-    let mut request = async_graphql::Request::new(query);
-    if let Some(name) = param("operationName").filter(|name| !name.is_empty()) {
+    let params: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+            .filter(|value| !value.is_empty())
+    };
+    let mut request = async_graphql::Request::new(param("query").unwrap_or_default());
+    if let Some(name) = param("operationName") {
         request = request.operation_name(name);
     }
-    if let Some(variables) = param("variables").filter(|v| !v.is_empty()) {
-        match serde_json::from_str::<serde_json::Value>(variables) {
-            Ok(value @ serde_json::Value::Object(_)) => {
+    if let Some(variables) = param("variables") {
+        match serde_json::from_str::<Value>(variables) {
+            Ok(value @ Value::Object(_)) => {
                 request = request.variables(async_graphql::Variables::from_json(value));
             }
-            _ => {
-                return refuse(
-                    media,
-                    StatusCode::BAD_REQUEST,
-                    "`variables` must be a JSON object.",
-                    ErrorCode::BadUserInput,
-                );
-            }
+            _ => return bad_parameter(media, "variables"),
         }
+    }
+    if let Some(extensions) = param("extensions") {
+        match serde_json::from_str::<Value>(extensions)
+            .ok()
+            .filter(Value::is_object)
+            .and_then(|value| serde_json::from_value(value).ok())
+        {
+            Some(extensions) => request.extensions = extensions,
+            None => return bad_parameter(media, "extensions"),
+        }
+    }
+    let register = match resolve_persisted(&state, &mut request) {
+        Ok(register) => register,
+        Err(refusal) => return refuse_persisted(media, &refusal),
+    };
+    if request.query.trim().is_empty() {
+        return refuse(
+            media,
+            StatusCode::BAD_REQUEST,
+            "Send a query as `?query=…` (URL-encoded), or a persisted query's hash as \
+             `?extensions={\"persistedQuery\":{\"version\":1,\"sha256Hash\":\"…\"}}`.",
+            ErrorCode::BadUserInput,
+        );
     }
     if runs_a_mutation(&request) {
         let mut response = refuse(
@@ -213,7 +284,61 @@ pub async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    run(&state, client, &headers, media, request).await
+    run(&state, client, &headers, media, request, register).await
+}
+
+/// A URL parameter that should hold a JSON object and does not.
+fn bad_parameter(media: Media, name: &str) -> Response {
+    refuse(
+        media,
+        StatusCode::BAD_REQUEST,
+        &format!("`{name}` must be a JSON object."),
+        ErrorCode::BadUserInput,
+    )
+}
+
+/// Applies Apollo's automatic persisted queries (`persisted_queries`) to
+/// `request`: a hash alone is replaced by the document registered under it
+/// (or refused as not found); a hash with a query is checked against it and
+/// returned, for [`run`] to register the document once the guard has
+/// accepted it. The extension is taken out of the request either way.
+fn resolve_persisted(
+    state: &AppState,
+    request: &mut async_graphql::Request,
+) -> Result<Option<QueryHash>, persisted_queries::Refusal> {
+    let extension = request
+        .extensions
+        .0
+        .remove("persistedQuery")
+        .map(|value| value.into_json().unwrap_or(Value::Null));
+    let Some(hash) = persisted_queries::hash_of_extension(extension.as_ref())? else {
+        return Ok(None);
+    };
+    if !request.query.is_empty() {
+        persisted_queries::verify(&hash, &request.query)?;
+        return Ok(Some(hash));
+    }
+    let query = state
+        .persisted_queries
+        .get(&hash)
+        .ok_or(persisted_queries::Refusal::NotFound)?;
+    request.query = query.to_string();
+    Ok(None)
+}
+
+/// The answer to a persisted query that cannot run. A hash Hive does not
+/// hold gets the message and code Apollo Client's persisted-query link and
+/// urql's `persistedExchange` look for (urql by the message alone), with
+/// status 200 under either media type, as Apollo Server answers it, so that
+/// no client's handling of error statuses hides the body (never cached:
+/// `no-store`, as every GraphQL answer). A malformed extension or a hash
+/// that is not the query's is 400 BAD_USER_INPUT.
+fn refuse_persisted(media: Media, refusal: &persisted_queries::Refusal) -> Response {
+    let (status, code) = match refusal {
+        persisted_queries::Refusal::NotFound => (StatusCode::OK, ErrorCode::PersistedQueryNotFound),
+        _ => (StatusCode::BAD_REQUEST, ErrorCode::BadUserInput),
+    };
+    refuse(media, status, &refusal.message(), code)
 }
 
 /// Charges a request that has no session to its client address's
@@ -299,13 +424,17 @@ fn not_acceptable() -> Response {
     )
 }
 
-/// Runs one GraphQL request for whoever its bearer token names.
+/// Runs one GraphQL request for whoever its bearer token names. With
+/// `register` (a persisted query's hash, checked against the query), the
+/// document is kept for later hash-only requests if the guard let it
+/// through and it was valid: a document the guard refuses is never kept.
 async fn run(
     state: &AppState,
     client: ClientAddress,
     headers: &HeaderMap,
     media: Media,
     request: async_graphql::Request,
+    register: Option<QueryHash>,
 ) -> Response {
     if request.query.trim().is_empty() {
         return refuse(
@@ -334,6 +463,7 @@ async fn run(
         },
     };
 
+    let register = register.map(|hash| (hash, request.query.clone()));
     let operation = OperationRun::default();
     let response = state
         .schema
@@ -355,6 +485,12 @@ async fn run(
     // mutation does, so no one can keep it empty for others.
     if operation.changed_candidates(&response.data) {
         state.candidates.invalidate();
+    }
+    if let Some((hash, query)) = register
+        && operation.passed_the_guard()
+        && !is_request_error(&response)
+    {
+        state.persisted_queries.insert(hash, &query);
     }
     shape_response(media, response, state.settings.limits.max_response_bytes)
 }
@@ -413,11 +549,7 @@ const MAX_ERRORS: usize = 50;
 /// media type, and a body of at most `max_bytes` (`HIVE_MAX_RESPONSE_BYTES`;
 /// a larger one is replaced by an error asking for less).
 fn shape_response(media: Media, response: async_graphql::Response, max_bytes: usize) -> Response {
-    // Parse and validation failures (limits included) stop before execution:
-    // no data, and errors without a path.
-    let request_error = !response.errors.is_empty()
-        && response.data == async_graphql::Value::Null
-        && response.errors.iter().all(|e| e.path.is_empty());
+    let request_error = is_request_error(&response);
     let mut errors: Vec<Value> = response
         .errors
         .iter()
@@ -474,6 +606,14 @@ fn shape_response(media: Media, response: async_graphql::Response, max_bytes: us
     respond(media, status, body)
 }
 
+/// Whether the request failed before execution: parse and validation
+/// failures (limits included) leave no data and errors without a path.
+fn is_request_error(response: &async_graphql::Response) -> bool {
+    !response.errors.is_empty()
+        && response.data == async_graphql::Value::Null
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
 /// The longest `retryAfter` of the RATE_LIMITED errors, if any.
 fn rate_limit_wait(errors: &[Value]) -> Option<u64> {
     errors
@@ -523,19 +663,6 @@ pub(super) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// GraphiQL, for people exploring the API in a browser. Its scripts come
-/// from a CDN, so it keeps a policy of its own: only framing is forbidden.
-fn graphiql() -> Response {
-    (
-        [(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("frame-ancestors 'none'"),
-        )],
-        Html(GraphiQLSource::build().endpoint("/graphql").finish()),
-    )
-        .into_response()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -564,6 +691,25 @@ mod tests {
         );
         assert_eq!(negotiate(&accept("*/*")), Some(Media::Json));
         assert_eq!(negotiate(&accept("text/html")), None);
+    }
+
+    #[test]
+    fn only_a_browser_asking_for_html_gets_graphiql() {
+        // Chromium and Firefox opening the address.
+        assert!(wants_html(&accept(
+            "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"
+        )));
+        assert!(wants_html(&accept("text/html")));
+        assert!(wants_html(&accept("text/html, application/json")));
+        // GraphQL clients, curl, and no Accept at all.
+        assert!(!wants_html(&HeaderMap::new()));
+        assert!(!wants_html(&accept("*/*")));
+        assert!(!wants_html(&accept(
+            "application/graphql-response+json, application/json;q=0.9"
+        )));
+        assert!(!wants_html(&accept("application/json, text/html")));
+        assert!(!wants_html(&accept("text/html;q=0.5, application/json")));
+        assert!(!wants_html(&accept("text/html;q=0")));
     }
 
     #[test]

@@ -7,11 +7,13 @@ mod client;
 mod cors;
 mod edge;
 mod form;
+mod graphiql;
 mod graphql;
 mod health;
 mod match_page;
 mod metrics;
 mod page;
+pub mod persisted_queries;
 pub mod request_id;
 mod review_page;
 pub mod serve;
@@ -92,6 +94,8 @@ pub fn router(state: AppState) -> Router {
         .merge(pages)
         .merge(operational)
         .route("/surveys/{id}/responses.csv", get(survey_csv::download))
+        // GraphiQL's files: in memory, cacheable, and free like /healthz.
+        .route("/graphiql/{file}", get(graphiql::asset))
         .route("/healthz", get(health::healthz))
         .fallback(page::not_found)
         .method_not_allowed_fallback(page::method_not_allowed)

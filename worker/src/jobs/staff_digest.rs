@@ -49,6 +49,7 @@ use tracing::{debug, info};
 use crate::{
     Settings,
     jobs::proposal_followups::CHASE_AFTER,
+    links::Links,
     notify,
     outbox::{self, NewEmail},
 };
@@ -271,6 +272,9 @@ pub struct Section {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Digest {
     pub sections: Vec<Section>,
+    /// Whether the links open the SPA (`HIVE_APP_URL`) rather than GraphiQL;
+    /// the email's closing words say which.
+    pub opens_app: bool,
 }
 
 impl Digest {
@@ -285,19 +289,17 @@ impl Digest {
     }
 }
 
-/// A link to an item as `{public_url}/graphql?node={global id}`. There is no
-/// SPA address scheme yet, so the link opens GraphiQL and names the item by
-/// the id `node(id:)` and the lists use.
-pub fn node_link(public_url: &str, type_name: &str, id: i64) -> String {
-    format!(
-        "{public_url}/graphql?node={}",
-        crate::ids::global_id(type_name, id)
-    )
-}
+/// What the bouncing-addresses entries link to: GraphiQL with the list (the
+/// SPA's route template is for single objects, so this link stays GraphiQL
+/// even with `HIVE_APP_URL` set).
+pub const BOUNCING_QUERY: &str = "{\n  bouncingAddresses(first: 50) {\n    totalCount\n    \
+                                  nodes {\n      email\n      bouncedAt\n      reason\n    }\n  \
+                                  }\n}\n";
 
 /// Writes the digest from `snapshot` as it stands at `now`: the rules of
-/// each section, free of SQL and mail.
-pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, public_url: &str) -> Digest {
+/// each section, free of SQL and mail. Each entry links to its item through
+/// `links` (GraphiQL with a query for it, or the SPA's route).
+pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, links: &Links) -> Digest {
     let days_since = |at: DateTime<Utc>| std::cmp::Ord::max((now - at).num_days(), 0);
     let date = |at: DateTime<Utc>| notify::london_date(at);
     let mut sections = Vec::new();
@@ -333,7 +335,7 @@ pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, public_url: &str) -> Dig
                     days(days_since(r.submitted_at)),
                     date(r.submitted_at)
                 ),
-                link: node_link(public_url, "SupportRequest", r.id),
+                link: links.item("SupportRequest", r.id),
             })
             .collect(),
     );
@@ -356,7 +358,7 @@ pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, public_url: &str) -> Dig
                     date(p.proposed_at),
                     days(days_since(p.proposed_at))
                 ),
-                link: node_link(public_url, "Engagement", p.engagement_id),
+                link: links.item("Engagement", p.engagement_id),
             })
             .collect(),
     );
@@ -391,7 +393,7 @@ pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, public_url: &str) -> Dig
                         "{} with {}: no meeting booked; {}",
                         e.provider, e.organisation, history
                     ),
-                    link: node_link(public_url, "Engagement", e.engagement_id),
+                    link: links.item("Engagement", e.engagement_id),
                 }
             })
             .collect(),
@@ -424,7 +426,7 @@ pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, public_url: &str) -> Dig
                         date(m.starts_at),
                         missing
                     ),
-                    link: node_link(public_url, "Engagement", m.engagement_id),
+                    link: links.item("Engagement", m.engagement_id),
                 }
             })
             .collect(),
@@ -445,7 +447,7 @@ pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, public_url: &str) -> Dig
                     date(c.raised_at),
                     days(days_since(c.raised_at))
                 ),
-                link: node_link(public_url, "Concern", c.id),
+                link: links.item("Concern", c.id),
             })
             .collect(),
     );
@@ -473,7 +475,7 @@ pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, public_url: &str) -> Dig
                     .unwrap_or_default();
                 Entry {
                     text: format!("{}: {}{}", s.title, rate, closes),
-                    link: node_link(public_url, "Survey", s.id),
+                    link: links.item("Survey", s.id),
                 }
             })
             .collect(),
@@ -496,10 +498,7 @@ pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, public_url: &str) -> Dig
                         .map(|r| format!(": {}", shorten(r)))
                         .unwrap_or_default()
                 ),
-                link: format!(
-                    "{public_url}/graphql?bouncing={}",
-                    url::form_urlencoded::byte_serialize(b.email.as_bytes()).collect::<String>()
-                ),
+                link: links.query(BOUNCING_QUERY),
             })
             .collect(),
     );
@@ -520,12 +519,15 @@ pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, public_url: &str) -> Dig
                         .map(|r| format!(": {}", shorten(r)))
                         .unwrap_or_default()
                 ),
-                link: node_link(public_url, "EmailDelivery", e.id),
+                link: links.item("EmailDelivery", e.id),
             })
             .collect(),
     );
 
-    Digest { sections }
+    Digest {
+        sections,
+        opens_app: links.app_url.is_some(),
+    }
 }
 
 fn days(n: i64) -> String {
@@ -614,7 +616,7 @@ pub async fn run(db: &DatabaseConnection, settings: &Settings) -> anyhow::Result
         return Ok(Digests::default());
     }
 
-    let digest = compose(&load(db, now).await?, now, &settings.public_url);
+    let digest = compose(&load(db, now).await?, now, &Links::from(settings));
     let mut done = Digests::default();
     for (user, period) in due {
         match decide(db, &user, period, &digest).await? {
@@ -688,6 +690,7 @@ async fn decide(
         "period": period.label(),
         "total": digest.total(),
         "sections": digest.sections,
+        "opens_app": digest.opens_app,
     });
     outbox::enqueue(
         &txn,
@@ -1124,7 +1127,7 @@ mod tests {
     fn nothing_to_say_is_an_empty_digest() {
         let now = at("2026-11-23T07:00:00Z");
         let mut snapshot = Snapshot::default();
-        assert!(compose(&snapshot, now, URL).is_empty());
+        assert!(compose(&snapshot, now, &Links::graphiql(URL)).is_empty());
         // A request with a proposal out, a fresh proposal, an engagement with
         // a meeting booked, a reviewed final meeting: all fine, nothing said.
         snapshot.requests.push(OpenRequest {
@@ -1157,7 +1160,7 @@ mod tests {
             provider_reviewed: true,
             client_reviewed: true,
         });
-        let digest = compose(&snapshot, now, URL);
+        let digest = compose(&snapshot, now, &Links::graphiql(URL));
         assert!(digest.is_empty(), "{digest:#?}");
         assert_eq!(digest.total(), 0);
     }
@@ -1272,7 +1275,7 @@ mod tests {
                 given_up_at: now - Duration::hours(3),
             }],
         };
-        let digest = compose(&snapshot, now, URL);
+        let digest = compose(&snapshot, now, &Links::graphiql(URL));
         let titles: Vec<&str> = digest.sections.iter().map(|s| s.title.as_str()).collect();
         assert_eq!(
             titles,
@@ -1296,7 +1299,10 @@ mod tests {
         );
         assert_eq!(
             waiting.entries[0].link,
-            format!("{URL}/graphql?node={}", global_id("SupportRequest", 10))
+            Links::graphiql(URL).query(&crate::links::node_query(
+                "SupportRequest",
+                &global_id("SupportRequest", 10)
+            ))
         );
         assert!(
             waiting.entries[1]
@@ -1314,7 +1320,7 @@ mod tests {
         assert!(
             proposals.entries[0]
                 .link
-                .ends_with(&global_id("Engagement", 20))
+                .contains(&global_id("Engagement", 20))
         );
 
         let unbooked = section(&digest, "Engagements with no meeting");
@@ -1341,11 +1347,7 @@ mod tests {
             concerns.entries[0].text,
             "A concern of harassment on Sam Okafor with Busy Bees, raised 22 November 2026 (1 day ago)"
         );
-        assert!(
-            concerns.entries[0]
-                .link
-                .ends_with(&global_id("Concern", 40))
-        );
+        assert!(concerns.entries[0].link.contains(&global_id("Concern", 40)));
 
         let surveys = section(&digest, "Survey");
         assert_eq!(
@@ -1360,7 +1362,7 @@ mod tests {
         );
         assert_eq!(
             bounces.entries[0].link,
-            format!("{URL}/graphql?bouncing=gone%40example.test")
+            Links::graphiql(URL).query(BOUNCING_QUERY)
         );
 
         let dead = section(&digest, "Emails that could not");
@@ -1371,7 +1373,7 @@ mod tests {
         assert!(
             dead.entries[0]
                 .link
-                .ends_with(&global_id("EmailDelivery", 60))
+                .contains(&global_id("EmailDelivery", 60))
         );
     }
 
@@ -1390,7 +1392,7 @@ mod tests {
                 .collect(),
             ..Snapshot::default()
         };
-        let digest = compose(&snapshot, now, URL);
+        let digest = compose(&snapshot, now, &Links::graphiql(URL));
         let waiting = section(&digest, "Requests waiting");
         assert_eq!(waiting.entries.len(), SECTION_LIMIT);
         assert_eq!(waiting.more, 7);
@@ -1421,7 +1423,7 @@ mod tests {
             }],
             ..Snapshot::default()
         };
-        let digest = compose(&snapshot, now, URL);
+        let digest = compose(&snapshot, now, &Links::graphiql(URL));
         let period = Period::Day(NaiveDate::from_ymd_opt(2026, 11, 23).unwrap());
         let context = serde_json::json!({
             "name": "Ada",
@@ -1429,6 +1431,7 @@ mod tests {
             "period": period.label(),
             "total": digest.total(),
             "sections": digest.sections,
+            "opens_app": digest.opens_app,
         });
         let rendered = crate::mail::Templates::load()
             .unwrap()
@@ -1438,7 +1441,7 @@ mod tests {
             rendered.subject,
             "Hive daily digest for Monday 23 November 2026: 2 items to look at"
         );
-        let link = node_link(URL, "SupportRequest", 10);
+        let link = Links::graphiql(URL).item("SupportRequest", 10);
         let expected = format!(
             "REQUESTS WAITING FOR A MATCH (1)\n\
              - Bakers & <Sons> asked for mentoring, waiting 6 days since 17 November 2026\n  \
@@ -1464,10 +1467,10 @@ mod tests {
     #[test]
     fn links_carry_the_api_global_id() {
         // base64url("Engagement:7"), as the API's relay::global_id makes it.
+        // (What the links look like is `crate::links`'s own test.)
         assert_eq!(global_id("Engagement", 7), "RW5nYWdlbWVudDo3");
-        assert_eq!(
-            node_link(URL, "Engagement", 7),
-            "https://hive.example/graphql?node=RW5nYWdlbWVudDo3"
-        );
+        let graphiql = Links::graphiql(URL).item("Engagement", 7);
+        assert!(graphiql.starts_with("https://hive.example/graphql?query="));
+        assert!(graphiql.contains("RW5nYWdlbWVudDo3"), "{graphiql}");
     }
 }

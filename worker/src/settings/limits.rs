@@ -62,6 +62,11 @@ pub struct Limits {
     /// for people without an account) per client address per minute, all at
     /// once if need be.
     pub anonymous_writes_per_minute: u32,
+    /// Most bytes of GraphQL documents kept for automatic persisted queries
+    /// (their text plus a fixed overhead per entry); the least recently used
+    /// go first. Bounded in bytes, not documents, because anyone may
+    /// register a document as large as a request body.
+    pub persisted_query_cache_bytes: usize,
     /// Whether the client address is the last one in `X-Forwarded-For`
     /// (behind a reverse proxy that appends it) rather than the peer's.
     pub trust_forwarded_for: bool,
@@ -144,6 +149,7 @@ impl Limits {
             sign_in_links_per_quarter_hour: count("HIVE_SIGN_IN_LINKS_PER_QUARTER_HOUR")?,
             anonymous_requests_per_minute: count("HIVE_ANONYMOUS_REQUESTS_PER_MINUTE")?,
             anonymous_writes_per_minute: count("HIVE_ANONYMOUS_WRITES_PER_MINUTE")?,
+            persisted_query_cache_bytes: number("HIVE_PERSISTED_QUERY_CACHE_BYTES")? as usize,
             trust_forwarded_for,
             session_cache,
         })

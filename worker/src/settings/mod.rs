@@ -20,6 +20,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("HIVE_WORKER_ADDR", "127.0.0.1:8081"),
     ("HIVE_PUBLIC_URL", "http://127.0.0.1:8080"),
     ("HIVE_CORS_ORIGINS", ""),
+    ("HIVE_APP_URL", ""),
     ("SMTP_URL", ""),
     ("HIVE_MAIL_DIR", "./mail"),
     ("HIVE_MAIL_FROM", "Hive <hive@localhost>"),
@@ -47,6 +48,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("HIVE_SIGN_IN_LINKS_PER_QUARTER_HOUR", "3"),
     ("HIVE_ANONYMOUS_REQUESTS_PER_MINUTE", "600"),
     ("HIVE_ANONYMOUS_WRITES_PER_MINUTE", "30"),
+    ("HIVE_PERSISTED_QUERY_CACHE_BYTES", "4194304"),
     ("HIVE_TRUST_FORWARDED_FOR", "false"),
     ("HIVE_SESSION_CACHE_SECS", "5"),
 ];
@@ -59,6 +61,7 @@ struct RawSettings {
     hive_worker_addr: String,
     hive_public_url: Option<String>,
     hive_cors_origins: Option<String>,
+    hive_app_url: Option<String>,
     smtp_url: Option<String>,
     hive_mail_dir: String,
     hive_mail_from: String,
@@ -84,6 +87,7 @@ impl Default for RawSettings {
             hive_worker_addr: default("HIVE_WORKER_ADDR"),
             hive_public_url: None,
             hive_cors_origins: None,
+            hive_app_url: None,
             smtp_url: None,
             hive_mail_dir: default("HIVE_MAIL_DIR"),
             hive_mail_from: default("HIVE_MAIL_FROM"),
@@ -121,6 +125,12 @@ pub struct Settings {
     /// `HIVE_CORS_ORIGINS`, a comma list; empty: the origin of `public_url`
     /// alone (see [`Settings::allowed_origins`]).
     pub cors_origins: Vec<String>,
+    /// The single-page app's route for one object, from `HIVE_APP_URL`: a
+    /// URL template where `{type}` stands for the GraphQL type name and
+    /// `{id}` for the global id (e.g. `https://app.example/{type}/{id}`).
+    /// Staff emails link there when it is set, and to GraphiQL on Hive with
+    /// a query for the object when not (see `crate::links`).
+    pub app_url: Option<String>,
     pub mail: MailTransportSetting,
     pub mail_from: Mailbox,
     pub session_lifetime: chrono::Duration,
@@ -203,6 +213,7 @@ impl Settings {
             hive_worker_addr: read("HIVE_WORKER_ADDR")?.unwrap_or(defaults.hive_worker_addr),
             hive_public_url: read("HIVE_PUBLIC_URL")?,
             hive_cors_origins: read("HIVE_CORS_ORIGINS")?,
+            hive_app_url: read("HIVE_APP_URL")?,
             smtp_url: read("SMTP_URL")?,
             hive_mail_dir: read("HIVE_MAIL_DIR")?.unwrap_or(defaults.hive_mail_dir),
             hive_mail_from: read("HIVE_MAIL_FROM")?.unwrap_or(defaults.hive_mail_from),
@@ -271,6 +282,11 @@ impl Settings {
                 .collect::<Result<Vec<_>, _>>()?,
             None => Vec::new(),
         };
+        let app_url = raw
+            .hive_app_url
+            .filter(|template| !template.trim().is_empty())
+            .map(|template| app_url_template(template.trim()))
+            .transpose()?;
         let mail = match raw.smtp_url.filter(|url| !url.trim().is_empty()) {
             Some(url) => {
                 lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url.trim())
@@ -299,6 +315,7 @@ impl Settings {
             worker_addr,
             public_url,
             cors_origins,
+            app_url,
             mail,
             mail_from,
             session_lifetime: chrono::Duration::days(session_days),
@@ -361,6 +378,35 @@ fn web_origin(value: &str) -> Result<String, SettingsError> {
         ));
     }
     Ok(parsed.origin().ascii_serialization())
+}
+
+/// Checks an `HIVE_APP_URL` template: it must name `{id}` (else every link
+/// would be the same) and, with sample values in its placeholders, be an
+/// `http` or `https` URL (RFC 3986). `{type}` is optional.
+fn app_url_template(template: &str) -> Result<String, SettingsError> {
+    let variable = "HIVE_APP_URL";
+    if !template.contains("{id}") {
+        return Err(invalid(
+            variable,
+            format!(
+                "'{template}' has no {{id}}: use a template like https://app.example/{{type}}/{{id}}"
+            ),
+        ));
+    }
+    let sample = template
+        .replace("{type}", "Engagement")
+        .replace("{id}", "RW5nYWdlbWVudDo3");
+    match Url::parse(&sample) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            Ok(template.to_string())
+        }
+        _ => Err(invalid(
+            variable,
+            format!(
+                "'{template}' is not an http(s) URL template like https://app.example/{{type}}/{{id}}"
+            ),
+        )),
+    }
 }
 
 fn positive<T>(variable: &str, value: &str) -> Result<T, SettingsError>
@@ -454,6 +500,34 @@ mod tests {
             let error = Settings::from_raw(raw).unwrap_err().to_string();
             assert!(error.starts_with("HIVE_DIGEST_TIME: "), "{bad}: {error}");
             assert!(!error.contains('\n'), "one line: {error}");
+        }
+    }
+
+    #[test]
+    fn the_app_url_is_a_template_with_an_id() {
+        assert_eq!(
+            Settings::from_raw(RawSettings::default()).unwrap().app_url,
+            None
+        );
+        let raw = RawSettings {
+            hive_app_url: Some(" https://app.example/{type}/{id} ".into()),
+            ..RawSettings::default()
+        };
+        assert_eq!(
+            Settings::from_raw(raw).unwrap().app_url.as_deref(),
+            Some("https://app.example/{type}/{id}")
+        );
+        for bad in [
+            "https://app.example/{type}",
+            "app.example/{id}",
+            "ftp://app.example/{id}",
+        ] {
+            let raw = RawSettings {
+                hive_app_url: Some(bad.into()),
+                ..RawSettings::default()
+            };
+            let error = Settings::from_raw(raw).unwrap_err().to_string();
+            assert!(error.starts_with("HIVE_APP_URL: "), "{bad}: {error}");
         }
     }
 

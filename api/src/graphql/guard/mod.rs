@@ -52,6 +52,13 @@ type RanOperation = (OperationType, Vec<(String, String)>);
 pub struct OperationRun(Arc<OnceLock<RanOperation>>);
 
 impl OperationRun {
+    /// Whether the guard measured the operation and let it through (so a
+    /// persisted query may keep it): false when it refused it or found no
+    /// operation to run.
+    pub fn passed_the_guard(&self) -> bool {
+        self.0.get().is_some()
+    }
+
     /// Whether a mutation field that can change the matching candidates
     /// (any but `LEAVE_CANDIDATES_ALONE`) ran and answered, so that the
     /// cached pool must go; a query, a refused or failed mutation, or
