@@ -278,6 +278,8 @@ pub async fn enqueue_emails(db: &DatabaseConnection, count: usize) -> anyhow::Re
             hive_worker::outbox::enqueue(
                 &txn,
                 hive_worker::outbox::NewEmail {
+                    // Key `bench:{n}`: numbered messages of the mail bench, in
+                    // an empty database; nothing withdraws them.
                     idempotency_key: format!("bench:{n}"),
                     category: entity::emails::EmailCategory::Match,
                     template: "welcome",

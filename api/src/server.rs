@@ -1,10 +1,9 @@
 //! Starting Hive: the database, the HTTP server and (unless told otherwise)
 //! the worker, all stopped together by one token.
 
-use std::{net::SocketAddr, sync::Arc, sync::OnceLock};
+use std::{net::SocketAddr, sync::Arc};
 
 use hive_worker::{Settings, WorkerContext, db, runner};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sea_orm::DatabaseConnection;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
@@ -47,35 +46,6 @@ impl RunningHive {
     }
 }
 
-/// The request latency buckets, in seconds: from a quick answer from memory
-/// (1 ms) to the request deadline's neighbourhood (30 s), so a histogram's
-/// quantiles can be computed over any window by the scraper (a summary's
-/// quantiles read 0 once idle, and cannot be added up across processes).
-const LATENCY_BUCKETS: [f64; 14] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-];
-
-/// The metrics recorder is process-wide; every server in the process (the
-/// tests start many) shares it.
-fn metrics_handle() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let recorder = PrometheusBuilder::new()
-                .set_buckets_for_metric(
-                    Matcher::Full("hive_http_request_duration_seconds".into()),
-                    &LATENCY_BUCKETS,
-                )
-                .expect("the latency buckets are not empty")
-                .build_recorder();
-            let handle = recorder.handle();
-            // Fails only if another recorder is set; then ours simply sees nothing.
-            let _ = metrics::set_global_recorder(recorder);
-            handle
-        })
-        .clone()
-}
-
 /// Connects, migrates, and serves on `listener`; with `with_worker`, the worker
 /// runs in this process too.
 pub async fn start(
@@ -112,7 +82,7 @@ pub async fn start_with_db(
         settings: settings.clone(),
         schema: graphql::schema(&settings.limits),
         outbox_signal: worker_ctx.outbox_signal.clone(),
-        metrics: metrics_handle(),
+        metrics: hive_worker::ops::metrics_handle(),
         candidates: Arc::new(crate::graphql::matching::CandidateCache::new(
             settings.candidate_pool_ttl,
         )),

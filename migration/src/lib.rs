@@ -11,6 +11,7 @@ pub mod m20261123_000003_digest_periods;
 pub mod m20261123_000004_requests_from_surveys;
 pub mod m20261124_000001_emails_enqueued_at_unindexed;
 pub mod m20261124_000002_emails_fill_factor;
+pub mod m20261129_000001_outbox_notify;
 
 /// Hive's migrations, oldest first.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_requests_from_surveys::Migration),
             Box::new(m20261124_000001_emails_enqueued_at_unindexed::Migration),
             Box::new(m20261124_000002_emails_fill_factor::Migration),
+            Box::new(m20261129_000001_outbox_notify::Migration),
         ]
     }
 }

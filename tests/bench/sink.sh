@@ -11,9 +11,12 @@ need() {
 }
 need smtp-sink postfix
 export PATH="$PATH:/usr/sbin"
-cargo build --release -q -p hive-api -p hive-worker
-API=target/release/hive-api
-WORKER=target/release/hive-worker
+# API= and WORKER= run other builds (e.g. a debug build, or an older commit).
+if [ -z "${API:-}" ] || [ -z "${WORKER:-}" ]; then
+  cargo build --release -q -p hive-api -p hive-worker
+  API=target/release/hive-api
+  WORKER=target/release/hive-worker
+fi
 WORK="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 

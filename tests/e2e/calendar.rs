@@ -17,9 +17,10 @@ use crate::support::{
     smtp::ReceivedMail,
 };
 
-const SCHEDULE: &str = "mutation($i: ScheduleMeetingInput!) { scheduleMeeting(input: $i) { id } }";
+pub(crate) const SCHEDULE: &str =
+    "mutation($i: ScheduleMeetingInput!) { scheduleMeeting(input: $i) { id } }";
 const MOVE: &str = "mutation($m: ID!, $at: DateTime!) { rescheduleMeeting(meetingId: $m, startsAt: $at) { sequence } }";
-const CANCEL: &str = "mutation($m: ID!) { cancelMeeting(meetingId: $m) { status } }";
+pub(crate) const CANCEL: &str = "mutation($m: ID!) { cancelMeeting(meetingId: $m) { status } }";
 const WAIT: StdDuration = StdDuration::from_secs(20);
 
 /// An accepted engagement with a mentor of its own: (engagement, mentor's address).
@@ -41,7 +42,7 @@ fn with_subject(app: &TestApp, address: &str, needle: &str) -> Vec<ReceivedMail>
 }
 
 /// A start the reminder (24 h ahead) falls due `seconds` from now.
-fn reminder_in(seconds: i64) -> chrono::DateTime<Utc> {
+pub(crate) fn reminder_in(seconds: i64) -> chrono::DateTime<Utc> {
     Utc::now() + Duration::hours(24) + Duration::seconds(seconds)
 }
 

@@ -23,7 +23,7 @@ use crate::support::{Backend, MailSink, TestApp};
 
 /// Writes `count` messages to the outbox in one transaction, as a fan-out
 /// job would.
-async fn fan_out(app: &TestApp, prefix: &str, count: usize) {
+pub(crate) async fn fan_out(app: &TestApp, prefix: &str, count: usize) {
     let txn = app.db.begin().await.unwrap();
     for n in 0..count {
         let written = outbox::enqueue(
@@ -45,7 +45,7 @@ async fn fan_out(app: &TestApp, prefix: &str, count: usize) {
 }
 
 /// Waits until `sink` holds `count` distinct messages; panics after `timeout`.
-async fn wait_for_distinct(sink: &MailSink, count: usize, timeout: Duration) {
+pub(crate) async fn wait_for_distinct(sink: &MailSink, count: usize, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     loop {
         let distinct = sink.distinct_messages();
@@ -88,13 +88,13 @@ async fn sent_and_doubled(app: &TestApp, sink: &MailSink, count: usize) -> Vec<(
 }
 
 /// Every row SENT, and each Message-ID received exactly once.
-async fn assert_each_exactly_once(app: &TestApp, sink: &MailSink, count: usize) {
+pub(crate) async fn assert_each_exactly_once(app: &TestApp, sink: &MailSink, count: usize) {
     let doubled = sent_and_doubled(app, sink, count).await;
     assert!(doubled.is_empty(), "received more than once: {doubled:?}");
 }
 
 /// A loopback port with nothing listening on it.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -156,13 +156,23 @@ async fn an_smtp_outage_loses_and_doubles_nothing_postgres() {
 /// A `hive-worker` process of its own on the test's database. Killed when
 /// dropped, so a failing test leaves no process behind; its log goes to a
 /// file that a failure prints.
-struct WorkerProcess {
+pub(crate) struct WorkerProcess {
     child: Child,
     log: PathBuf,
 }
 
 impl WorkerProcess {
-    fn start(app: &TestApp, log_dir: &Path, name: &str) -> Self {
+    pub(crate) fn start(app: &TestApp, log_dir: &Path, name: &str) -> Self {
+        Self::start_with(app, log_dir, name, &[])
+    }
+
+    /// As [`WorkerProcess::start`], with more variables (or other values).
+    pub(crate) fn start_with(
+        app: &TestApp,
+        log_dir: &Path,
+        name: &str,
+        variables: &[(&str, &str)],
+    ) -> Self {
         let log = log_dir.join(format!("{name}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_hive-worker-under-test"))
             .env("DATABASE_URL", &app.settings.database_url)
@@ -171,7 +181,10 @@ impl WorkerProcess {
             .env("HIVE_PUBLIC_URL", &app.settings.public_url)
             .env("HIVE_QUEUE_POLL_MS", "100")
             .env("HIVE_TEST_EMAIL_LEASE_SECONDS", "10")
+            // Several workers on one machine: each its own free port.
+            .env("HIVE_WORKER_ADDR", "127.0.0.1:0")
             .env("RUST_LOG", "warn")
+            .envs(variables.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("worker log file"))
@@ -181,7 +194,7 @@ impl WorkerProcess {
     }
 
     /// Panics (printing the log) if the process has ended by itself.
-    fn assert_running(&mut self) {
+    pub(crate) fn assert_running(&mut self) {
         if let Some(status) = self.child.try_wait().unwrap() {
             let log = std::fs::read_to_string(&self.log).unwrap_or_default();
             panic!("hive-worker ended by itself ({status}):\n{log}");

@@ -76,10 +76,22 @@ on_both_databases!(readyz_follows_the_database, |app: TestApp| async move {
         text.contains("hive_queue_jobs{queue=\"hive.send_emails\",status="),
         "jobs by state: {text}"
     );
+    // The queue's lag and the emails waiting for a retry, as the worker's own
+    // scrape gives them: nothing waits now.
+    assert!(
+        text.contains("\nhive_email_queue_lag_seconds 0\n"),
+        "lag: {text}"
+    );
+    assert!(
+        text.contains("\nhive_emails_awaiting_retry 0\n"),
+        "retries: {text}"
+    );
 
     // The database goes away under the running server.
     app.db.clone().close().await.unwrap();
+    let asked = std::time::Instant::now();
     let gone = get("/readyz").await;
+    assert!(asked.elapsed() < std::time::Duration::from_secs(1));
     assert_eq!(gone.status(), 503);
     let body: Value = gone.json().await.unwrap();
     assert_eq!(body["database"], "unreachable");

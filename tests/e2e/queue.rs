@@ -82,6 +82,67 @@ on_both_databases!(
     }
 );
 
+/// A key that already belongs to a different message is never a silent drop:
+/// the insert fails (so the caller's change rolls back with it) — a row
+/// withdrawn before it was tried that kept its key, another recipient, another
+/// template. The same message again is the one quiet refusal.
+async fn a_key_taken_by_another_message_is_an_error(backend: Backend) {
+    let Some(app) = TestApp::start_without_worker(backend).await else {
+        return;
+    };
+    let email = |key: &str, template: &'static str, recipient: &str| NewEmail {
+        idempotency_key: key.into(),
+        category: EmailCategory::Reminder,
+        template,
+        recipient: recipient.into(),
+        context: json!({"name": "Ann"}),
+        due: Utc::now() + chrono::Duration::hours(1),
+    };
+    assert!(
+        outbox::enqueue(&app.db, email("k:1", "welcome", "ann@example.coop"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !outbox::enqueue(&app.db, email("k:1", "welcome", "ANN@example.coop "))
+            .await
+            .unwrap(),
+        "the same message again is refused quietly"
+    );
+    for (template, recipient) in [
+        ("sign_in", "ann@example.coop"),
+        ("welcome", "bob@example.coop"),
+    ] {
+        let error = outbox::enqueue(&app.db, email("k:1", template, recipient))
+            .await
+            .expect_err("another message under a taken key");
+        assert!(error.to_string().contains("k:1"), "{error}");
+    }
+    // Withdrawn without giving its key up (SUPPRESSED, never tried).
+    emails::Entity::update_many()
+        .col_expr(emails::Column::Status, Expr::value(EmailStatus::Suppressed))
+        .filter(emails::Column::IdempotencyKey.eq("k:1"))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    assert!(
+        outbox::enqueue(&app.db, email("k:1", "welcome", "ann@example.coop"))
+            .await
+            .is_err()
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_taken_by_another_message_is_an_error_sqlite() {
+    a_key_taken_by_another_message_is_an_error(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_taken_by_another_message_is_an_error_postgres() {
+    a_key_taken_by_another_message_is_an_error(Backend::Postgres).await;
+}
+
 /// A send task picked up long after the relay queued its rows (a backlog, a
 /// worker that was down) finds little of their lease left: its claim starts
 /// a new lease, so the batch is sent rather than handed straight back. A task

@@ -783,3 +783,47 @@ on_both_databases!(
     references_are_objects_and_lists_page,
     references_and_connections
 );
+
+/// A small Relay app (`tests/relay/`: a `@refetchable` fragment on every
+/// Node type, `@connection` on every paged list, references followed as
+/// objects) compiles against the checked-in `api/schema.graphql` with
+/// relay-compiler, pinned in `tests/relay/package-lock.json` and installed by
+/// `npm ci`; its `check-coverage.js` fails when a Node type or connection has
+/// no document. Outside CI, a machine without Node.js skips it loudly; in CI
+/// it must run.
+#[test]
+fn a_relay_app_compiles_against_the_schema() {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("relay");
+    let npm = |args: &[&str]| {
+        std::process::Command::new("npm")
+            .args(args)
+            .current_dir(&folder)
+            .output()
+    };
+    let install = match npm(&["ci", "--no-audit", "--no-fund"]) {
+        Ok(output) => output,
+        Err(error) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI needs Node.js and npm for the Relay compile: {error}"
+            );
+            eprintln!(
+                "\n!!! SKIPPED a_relay_app_compiles_against_the_schema: npm could not run \
+                 ({error}); install Node.js 18+ to run it\n"
+            );
+            return;
+        }
+    };
+    assert!(
+        install.status.success(),
+        "npm ci in tests/relay failed:\n{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    let compile = npm(&["test", "--silent"]).expect("npm ran a moment ago");
+    let stdout = String::from_utf8_lossy(&compile.stdout);
+    assert!(
+        compile.status.success() && stdout.starts_with("coverage ok:"),
+        "relay-compiler refused the documents or the schema:\n{stdout}\n{}",
+        String::from_utf8_lossy(&compile.stderr)
+    );
+}

@@ -11,6 +11,7 @@ pub mod links;
 pub mod mail;
 pub mod matching;
 pub mod notify;
+pub mod ops;
 pub mod outbox;
 pub mod preferences;
 pub mod queue;
@@ -39,6 +40,10 @@ pub struct WorkerContext {
     /// Woken when an email is written in this process, so the embedded worker
     /// sends sign-in links at once instead of at the next poll.
     pub outbox_signal: Arc<Notify>,
+    /// Woken when tasks were queued (by this process's relay, or on
+    /// PostgreSQL by any process: `queue::listen`), so the queue worker
+    /// fetches them at once instead of at its next poll.
+    pub queue_signal: Arc<Notify>,
     /// When this process last started a job (Unix milliseconds); the runner's
     /// watchdog uses it to tell a busy queue from a stalled one.
     pub last_job_started: Arc<AtomicI64>,
@@ -53,6 +58,7 @@ impl WorkerContext {
             templates: Arc::new(mail::Templates::load()?),
             queue: queue::JobQueue::new(&db)?,
             outbox_signal: Arc::new(Notify::new()),
+            queue_signal: Arc::new(Notify::new()),
             last_job_started: Arc::new(AtomicI64::new(chrono::Utc::now().timestamp_millis())),
             sent_marks: jobs::sent_marks::SentMarks::new(db.clone()),
             db,

@@ -126,6 +126,9 @@ pub async fn send_at(
         outbox::enqueue(
             conn,
             NewEmail {
+                // `event` names the happening (each caller says why it never
+                // repeats for a different message); the address makes it one
+                // message per recipient.
                 idempotency_key: format!("{event}:{}", recipient.email),
                 category,
                 template,

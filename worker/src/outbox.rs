@@ -35,9 +35,54 @@ pub struct NewEmail {
     pub due: chrono::DateTime<Utc>,
 }
 
-/// Records `email` in the caller's transaction. Returns false when a message
-/// with the same idempotency key already exists (nothing is written then).
+/// Records `email` in the caller's transaction. Returns false when this very
+/// message is already recorded (a retried request or job, another worker's
+/// pass): nothing is written then.
+///
+/// # Errors
+/// A database error; or [`DbErr::Custom`] when the key already belongs to a
+/// *different* message, which the insert would otherwise drop without a word:
+/// another template or recipient, or a row withdrawn before it was ever tried
+/// (SUPPRESSED with no attempt: withdrawals must give their key up, as
+/// `meeting_reminders::withdraw_reminders` does; the sender's own
+/// suppressions come after a claim, which counts an attempt).
+/// That is a bug in the key, so it is logged as an error and the caller's
+/// transaction fails: the change and its email stand or fall together.
 pub async fn enqueue(conn: &impl ConnectionTrait, email: NewEmail) -> Result<bool, DbErr> {
+    let key = email.idempotency_key.clone();
+    let recipient = email.recipient.trim().to_lowercase();
+    let template = email.template;
+    if insert(conn, email).await? {
+        return Ok(true);
+    }
+    let Some(existing) = emails::Entity::find()
+        .filter(emails::Column::IdempotencyKey.eq(&key))
+        .one(conn)
+        .await?
+    else {
+        return Ok(false);
+    };
+    let withdrawn = existing.status == EmailStatus::Suppressed && existing.attempts == 0;
+    if existing.template != template || existing.recipient != recipient || withdrawn {
+        metrics::counter!("hive_outbox_refused_keys_total").increment(1);
+        tracing::error!(
+            idempotency_key = %key,
+            existing_email_id = existing.id,
+            existing_status = ?existing.status,
+            withdrawn,
+            "an email's idempotency key is taken by a different message; the message would be lost"
+        );
+        return Err(DbErr::Custom(format!(
+            "idempotency key {key} is taken by a different message (email {})",
+            existing.id
+        )));
+    }
+    Ok(false)
+}
+
+/// The insert itself: true when the row was written, false when its key was
+/// taken.
+async fn insert(conn: &impl ConnectionTrait, email: NewEmail) -> Result<bool, DbErr> {
     let now = Utc::now();
     // A message people may opt out of carries its own unsubscribe secret;
     // like every secret link, its clear copy lives only in the context, which
@@ -114,11 +159,17 @@ pub const EMAILS_PER_TASK: usize = 50;
 /// that covers a relay that crashed between the mark and the push, and a
 /// task lost with a killed worker. The send job's claim makes a second task
 /// for the same row harmless.
+///
+/// `sent_awaiting_mark`: rows the SMTP server accepted from this process
+/// whose SENT mark is not written yet (the database was unreachable; see
+/// `jobs::sent_marks`). They are left out even once their lease has run out:
+/// they are sent.
 pub async fn relay_due(
     db: &sea_orm::DatabaseConnection,
     queue: &JobQueue,
     batch: u64,
     lease: Duration,
+    sent_awaiting_mark: &[i64],
 ) -> anyhow::Result<usize> {
     let now = Utc::now();
     let due = emails::Entity::find()
@@ -126,6 +177,10 @@ pub async fn relay_due(
         .column(emails::Column::Id)
         .filter(emails::Column::Status.eq(EmailStatus::Pending))
         .filter(emails::Column::NextAttemptAt.lte(now))
+        .apply_if(
+            (!sent_awaiting_mark.is_empty()).then_some(sent_awaiting_mark),
+            |query, ids| query.filter(emails::Column::Id.is_not_in(ids.iter().copied())),
+        )
         .order_by_asc(emails::Column::NextAttemptAt)
         .order_by_asc(emails::Column::Id)
         .limit(batch)

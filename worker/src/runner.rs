@@ -14,7 +14,7 @@ use crate::{
         staff_digest, survey_invitations,
     },
     outbox,
-    queue::JobQueue,
+    queue::{self, JobQueue, Wakeups},
 };
 
 /// Rows handed to the queue per relay pass.
@@ -45,6 +45,14 @@ pub async fn run(ctx: WorkerContext, shutdown: CancellationToken) -> anyhow::Res
     let relay = tokio::spawn(relay_loop(ctx.clone(), shutdown.clone()));
     let periodic = tokio::spawn(periodic_loop(ctx.clone(), shutdown.clone()));
     let launches = tokio::spawn(launch_loop(ctx.clone(), shutdown.clone()));
+    let listener = matches!(ctx.queue, JobQueue::Postgres(_)).then(|| {
+        tokio::spawn(queue::listen(
+            ctx.db.clone(),
+            ctx.outbox_signal.clone(),
+            ctx.queue_signal.clone(),
+            shutdown.clone(),
+        ))
+    });
     let mut runs = 0u32;
     while !shutdown.is_cancelled() {
         // apalis refuses a name whose last heartbeat is recent, so each
@@ -58,10 +66,11 @@ pub async fn run(ctx: WorkerContext, shutdown: CancellationToken) -> anyhow::Res
             stop.cancelled().await;
             Ok::<(), std::io::Error>(())
         };
+        let wakeups = || Wakeups::new(ctx.settings.queue_poll, ctx.queue_signal.clone());
         let result = match ctx.queue.clone() {
             JobQueue::Sqlite(storage) => {
                 WorkerBuilder::new(worker_name.clone())
-                    .backend(storage.poll_with_interval(ctx.settings.queue_poll))
+                    .backend(storage.poll_with_strategy(wakeups()))
                     .data(ctx.clone())
                     .concurrency(SEND_TASKS_SQLITE)
                     .build(handle_send_emails)
@@ -70,7 +79,7 @@ pub async fn run(ctx: WorkerContext, shutdown: CancellationToken) -> anyhow::Res
             }
             JobQueue::Postgres(storage) => {
                 WorkerBuilder::new(worker_name.clone())
-                    .backend(storage.poll_with_interval(ctx.settings.queue_poll))
+                    .backend(storage.poll_with_strategy(wakeups()))
                     .data(ctx.clone())
                     .concurrency(SEND_TASKS_POSTGRES)
                     .build(handle_send_emails)
@@ -93,13 +102,18 @@ pub async fn run(ctx: WorkerContext, shutdown: CancellationToken) -> anyhow::Res
     relay.abort();
     periodic.abort();
     launches.abort();
+    if let Some(listener) = listener {
+        listener.abort();
+    }
     info!("worker stopped");
     Ok(())
 }
 
-/// apalis-sqlite has a known issue (#58) where a long-running worker stops
-/// picking up tasks. Whatever the cause, the symptom is the same: emails sit
-/// queued and due while this process starts no job. The watchdog checks for
+/// A safety net, no longer the way tasks get fetched: apalis's interval
+/// strategy lost wake-ups (PostgreSQL's 10–28 s stalls, and probably
+/// apalis-sqlite #58; `queue`'s module doc), which [`Wakeups`] fixes. Should a
+/// queue worker still stop picking up tasks, the symptom is the same: emails
+/// sit queued and due while this process starts no job. The watchdog checks for
 /// exactly that, hands those emails back to the relay (in case their tasks were
 /// lost rather than stuck) and ends the current apalis run, which [`run`]
 /// restarts.
@@ -216,10 +230,23 @@ async fn launch_loop(ctx: WorkerContext, shutdown: CancellationToken) {
 /// this process wrote an email.
 async fn relay_loop(ctx: WorkerContext, shutdown: CancellationToken) {
     loop {
-        match outbox::relay_due(&ctx.db, &ctx.queue, RELAY_BATCH, ctx.settings.email_lease).await {
+        let sent_awaiting_mark = ctx.sent_marks.awaiting();
+        let relayed = outbox::relay_due(
+            &ctx.db,
+            &ctx.queue,
+            RELAY_BATCH,
+            ctx.settings.email_lease,
+            &sent_awaiting_mark,
+        )
+        .await;
+        match relayed {
             // A full batch means more may be waiting: go again straight away.
-            Ok(count) if count as u64 == RELAY_BATCH => continue,
-            Ok(_) => {}
+            Ok(count) if count as u64 == RELAY_BATCH => {
+                ctx.queue_signal.notify_one();
+                continue;
+            }
+            Ok(0) => {}
+            Ok(_) => ctx.queue_signal.notify_one(),
             Err(error) => warn!(%error, "outbox relay failed; will retry"),
         }
         tokio::select! {

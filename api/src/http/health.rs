@@ -1,32 +1,17 @@
-//! Liveness and readiness for orchestrators.
+//! Liveness and readiness for orchestrators (the same answers as
+//! `hive-worker`'s, from `hive_worker::ops`).
 
 use axum::{Json, extract::State, http::StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::state::AppState;
 
-/// The process is up and serving; says nothing about the database.
-pub async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
-}
+pub use hive_worker::ops::healthz;
 
-/// Ready for traffic: the database answers and every migration is applied.
+/// Ready for traffic: the database answers and every migration is applied;
+/// answered within a second even when the database is gone.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let database = hive_worker::db::ping(&state.db).await;
-    let migrations = match &database {
-        Ok(()) => hive_worker::db::migrations_applied(&state.db).await.ok(),
-        Err(_) => None,
-    };
-    let ready = database.is_ok() && migrations == Some(true);
-    let body = json!({
-        "status": if ready { "ready" } else { "unready" },
-        "database": if database.is_ok() { "ok" } else { "unreachable" },
-        "migrations": match migrations {
-            Some(true) => "applied",
-            Some(false) => "pending",
-            None => "unknown",
-        },
-    });
+    let (ready, body) = hive_worker::ops::readiness(&state.db).await;
     let status = if ready {
         StatusCode::OK
     } else {

@@ -150,6 +150,9 @@ pub async fn request_reviews(
         }
         .insert(conn)
         .await?;
+        // Key `review-request:{review}:{recipient}`: a review row is made once per party per
+        // engagement, and only here. Nothing withdraws it: once written it goes, or is
+        // suppressed at sending (opt-out, bounce).
         notify::send(
             conn,
             &format!("review-request:{}", review.id),

@@ -47,6 +47,9 @@ pub async fn raised(
         _ => String::new(),
     };
     let staff = notify::staff(conn).await?;
+    // Key `concern-raised:{concern}:{recipient}`: a concern is raised once; each is its own
+    // row. Nothing withdraws it: once written it goes, or is suppressed at sending (opt-out,
+    // bounce).
     notify::send(
         conn,
         &format!("concern-raised:{}", concern.id),

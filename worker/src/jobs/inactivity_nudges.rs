@@ -152,6 +152,10 @@ async fn follow(
     let lull = last_activity.timestamp();
     match follow_up {
         FollowUp::NudgeProvider => {
+            // Key `inactivity-nudge:{engagement}:{lull start}:{recipient}`: one nudge per lull,
+            // and a new lull starts at a later meeting or acceptance, so has another start.
+            // Nothing withdraws it: once written it goes, or is suppressed at sending (opt-out,
+            // bounce).
             notify::send(
                 &txn,
                 &format!("inactivity-nudge:{}:{lull}", engagement.id),
@@ -164,6 +168,9 @@ async fn follow(
         }
         FollowUp::TellStaff => {
             let staff = notify::staff(&txn).await?;
+            // Key `inactivity-alert:{engagement}:{lull start}:{recipient}`: one alert per lull,
+            // as for the nudge. Nothing withdraws it: once written it goes, or is suppressed at
+            // sending (opt-out, bounce).
             notify::send(
                 &txn,
                 &format!("inactivity-alert:{}:{lull}", engagement.id),

@@ -50,6 +50,9 @@ pub async fn proposed(
         .into_iter()
         .map(|topic| topic.name)
         .collect();
+    // Key `match-proposed:{engagement}:{recipient}`: an engagement is proposed once (a new
+    // proposal is a new engagement). Nothing withdraws it: once written it goes, or is
+    // suppressed at sending (opt-out, bounce).
     notify::send(
         conn,
         &format!("match-proposed:{}", engagement.id),
@@ -110,6 +113,9 @@ pub async fn answered(
         ),
     };
     recipients.extend(notify::organisation(conn, &organisation).await?);
+    // Key `match-accepted|match-declined:{engagement}:{recipient}`: a proposal is answered once
+    // (the answer is a conditional update of PROPOSED). Nothing withdraws it: once written it
+    // goes, or is suppressed at sending (opt-out, bounce).
     notify::send(
         conn,
         &format!("{event}:{}", engagement.id),
@@ -139,6 +145,9 @@ pub async fn ended_early(
     let mut recipients = vec![Recipient::from(provider_user.clone())];
     recipients.extend(notify::organisation(conn, &organisation).await?);
     recipients.extend(notify::staff(conn).await?);
+    // Key `engagement-ended:{engagement}:{recipient}`: an engagement ends early at most once.
+    // Nothing withdraws it: once written it goes, or is suppressed at sending (opt-out,
+    // bounce).
     notify::send(
         conn,
         &format!("engagement-ended:{}", engagement.id),
@@ -164,6 +173,8 @@ pub async fn expired(
 ) -> Result<(), DbErr> {
     let (provider_user, organisation) = notify::engagement_parties(conn, engagement).await?;
     let staff = notify::staff(conn).await?;
+    // Key `match-expired:{engagement}:{recipient}`: a proposal lapses at most once. Nothing
+    // withdraws it: once written it goes, or is suppressed at sending (opt-out, bounce).
     notify::send(
         conn,
         &format!("match-expired:{}", engagement.id),

@@ -18,7 +18,7 @@ use serde_json::json;
 use crate::{Settings, jobs::send_email::INVITATION, mail::calendar::Invitation, notify};
 
 /// The outbox template of a reminder; its key is
-/// `meeting-reminder:{meeting}:{start}:{recipient}`.
+/// `meeting-reminder:{meeting}:{sequence}:{recipient}` (see [`on_change`]).
 const REMINDER: &str = "meeting_reminder";
 
 /// What happened to a meeting.
@@ -60,8 +60,10 @@ pub async fn on_change(
         .await?;
     }
     let (provider_user, organisation) = notify::engagement_parties(conn, engagement).await?;
-    let mut recipients = vec![notify::Recipient::from(provider_user.clone())];
-    recipients.extend(notify::organisation(conn, &organisation).await?);
+    let parties = Parties {
+        provider: vec![notify::Recipient::from(provider_user.clone())],
+        client: notify::organisation(conn, &organisation).await?,
+    };
 
     let host = url::Url::parse(&settings.public_url)
         .ok()
@@ -81,7 +83,7 @@ pub async fn on_change(
             organisation.name,
             format_in_words(meeting.format)
         ),
-        attendees: recipients.iter().map(|r| r.email.clone()).collect(),
+        attendees: parties.all().map(|r| r.email.clone()).collect(),
     };
     let context = json!({
         "provider": provider_user.name,
@@ -100,13 +102,18 @@ pub async fn on_change(
         Change::Cancelled => "meeting_cancelled",
     };
     // Calendar messages cannot be switched off: they are the meeting itself.
-    notify::send(
+    // Key `{template}:{meeting}:{sequence}:{recipient}`: every booking, move
+    // and cancellation raises the meeting's SEQUENCE (RFC 5545 §3.8.7.4) in
+    // the same transaction, so two different calendar messages of one
+    // meeting never share a key; none of them is ever withdrawn.
+    send_to_parties(
         conn,
         &format!("{template}:{}:{}", meeting.id, meeting.sequence),
         EmailCategory::Match,
         template,
-        &recipients,
-        context.clone(),
+        &parties,
+        &context,
+        Utc::now(),
     )
     .await?;
 
@@ -115,17 +122,19 @@ pub async fn on_change(
         // the invitation has just gone.
         let due = meeting.starts_at - settings.meeting_reminder_lead;
         if due > Utc::now() {
-            notify::send_at(
+            // Key `meeting-reminder:{meeting}:{sequence}:{recipient}`: one
+            // reminder per version of the meeting, carrying that version's
+            // SEQUENCE. It used to name the start time, so a meeting moved
+            // away and back, or changed only in length, met its own withdrawn
+            // reminder's key and got none. A withdrawn reminder also gives
+            // its key up (see [`withdraw_reminders`]).
+            send_to_parties(
                 conn,
-                &format!(
-                    "meeting-reminder:{}:{}",
-                    meeting.id,
-                    meeting.starts_at.timestamp()
-                ),
+                &format!("meeting-reminder:{}:{}", meeting.id, meeting.sequence),
                 EmailCategory::Reminder,
                 REMINDER,
-                &recipients,
-                context.clone(),
+                &parties,
+                &context,
                 due,
             )
             .await?;
@@ -139,6 +148,8 @@ pub async fn on_change(
         if let Some(object) = for_staff.as_object_mut() {
             object.remove(INVITATION);
         }
+        // Key `final-meeting-scheduled:{meeting}:{recipient}`: only a
+        // booking (never a move) sends it, and a meeting is booked once.
         notify::send(
             conn,
             &format!("final-meeting-scheduled:{}", meeting.id),
@@ -153,6 +164,11 @@ pub async fn on_change(
 }
 
 /// Takes back a meeting's reminders that have not gone yet.
+///
+/// A withdrawn row stays (SUPPRESSED, with the reason, for staff to read) but
+/// gives its idempotency key up: `:withdrawn:{row id}` is appended, so a later
+/// reminder of the same meeting can never be refused by the key of one that
+/// was taken back.
 pub async fn withdraw_reminders(
     conn: &impl ConnectionTrait,
     meeting_id: i64,
@@ -162,6 +178,11 @@ pub async fn withdraw_reminders(
         .col_expr(emails::Column::Status, Expr::value(EmailStatus::Suppressed))
         .col_expr(emails::Column::LastError, Expr::value(reason))
         .col_expr(emails::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(
+            emails::Column::IdempotencyKey,
+            // The same text on SQLite and PostgreSQL.
+            Expr::cust("idempotency_key || ':withdrawn:' || CAST(id AS TEXT)"),
+        )
         .filter(emails::Column::Template.eq(REMINDER))
         .filter(
             emails::Column::IdempotencyKey.starts_with(format!("meeting-reminder:{meeting_id}:")),
@@ -170,4 +191,44 @@ pub async fn withdraw_reminders(
         .exec(conn)
         .await?;
     Ok(withdrawn.rows_affected)
+}
+
+/// The two sides of a meeting, each told who the other is by role: the
+/// provider's messages name the co-op, the co-op's name the provider. (The
+/// reminder's subject used to compare the recipient's name with the
+/// provider's, so a member named like their mentor was told of a meeting with
+/// their own co-op.)
+struct Parties {
+    provider: Vec<notify::Recipient>,
+    client: Vec<notify::Recipient>,
+}
+
+impl Parties {
+    fn all(&self) -> impl Iterator<Item = &notify::Recipient> {
+        self.provider.iter().chain(&self.client)
+    }
+}
+
+/// Writes `template` to both sides, each with `other_party` set to the name of
+/// the side it is not on.
+async fn send_to_parties(
+    conn: &impl ConnectionTrait,
+    event: &str,
+    category: EmailCategory,
+    template: &'static str,
+    parties: &Parties,
+    context: &serde_json::Value,
+    due: chrono::DateTime<Utc>,
+) -> Result<(), DbErr> {
+    for (recipients, other_party) in [
+        (&parties.provider, &context["organisation"]),
+        (&parties.client, &context["provider"]),
+    ] {
+        let mut context = context.clone();
+        if let Some(object) = context.as_object_mut() {
+            object.insert("other_party".into(), other_party.clone());
+        }
+        notify::send_at(conn, event, category, template, recipients, context, due).await?;
+    }
+    Ok(())
 }

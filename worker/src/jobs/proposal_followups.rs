@@ -116,6 +116,9 @@ async fn chase(
         return Ok(false);
     }
     let (user, request, organisation) = parties(&txn, engagement).await?;
+    // Key `match-chased:{engagement}:{recipient}`: a proposal is chased once (its chase is
+    // claimed in this transaction). Nothing withdraws it: once written it goes, or is
+    // suppressed at sending (opt-out, bounce).
     notify::send(
         &txn,
         &format!("match-chased:{}", engagement.id),

@@ -70,6 +70,9 @@ async fn remind(
     // Filed as a REMINDER, not a REVIEW: the request is part of the
     // programme, the reminder is the kind of mail the design lets people turn
     // off (per-category preferences are not applied at sending yet).
+    // Key `review-reminder:{review}:{recipient}`: one reminder per review, ever (`reminded_at`
+    // is claimed in this transaction). Nothing withdraws it: once written it goes, or is
+    // suppressed at sending (opt-out, bounce).
     notify::send(
         &txn,
         &format!("review-reminder:{}", review.id),

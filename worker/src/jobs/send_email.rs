@@ -18,6 +18,7 @@ use entity::{
     email_preferences,
     emails::{self, EmailCategory, EmailStatus},
 };
+use futures::{StreamExt, stream::FuturesUnordered};
 use lettre::Message;
 use sea_orm::{
     ActiveModelTrait,
@@ -26,7 +27,6 @@ use sea_orm::{
     sea_query::{Expr, OnConflict},
 };
 use serde::{Deserialize, Serialize};
-use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
 use crate::{
@@ -112,8 +112,12 @@ pub async fn run(job: SendEmails, ctx: &WorkerContext) -> anyhow::Result<()> {
     // Each send holds its slot until the server has answered and, when it
     // accepted the message, until the SENT mark is committed: no more than
     // SENDS_PER_TASK messages of this task are ever accepted and not yet
-    // marked, the most a kill can send twice.
-    let mut sending = JoinSet::new();
+    // marked, the most a kill can send twice. Each send is a task of its own
+    // that nothing aborts: should this task end early (an error, or apalis
+    // dropping it while the database is away), a send already started still
+    // finishes and hands its mark to the writer, so a message the server
+    // accepted is never left unmarked to be sent again.
+    let mut sending = FuturesUnordered::new();
     loop {
         while sending.len() < SENDS_PER_TASK
             && Utc::now() < hand_out_until
@@ -124,14 +128,14 @@ pub async fn run(job: SendEmails, ctx: &WorkerContext) -> anyhow::Result<()> {
                 Prepared::Send(message) => {
                     let mailer = ctx.mailer.clone();
                     let sent_marks = ctx.sent_marks.clone();
-                    sending.spawn(async move {
+                    sending.push(tokio::spawn(async move {
                         let result = mailer.deliver(*message).await;
                         let marked = match &result {
                             Ok(provider_id) => sent_marks.mark(email.id, provider_id.clone()).await,
                             Err(_) => Ok(()),
                         };
                         (email, result, marked)
-                    });
+                    }));
                 }
                 Prepared::Settle(status, reason, outcome) => {
                     finish(db, &email, status, Some(reason)).await?;
@@ -141,7 +145,7 @@ pub async fn run(job: SendEmails, ctx: &WorkerContext) -> anyhow::Result<()> {
         }
         // Nothing sending: the slots were free, so everything left has been
         // handed out, or the time to do so is over.
-        let Some(done) = sending.join_next().await else {
+        let Some(done) = sending.next().await else {
             break;
         };
         let (email, result, marked) = done?;

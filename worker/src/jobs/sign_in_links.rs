@@ -44,6 +44,9 @@ pub async fn send(
     outbox::enqueue(
         conn,
         NewEmail {
+            // Key `sign-in:{token}`: each link is its own token row, so two
+            // messages never share it. Nothing withdraws it; an expired link
+            // still goes (its page says to ask again).
             idempotency_key: format!("sign-in:{}", token.id),
             category: EmailCategory::SignIn,
             template: occasion.template(),

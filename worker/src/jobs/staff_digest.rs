@@ -695,6 +695,9 @@ async fn decide(
     outbox::enqueue(
         &txn,
         NewEmail {
+            // Key `digest:{user}:{period}`: one digest per person per day or
+            // ISO week, claimed on `last_digest_period` in this transaction.
+            // Nothing withdraws it.
             idempotency_key: format!("digest:{}:{key}", user.id),
             category: EmailCategory::Digest,
             template: TEMPLATE,

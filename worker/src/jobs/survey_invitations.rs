@@ -177,6 +177,9 @@ async fn invite_batch(
         if written == 0 {
             continue;
         }
+        // Key `survey-invitation:{survey}:{organisation}:{recipient}`: an organisation is
+        // invited once per survey (its invitation row is unique on the pair). Nothing withdraws
+        // it: once written it goes, or is suppressed at sending (opt-out, bounce).
         notify::send(
             &txn,
             &format!("survey-invitation:{}:{}", survey.id, organisation.id),
@@ -251,6 +254,9 @@ async fn remind_batch(
         let to = recipients.remove(&organisation.id).unwrap_or_default();
         let mut context = context(survey, organisation, public_url, &token);
         context["invited_on"] = notify::london_date(invitation.created_at).into();
+        // Key `survey-reminder:{invitation}:{recipient}`: one reminder per invitation, ever
+        // (claimed on the invitation in this transaction). Nothing withdraws it: once written
+        // it goes, or is suppressed at sending (opt-out, bounce).
         notify::send(
             &txn,
             &format!("survey-reminder:{}", invitation.id),

@@ -17,6 +17,7 @@ pub use limits::Limits;
 pub const VARIABLES: &[(&str, &str)] = &[
     ("DATABASE_URL", "sqlite://hive.db"),
     ("HIVE_ADDR", "127.0.0.1:8080"),
+    ("HIVE_WORKER_ADDR", "127.0.0.1:8081"),
     ("HIVE_PUBLIC_URL", "http://127.0.0.1:8080"),
     ("HIVE_CORS_ORIGINS", ""),
     ("HIVE_APP_URL", ""),
@@ -57,6 +58,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
 struct RawSettings {
     database_url: String,
     hive_addr: String,
+    hive_worker_addr: String,
     hive_public_url: Option<String>,
     hive_cors_origins: Option<String>,
     hive_app_url: Option<String>,
@@ -82,6 +84,7 @@ impl Default for RawSettings {
         Self {
             database_url: default("DATABASE_URL"),
             hive_addr: default("HIVE_ADDR"),
+            hive_worker_addr: default("HIVE_WORKER_ADDR"),
             hive_public_url: None,
             hive_cors_origins: None,
             hive_app_url: None,
@@ -111,6 +114,10 @@ pub enum MailTransportSetting {
 pub struct Settings {
     pub database_url: String,
     pub addr: SocketAddr,
+    /// Where `hive-worker` serves `/healthz`, `/readyz` and `/metrics`
+    /// (`HIVE_WORKER_ADDR`; port 0: any free port, logged at start). Not
+    /// used by `hive-api`, whose own address serves them.
+    pub worker_addr: SocketAddr,
     /// Base of every link in an email; no trailing slash.
     pub public_url: String,
     /// The web origins (`scheme://host[:port]`) whose pages may call
@@ -203,6 +210,7 @@ impl Settings {
         let raw = RawSettings {
             database_url: read("DATABASE_URL")?.unwrap_or(defaults.database_url),
             hive_addr: read("HIVE_ADDR")?.unwrap_or(defaults.hive_addr),
+            hive_worker_addr: read("HIVE_WORKER_ADDR")?.unwrap_or(defaults.hive_worker_addr),
             hive_public_url: read("HIVE_PUBLIC_URL")?,
             hive_cors_origins: read("HIVE_CORS_ORIGINS")?,
             hive_app_url: read("HIVE_APP_URL")?,
@@ -230,6 +238,15 @@ impl Settings {
             invalid(
                 "HIVE_ADDR",
                 format!("'{}' is not an address like 127.0.0.1:8080", raw.hive_addr),
+            )
+        })?;
+        let worker_addr: SocketAddr = raw.hive_worker_addr.parse().map_err(|_| {
+            invalid(
+                "HIVE_WORKER_ADDR",
+                format!(
+                    "'{}' is not an address like 127.0.0.1:8081",
+                    raw.hive_worker_addr
+                ),
             )
         })?;
         let database_url = raw.database_url.trim().to_string();
@@ -295,6 +312,7 @@ impl Settings {
         Ok(Self {
             database_url,
             addr,
+            worker_addr,
             public_url,
             cors_origins,
             app_url,
