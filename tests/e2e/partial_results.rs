@@ -121,6 +121,28 @@ async fn mixed_fields_for_each_role(app: TestApp) {
             vec![forbidden("engagement"), forbidden("organisation")],
         ),
     ];
+    // A field asked twice (directly and in a fragment) that fails is one
+    // error, naming both places (§6.4.4: one error per field).
+    let text = answer_text(
+        &app,
+        "query($o: ID!) { organisation(id: $o) { financialDetails ... on Organisation { financialDetails } } }",
+        json!({"o": coop}),
+        &mentor_token,
+    )
+    .await;
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        body["data"],
+        json!({"organisation": {"financialDetails": null}}),
+        "{text}"
+    );
+    assert_eq!(body["errors"].as_array().map(Vec::len), Some(1), "{text}");
+    assert_eq!(
+        body["errors"][0]["locations"].as_array().map(Vec::len),
+        Some(2),
+        "{text}"
+    );
+
     for (viewer, token, data, errors) in cases {
         let text = answer_text(&app, MIXED, json!({"o": coop, "e": engagement}), token).await;
         let (got_data, got_errors) = data_and_errors(&text);
@@ -204,4 +226,41 @@ async fn failures_in_non_null_fields(app: TestApp) {
 on_both_databases!(
     a_failed_non_null_field_makes_its_nearest_nullable_parent_null,
     failures_in_non_null_fields
+);
+
+/// An object with nothing selected (every field skipped, or every fragment
+/// for another type) is `{}`, not `null` — async-graphql answers `null`,
+/// which in a non-null place would blank the whole answer without an error.
+async fn empty_selections(app: TestApp) {
+    let p = Programme::new(&app).await;
+    let cases = [
+        (
+            "query($full: Boolean!) { me { name } topics(first: 2) { totalCount edges { node { ...T @include(if: $full) } } } } fragment T on Topic { name }",
+            json!({"full": false}),
+            r#"{"me":{"name":"Test Person"},"topics":{"totalCount":3,"edges":[{"node":{}},{"node":{}}]}}"#,
+        ),
+        ("{ me { name @skip(if: true) } }", json!({}), r#"{"me":{}}"#),
+        (
+            "query($t: ID!) { node(id: $t) { ... on Organisation { name } } }",
+            json!({"t": p.topics[0]}),
+            r#"{"node":{}}"#,
+        ),
+        (
+            "query($t: ID!) { node(id: $t) { ... on Organisation { name } ... on Topic { name } } }",
+            json!({"t": p.topics[0]}),
+            r#"{"node":{"name":"governance"}}"#,
+        ),
+    ];
+    for (query, variables, data) in cases {
+        let text = answer_text(&app, query, variables, &p.staff).await;
+        let (got, errors) = data_and_errors(&text);
+        assert_eq!(got, data, "{query}: {text}");
+        assert!(errors.is_empty(), "{query}: {text}");
+    }
+    app.stop().await;
+}
+
+on_both_databases!(
+    an_object_with_nothing_selected_is_empty_not_null,
+    empty_selections
 );

@@ -16,8 +16,17 @@
 //!
 //! [`PartialResults`] completes the answer again once execution is over,
 //! walking the document against the schema: keys in selection order, a
-//! failed field present as `null`, a null in a non-null place moved up.
-//! Values are moved, not copied; the walk costs one pass over the answer.
+//! failed field present as `null`, a null in a non-null place moved up, one
+//! error per field (a field selected twice is resolved twice by
+//! async-graphql). Values are moved, not copied; the walk costs one pass over
+//! the answer.
+//!
+//! So that the walk can tell an object from a null, every object selection
+//! of the document that runs (after the request guard has measured it) also
+//! asks for `__typename` under the alias [`TYPE_KEY`]: async-graphql answers
+//! an object with nothing selected (all skipped, or every fragment for
+//! another type) with `null`, and the walk needs each object's own type for
+//! the fragments on interfaces. The walk takes the key out again.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -39,6 +48,9 @@ use async_graphql::{
 /// request (the request guard, persisted queries), so that it sees the
 /// document that runs.
 pub struct PartialResults;
+
+/// The response key of the `__typename` added to every object selection.
+pub const TYPE_KEY: &str = "_hiveTypename";
 
 impl ExtensionFactory for PartialResults {
     fn create(&self) -> Arc<dyn Extension> {
@@ -64,7 +76,12 @@ impl Extension for Completion {
         let mut request = next.run(ctx, request).await?;
         let variables = request.variables.clone();
         if let Ok(document) = request.parsed_query() {
-            let kept = (document.clone(), variables);
+            let mut document = document.clone();
+            if !uses_type_key(&request.query) {
+                ask_each_object_its_type(&mut document);
+                request.set_parsed_query(document.clone());
+            }
+            let kept = (document, variables);
             *self.request.lock().unwrap_or_else(|e| e.into_inner()) = Some(kept);
         }
         Ok(request)
@@ -95,6 +112,59 @@ impl Extension for Completion {
     }
 }
 
+/// Whether the query's text mentions [`TYPE_KEY`] itself (then nothing is
+/// added, and objects whose selection is empty stay as async-graphql answers
+/// them).
+fn uses_type_key(query: &str) -> bool {
+    query.contains(TYPE_KEY)
+}
+
+/// Adds `_hiveTypename: __typename` to every selection set of a field
+/// (objects, interfaces and unions), in operations and fragments alike.
+fn ask_each_object_its_type(document: &mut ExecutableDocument) {
+    fn within(set: &mut SelectionSet) {
+        for selection in &mut set.items {
+            match &mut selection.node {
+                Selection::Field(field) => {
+                    let inner = &mut field.node.selection_set;
+                    if !inner.node.items.is_empty() {
+                        within(&mut inner.node);
+                        let at = inner.pos;
+                        inner.node.items.push(Positioned::new(
+                            Selection::Field(Positioned::new(
+                                async_graphql::parser::types::Field {
+                                    alias: Some(Positioned::new(Name::new(TYPE_KEY), at)),
+                                    name: Positioned::new(Name::new("__typename"), at),
+                                    arguments: Vec::new(),
+                                    directives: Vec::new(),
+                                    selection_set: Positioned::new(SelectionSet::default(), at),
+                                },
+                                at,
+                            )),
+                            at,
+                        ));
+                    }
+                }
+                Selection::InlineFragment(fragment) => {
+                    within(&mut fragment.node.selection_set.node)
+                }
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    match &mut document.operations {
+        DocumentOperations::Single(operation) => within(&mut operation.node.selection_set.node),
+        DocumentOperations::Multiple(operations) => {
+            for operation in operations.values_mut() {
+                within(&mut operation.node.selection_set.node);
+            }
+        }
+    }
+    for fragment in document.fragments.values_mut() {
+        within(&mut fragment.node.selection_set.node);
+    }
+}
+
 /// Completes `response.data` for the operation `operation_name` names (see
 /// the module's documentation). A response without data (a request error)
 /// is left as it is.
@@ -121,6 +191,7 @@ pub fn complete(
         },
         OperationType::Subscription => return,
     };
+    one_error_per_field(&mut response.errors);
     let mut failed = HashSet::new();
     let mut under_failure = HashSet::new();
     for error in &response.errors {
@@ -133,9 +204,11 @@ pub fn complete(
             failed.insert(path);
         }
     }
+    let request_error = !response.errors.is_empty() && failed.is_empty();
     let root = match std::mem::take(&mut response.data) {
         Value::Object(fields) => fields,
-        Value::Null if !failed.is_empty() => IndexMap::new(),
+        // Every root field failed, or none was selected.
+        Value::Null if !request_error => IndexMap::new(),
         other => {
             response.data = other;
             return;
@@ -155,6 +228,39 @@ pub fn complete(
         root,
         &mut String::new(),
     );
+}
+
+/// The specification (§6.4.4): one error per field. async-graphql resolves a
+/// field selected twice (directly and in a fragment, say) twice, and reports
+/// each failure; the first stays, with every place it was asked.
+fn one_error_per_field(errors: &mut Vec<async_graphql::ServerError>) {
+    let mut first_at: HashMap<String, usize> = HashMap::new();
+    let mut kept: Vec<async_graphql::ServerError> = Vec::with_capacity(errors.len());
+    for error in errors.drain(..) {
+        if error.path.is_empty() {
+            kept.push(error);
+            continue;
+        }
+        let mut path = String::new();
+        for segment in &error.path {
+            push_segment(&mut path, segment);
+        }
+        match first_at.get(&path) {
+            Some(&index) => {
+                let first = &mut kept[index];
+                for location in error.locations {
+                    if !first.locations.contains(&location) {
+                        first.locations.push(location);
+                    }
+                }
+            }
+            None => {
+                first_at.insert(path, kept.len());
+                kept.push(error);
+            }
+        }
+    }
+    *errors = kept;
 }
 
 fn push_segment(path: &mut String, segment: &async_graphql::PathSegment) {
@@ -260,11 +366,21 @@ impl<'a> Walk<'a> {
     /// is null.
     fn object(
         &self,
-        type_name: &str,
+        type_name: &'a str,
         sets: &[&'a SelectionSet],
         mut fields: IndexMap<Name, Value>,
         path: &mut String,
     ) -> Value {
+        // The object's own type, when the document was given the key.
+        let own_type = match fields.swap_remove(TYPE_KEY) {
+            Some(Value::String(name)) => self
+                .registry
+                .types
+                .get_key_value(name.as_str())
+                .map(|(name, _)| name.as_str()),
+            _ => None,
+        };
+        let type_name = own_type.unwrap_or(type_name);
         let mut completed = IndexMap::with_capacity(fields.len());
         for (key, field) in self.collect(type_name, sets) {
             let length = path.len();
