@@ -239,10 +239,7 @@ impl TestApp {
                 (url.clone(), Some((server, url)))
             }
         };
-        let smtp = match backend {
-            Backend::Sqlite => MailSink::start_for_sqlite(workers),
-            Backend::Postgres => MailSink::start(workers),
-        };
+        let smtp = MailSink::start(workers);
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind HTTP port");

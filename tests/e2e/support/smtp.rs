@@ -172,10 +172,6 @@ impl Handler for Session {
 /// does, so a sink has only what its test needs: sinks of 160 threads for
 /// every test ran the suite out of memory maps.
 const THREADS_PER_WORKER: usize = SENDS_IN_FLIGHT_POSTGRES + 16;
-/// The same for a worker on SQLite, which keeps fewer sends in flight
-/// (`runner::SENDS_IN_FLIGHT_SQLITE`): half the threads, and so half the
-/// memory maps, for half the suite's tests.
-const THREADS_PER_SQLITE_WORKER: usize = hive_worker::runner::SENDS_IN_FLIGHT_SQLITE + 16;
 
 /// The running server. It lives until the test process ends (mailin's
 /// `serve` has no shutdown), one per test, each on its own port.
@@ -191,18 +187,9 @@ impl MailSink {
         Self::start_on(0, workers)
     }
 
-    /// A server for `workers` worker processes on SQLite sending at once.
-    pub fn start_for_sqlite(workers: usize) -> Self {
-        Self::start_with(0, THREADS_PER_SQLITE_WORKER * workers)
-    }
-
     /// A server on a given loopback port: an outage test points Hive at a
     /// port where nothing listens yet, and starts the server there later.
     pub fn start_on(port: u16, workers: usize) -> Self {
-        Self::start_with(port, THREADS_PER_WORKER * workers)
-    }
-
-    fn start_with(port: u16, threads: usize) -> Self {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind SMTP port");
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Mutex::new(Shared::default()));
@@ -214,7 +201,7 @@ impl MailSink {
         let mut server = Server::new(handler);
         server
             .with_name("hive-test-smtp")
-            .with_num_threads(u32::try_from(threads).unwrap_or(u32::MAX))
+            .with_num_threads(u32::try_from(THREADS_PER_WORKER * workers).unwrap_or(u32::MAX))
             .with_tcp_listener(listener);
         std::thread::spawn(move || {
             let _ = server.serve();
