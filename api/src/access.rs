@@ -11,6 +11,7 @@
 //! | a provider's person (User): name | read | read | read | read | read |
 //! | a co-op's member (User): name, role | read | — | — | read | — |
 //! | User.email | read | own only | own only | own only | own only |
+//! | User.calendarFeedUrl (a bearer secret) | own only | own only | own only | own only | own only |
 //! | Organisation: name, stage, sector, … | read, change | read | read if ever proposed to it | read, change | — |
 //! | Organisation contact email, phone | read | read while ACTIVE | — | read | — |
 //! | Organisation financial details | read | — | — | read | — |
@@ -161,6 +162,14 @@ pub fn may_read_email(viewer: &Viewer, person_id: i64) -> bool {
         .user
         .as_ref()
         .is_some_and(|user| user.role == Role::Staff || user.id == person_id)
+}
+
+/// Whether the viewer may read a person's calendar feed address: the person
+/// themself only, staff included. The address is a bearer secret that opens
+/// the person's meetings to whoever holds it; nobody else needs it, and
+/// staff who could read it could read a provider's diary as them.
+pub fn may_read_calendar_feed(viewer: &Viewer, person_id: i64) -> bool {
+    viewer.user.as_ref().is_some_and(|user| user.id == person_id)
 }
 
 /// Whether the viewer reads survey responses (the CSV and the results):

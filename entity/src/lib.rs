@@ -2,6 +2,7 @@
 //! schema itself is made by the `migration` crate; these mirror it.
 
 pub mod audit_log;
+pub mod calendar_feeds;
 pub mod concerns;
 pub mod email_preferences;
 pub mod emails;
@@ -33,6 +34,7 @@ pub mod users;
 /// Every entity under a distinct name, and every enum stored in a column.
 pub mod prelude {
     pub use super::audit_log::Entity as AuditLog;
+    pub use super::calendar_feeds::Entity as CalendarFeeds;
     pub use super::concerns::{ConcernCategory, ConcernStatus, Entity as Concerns};
     pub use super::email_preferences::{DigestFrequency, Entity as EmailPreferences};
     pub use super::emails::{EmailCategory, EmailStatus, Entity as Emails};

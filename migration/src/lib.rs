@@ -12,6 +12,7 @@ pub mod m20261123_000004_requests_from_surveys;
 pub mod m20261124_000001_emails_enqueued_at_unindexed;
 pub mod m20261124_000002_emails_fill_factor;
 pub mod m20261129_000001_outbox_notify;
+pub mod m20261130_000001_calendar_feeds;
 
 /// Hive's migrations, oldest first.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_emails_enqueued_at_unindexed::Migration),
             Box::new(m20261124_000002_emails_fill_factor::Migration),
             Box::new(m20261129_000001_outbox_notify::Migration),
+            Box::new(m20261130_000001_calendar_feeds::Migration),
         ]
     }
 }

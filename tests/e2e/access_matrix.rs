@@ -54,6 +54,8 @@ enum Want {
     Json(&'static str),
     /// The viewer's own address.
     ViewerEmail,
+    /// The viewer's own calendar feed address (each viewer made one).
+    ViewerFeedUrl,
 }
 
 /// One field of one object: what to select, and where its value is inside
@@ -123,6 +125,19 @@ const OWN_EMAIL: Field = Field {
     at: "email",
     value: Want::ViewerEmail,
 };
+/// A person's calendar feed address: a bearer secret, for them alone.
+const fn feed_url(object: &'static str) -> Field {
+    Field {
+        object,
+        type_name: "User",
+        select: "calendarFeedUrl",
+        at: "calendarFeedUrl",
+        value: Want::ViewerFeedUrl,
+    }
+}
+const MEMBER_FEED: Field = feed_url(MEMBER);
+const PERSON_FEED: Field = feed_url(PERSON);
+const OWN_FEED: Field = feed_url("the viewer themself (User)");
 // The client co-op.
 const COOP: &str = "the co-op (Organisation)";
 const COOP_NAME: Field = text(COOP, "Organisation", "name", "name", "Wye Housing");
@@ -317,6 +332,8 @@ struct Viewer {
     token: Option<String>,
     user_id: String,
     email: String,
+    /// Their calendar feed's address (empty for nobody).
+    feed_url: String,
 }
 
 /// The ways to reach each object, named as a reader would say them.
@@ -574,6 +591,21 @@ fn the_policy(f: &Fixture) -> Vec<Row> {
             ([S, F, F, F, S, F, U], "organisation { members }"),
         ]);
     }
+    // A person's calendar feed address: themself only, staff included.
+    add(&mut rows, &MEMBER_FEED, p.member(), &[
+        ([F, F, F, F, S, F, U], "node(id:)"),
+        ([F, F, F, F, S, F, U], "organisation { members }"),
+    ]);
+    add(&mut rows, &PERSON_FEED, p.person(), &[
+        ([F, S, F, F, F, F, U], "node(id:)"),
+        ([F, S, F, F, F, F, U], "provider { user }"),
+        ([F, S, F, F, F, F, U], "mentors { user }"),
+        ([F, S, F, F, F, F, U], "engagement { provider { user } }"),
+    ]);
+    add(&mut rows, &OWN_FEED, p.own(), &[
+        ([S, S, S, S, S, S, A], "me"),
+        ([S, S, S, S, S, S, U], "node(id:) of their own id"),
+    ]);
     // A provider's person: their name to anyone signed in (the directory),
     // their address to staff and themself.
     add(&mut rows, &PERSON_NAME, p.person(), &[
@@ -803,6 +835,7 @@ fn judge(row: &Row, column: usize, viewer: &Viewer, body: &Value) -> Option<Stri
         Want::Text(text) => json!(text),
         Want::Json(json) => serde_json::from_str(json).unwrap(),
         Want::ViewerEmail => json!(viewer.email),
+        Want::ViewerFeedUrl => json!(viewer.feed_url),
     };
     let expect = row.expect[column];
     let right = match (expect, &got) {
@@ -818,6 +851,7 @@ fn judge(row: &Row, column: usize, viewer: &Viewer, body: &Value) -> Option<Stri
         Want::Text(secret) if expect != Expect::Shown && !secret.is_empty() => {
             body.to_string().contains(secret)
         }
+        Want::ViewerFeedUrl if expect != Expect::Shown => body.to_string().contains("/calendar/"),
         _ => false,
     };
     // A refused field is there and null (partial results); its parent is not.
@@ -948,16 +982,28 @@ async fn the_programme(app: &TestApp) -> (Fixture, Vec<Viewer>) {
     let mut viewers = Vec::new();
     for token in tokens {
         let me = match &token {
-            Some(token) => ok(app
-                .graphql("{ me { id email } }", json!({}), Some(token))
-                .await)["data"]["me"]
-                .clone(),
-            None => json!({"id": "", "email": ""}),
+            Some(token) => {
+                // Everyone signed in makes a calendar feed, so each has an
+                // address to read (or to be refused).
+                ok(app
+                    .graphql("mutation { resetCalendarFeed }", json!({}), Some(token))
+                    .await);
+                ok(app
+                    .graphql(
+                        "{ me { id email calendarFeedUrl } }",
+                        json!({}),
+                        Some(token),
+                    )
+                    .await)["data"]["me"]
+                    .clone()
+            }
+            None => json!({"id": "", "email": "", "calendarFeedUrl": ""}),
         };
         viewers.push(Viewer {
             token,
             user_id: me["id"].as_str().unwrap().to_string(),
             email: me["email"].as_str().unwrap().to_string(),
+            feed_url: me["calendarFeedUrl"].as_str().unwrap().to_string(),
         });
     }
     // Nobody signed in asks for the member, for want of an id of their own.

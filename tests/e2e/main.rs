@@ -6,6 +6,7 @@ mod support;
 
 mod access_matrix;
 mod calendar;
+mod calendar_feed;
 mod cli;
 mod concurrency;
 mod confidentiality;

@@ -2,6 +2,7 @@
 //! keep a single request from taking the server down.
 
 pub mod audit;
+pub mod calendar_feeds;
 pub mod concerns;
 pub mod emails;
 pub mod engagements;
@@ -59,6 +60,7 @@ pub struct Query(
 pub struct Mutation(
     sign_in::SignInMutation,
     users::UserMutation,
+    calendar_feeds::CalendarFeedMutation,
     vocabulary::VocabularyMutation,
     organisations::OrganisationMutation,
     providers::ProviderMutation,

@@ -67,6 +67,24 @@ impl User {
     async fn role(&self) -> RoleGql {
         self.0.role.into()
     }
+    /// The secret address of the person's calendar feed: an iCalendar
+    /// subscription (RFC 5545) of their meetings from 30 days ago onwards,
+    /// for Outlook, Google or Apple Calendar. A provider's holds their
+    /// engagements' meetings, a co-op member's their co-op's, staff's none.
+    /// Null until `resetCalendarFeed` makes one, and after
+    /// `revokeCalendarFeed`; reading it never makes one. Only the person
+    /// themself reads it (FORBIDDEN for anyone else, staff included): whoever
+    /// has the address reads the meetings.
+    async fn calendar_feed_url(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
+        let state = ctx.data_unchecked::<AppState>();
+        crate::programme::calendar_feeds::url_of(
+            &state.db,
+            &state.settings.public_url,
+            viewer(ctx),
+            self.0.id,
+        )
+        .await
+    }
     /// The co-op a MEMBER belongs to.
     #[graphql(deprecation = "Use `organisation { id }` instead.")]
     async fn organisation_id(&self) -> Option<ID> {

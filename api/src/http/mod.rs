@@ -3,6 +3,7 @@
 //! `request_id`, metrics) and served by `serve` with its connection limits.
 
 mod body;
+mod calendar_feed;
 mod client;
 mod cors;
 mod edge;
@@ -45,8 +46,8 @@ fn retry_after(response: &mut axum::response::Response, seconds: u64) {
 /// outermost: a request gets its id first, so everything after it logs
 /// under that id.
 pub fn router(state: AppState) -> Router {
-    // The pages behind emailed links: each request counts against its client
-    // address's allowances.
+    // The pages behind emailed links, and the calendar feeds: each request
+    // counts against its client address's allowances.
     let pages = Router::new()
         .route(
             "/sign-in",
@@ -69,6 +70,8 @@ pub fn router(state: AppState) -> Router {
             "/s/{token}",
             get(survey_page::show).post(survey_page::answer),
         )
+        // `{token}.ics`: the handler takes the suffix off.
+        .route("/calendar/{file}", get(calendar_feed::show))
         .route_layer(from_fn_with_state(
             state.clone(),
             edge::charge_anonymous_pages,

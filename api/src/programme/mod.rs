@@ -10,6 +10,7 @@
 //! PostgreSQL under concurrent requests as they do on SQLite.
 
 pub mod accounts;
+pub mod calendar_feeds;
 pub mod change;
 pub mod concerns;
 pub mod emails;

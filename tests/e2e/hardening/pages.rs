@@ -24,6 +24,9 @@ fn page_routes() -> Vec<(Method, String)> {
         routes.push((Method::POST, format!("{prefix}{UNKNOWN}")));
     }
     routes.push((Method::POST, format!("/u/{UNKNOWN}/resubscribe")));
+    // The calendar feed (GET only; a POST is the 405 page).
+    routes.push((Method::GET, format!("/calendar/{UNKNOWN}.ics")));
+    routes.push((Method::POST, format!("/calendar/{UNKNOWN}.ics")));
     routes
 }
 

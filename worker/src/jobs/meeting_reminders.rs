@@ -9,13 +9,18 @@
 use chrono::Utc;
 use entity::{
     emails::{self, EmailCategory, EmailStatus},
-    engagements,
-    meetings::{self, MeetingFormat},
+    engagements, meetings,
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::json;
 
-use crate::{Settings, jobs::send_email::INVITATION, mail::calendar::Invitation, notify};
+pub use crate::mail::calendar::format_in_words;
+use crate::{
+    Settings,
+    jobs::send_email::INVITATION,
+    mail::calendar::{Invitation, MeetingEvent, Side},
+    notify,
+};
 
 /// The outbox template of a reminder; its key is
 /// `meeting-reminder:{meeting}:{sequence}:{recipient}` (see [`on_change`]).
@@ -27,17 +32,6 @@ pub enum Change {
     Booked,
     Moved,
     Cancelled,
-}
-
-/// How a format reads in a sentence.
-pub fn format_in_words(format: MeetingFormat) -> &'static str {
-    match format {
-        MeetingFormat::InPerson => "face to face",
-        MeetingFormat::InPersonGroup => "face to face, with a group",
-        MeetingFormat::Phone => "by telephone",
-        MeetingFormat::Video => "by video call",
-        MeetingFormat::Email => "by email",
-    }
 }
 
 /// Writes the emails a change to `meeting` causes.
@@ -60,30 +54,31 @@ pub async fn on_change(
         .await?;
     }
     let (provider_user, organisation) = notify::engagement_parties(conn, engagement).await?;
-    let parties = Parties {
-        provider: vec![notify::Recipient::from(provider_user.clone())],
-        client: notify::organisation(conn, &organisation).await?,
-    };
-
-    let host = url::Url::parse(&settings.public_url)
-        .ok()
-        .and_then(|url| url.host_str().map(str::to_string))
-        .unwrap_or_else(|| "hive.localhost".into());
-    let invitation = Invitation {
-        uid: format!("meeting-{}@{host}", meeting.id),
-        sequence: meeting.sequence.max(0) as u32,
-        cancelled: change == Change::Cancelled,
-        starts_at: meeting.starts_at,
-        duration_minutes: meeting.duration_minutes as i64,
-        summary: format!("Hive: {} and {}", provider_user.name, organisation.name),
-        location: meeting.location.clone(),
-        description: format!(
-            "A meeting of the Hive programme between {} and {}, {}.",
-            provider_user.name,
-            organisation.name,
-            format_in_words(meeting.format)
+    let provider = vec![notify::Recipient::from(provider_user.clone())];
+    let client = notify::organisation(conn, &organisation).await?;
+    // Each side's invitation is the meeting's event for that side, made by
+    // the same function as each person's calendar feed, so a calendar that
+    // has the meeting from both sees one UID and SEQUENCE. The meeting row
+    // already carries this change (a cancellation's status and raised
+    // SEQUENCE included).
+    let attendees: Vec<String> = provider
+        .iter()
+        .chain(&client)
+        .map(|r| r.email.clone())
+        .collect();
+    let invitation = |side| Invitation {
+        event: MeetingEvent::of(
+            &settings.public_url,
+            meeting,
+            &provider_user.name,
+            &organisation.name,
+            side,
         ),
-        attendees: parties.all().map(|r| r.email.clone()).collect(),
+        attendees: attendees.clone(),
+    };
+    let parties = Parties {
+        provider: (provider, invitation(Side::Provider)),
+        client: (client, invitation(Side::Client)),
     };
     let context = json!({
         "provider": provider_user.name,
@@ -94,7 +89,6 @@ pub async fn on_change(
         "location": meeting.location,
         "is_final": meeting.is_final,
         "link": format!("{}/graphql", settings.public_url),
-        INVITATION: invitation,
     });
     let template = match change {
         Change::Booked => "meeting_scheduled",
@@ -143,11 +137,8 @@ pub async fn on_change(
     if change == Change::Booked && meeting.is_final {
         // The handbook: "when the last session is arranged the team is told",
         // so that staff can arrange the final review of both sides.
+        // Staff do not attend: their message carries no invitation.
         let staff = notify::staff(conn).await?;
-        let mut for_staff = context;
-        if let Some(object) = for_staff.as_object_mut() {
-            object.remove(INVITATION);
-        }
         // Key `final-meeting-scheduled:{meeting}:{recipient}`: only a
         // booking (never a move) sends it, and a meeting is booked once.
         notify::send(
@@ -156,7 +147,7 @@ pub async fn on_change(
             EmailCategory::Match,
             "final_meeting_scheduled",
             &staff,
-            for_staff,
+            context,
         )
         .await?;
     }
@@ -193,24 +184,18 @@ pub async fn withdraw_reminders(
     Ok(withdrawn.rows_affected)
 }
 
-/// The two sides of a meeting, each told who the other is by role: the
-/// provider's messages name the co-op, the co-op's name the provider. (The
-/// reminder's subject used to compare the recipient's name with the
-/// provider's, so a member named like their mentor was told of a meeting with
-/// their own co-op.)
+/// The two sides of a meeting, each with its recipients and its invitation,
+/// and each told who the other is by role: the provider's messages name the
+/// co-op, the co-op's name the provider. (The reminder's subject used to
+/// compare the recipient's name with the provider's, so a member named like
+/// their mentor was told of a meeting with their own co-op.)
 struct Parties {
-    provider: Vec<notify::Recipient>,
-    client: Vec<notify::Recipient>,
-}
-
-impl Parties {
-    fn all(&self) -> impl Iterator<Item = &notify::Recipient> {
-        self.provider.iter().chain(&self.client)
-    }
+    provider: (Vec<notify::Recipient>, Invitation),
+    client: (Vec<notify::Recipient>, Invitation),
 }
 
 /// Writes `template` to both sides, each with `other_party` set to the name of
-/// the side it is not on.
+/// the side it is not on, and with its own side's invitation.
 async fn send_to_parties(
     conn: &impl ConnectionTrait,
     event: &str,
@@ -220,13 +205,14 @@ async fn send_to_parties(
     context: &serde_json::Value,
     due: chrono::DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    for (recipients, other_party) in [
+    for ((recipients, invitation), other_party) in [
         (&parties.provider, &context["organisation"]),
         (&parties.client, &context["provider"]),
     ] {
         let mut context = context.clone();
         if let Some(object) = context.as_object_mut() {
             object.insert("other_party".into(), other_party.clone());
+            object.insert(INVITATION.into(), json!(invitation));
         }
         notify::send_at(conn, event, category, template, recipients, context, due).await?;
     }
