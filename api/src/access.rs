@@ -169,7 +169,10 @@ pub fn may_read_email(viewer: &Viewer, person_id: i64) -> bool {
 /// the person's meetings to whoever holds it; nobody else needs it, and
 /// staff who could read it could read a provider's diary as them.
 pub fn may_read_calendar_feed(viewer: &Viewer, person_id: i64) -> bool {
-    viewer.user.as_ref().is_some_and(|user| user.id == person_id)
+    viewer
+        .user
+        .as_ref()
+        .is_some_and(|user| user.id == person_id)
 }
 
 /// Whether the viewer reads survey responses (the CSV and the results):

@@ -851,7 +851,16 @@ fn judge(row: &Row, column: usize, viewer: &Viewer, body: &Value) -> Option<Stri
         Want::Text(secret) if expect != Expect::Shown && !secret.is_empty() => {
             body.to_string().contains(secret)
         }
-        Want::ViewerFeedUrl if expect != Expect::Shown => body.to_string().contains("/calendar/"),
+        // No feed address but the viewer's own (a list may hold them).
+        Want::ViewerFeedUrl if expect != Expect::Shown => {
+            let body = body.to_string();
+            let others = if viewer.feed_url.is_empty() {
+                body
+            } else {
+                body.replace(&viewer.feed_url, "")
+            };
+            others.contains("/calendar/")
+        }
         _ => false,
     };
     // A refused field is there and null (partial results); its parent is not.

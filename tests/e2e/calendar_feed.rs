@@ -85,7 +85,10 @@ async fn feed(app: &TestApp, url: &str) -> Vec<Event> {
         Some("Hive meetings")
     );
     assert_eq!(calendar.property_value("X-PUBLISHED-TTL"), Some("PT1H"));
-    assert!(calendar.property_value("REFRESH-INTERVAL").is_some(), "{body}");
+    assert!(
+        calendar.property_value("REFRESH-INTERVAL").is_some(),
+        "{body}"
+    );
     // A published calendar, not a scheduling message.
     assert_eq!(calendar.property_value("METHOD"), None, "{body}");
     for absent in ["ORGANIZER", "ATTENDEE", "mailto:"] {
@@ -262,7 +265,11 @@ on_both_databases!(
         assert_eq!(method, "CANCEL");
         let cancelled = event(&feed(&app, &member_feed).await, &uid);
         assert_eq!(
-            (&cancelled.uid, cancelled.sequence, cancelled.status.as_str()),
+            (
+                &cancelled.uid,
+                cancelled.sequence,
+                cancelled.status.as_str()
+            ),
             (&invited.uid, invited.sequence, "CANCELLED")
         );
         assert_eq!(invited.status, "CANCELLED");
@@ -366,7 +373,10 @@ on_both_databases!(
         // Two resets at once leave one working address.
         let (a, b) = tokio::join!(reset(&app, &member), reset(&app, &member));
         let working = [fetch(&app, &a).await.0, fetch(&app, &b).await.0];
-        assert!(working.contains(&200) && working.contains(&404), "{working:?}");
+        assert!(
+            working.contains(&200) && working.contains(&404),
+            "{working:?}"
+        );
         assert_eq!(fetch(&app, &second).await.0, 404);
         let current = my_feed(&app, &member).await;
         assert!(current == json!(a) || current == json!(b));
@@ -388,7 +398,11 @@ on_both_databases!(
             .await);
         let actions = audit["data"]["auditLog"]["nodes"].to_string();
         assert_eq!(actions.matches("resetCalendarFeed").count(), 4, "{actions}");
-        assert_eq!(actions.matches("revokeCalendarFeed").count(), 1, "{actions}");
+        assert_eq!(
+            actions.matches("revokeCalendarFeed").count(),
+            1,
+            "{actions}"
+        );
         assert!(!actions.contains(&a[a.len() - 47..a.len() - 4]));
 
         // Addresses that open nothing, all alike, and the malformed ones
@@ -401,7 +415,11 @@ on_both_databases!(
             ("no .ics", token.to_string(), 404),
             ("another suffix", format!("{token}.ical"), 404),
             ("garbage", "garbage.ics".to_string(), 404),
-            ("a character base64url has not", format!("{}+.ics", &token[1..]), 404),
+            (
+                "a character base64url has not",
+                format!("{}+.ics", &token[1..]),
+                404,
+            ),
             ("one character short", format!("{}.ics", &token[1..]), 404),
             ("one character long", format!("{token}A.ics"), 404),
             ("very long", format!("{}.ics", "A".repeat(5_000)), 404),
@@ -411,7 +429,10 @@ on_both_databases!(
             let (got, headers, body) = fetch(&app, &format!("{base}{path}")).await;
             assert_eq!(got, status, "{what}: {body}");
             assert!(
-                headers["content-type"].to_str().unwrap().starts_with("text/html"),
+                headers["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/html"),
                 "{what}"
             );
         }
@@ -423,10 +444,29 @@ on_both_databases!(
             .filter(|sql| sql.contains("calendar_feeds"))
             .cloned()
             .collect();
-        assert!(asked.is_empty(), "malformed tokens reached the database: {asked:?}");
+        assert!(
+            asked.is_empty(),
+            "malformed tokens reached the database: {asked:?}"
+        );
+        // A token of the right shape is looked up (so the log above would
+        // have shown a look-up), and opens nothing.
         assert_eq!(fetch(&app, &format!("{base}{UNKNOWN}.ics")).await.0, 404);
+        assert!(
+            app.statement_log
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|sql| sql.contains("calendar_feeds")),
+            "the look-up is in the statement log"
+        );
         assert_eq!(
-            app.http.post(&ruth_feed).send().await.unwrap().status().as_u16(),
+            app.http
+                .post(&ruth_feed)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
             405
         );
 
@@ -464,7 +504,10 @@ on_both_databases!(
 
         // A deactivated account's feed stops, as its sessions do.
         entity::users::Entity::update_many()
-            .col_expr(entity::users::Column::DeactivatedAt, Expr::value(Utc::now()))
+            .col_expr(
+                entity::users::Column::DeactivatedAt,
+                Expr::value(Utc::now()),
+            )
             .filter(entity::users::Column::Email.eq("ruthellis@providers.test"))
             .exec(&app.db)
             .await

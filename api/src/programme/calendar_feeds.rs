@@ -45,8 +45,9 @@ use hive_worker::{
     tokens::{SecretToken, looks_like_token},
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType,
-    QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType, QueryFilter,
+    QueryOrder, QuerySelect, RelationTrait,
     sea_query::{Expr, OnConflict},
 };
 
@@ -101,7 +102,11 @@ pub async fn url_of(
 /// Gives the signed-in person a new feed address and returns it; the old
 /// one, if any, stops working at once (the row is replaced in one
 /// statement, so two resets at once leave one working token, the later).
-pub async fn reset(db: &DatabaseConnection, public_url: &str, viewer: &Viewer) -> ApiResult<String> {
+pub async fn reset(
+    db: &DatabaseConnection,
+    public_url: &str,
+    viewer: &Viewer,
+) -> ApiResult<String> {
     let user = viewer.require_user()?;
     let token = SecretToken::generate();
     let change = Change::begin(db, viewer).await?;
@@ -201,7 +206,13 @@ pub async fn feed(
         return Ok(None);
     }
     let scope = Scope::of(&user);
-    let events = meetings_of(conn, public_url, &scope, now - Duration::days(FEED_DAYS_BACK)).await?;
+    let events = meetings_of(
+        conn,
+        public_url,
+        &scope,
+        now - Duration::days(FEED_DAYS_BACK),
+    )
+    .await?;
     Ok(Some(feed_ics(FEED_NAME, &events)))
 }
 
@@ -216,8 +227,8 @@ async fn meetings_of(
     scope: &Scope,
     since: DateTime<Utc>,
 ) -> ApiResult<Vec<(MeetingEvent, DateTime<Utc>)>> {
-    let meetings = meetings::Entity::find()
-        .join(JoinType::InnerJoin, meetings::Relation::Engagement.def());
+    let meetings =
+        meetings::Entity::find().join(JoinType::InnerJoin, meetings::Relation::Engagement.def());
     let meetings = match scope {
         Scope::Provider(user_id) => meetings
             .join(JoinType::InnerJoin, engagements::Relation::Provider.def())

@@ -328,21 +328,41 @@ mod tests {
         cancelled.sequence = 3;
         let stamp = Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).unwrap();
         let events = [
-            MeetingEvent::of("https://hive.test", &meeting(), "Ann", "Calder", Side::Client),
-            MeetingEvent::of("https://hive.test", &cancelled, "Ann", "Calder", Side::Client),
+            MeetingEvent::of(
+                "https://hive.test",
+                &meeting(),
+                "Ann",
+                "Calder",
+                Side::Client,
+            ),
+            MeetingEvent::of(
+                "https://hive.test",
+                &cancelled,
+                "Ann",
+                "Calder",
+                Side::Client,
+            ),
         ]
         .map(|event| (event, stamp));
         let ics = feed_ics("Hive meetings", &events);
         assert!(!ics.contains("METHOD"), "{ics}");
         assert!(ics.contains("X-WR-CALNAME:Hive meetings\r\n"), "{ics}");
-        assert!(ics.contains("REFRESH-INTERVAL;VALUE=DURATION:PT1H\r\n"), "{ics}");
+        assert!(
+            ics.contains("REFRESH-INTERVAL;VALUE=DURATION:PT1H\r\n"),
+            "{ics}"
+        );
         assert!(ics.contains("X-PUBLISHED-TTL:PT1H\r\n"), "{ics}");
         assert!(ics.contains("DTSTAMP:20261130T090000Z\r\n"), "{ics}");
         assert!(ics.contains("UID:meeting-8@hive.test\r\n"), "{ics}");
         assert!(ics.contains("SEQUENCE:3\r\n"), "{ics}");
         assert!(ics.contains("STATUS:CANCELLED\r\n"), "{ics}");
         assert_eq!(ics.matches("BEGIN:VEVENT").count(), 2);
-        for absent in ["private notes", "programme learning", "ORGANIZER", "ATTENDEE"] {
+        for absent in [
+            "private notes",
+            "programme learning",
+            "ORGANIZER",
+            "ATTENDEE",
+        ] {
             assert!(!ics.contains(absent), "{absent} in {ics}");
         }
         // The same meetings give the same bytes (the feed's ETag).
