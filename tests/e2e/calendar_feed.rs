@@ -422,6 +422,7 @@ on_both_databases!(
             ),
             ("one character short", format!("{}.ics", &token[1..]), 404),
             ("one character long", format!("{token}A.ics"), 404),
+            ("a space after it", format!("{token}%20.ics"), 404),
             ("very long", format!("{}.ics", "A".repeat(5_000)), 404),
             ("empty", ".ics".to_string(), 404),
             ("longer than any address", "A".repeat(9_000), 414),

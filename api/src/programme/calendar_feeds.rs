@@ -191,7 +191,9 @@ pub async fn feed(
     token: &str,
     now: DateTime<Utc>,
 ) -> ApiResult<Option<String>> {
-    if !looks_like_token(token) {
+    // `looks_like_token` forgives spaces around a pasted token; an address
+    // has none, so one with them opens nothing without a look-up.
+    if token.trim() != token || !looks_like_token(token) {
         return Ok(None);
     }
     let found = calendar_feeds::Entity::find()
