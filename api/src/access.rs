@@ -233,6 +233,40 @@ pub fn visible_requests(
     })
 }
 
+/// Narrows a list of engagements to those the viewer may see: all for
+/// staff, their co-op's for a member, their own for a provider (as
+/// [`party`] for one: `Party::may_see_engagement`).
+pub fn visible_engagements(
+    viewer: &Viewer,
+    select: Select<engagements::Entity>,
+) -> ApiResult<Select<engagements::Entity>> {
+    let user = viewer.require_user()?;
+    Ok(match user.role {
+        Role::Staff => select,
+        Role::Member => select.filter(
+            engagements::Column::SupportRequestId.in_subquery(
+                Query::select()
+                    .column(support_requests::Column::Id)
+                    .from(support_requests::Entity)
+                    .and_where(
+                        support_requests::Column::OrganisationId
+                            .eq(user.organisation_id.unwrap_or(-1)),
+                    )
+                    .to_owned(),
+            ),
+        ),
+        Role::Mentor | Role::Adviser => select.filter(
+            engagements::Column::ProviderId.in_subquery(
+                Query::select()
+                    .column(providers::Column::Id)
+                    .from(providers::Entity)
+                    .and_where(providers::Column::UserId.eq(user.id))
+                    .to_owned(),
+            ),
+        ),
+    })
+}
+
 /// Whether the viewer may see a person (name, role, co-op): a co-op's
 /// member to staff, themself and their co-op's members; a mentor, an
 /// adviser or staff to anyone signed in (the directory names them).

@@ -22,6 +22,7 @@ mod errors;
 mod graphiql;
 mod hardening;
 mod health;
+mod home_screens;
 mod limits;
 mod matching;
 mod meetings;

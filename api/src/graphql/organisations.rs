@@ -195,6 +195,37 @@ impl Organisation {
         )
         .map(Some)
     }
+    /// The engagements on the co-op's requests that the viewer may see
+    /// (staff and its members all, a provider their own), of any of
+    /// `status` (all when absent), in the home order of the root
+    /// `engagements` list, a page at a time.
+    async fn engagements(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<Vec<super::engagements::Status>>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<HiveConnection<super::engagements::Engagement>> {
+        let rows = ctx
+            .data_unchecked::<super::loaders::Loaders>()
+            .load_one(super::loaders::OrganisationEngagementsKey(self.row.id))
+            .await?
+            .unwrap_or_default();
+        super::engagements::home_connection(
+            ctx,
+            rows,
+            status,
+            PageArgs {
+                after,
+                before,
+                first,
+                last,
+            },
+        )
+        .await
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.row.created_at
     }
