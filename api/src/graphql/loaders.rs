@@ -370,6 +370,47 @@ impl Loader<RequestEngagementsKey> for HiveLoader {
     }
 }
 
+/// The footprint of the provider signed in as this user
+/// (`access::provider_footprint`): a provider's reads of requests and co-ops
+/// are checked against it, once per request rather than once per object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProviderFootprintKey(pub i64);
+
+impl Loader<ProviderFootprintKey> for HiveLoader {
+    type Value = crate::access::ProviderFootprint;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[ProviderFootprintKey],
+    ) -> Result<HashMap<ProviderFootprintKey, crate::access::ProviderFootprint>, ApiError> {
+        let mut found = HashMap::new();
+        // One key in practice: the viewer.
+        for key in keys {
+            found.insert(
+                *key,
+                crate::access::provider_footprint(&self.db, key.0).await?,
+            );
+        }
+        Ok(found)
+    }
+}
+
+/// The viewer's footprint when they are a mentor or adviser; None for
+/// anyone else (the rules need none).
+pub async fn viewer_footprint(
+    ctx: &async_graphql::Context<'_>,
+) -> ApiResult<Option<crate::access::ProviderFootprint>> {
+    let viewer = crate::auth::viewer(ctx);
+    match viewer.user.as_ref() {
+        Some(user) if matches!(user.role, users::Role::Mentor | users::Role::Adviser) => Ok(ctx
+            .data_unchecked::<Loaders>()
+            .load_one(ProviderFootprintKey(user.id))
+            .await?),
+        _ => Ok(None),
+    }
+}
+
 /// The engagements of a provider, oldest first (the list orders them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ProviderEngagementsKey(pub i64);

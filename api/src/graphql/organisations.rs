@@ -21,7 +21,7 @@ use super::{
     vocabulary::{Sector, Vocabulary, term_ids},
 };
 use crate::{
-    access::{OrganisationRelationship, organisation_relationship},
+    access::{OrganisationRelationship, relationship_from},
     auth::{RoleGuard, viewer},
     error::{ApiError, ApiResult},
     programme::organisations::{self as programme, Patch},
@@ -57,10 +57,16 @@ impl Organisation {
     }
 
     async fn relationship(&self, ctx: &Context<'_>) -> ApiResult<OrganisationRelationship> {
-        let state = ctx.data_unchecked::<AppState>();
         Ok(*self
             .relationship
-            .get_or_try_init(|| organisation_relationship(&state.db, viewer(ctx), self.row.id))
+            .get_or_try_init(|| async {
+                let footprint = super::loaders::viewer_footprint(ctx).await?;
+                Ok::<_, ApiError>(relationship_from(
+                    viewer(ctx),
+                    footprint.as_ref(),
+                    self.row.id,
+                ))
+            })
             .await?)
     }
 
