@@ -80,14 +80,41 @@ impl OrganisationRelationship {
     }
 }
 
-/// Works out the relationship; at most one query (for providers).
-pub async fn organisation_relationship(
+/// A mentor's or adviser's engagements as the access rules need them:
+/// (support request, its co-op, the engagement's status), one per
+/// engagement. What providers may see follows from it alone.
+pub type ProviderFootprint = Vec<(i64, i64, EngagementStatus)>;
+
+/// Reads a provider's footprint (one query), by the user behind them.
+pub async fn provider_footprint(
     conn: &impl ConnectionTrait,
+    user_id: i64,
+) -> Result<ProviderFootprint, DbErr> {
+    engagements::Entity::find()
+        .select_only()
+        .column(engagements::Column::SupportRequestId)
+        .column(support_requests::Column::OrganisationId)
+        .column(engagements::Column::Status)
+        .join(JoinType::InnerJoin, engagements::Relation::Provider.def())
+        .join(
+            JoinType::InnerJoin,
+            engagements::Relation::SupportRequest.def(),
+        )
+        .filter(providers::Column::UserId.eq(user_id))
+        .into_tuple()
+        .all(conn)
+        .await
+}
+
+/// How the viewer stands towards an organisation, for a provider from their
+/// footprint (none needed for anyone else).
+pub fn relationship_from(
     viewer: &Viewer,
+    footprint: Option<&ProviderFootprint>,
     organisation_id: i64,
-) -> Result<OrganisationRelationship, DbErr> {
+) -> OrganisationRelationship {
     let Some(user) = viewer.user.as_ref() else {
-        return Ok(OrganisationRelationship::default());
+        return OrganisationRelationship::default();
     };
     let mut relationship = OrganisationRelationship {
         staff: user.role == Role::Staff,
@@ -95,44 +122,70 @@ pub async fn organisation_relationship(
         ..Default::default()
     };
     if matches!(user.role, Role::Mentor | Role::Adviser) {
-        let statuses: Vec<EngagementStatus> = engagements::Entity::find()
-            .select_only()
-            .column(engagements::Column::Status)
-            .join(JoinType::InnerJoin, engagements::Relation::Provider.def())
-            .join(
-                JoinType::InnerJoin,
-                engagements::Relation::SupportRequest.def(),
-            )
-            .filter(providers::Column::UserId.eq(user.id))
-            .filter(support_requests::Column::OrganisationId.eq(organisation_id))
-            .into_tuple()
-            .all(conn)
-            .await?;
-        relationship.any_provider = !statuses.is_empty();
-        relationship.active_provider = statuses.contains(&EngagementStatus::Active);
+        let mut with_it = footprint
+            .into_iter()
+            .flatten()
+            .filter(|(_, organisation, _)| *organisation == organisation_id)
+            .peekable();
+        relationship.any_provider = with_it.peek().is_some();
+        relationship.active_provider =
+            with_it.any(|(_, _, status)| *status == EngagementStatus::Active);
     }
-    Ok(relationship)
+    relationship
+}
+
+/// Works out the relationship; at most one query (for providers).
+pub async fn organisation_relationship(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    organisation_id: i64,
+) -> Result<OrganisationRelationship, DbErr> {
+    let footprint = match viewer.user.as_ref() {
+        Some(user) if matches!(user.role, Role::Mentor | Role::Adviser) => {
+            Some(provider_footprint(conn, user.id).await?)
+        }
+        _ => None,
+    };
+    Ok(relationship_from(
+        viewer,
+        footprint.as_ref(),
+        organisation_id,
+    ))
 }
 
 /// Whether the viewer may see a request: staff, the co-op's members, and
-/// providers proposed on it or engaged on it.
-pub async fn may_see_request(
-    conn: &impl ConnectionTrait,
+/// providers proposed on it or engaged on it (for a provider, from their
+/// footprint).
+pub fn may_see_request_from(
     viewer: &Viewer,
+    footprint: Option<&ProviderFootprint>,
     request: &support_requests::Model,
 ) -> ApiResult<bool> {
     let user = viewer.require_user()?;
     Ok(match user.role {
         Role::Staff => true,
         Role::Member => user.organisation_id == Some(request.organisation_id),
-        Role::Mentor | Role::Adviser => engagements::Entity::find()
-            .inner_join(providers::Entity)
-            .filter(engagements::Column::SupportRequestId.eq(request.id))
-            .filter(providers::Column::UserId.eq(user.id))
-            .one(conn)
-            .await?
-            .is_some(),
+        Role::Mentor | Role::Adviser => footprint
+            .into_iter()
+            .flatten()
+            .any(|(request_id, _, _)| *request_id == request.id),
     })
+}
+
+/// Whether the viewer may see a request (see [`may_see_request_from`]); one
+/// query for a provider.
+pub async fn may_see_request(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    request: &support_requests::Model,
+) -> ApiResult<bool> {
+    let user = viewer.require_user()?;
+    let footprint = if matches!(user.role, Role::Mentor | Role::Adviser) {
+        Some(provider_footprint(conn, user.id).await?)
+    } else {
+        None
+    };
+    may_see_request_from(viewer, footprint.as_ref(), request)
 }
 
 /// Refuses anyone whose role is not in `roles`: UNAUTHENTICATED for nobody
@@ -239,6 +292,40 @@ pub fn visible_requests(
                     .and_where(
                         Expr::col((providers::Entity, providers::Column::UserId)).eq(user.id),
                     )
+                    .to_owned(),
+            ),
+        ),
+    })
+}
+
+/// Narrows a list of engagements to those the viewer may see: all for
+/// staff, their co-op's for a member, their own for a provider (as
+/// [`party`] for one: `Party::may_see_engagement`).
+pub fn visible_engagements(
+    viewer: &Viewer,
+    select: Select<engagements::Entity>,
+) -> ApiResult<Select<engagements::Entity>> {
+    let user = viewer.require_user()?;
+    Ok(match user.role {
+        Role::Staff => select,
+        Role::Member => select.filter(
+            engagements::Column::SupportRequestId.in_subquery(
+                Query::select()
+                    .column(support_requests::Column::Id)
+                    .from(support_requests::Entity)
+                    .and_where(
+                        support_requests::Column::OrganisationId
+                            .eq(user.organisation_id.unwrap_or(-1)),
+                    )
+                    .to_owned(),
+            ),
+        ),
+        Role::Mentor | Role::Adviser => select.filter(
+            engagements::Column::ProviderId.in_subquery(
+                Query::select()
+                    .column(providers::Column::Id)
+                    .from(providers::Entity)
+                    .and_where(providers::Column::UserId.eq(user.id))
                     .to_owned(),
             ),
         ),

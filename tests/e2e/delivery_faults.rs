@@ -137,7 +137,7 @@ async fn outage(backend: Backend) {
         "a refused connection is not a reason to give up"
     );
     // Back up: all delivered, none twice.
-    let sink = MailSink::start_on(port, 1);
+    let sink = MailSink::start_on(port);
     wait_for_distinct(&sink, 40, Duration::from_secs(60)).await;
     assert_each_exactly_once(&app, &sink, 40).await;
     app.stop().await;
@@ -220,7 +220,7 @@ impl Drop for WorkerProcess {
 }
 
 async fn three_workers(backend: Backend) {
-    let Some(app) = TestApp::start_for_workers(backend, 3).await else {
+    let Some(app) = TestApp::start(backend).await else {
         return;
     };
     let logs = tempfile::tempdir().unwrap();

@@ -23,6 +23,7 @@ mod errors;
 mod graphiql;
 mod hardening;
 mod health;
+mod home_screens;
 mod limits;
 mod matching;
 mod meetings;

@@ -67,24 +67,45 @@ pub async fn run(ctx: WorkerContext, shutdown: CancellationToken) -> anyhow::Res
             Ok::<(), std::io::Error>(())
         };
         let wakeups = || Wakeups::new(ctx.settings.queue_poll, ctx.queue_signal.clone());
-        let result = match ctx.queue.clone() {
-            JobQueue::Sqlite(storage) => {
-                WorkerBuilder::new(worker_name.clone())
-                    .backend(storage.poll_with_strategy(wakeups()))
-                    .data(ctx.clone())
-                    .concurrency(SEND_TASKS_SQLITE)
-                    .build(handle_send_emails)
-                    .run_until(signal)
-                    .await
+        let queue_worker = async {
+            match ctx.queue.clone() {
+                JobQueue::Sqlite(storage) => {
+                    WorkerBuilder::new(worker_name.clone())
+                        .backend(storage.poll_with_strategy(wakeups()))
+                        .data(ctx.clone())
+                        .concurrency(SEND_TASKS_SQLITE)
+                        .build(handle_send_emails)
+                        .run_until(signal)
+                        .await
+                }
+                JobQueue::Postgres(storage) => {
+                    WorkerBuilder::new(worker_name.clone())
+                        .backend(storage.poll_with_strategy(wakeups()))
+                        .data(ctx.clone())
+                        .concurrency(SEND_TASKS_POSTGRES)
+                        .build(handle_send_emails)
+                        .run_until(signal)
+                        .await
+                }
             }
-            JobQueue::Postgres(storage) => {
-                WorkerBuilder::new(worker_name.clone())
-                    .backend(storage.poll_with_strategy(wakeups()))
-                    .data(ctx.clone())
-                    .concurrency(SEND_TASKS_POSTGRES)
-                    .build(handle_send_emails)
-                    .run_until(signal)
-                    .await
+        };
+        // Asked to stop, the apalis run gets the shutdown grace to finish
+        // its tasks; past it, it is left (its unfinished tasks' emails are
+        // still queued, and their leases run out), so that stopping a worker
+        // is bounded whatever a task or the queue backend is waiting on.
+        let gave_up = async {
+            this_run.cancelled().await;
+            tokio::time::sleep(ctx.settings.limits.shutdown_grace).await;
+        };
+        let result = tokio::select! {
+            result = queue_worker => result,
+            () = gave_up => {
+                error!(
+                    worker = %worker_name,
+                    grace_seconds = ctx.settings.limits.shutdown_grace.as_secs(),
+                    "the queue worker did not stop within the shutdown grace; leaving it"
+                );
+                Ok(())
             }
         };
         watchdog.abort();

@@ -2,22 +2,27 @@
 //! and from `programme::engagements` (propose, respond, raise the allocation,
 //! end early) and do nothing else.
 
-use async_graphql::{Context, Enum, ID, Object};
+use async_graphql::{Context, Enum, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 use entity::{engagements, support_requests};
 
 use super::{
-    loaders::{EngagementMeetingsKey, EngagementReviewsKey, Loaders, ProviderKey},
+    loaders::{EngagementMeetingsKey, EngagementReviewsKey, Loaders, ProviderKey, row},
+    meetings::Meeting,
     node::follow,
     providers::Provider,
     relay::{HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate_loaded},
-    support_requests::SupportRequest,
+    support_requests::{Kind, SupportRequest},
     users::{User, load_user},
 };
 use crate::{
+    access::{self, Party},
     auth::{RoleGuard, viewer},
     error::{ApiError, ApiResult},
-    programme,
+    programme::{
+        self,
+        engagement_lists::{self, EngagementFilter},
+    },
     state::AppState,
 };
 
@@ -124,8 +129,7 @@ impl Engagement {
     /// The timetable, in time order; private fields answer to the viewer's part.
     #[graphql(deprecation = "Use `meetingsConnection`, which pages.")]
     async fn meetings(&self, ctx: &Context<'_>) -> ApiResult<Vec<super::meetings::Meeting>> {
-        let state = ctx.data_unchecked::<AppState>();
-        let party = crate::access::party(&state.db, viewer(ctx), &self.0).await?;
+        let party = engagement_party(ctx, &self.0).await?;
         Ok(self
             .meeting_rows(ctx)
             .await?
@@ -143,8 +147,7 @@ impl Engagement {
         first: Option<i32>,
         last: Option<i32>,
     ) -> ApiResult<HiveConnection<super::meetings::Meeting>> {
-        let state = ctx.data_unchecked::<AppState>();
-        let party = crate::access::party(&state.db, viewer(ctx), &self.0).await?;
+        let party = engagement_party(ctx, &self.0).await?;
         paginate_loaded(
             "meetings",
             self.meeting_rows(ctx).await?,
@@ -161,6 +164,31 @@ impl Engagement {
     /// When the final meeting was recorded as held.
     async fn completed_at(&self) -> Option<DateTime<Utc>> {
         self.0.completed_at
+    }
+    /// The next SCHEDULED meeting that has not started yet; null when none
+    /// is booked.
+    async fn next_meeting(&self, ctx: &Context<'_>) -> ApiResult<Option<Meeting>> {
+        let meetings = self.meeting_rows(ctx).await?;
+        let Some(row) = engagement_lists::next_meeting(&meetings, Utc::now()).cloned() else {
+            return Ok(None);
+        };
+        let party = engagement_party(ctx, &self.0).await?;
+        Ok(Some(Meeting { row, party }))
+    }
+    /// The latest meeting recorded as HELD; null before the first.
+    async fn last_meeting(&self, ctx: &Context<'_>) -> ApiResult<Option<Meeting>> {
+        let meetings = self.meeting_rows(ctx).await?;
+        let Some(row) = engagement_lists::last_meeting(&meetings).cloned() else {
+            return Ok(None);
+        };
+        let party = engagement_party(ctx, &self.0).await?;
+        Ok(Some(Meeting { row, party }))
+    }
+    /// Days of the allocation not yet used by held meetings
+    /// (`daysAllocated - daysUsed`, in quarter days; never below zero).
+    async fn days_remaining(&self, ctx: &Context<'_>) -> ApiResult<f64> {
+        let used = crate::programme::meetings::held_days(&self.meeting_rows(ctx).await?);
+        Ok((f64::from(self.0.days_allocated) - used).max(0.0))
     }
     /// The final reviews, one per party, once the engagement is completed:
     /// for staff and the engagement's two parties (FORBIDDEN to anyone else).
@@ -219,13 +247,117 @@ impl Engagement {
     }
 }
 
+/// The viewer's part in an engagement (`access::party_of`), from the
+/// request's and the provider's rows through the request's loaders: a page
+/// of engagements costs one query per table for all of them, not one each.
+pub async fn engagement_party(
+    ctx: &Context<'_>,
+    engagement: &engagements::Model,
+) -> ApiResult<Party> {
+    let viewer = viewer(ctx);
+    let Some(user) = viewer.user.as_ref() else {
+        return Ok(Party::Outsider);
+    };
+    if user.role == entity::users::Role::Staff {
+        return Ok(Party::Staff);
+    }
+    let missing = "engagement without its request or provider";
+    let request =
+        row::<support_requests::Entity>(ctx, engagement.support_request_id, missing).await?;
+    let provider = ctx
+        .data_unchecked::<Loaders>()
+        .load_one(ProviderKey(engagement.provider_id))
+        .await?
+        .ok_or_else(|| ApiError::internal(missing))?;
+    Ok(access::party_of(
+        viewer,
+        request.organisation_id,
+        provider.user_id,
+    ))
+}
+
+/// A list of engagements already loaded whole (a provider's, a co-op's)
+/// as a connection: those the viewer may see (`Party::may_see_engagement`)
+/// with one of `statuses` (any when empty), in the home order
+/// (`engagement_lists`), a page at a time. The parties and the next
+/// meetings come through the request's loaders, so a page of providers or
+/// co-ops costs the same few queries for all their lists.
+pub async fn home_connection(
+    ctx: &Context<'_>,
+    rows: Vec<engagements::Model>,
+    statuses: Option<Vec<Status>>,
+    args: PageArgs,
+) -> ApiResult<HiveConnection<Engagement>> {
+    let statuses: Vec<engagements::EngagementStatus> = statuses
+        .unwrap_or_default()
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    let parties =
+        futures::future::try_join_all(rows.iter().map(|row| engagement_party(ctx, row))).await?;
+    let mut rows: Vec<engagements::Model> = rows
+        .into_iter()
+        .zip(parties)
+        .filter(|(row, party)| {
+            party.may_see_engagement() && (statuses.is_empty() || statuses.contains(&row.status))
+        })
+        .map(|(row, _)| row)
+        .collect();
+    let meetings = ctx
+        .data_unchecked::<Loaders>()
+        .load_many(
+            rows.iter()
+                .filter(|row| row.status == engagements::EngagementStatus::Active)
+                .map(|row| EngagementMeetingsKey(row.id)),
+        )
+        .await?;
+    let now = Utc::now();
+    engagement_lists::sort_for_home(&mut rows, |id| {
+        meetings
+            .get(&EngagementMeetingsKey(id))
+            .and_then(|list| engagement_lists::next_meeting(list, now))
+            .map(|meeting| meeting.starts_at)
+    });
+    paginate_loaded("engagements", rows, args, |row| row.id, Engagement)
+}
+
+/// What an engagement list is narrowed to; every condition given holds.
+#[derive(InputObject, Default)]
+pub struct EngagementFilterInput {
+    /// Any of these statuses (all when absent or empty).
+    pub status: Option<Vec<Status>>,
+    /// The kind of help its request asked for.
+    pub kind: Option<Kind>,
+    pub provider_id: Option<ID>,
+    /// The co-op whose request it serves.
+    pub organisation_id: Option<ID>,
+    pub request_id: Option<ID>,
+}
+
+impl EngagementFilterInput {
+    /// The programme's filter; BAD_USER_INPUT for an id of another type.
+    pub fn read(self) -> ApiResult<EngagementFilter> {
+        let id = |kind, id: Option<ID>| id.map(|id| decode_id_of(kind, &id)).transpose();
+        Ok(EngagementFilter {
+            statuses: self
+                .status
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            kind: self.kind.map(Into::into),
+            provider_id: id(NodeType::Provider, self.provider_id)?,
+            organisation_id: id(NodeType::Organisation, self.organisation_id)?,
+            request_id: id(NodeType::SupportRequest, self.request_id)?,
+        })
+    }
+}
+
 /// Loads an engagement the viewer is a party to (staff, the co-op's
 /// members, its own provider: `access::party`).
 pub async fn load_engagement(ctx: &Context<'_>, id: i64) -> ApiResult<engagements::Model> {
-    let state = ctx.data_unchecked::<AppState>();
-    let engagement =
-        super::loaders::row::<engagements::Entity>(ctx, id, "No engagement has that id.").await?;
-    if !crate::access::party(&state.db, viewer(ctx), &engagement)
+    let engagement = row::<engagements::Entity>(ctx, id, "No engagement has that id.").await?;
+    if !engagement_party(ctx, &engagement)
         .await?
         .may_see_engagement()
     {
@@ -245,6 +377,39 @@ impl EngagementQuery {
         load_engagement(ctx, decode_id_of(NodeType::Engagement, &id)?)
             .await
             .map(|row| Some(Engagement(row)))
+    }
+    /// The engagements the viewer may see — all for staff, their own for a
+    /// mentor or adviser, their co-op's for a member — narrowed by `filter`,
+    /// in the home order: ACTIVE ones by their next meeting (soonest first,
+    /// then those with none booked), then PROPOSED ones (longest waiting
+    /// first), then the rest (most recently finished first). A cursor whose
+    /// engagement has left the list (its status no longer passes the
+    /// filter) is BAD_USER_INPUT: start again from the first page.
+    #[graphql(guard = "RoleGuard::signed_in()")]
+    async fn engagements(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<EngagementFilterInput>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<HiveConnection<Engagement>> {
+        let state = ctx.data_unchecked::<AppState>();
+        let filter = filter.unwrap_or_default().read()?;
+        let rows = engagement_lists::list(&state.db, viewer(ctx), &filter, Utc::now()).await?;
+        paginate_loaded(
+            "engagements",
+            rows,
+            PageArgs {
+                after,
+                before,
+                first,
+                last,
+            },
+            |row| row.id,
+            Engagement,
+        )
     }
 }
 

@@ -10,7 +10,7 @@ use entity::{
     meetings::{self, MeetingFormat},
     organisations, provider_formats, provider_regions, provider_sectors, provider_topics,
     reviews::{self, ReviewParty},
-    sectors, support_request_formats, support_request_topics, topics, users,
+    sectors, support_request_formats, support_request_topics, support_requests, topics, users,
 };
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, Iterable, JoinType, PrimaryKeyToColumn,
@@ -367,6 +367,102 @@ impl Loader<RequestEngagementsKey> for HiveLoader {
         Ok(grouped(keys, rows, |row| {
             RequestEngagementsKey(row.support_request_id)
         }))
+    }
+}
+
+/// The footprint of the provider signed in as this user
+/// (`access::provider_footprint`): a provider's reads of requests and co-ops
+/// are checked against it, once per request rather than once per object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProviderFootprintKey(pub i64);
+
+impl Loader<ProviderFootprintKey> for HiveLoader {
+    type Value = crate::access::ProviderFootprint;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[ProviderFootprintKey],
+    ) -> Result<HashMap<ProviderFootprintKey, crate::access::ProviderFootprint>, ApiError> {
+        let mut found = HashMap::new();
+        // One key in practice: the viewer.
+        for key in keys {
+            found.insert(
+                *key,
+                crate::access::provider_footprint(&self.db, key.0).await?,
+            );
+        }
+        Ok(found)
+    }
+}
+
+/// The viewer's footprint when they are a mentor or adviser; None for
+/// anyone else (the rules need none).
+pub async fn viewer_footprint(
+    ctx: &async_graphql::Context<'_>,
+) -> ApiResult<Option<crate::access::ProviderFootprint>> {
+    let viewer = crate::auth::viewer(ctx);
+    match viewer.user.as_ref() {
+        Some(user) if matches!(user.role, users::Role::Mentor | users::Role::Adviser) => Ok(ctx
+            .data_unchecked::<Loaders>()
+            .load_one(ProviderFootprintKey(user.id))
+            .await?),
+        _ => Ok(None),
+    }
+}
+
+/// The engagements of a provider, oldest first (the list orders them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProviderEngagementsKey(pub i64);
+
+impl Loader<ProviderEngagementsKey> for HiveLoader {
+    type Value = Vec<engagements::Model>;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[ProviderEngagementsKey],
+    ) -> Result<HashMap<ProviderEngagementsKey, Vec<engagements::Model>>, ApiError> {
+        let rows = engagements::Entity::find()
+            .filter(engagements::Column::ProviderId.is_in(keys.iter().map(|k| k.0)))
+            .order_by_asc(engagements::Column::Id)
+            .all(&self.db)
+            .await?;
+        Ok(grouped(keys, rows, |row| {
+            ProviderEngagementsKey(row.provider_id)
+        }))
+    }
+}
+
+/// The engagements on a co-op's requests, oldest first (the list orders
+/// them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OrganisationEngagementsKey(pub i64);
+
+impl Loader<OrganisationEngagementsKey> for HiveLoader {
+    type Value = Vec<engagements::Model>;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[OrganisationEngagementsKey],
+    ) -> Result<HashMap<OrganisationEngagementsKey, Vec<engagements::Model>>, ApiError> {
+        let rows = engagements::Entity::find()
+            .find_also_related(support_requests::Entity)
+            .filter(support_requests::Column::OrganisationId.is_in(keys.iter().map(|k| k.0)))
+            .order_by_asc(engagements::Column::Id)
+            .all(&self.db)
+            .await?;
+        let mut found: HashMap<OrganisationEngagementsKey, Vec<engagements::Model>> =
+            keys.iter().map(|key| (*key, Vec::new())).collect();
+        for (engagement, request) in rows {
+            if let Some(list) =
+                request.and_then(|r| found.get_mut(&OrganisationEngagementsKey(r.organisation_id)))
+            {
+                list.push(engagement);
+            }
+        }
+        Ok(found)
     }
 }
 

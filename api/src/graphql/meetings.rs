@@ -87,6 +87,35 @@ impl Meeting {
     async fn sequence(&self) -> i32 {
         self.row.sequence
     }
+    /// Who the viewer meets: the co-op's name for the engagement's provider,
+    /// the provider's name for the co-op's members; null for staff, who
+    /// read both through `engagement`.
+    async fn other_party(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
+        let missing = "meeting without its engagement";
+        let engagement =
+            row::<entity::engagements::Entity>(ctx, self.row.engagement_id, missing).await?;
+        match self.party {
+            Party::Provider => {
+                let request = row::<entity::support_requests::Entity>(
+                    ctx,
+                    engagement.support_request_id,
+                    missing,
+                )
+                .await?;
+                let organisation =
+                    row::<entity::organisations::Entity>(ctx, request.organisation_id, missing)
+                        .await?;
+                Ok(Some(organisation.name))
+            }
+            Party::ClientMember => {
+                let provider =
+                    row::<entity::providers::Entity>(ctx, engagement.provider_id, missing).await?;
+                let person = row::<entity::users::Entity>(ctx, provider.user_id, missing).await?;
+                Ok(Some(person.name))
+            }
+            Party::Staff | Party::Outsider => Ok(None),
+        }
+    }
     /// The engagement it belongs to (whoever reads a meeting reads that).
     async fn engagement(&self, ctx: &Context<'_>) -> ApiResult<Engagement> {
         super::engagements::load_engagement(ctx, self.row.engagement_id)
@@ -99,12 +128,11 @@ impl Meeting {
 /// (`access::Party::may_see_engagement`: staff and its two parties), with
 /// the viewer's part for its private fields; FORBIDDEN for anyone else.
 pub async fn load_meeting(ctx: &Context<'_>, id: i64) -> ApiResult<Meeting> {
-    let state = ctx.data_unchecked::<AppState>();
     let missing = "No meeting has that id.";
     let meeting = row::<entity::meetings::Entity>(ctx, id, missing).await?;
     let engagement =
         row::<entity::engagements::Entity>(ctx, meeting.engagement_id, missing).await?;
-    let party = crate::access::party(&state.db, viewer(ctx), &engagement).await?;
+    let party = super::engagements::engagement_party(ctx, &engagement).await?;
     if !party.may_see_engagement() {
         return Err(ApiError::forbidden("You may not see this meeting."));
     }

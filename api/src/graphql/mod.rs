@@ -1,6 +1,7 @@
 //! The GraphQL schema: one module per area, merged here, with the limits that
 //! keep a single request from taking the server down.
 
+pub mod action_items;
 pub mod audit;
 pub mod calendar_feeds;
 pub mod concerns;
@@ -44,6 +45,7 @@ pub struct Query(
     providers::ProviderQuery,
     support_requests::SupportRequestQuery,
     engagements::EngagementQuery,
+    action_items::ActionItemsQuery,
     matching::MatchingQuery,
     audit::AuditQuery,
     concerns::ConcernQuery,

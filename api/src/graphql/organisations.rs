@@ -21,7 +21,7 @@ use super::{
     vocabulary::{Sector, Vocabulary, term_ids},
 };
 use crate::{
-    access::{OrganisationRelationship, organisation_relationship},
+    access::{OrganisationRelationship, relationship_from},
     auth::{RoleGuard, viewer},
     error::{ApiError, ApiResult},
     programme::organisations::{self as programme, Patch},
@@ -57,10 +57,16 @@ impl Organisation {
     }
 
     async fn relationship(&self, ctx: &Context<'_>) -> ApiResult<OrganisationRelationship> {
-        let state = ctx.data_unchecked::<AppState>();
         Ok(*self
             .relationship
-            .get_or_try_init(|| organisation_relationship(&state.db, viewer(ctx), self.row.id))
+            .get_or_try_init(|| async {
+                let footprint = super::loaders::viewer_footprint(ctx).await?;
+                Ok::<_, ApiError>(relationship_from(
+                    viewer(ctx),
+                    footprint.as_ref(),
+                    self.row.id,
+                ))
+            })
             .await?)
     }
 
@@ -194,6 +200,37 @@ impl Organisation {
             User,
         )
         .map(Some)
+    }
+    /// The engagements on the co-op's requests that the viewer may see
+    /// (staff and its members all, a provider their own), of any of
+    /// `status` (all when absent), in the home order of the root
+    /// `engagements` list, a page at a time.
+    async fn engagements(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<Vec<super::engagements::Status>>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<HiveConnection<super::engagements::Engagement>> {
+        let rows = ctx
+            .data_unchecked::<super::loaders::Loaders>()
+            .load_one(super::loaders::OrganisationEngagementsKey(self.row.id))
+            .await?
+            .unwrap_or_default();
+        super::engagements::home_connection(
+            ctx,
+            rows,
+            status,
+            PageArgs {
+                after,
+                before,
+                first,
+                last,
+            },
+        )
+        .await
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.row.created_at

@@ -197,6 +197,37 @@ impl Provider {
     async fn review_count(&self, ctx: &Context<'_>) -> ApiResult<i32> {
         Ok(self.details(ctx).await?.review_count as i32)
     }
+    /// The provider's engagements that the viewer may see (staff and the
+    /// provider all, a co-op's member those with their co-op), of any of
+    /// `status` (all when absent), in the home order of the root
+    /// `engagements` list, a page at a time.
+    async fn engagements(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<Vec<super::engagements::Status>>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<HiveConnection<super::engagements::Engagement>> {
+        let rows = ctx
+            .data_unchecked::<Loaders>()
+            .load_one(super::loaders::ProviderEngagementsKey(self.0.id))
+            .await?
+            .unwrap_or_default();
+        super::engagements::home_connection(
+            ctx,
+            rows,
+            status,
+            PageArgs {
+                after,
+                before,
+                first,
+                last,
+            },
+        )
+        .await
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }

@@ -251,11 +251,11 @@ impl SupportRequest {
 
 /// Loads a request the viewer may see.
 pub async fn load_request(ctx: &Context<'_>, id: i64) -> ApiResult<support_requests::Model> {
-    let state = ctx.data_unchecked::<AppState>();
     let request =
         super::loaders::row::<support_requests::Entity>(ctx, id, "No support request has that id.")
             .await?;
-    if !crate::access::may_see_request(&state.db, viewer(ctx), &request).await? {
+    let footprint = super::loaders::viewer_footprint(ctx).await?;
+    if !crate::access::may_see_request_from(viewer(ctx), footprint.as_ref(), &request)? {
         return Err(ApiError::forbidden("You may not see this support request."));
     }
     Ok(request)

@@ -107,6 +107,51 @@ impl User {
     async fn active(&self) -> bool {
         self.0.deactivated_at.is_none()
     }
+    /// The meetings still to come across the person's engagements — a
+    /// mentor's or adviser's own, a member's co-op's — soonest first (one
+    /// under way included), each naming the other party (`otherParty`):
+    /// for the person themself only (`me { upcomingMeetings }`), null with
+    /// FORBIDDEN for anyone else; empty for staff, who attend none.
+    async fn upcoming_meetings(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<Option<HiveConnection<super::meetings::Meeting>>> {
+        let viewer = viewer(ctx);
+        if viewer.user.as_ref().map(|user| user.id) != Some(self.0.id) {
+            return Err(ApiError::forbidden(
+                "Only the person themself sees their upcoming meetings.",
+            ));
+        }
+        let state = ctx.data_unchecked::<AppState>();
+        let rows = crate::programme::engagement_lists::upcoming_meetings(
+            &state.db,
+            viewer,
+            chrono::Utc::now(),
+        )
+        .await?;
+        let party = match self.0.role {
+            Role::Staff => crate::access::Party::Staff,
+            Role::Member => crate::access::Party::ClientMember,
+            Role::Mentor | Role::Adviser => crate::access::Party::Provider,
+        };
+        super::relay::paginate_loaded(
+            "meetings",
+            rows,
+            PageArgs {
+                after,
+                before,
+                first,
+                last,
+            },
+            |row| row.id,
+            |row| super::meetings::Meeting { row, party },
+        )
+        .map(Some)
+    }
     async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
         self.0.created_at
     }

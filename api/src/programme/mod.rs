@@ -10,10 +10,12 @@
 //! PostgreSQL under concurrent requests as they do on SQLite.
 
 pub mod accounts;
+pub mod action_items;
 pub mod calendar_feeds;
 pub mod change;
 pub mod concerns;
 pub mod emails;
+pub mod engagement_lists;
 pub mod engagements;
 pub mod meetings;
 pub mod organisations;

@@ -190,32 +190,24 @@ impl TestApp {
     /// Starts Hive with its worker; `None` only for PostgreSQL when the suite
     /// is not pointed at one (and not in CI).
     pub async fn start(backend: Backend) -> Option<Self> {
-        Self::start_with(backend, true, 1, |_| {}).await
-    }
-
-    /// As [`TestApp::start`], for a test that runs `workers` worker
-    /// processes in all (its own included): the SMTP server gets threads for
-    /// all their connections.
-    pub async fn start_for_workers(backend: Backend, workers: usize) -> Option<Self> {
-        Self::start_with(backend, true, workers, |_| {}).await
+        Self::start_with(backend, true, |_| {}).await
     }
 
     /// As [`TestApp::start`], with some settings changed from the tests'
     /// defaults.
     pub async fn start_tuned(backend: Backend, tune: impl FnOnce(&mut Settings)) -> Option<Self> {
-        Self::start_with(backend, true, 1, tune).await
+        Self::start_with(backend, true, tune).await
     }
 
     /// As [`TestApp::start`], with no worker in the process: nothing is sent
     /// until a test calls [`TestApp::spawn_worker`].
     pub async fn start_without_worker(backend: Backend) -> Option<Self> {
-        Self::start_with(backend, false, 1, |_| {}).await
+        Self::start_with(backend, false, |_| {}).await
     }
 
     async fn start_with(
         backend: Backend,
         with_worker: bool,
-        workers: usize,
         tune: impl FnOnce(&mut Settings),
     ) -> Option<Self> {
         // Logs go through the test harness, so they show only for failing
@@ -239,7 +231,7 @@ impl TestApp {
                 (url.clone(), Some((server, url)))
             }
         };
-        let smtp = MailSink::start(workers);
+        let smtp = MailSink::start();
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind HTTP port");

@@ -4,13 +4,16 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    net::{IpAddr, SocketAddr, TcpListener},
-    sync::{Arc, Mutex},
+    io::{BufRead, BufReader, BufWriter, Write},
+    net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
-use hive_worker::runner::SENDS_IN_FLIGHT_POSTGRES;
-use mailin_embedded::{Handler, Server, response};
+use mailin::{Action, Handler, SessionBuilder, response};
 
 /// One message as the server received it.
 #[derive(Debug, Clone)]
@@ -106,19 +109,19 @@ struct Session {
 }
 
 impl Handler for Session {
-    fn helo(&mut self, _ip: IpAddr, _domain: &str) -> mailin_embedded::Response {
+    fn helo(&mut self, _ip: IpAddr, _domain: &str) -> mailin::Response {
         self.to.clear();
         self.data.clear();
         response::OK
     }
 
-    fn mail(&mut self, _ip: IpAddr, _domain: &str, _from: &str) -> mailin_embedded::Response {
+    fn mail(&mut self, _ip: IpAddr, _domain: &str, _from: &str) -> mailin::Response {
         self.to.clear();
         self.data.clear();
         response::OK
     }
 
-    fn rcpt(&mut self, to: &str) -> mailin_embedded::Response {
+    fn rcpt(&mut self, to: &str) -> mailin::Response {
         let address = to.trim_matches(|c| c == '<' || c == '>').to_lowercase();
         let mut shared = self.shared.lock().unwrap();
         if shared.refuse.contains(&address) {
@@ -139,7 +142,7 @@ impl Handler for Session {
         _from: &str,
         _is8bit: bool,
         _to: &[String],
-    ) -> mailin_embedded::Response {
+    ) -> mailin::Response {
         self.data.clear();
         response::START_DATA
     }
@@ -149,7 +152,7 @@ impl Handler for Session {
         Ok(())
     }
 
-    fn data_end(&mut self) -> mailin_embedded::Response {
+    fn data_end(&mut self) -> mailin::Response {
         let delay = self.shared.lock().unwrap().delay;
         std::thread::sleep(delay);
         let mail = ReceivedMail {
@@ -164,49 +167,101 @@ impl Handler for Session {
     }
 }
 
-/// Server threads per worker process a sink serves. mailin gives each open
-/// connection a thread of its own, and a worker keeps up to
-/// `runner::SENDS_IN_FLIGHT_POSTGRES` connections busy at once; a connection
-/// beyond the threads would wait unanswered until the client timed out.
-/// mailin starts every thread at once and none ends before the test process
-/// does, so a sink has only what its test needs: sinks of 160 threads for
-/// every test ran the suite out of memory maps.
-const THREADS_PER_WORKER: usize = SENDS_IN_FLIGHT_POSTGRES + 16;
+/// How long a connection may sit silent before the server drops it, as
+/// mailin-embedded's five minutes would, but short enough that a connection a
+/// test forgot does not keep its thread long.
+const IDLE_CONNECTION: Duration = Duration::from_secs(60);
 
-/// The running server. It lives until the test process ends (mailin's
-/// `serve` has no shutdown), one per test, each on its own port.
+/// The running server: one thread accepting on the port and one per open
+/// connection, each speaking SMTP through mailin's protocol state machine
+/// (`mailin::Session`, the same one mailin-embedded serves). mailin-embedded's
+/// own server could not be stopped and started all its threads at once, so a
+/// suite of a few hundred tests ran the process out of memory maps; this one
+/// stops when the last clone of its [`MailSink`] goes: the accept thread
+/// ends and every open connection is shut, which ends its thread.
+struct Running {
+    addr: SocketAddr,
+    stopping: Arc<AtomicBool>,
+    /// A second handle on each open connection, by a number of its own, so
+    /// that stopping can shut it; a connection takes itself out as it ends.
+    connections: Arc<Mutex<HashMap<u64, TcpStream>>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        for (_, stream) in self.connections.lock().unwrap().drain() {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+/// A real SMTP server on a loopback port, shared by clones; it stops when
+/// the last clone is dropped (see `Running`).
 #[derive(Clone)]
 pub struct MailSink {
     pub addr: SocketAddr,
     shared: Arc<Mutex<Shared>>,
+    _running: Arc<Running>,
 }
 
 impl MailSink {
-    /// A server for `workers` worker processes sending at once.
-    pub fn start(workers: usize) -> Self {
-        Self::start_on(0, workers)
+    /// A server on a free loopback port. It takes any number of connections
+    /// at once (a thread each), so it serves any number of workers.
+    pub fn start() -> Self {
+        Self::start_on(0)
     }
 
     /// A server on a given loopback port: an outage test points Hive at a
     /// port where nothing listens yet, and starts the server there later.
-    pub fn start_on(port: u16, workers: usize) -> Self {
+    pub fn start_on(port: u16) -> Self {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind SMTP port");
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Mutex::new(Shared::default()));
-        let handler = Session {
-            shared: shared.clone(),
-            to: Vec::new(),
-            data: Vec::new(),
-        };
-        let mut server = Server::new(handler);
-        server
-            .with_name("hive-test-smtp")
-            .with_num_threads(u32::try_from(THREADS_PER_WORKER * workers).unwrap_or(u32::MAX))
-            .with_tcp_listener(listener);
-        std::thread::spawn(move || {
-            let _ = server.serve();
+        let running = Arc::new(Running {
+            addr,
+            stopping: Arc::new(AtomicBool::new(false)),
+            connections: Arc::new(Mutex::new(HashMap::new())),
         });
-        Self { addr, shared }
+        let stopping = running.stopping.clone();
+        let connections = running.connections.clone();
+        let accept_shared = shared.clone();
+        std::thread::Builder::new()
+            .name(format!("smtp-accept-{}", addr.port()))
+            .spawn(move || {
+                let protocol = SessionBuilder::new("hive-test-smtp");
+                for (number, stream) in (0u64..).zip(listener.incoming()) {
+                    if stopping.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let Ok(kept) = stream.try_clone() else {
+                        continue;
+                    };
+                    connections.lock().unwrap().insert(number, kept);
+                    let connections = connections.clone();
+                    let handler = Session {
+                        shared: accept_shared.clone(),
+                        to: Vec::new(),
+                        data: Vec::new(),
+                    };
+                    let protocol = protocol.clone();
+                    let _ = std::thread::Builder::new()
+                        .name("smtp-connection".into())
+                        .spawn(move || {
+                            serve_connection(stream, &protocol, handler);
+                            connections.lock().unwrap().remove(&number);
+                        });
+                }
+            })
+            .expect("start the SMTP accept thread");
+        Self {
+            addr,
+            shared,
+            _running: running,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -330,6 +385,51 @@ impl MailSink {
                 );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// One SMTP conversation: the greeting, then a reply to each line as mailin's
+/// session decides, until the client quits, the line goes quiet for
+/// [`IDLE_CONNECTION`], or the server stops and shuts the socket.
+fn serve_connection(stream: TcpStream, protocol: &SessionBuilder, handler: Session) {
+    let remote = stream
+        .peer_addr()
+        .map(|peer| peer.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let _ = stream.set_read_timeout(Some(IDLE_CONNECTION));
+    let _ = stream.set_write_timeout(Some(IDLE_CONNECTION));
+    let Ok(writer) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(stream);
+    let mut writer = BufWriter::new(writer);
+    let mut session = protocol.build(remote, handler);
+    let reply = |writer: &mut BufWriter<TcpStream>, response: &mailin::Response| {
+        response.write_to(writer).and_then(|()| writer.flush())
+    };
+    if reply(&mut writer, &session.greeting()).is_err() {
+        return;
+    }
+    let mut line = Vec::with_capacity(128);
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let response = session.process(&line);
+        match response.action {
+            Action::Reply => {
+                if reply(&mut writer, &response).is_err() {
+                    return;
+                }
+            }
+            Action::Close | Action::UpgradeTls => {
+                let _ = reply(&mut writer, &response);
+                return;
+            }
+            Action::NoReply => {}
         }
     }
 }

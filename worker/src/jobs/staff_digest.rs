@@ -214,6 +214,9 @@ pub struct OpenConcern {
 pub struct OpenSurvey {
     pub id: i64,
     pub title: String,
+    /// When it went out (its creation, for one launched before this was
+    /// recorded).
+    pub launched_at: DateTime<Utc>,
     pub invited: u64,
     pub responded: u64,
     pub closes_at: Option<DateTime<Utc>>,
@@ -222,6 +225,10 @@ pub struct OpenSurvey {
 /// An address that bounces permanently (no more mail goes to it).
 #[derive(Debug, Clone)]
 pub struct Bounce {
+    /// Its `email_preferences` row.
+    pub id: i64,
+    /// The person the address belongs to, when it is someone's.
+    pub user_id: Option<i64>,
     pub email: String,
     pub bounced_at: DateTime<Utc>,
     pub reason: Option<String>,
@@ -296,24 +303,126 @@ pub const BOUNCING_QUERY: &str = "{\n  bouncingAddresses(first: 50) {\n    total
                                   nodes {\n      email\n      bouncedAt\n      reason\n    }\n  \
                                   }\n}\n";
 
-/// Writes the digest from `snapshot` as it stands at `now`: the rules of
-/// each section, free of SQL and mail. Each entry links to its item through
-/// `links` (GraphiQL with a query for it, or the SPA's route).
-pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, links: &Links) -> Digest {
+/// The digest's sections, in the order the email shows them. Staff's
+/// `actionItems` in GraphQL lists the same sections from the same
+/// [`action_items`], so the email and the screen never disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SectionKind {
+    RequestsWaiting,
+    UnansweredProposals,
+    UnbookedEngagements,
+    UnreviewedFinalMeetings,
+    OpenConcerns,
+    SurveyResponseRates,
+    BouncingAddresses,
+    UndeliveredEmails,
+}
+
+impl SectionKind {
+    /// Every section, in the email's order.
+    pub const ALL: [SectionKind; 8] = [
+        SectionKind::RequestsWaiting,
+        SectionKind::UnansweredProposals,
+        SectionKind::UnbookedEngagements,
+        SectionKind::UnreviewedFinalMeetings,
+        SectionKind::OpenConcerns,
+        SectionKind::SurveyResponseRates,
+        SectionKind::BouncingAddresses,
+        SectionKind::UndeliveredEmails,
+    ];
+
+    /// The section's heading in the email.
+    pub fn title(self) -> &'static str {
+        match self {
+            SectionKind::RequestsWaiting => "Requests waiting for a match",
+            SectionKind::UnansweredProposals => "Proposals unanswered for over 3 days",
+            SectionKind::UnbookedEngagements => "Engagements with no meeting booked",
+            SectionKind::UnreviewedFinalMeetings => "Final meetings passed without reviews",
+            SectionKind::OpenConcerns => "Open concerns",
+            SectionKind::SurveyResponseRates => "Survey response rates",
+            SectionKind::BouncingAddresses => "Addresses that bounce (no more mail goes to them)",
+            SectionKind::UndeliveredEmails => {
+                "Emails that could not be delivered (staff can retry them)"
+            }
+        }
+    }
+}
+
+/// What an action item is about: the object an entry links to, by its
+/// GraphQL type and row id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    SupportRequest(i64),
+    Engagement(i64),
+    Concern(i64),
+    Survey(i64),
+    /// An email row (GraphQL `EmailDelivery`).
+    EmailDelivery(i64),
+    /// An address that bounces: its `email_preferences` row, and the person
+    /// it belongs to when it is someone's.
+    Address {
+        preferences_id: i64,
+        user_id: Option<i64>,
+        email: String,
+    },
+}
+
+impl Subject {
+    /// The id that orders and pages a section's items: the row's id.
+    pub fn row_id(&self) -> i64 {
+        match self {
+            Subject::SupportRequest(id)
+            | Subject::Engagement(id)
+            | Subject::Concern(id)
+            | Subject::Survey(id)
+            | Subject::EmailDelivery(id) => *id,
+            Subject::Address { preferences_id, .. } => *preferences_id,
+        }
+    }
+
+    /// Where the digest's entry links: the object's page (GraphiQL or the
+    /// SPA), or the bouncing list.
+    fn link(&self, links: &Links) -> String {
+        match self {
+            Subject::SupportRequest(id) => links.item("SupportRequest", *id),
+            Subject::Engagement(id) => links.item("Engagement", *id),
+            Subject::Concern(id) => links.item("Concern", *id),
+            Subject::Survey(id) => links.item("Survey", *id),
+            Subject::EmailDelivery(id) => links.item("EmailDelivery", *id),
+            Subject::Address { .. } => links.query(BOUNCING_QUERY),
+        }
+    }
+}
+
+/// One thing that needs staff: what it is about, since when it has waited
+/// (UTC), and the digest's line for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionItem {
+    pub subject: Subject,
+    /// When the wait began: a request's submission, a proposal, the last
+    /// meeting held (or the match), a final meeting, a concern raised, a
+    /// survey launched, an address's first bounce, an email given up on.
+    pub since: DateTime<Utc>,
+    pub text: String,
+}
+
+/// A section's items, all of them, in the section's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionSection {
+    pub kind: SectionKind,
+    pub items: Vec<ActionItem>,
+}
+
+/// What needs staff at `now`, section by section (every section, in the
+/// email's order, empty ones included), from `snapshot`: the rules of each
+/// section, free of SQL, mail and links. The digest email ([`compose`]) and
+/// GraphQL's `actionItems` both read this.
+pub fn action_items(snapshot: &Snapshot, now: DateTime<Utc>) -> Vec<ActionSection> {
     let days_since = |at: DateTime<Utc>| std::cmp::Ord::max((now - at).num_days(), 0);
     let date = |at: DateTime<Utc>| notify::london_date(at);
     let mut sections = Vec::new();
-    let mut push = |title: &str, entries: Vec<Entry>| {
-        if entries.is_empty() {
-            return;
-        }
-        let more = entries.len().saturating_sub(SECTION_LIMIT);
-        let entries = entries.into_iter().take(SECTION_LIMIT).collect();
-        sections.push(Section {
-            title: title.to_string(),
-            entries,
-            more,
-        });
+    let mut push = |kind: SectionKind, items: Vec<ActionItem>| {
+        sections.push(ActionSection { kind, items });
     };
 
     // Longest wait first.
@@ -324,10 +433,12 @@ pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, links: &Links) -> Digest
         .collect();
     waiting.sort_by_key(|r| (r.submitted_at, r.id));
     push(
-        "Requests waiting for a match",
+        SectionKind::RequestsWaiting,
         waiting
             .into_iter()
-            .map(|r| Entry {
+            .map(|r| ActionItem {
+                subject: Subject::SupportRequest(r.id),
+                since: r.submitted_at,
                 text: format!(
                     "{} asked for {}, waiting {} since {}",
                     r.organisation,
@@ -335,7 +446,6 @@ pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, links: &Links) -> Digest
                     days(days_since(r.submitted_at)),
                     date(r.submitted_at)
                 ),
-                link: links.item("SupportRequest", r.id),
             })
             .collect(),
     );
@@ -347,10 +457,12 @@ pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, links: &Links) -> Digest
         .collect();
     unanswered.sort_by_key(|p| (p.proposed_at, p.engagement_id));
     push(
-        "Proposals unanswered for over 3 days",
+        SectionKind::UnansweredProposals,
         unanswered
             .into_iter()
-            .map(|p| Entry {
+            .map(|p| ActionItem {
+                subject: Subject::Engagement(p.engagement_id),
+                since: p.proposed_at,
                 text: format!(
                     "{} has not answered the proposal to support {} (proposed {}, {} ago)",
                     p.provider,
@@ -358,7 +470,6 @@ pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, links: &Links) -> Digest
                     date(p.proposed_at),
                     days(days_since(p.proposed_at))
                 ),
-                link: links.item("Engagement", p.engagement_id),
             })
             .collect(),
     );
@@ -374,7 +485,7 @@ pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, links: &Links) -> Digest
     let quiet_since = |e: &ActiveEngagement| e.last_held.unwrap_or(e.accepted_at);
     unbooked.sort_by_key(|e| (quiet_since(e), e.engagement_id));
     push(
-        "Engagements with no meeting booked",
+        SectionKind::UnbookedEngagements,
         unbooked
             .into_iter()
             .map(|e| {
@@ -388,12 +499,13 @@ pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, links: &Links) -> Digest
                         days(days_since(e.accepted_at))
                     ),
                 };
-                Entry {
+                ActionItem {
+                    subject: Subject::Engagement(e.engagement_id),
+                    since: quiet_since(e),
                     text: format!(
                         "{} with {}: no meeting booked; {}",
                         e.provider, e.organisation, history
                     ),
-                    link: links.item("Engagement", e.engagement_id),
                 }
             })
             .collect(),
@@ -407,7 +519,7 @@ pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, links: &Links) -> Digest
         .collect();
     unreviewed.sort_by_key(|m| (m.starts_at, m.engagement_id));
     push(
-        "Final meetings passed without reviews",
+        SectionKind::UnreviewedFinalMeetings,
         unreviewed
             .into_iter()
             .map(|m| {
@@ -418,7 +530,9 @@ pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, links: &Links) -> Digest
                     (false, true) => format!("no review yet from {}", m.provider),
                     _ => format!("no review yet from {}", m.organisation),
                 };
-                Entry {
+                ActionItem {
+                    subject: Subject::Engagement(m.engagement_id),
+                    since: m.starts_at,
                     text: format!(
                         "{} with {}: final meeting on {}; {}",
                         m.provider,
@@ -426,7 +540,6 @@ pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, links: &Links) -> Digest
                         date(m.starts_at),
                         missing
                     ),
-                    link: links.item("Engagement", m.engagement_id),
                 }
             })
             .collect(),
@@ -435,10 +548,12 @@ pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, links: &Links) -> Digest
     let mut concerns: Vec<&OpenConcern> = snapshot.concerns.iter().collect();
     concerns.sort_by_key(|c| (c.raised_at, c.id));
     push(
-        "Open concerns",
+        SectionKind::OpenConcerns,
         concerns
             .into_iter()
-            .map(|c| Entry {
+            .map(|c| ActionItem {
+                subject: Subject::Concern(c.id),
+                since: c.raised_at,
                 text: format!(
                     "A concern of {} on {} with {}, raised {} ({} ago)",
                     concern_words(c.category),
@@ -447,7 +562,6 @@ pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, links: &Links) -> Digest
                     date(c.raised_at),
                     days(days_since(c.raised_at))
                 ),
-                link: links.item("Concern", c.id),
             })
             .collect(),
     );
@@ -455,7 +569,7 @@ pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, links: &Links) -> Digest
     let mut surveys: Vec<&OpenSurvey> = snapshot.surveys.iter().collect();
     surveys.sort_by_key(|s| s.id);
     push(
-        "Survey response rates",
+        SectionKind::SurveyResponseRates,
         surveys
             .into_iter()
             .map(|s| {
@@ -473,9 +587,10 @@ pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, links: &Links) -> Digest
                     .closes_at
                     .map(|at| format!("; closes {}", date(at)))
                     .unwrap_or_default();
-                Entry {
+                ActionItem {
+                    subject: Subject::Survey(s.id),
+                    since: s.launched_at,
                     text: format!("{}: {}{}", s.title, rate, closes),
-                    link: links.item("Survey", s.id),
                 }
             })
             .collect(),
@@ -485,10 +600,16 @@ pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, links: &Links) -> Digest
     let mut bounces: Vec<&Bounce> = snapshot.bounces.iter().collect();
     bounces.sort_by(|a, b| b.bounced_at.cmp(&a.bounced_at).then(a.email.cmp(&b.email)));
     push(
-        "Addresses that bounce (no more mail goes to them)",
+        SectionKind::BouncingAddresses,
         bounces
             .into_iter()
-            .map(|b| Entry {
+            .map(|b| ActionItem {
+                subject: Subject::Address {
+                    preferences_id: b.id,
+                    user_id: b.user_id,
+                    email: b.email.clone(),
+                },
+                since: b.bounced_at,
                 text: format!(
                     "{} since {}{}",
                     b.email,
@@ -498,7 +619,6 @@ pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, links: &Links) -> Digest
                         .map(|r| format!(": {}", shorten(r)))
                         .unwrap_or_default()
                 ),
-                link: links.query(BOUNCING_QUERY),
             })
             .collect(),
     );
@@ -506,9 +626,11 @@ pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, links: &Links) -> Digest
     let mut dead: Vec<&DeadEmail> = snapshot.dead_emails.iter().collect();
     dead.sort_by(|a, b| b.given_up_at.cmp(&a.given_up_at).then(b.id.cmp(&a.id)));
     push(
-        "Emails that could not be delivered (staff can retry them)",
+        SectionKind::UndeliveredEmails,
         dead.into_iter()
-            .map(|e| Entry {
+            .map(|e| ActionItem {
+                subject: Subject::EmailDelivery(e.id),
+                since: e.given_up_at,
                 text: format!(
                     "{} to {}, given up {}{}",
                     e.template,
@@ -519,11 +641,36 @@ pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, links: &Links) -> Digest
                         .map(|r| format!(": {}", shorten(r)))
                         .unwrap_or_default()
                 ),
-                link: links.item("EmailDelivery", e.id),
             })
             .collect(),
     );
 
+    sections
+}
+
+/// Writes the digest from `snapshot` as it stands at `now`: the sections of
+/// [`action_items`] that have something in them, at most
+/// [`SECTION_LIMIT`] entries each (the rest counted), each entry linking to
+/// its item through `links` (GraphiQL with a query for it, or the SPA's
+/// route).
+pub fn compose(snapshot: &Snapshot, now: DateTime<Utc>, links: &Links) -> Digest {
+    let sections = action_items(snapshot, now)
+        .into_iter()
+        .filter(|section| !section.items.is_empty())
+        .map(|section| Section {
+            title: section.kind.title().to_string(),
+            more: section.items.len().saturating_sub(SECTION_LIMIT),
+            entries: section
+                .items
+                .into_iter()
+                .take(SECTION_LIMIT)
+                .map(|item| Entry {
+                    link: item.subject.link(links),
+                    text: item.text,
+                })
+                .collect(),
+        })
+        .collect();
     Digest {
         sections,
         opens_app: links.app_url.is_some(),
@@ -974,6 +1121,7 @@ pub async fn load(conn: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Sna
                 responded: count(&responded, s.id),
                 id: s.id,
                 title: s.title,
+                launched_at: s.launched_at.unwrap_or(s.created_at),
                 closes_at: s.closes_at,
             })
             .collect(),
@@ -981,6 +1129,8 @@ pub async fn load(conn: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Sna
             .into_iter()
             .filter_map(|p| {
                 p.bounced_at.map(|bounced_at| Bounce {
+                    id: p.id,
+                    user_id: p.user_id,
                     email: p.email,
                     bounced_at,
                     reason: p.bounce_reason,
@@ -1258,11 +1408,14 @@ mod tests {
             surveys: vec![OpenSurvey {
                 id: 50,
                 title: "Census 2026".into(),
+                launched_at: now - Duration::days(10),
                 invited: 3,
                 responded: 1,
                 closes_at: Some(at("2026-12-01T12:00:00Z")),
             }],
             bounces: vec![Bounce {
+                id: 70,
+                user_id: None,
                 email: "gone@example.test".into(),
                 bounced_at: now - Duration::days(1),
                 reason: Some("550 5.1.1\n  no such mailbox".into()),
@@ -1417,6 +1570,7 @@ mod tests {
             surveys: vec![OpenSurvey {
                 id: 50,
                 title: "Census 2026".into(),
+                launched_at: now - Duration::days(10),
                 invited: 0,
                 responded: 0,
                 closes_at: None,

@@ -50,7 +50,9 @@ pub struct Limits {
     /// so one client cannot take every slot; further ones are closed at once.
     /// Not applied behind a trusted proxy, where every peer is the proxy.
     pub max_connections_per_client: usize,
-    /// How long a stopping server lets running requests finish.
+    /// How long a stopping server lets running requests finish, and a
+    /// stopping worker its send tasks (past it, they are left: their emails
+    /// stay queued and go again once their lease runs out).
     pub shutdown_grace: Duration,
     /// Most sign-in links sent to one address in 15 minutes.
     pub sign_in_links_per_quarter_hour: u32,
