@@ -6,7 +6,7 @@
 //! Decisions (also in the README, "Calendar feeds"):
 //! - **Whose meetings.** A mentor or adviser gets the meetings of all their
 //!   own engagements; a co-op's member those of their co-op's engagements
-//!   (as the engagements' access rules say, `access::party_of`); staff, who
+//!   (the engagements' access rule, `access::visible_engagements`); staff, who
 //!   attend no meeting, an empty but valid calendar. Who the person is, and
 //!   their role and co-op, are read at every fetch, so a member who moves to
 //!   another co-op sees that co-op's meetings from the next fetch on.
@@ -47,7 +47,7 @@ use hive_worker::{
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType, QueryFilter,
-    QueryOrder, QuerySelect, RelationTrait,
+    QueryOrder, QuerySelect, QueryTrait, RelationTrait,
     sea_query::{Expr, OnConflict},
 };
 
@@ -152,35 +152,6 @@ pub async fn revoke(db: &DatabaseConnection, viewer: &Viewer) -> ApiResult<bool>
     Ok(deleted > 0)
 }
 
-/// Whose engagements a feed shows.
-enum Scope {
-    /// A mentor's or adviser's own (their user id).
-    Provider(i64),
-    /// A co-op's (its id).
-    Organisation(i64),
-    /// Nobody's: staff, or a member without a co-op.
-    Nothing,
-}
-
-impl Scope {
-    fn of(user: &users::Model) -> Self {
-        match user.role {
-            Role::Mentor | Role::Adviser => Scope::Provider(user.id),
-            Role::Member => user
-                .organisation_id
-                .map_or(Scope::Nothing, Scope::Organisation),
-            Role::Staff => Scope::Nothing,
-        }
-    }
-
-    fn side(&self) -> Side {
-        match self {
-            Scope::Provider(_) => Side::Provider,
-            Scope::Organisation(_) | Scope::Nothing => Side::Client,
-        }
-    }
-}
-
 /// The feed that `token` opens, as iCalendar text, at `now`; None for a
 /// token that opens nothing (of the wrong shape, unknown, replaced, revoked,
 /// or its person's account deactivated). At most three statements, and none
@@ -207,43 +178,46 @@ pub async fn feed(
     if user.deactivated_at.is_some() {
         return Ok(None);
     }
-    let scope = Scope::of(&user);
     let events = meetings_of(
         conn,
         public_url,
-        &scope,
+        &user,
         now - Duration::days(FEED_DAYS_BACK),
     )
     .await?;
     Ok(Some(feed_ics(FEED_NAME, &events)))
 }
 
-/// The events of the meetings in `scope` from `since` on, each with its
-/// DTSTAMP: when the meeting was last changed (RFC 5545 §3.8.7.2, for an
-/// object without a METHOD), so an unchanged feed is the same bytes. Two
-/// statements, each bounded by [`MAX_FEED_EVENTS`]: the meetings, then the
-/// names of the parties to their engagements.
+/// The events of `person`'s meetings from `since` on, each with its DTSTAMP:
+/// when the meeting was last changed (RFC 5545 §3.8.7.2, for an object
+/// without a METHOD), so an unchanged feed is the same bytes. The
+/// engagements are those the person may see (`access::visible_engagements`:
+/// a provider's own, a member's co-op's); staff's none, since they attend no
+/// meeting. Two statements, each bounded by [`MAX_FEED_EVENTS`]: the
+/// meetings, then the names of the parties to their engagements.
 async fn meetings_of(
     conn: &impl ConnectionTrait,
     public_url: &str,
-    scope: &Scope,
+    person: &users::Model,
     since: DateTime<Utc>,
 ) -> ApiResult<Vec<(MeetingEvent, DateTime<Utc>)>> {
-    let meetings =
-        meetings::Entity::find().join(JoinType::InnerJoin, meetings::Relation::Engagement.def());
-    let meetings = match scope {
-        Scope::Provider(user_id) => meetings
-            .join(JoinType::InnerJoin, engagements::Relation::Provider.def())
-            .filter(providers::Column::UserId.eq(*user_id)),
-        Scope::Organisation(organisation_id) => meetings
-            .join(
-                JoinType::InnerJoin,
-                engagements::Relation::SupportRequest.def(),
-            )
-            .filter(support_requests::Column::OrganisationId.eq(*organisation_id)),
-        Scope::Nothing => return Ok(Vec::new()),
+    let side = match person.role {
+        Role::Mentor | Role::Adviser => Side::Provider,
+        Role::Member => Side::Client,
+        Role::Staff => return Ok(Vec::new()),
     };
-    let meetings = meetings
+    // The person as a viewer of their own: the feed reads what they would
+    // read signed in, by the same rule.
+    let viewer = Viewer {
+        user: Some(person.clone()),
+        session_id: None,
+    };
+    let engagements = access::visible_engagements(&viewer, engagements::Entity::find())?
+        .select_only()
+        .column(engagements::Column::Id)
+        .into_query();
+    let meetings = meetings::Entity::find()
+        .filter(meetings::Column::EngagementId.in_subquery(engagements))
         .filter(meetings::Column::StartsAt.gte(since))
         .order_by_asc(meetings::Column::StartsAt)
         .order_by_asc(meetings::Column::Id)
@@ -285,7 +259,6 @@ async fn meetings_of(
         .into_iter()
         .map(|(id, provider, organisation)| (id, (provider, organisation)))
         .collect();
-    let side = scope.side();
     Ok(meetings
         .iter()
         .filter_map(|meeting| {
