@@ -194,3 +194,77 @@ on_both_databases!(
         app.stop().await;
     }
 );
+
+on_both_databases!(
+    a_dead_reminder_of_a_cancelled_meeting_cannot_be_retried,
+    |app: TestApp| async move {
+        let p = Programme::new(&app).await;
+        let (coop, member) = p.coop(&app, "Dunlin Dairy").await;
+        let (provider, token, _) = p.provider(&app, "MENTOR", "Rhys Dead", 2, None).await;
+        let request = p.request(&app, &coop, "MENTORING").await;
+        let engagement = p.proposed(&app, &request, &provider, 3).await;
+        p.accept(&app, &engagement, &token).await;
+        // Far enough ahead that its reminders are not due yet.
+        let body = ok(app
+            .graphql(
+                SCHEDULE,
+                json!({"i": {"engagementId": engagement, "startsAt": reminder_in(3_600).to_rfc3339(), "durationMinutes": 60, "format": "VIDEO"}}),
+                Some(&member),
+            )
+            .await);
+        let meeting = body["data"]["scheduleMeeting"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let key = format!("meeting-reminder:{}:", decode(&meeting));
+        let reminders_of = || {
+            emails::Entity::find()
+                .filter(emails::Column::IdempotencyKey.starts_with(&key))
+                .all(&app.db)
+        };
+        // One reminder given up on (as eight failed attempts would leave it).
+        let dead = reminders_of()
+            .await
+            .unwrap()
+            .into_iter()
+            .next()
+            .expect("a reminder");
+        emails::Entity::update_many()
+            .col_expr(
+                emails::Column::Status,
+                sea_orm::sea_query::Expr::value(EmailStatus::Dead),
+            )
+            .filter(emails::Column::Id.eq(dead.id))
+            .exec(&app.db)
+            .await
+            .unwrap();
+        ok(app
+            .graphql(CANCEL, json!({"m": meeting}), Some(&member))
+            .await);
+        // Cancelling withdrew it with the others: nothing of it can go.
+        let after = emails::Entity::find_by_id(dead.id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(after.status, EmailStatus::Suppressed, "{after:?}");
+        assert!(after.idempotency_key.contains(":withdrawn:"), "{after:?}");
+        let delivery = hive_api::graphql::relay::global_id(
+            hive_api::graphql::relay::NodeType::EmailDelivery,
+            dead.id,
+        );
+        let (_, body) = app
+            .graphql(
+                "mutation($id: ID!) { retryEmail(id: $id) { status } }",
+                json!({"id": delivery.to_string()}),
+                Some(&p.staff),
+            )
+            .await;
+        assert!(
+            body["errors"][0]["extensions"]["code"].is_string(),
+            "{body}"
+        );
+        assert_ne!(body["data"]["retryEmail"]["status"], "PENDING", "{body}");
+        app.stop().await;
+    }
+);

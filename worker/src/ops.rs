@@ -22,7 +22,9 @@ use tokio_util::sync::CancellationToken;
 /// The pool's own wait for a connection is 10 s (`db::connect`); an
 /// orchestrator's probe usually times out well before that, and a probe that
 /// hangs says less than a quick 503.
-pub const READINESS_WAIT: Duration = Duration::from_secs(1);
+/// 800 ms, so that the answer (503 included) comes within a probe's usual
+/// one-second timeout rather than just after it.
+pub const READINESS_WAIT: Duration = Duration::from_millis(800);
 
 /// HTTP request latency buckets, in seconds: from a quick answer from memory
 /// (1 ms) to the request deadline's neighbourhood (30 s), so a histogram's
@@ -50,6 +52,7 @@ pub fn metrics_handle() -> PrometheusHandle {
             let handle = recorder.handle();
             // Fails only if another recorder is set; then ours simply sees nothing.
             let _ = metrics::set_global_recorder(recorder);
+            register_counters_at_zero();
             handle
         })
         .clone()
@@ -179,6 +182,32 @@ pub async fn queue_lag(db: &DatabaseConnection) -> Result<Duration, sea_orm::DbE
 
 /// Jobs in apalis's own table by queue and state (Pending, Running, Done,
 /// Failed, Killed): the queue's depth as the job engine sees it.
+/// The worker's counters, made to exist at 0 from the start: a series born
+/// mid-window makes `rate()` miss its first event, and an alert on
+/// `hive_queue_worker_restarts_total > 0` could not tell "never" from "not
+/// scraped".
+fn register_counters_at_zero() {
+    for name in [
+        "hive_emails_relayed_total",
+        "hive_queue_worker_restarts_total",
+        "hive_sent_mark_retries_total",
+        "hive_outbox_refused_keys_total",
+    ] {
+        metrics::counter!(name).increment(0);
+    }
+    for outcome in crate::jobs::send_email::Outcome::LABELS {
+        metrics::counter!("hive_email_outcomes_total", "outcome" => outcome).increment(0);
+    }
+}
+
+/// The queue statuses apalis writes (its `State`); each is set on every
+/// scrape, 0 when no task has it, so a drained queue reads 0 rather than its
+/// last count.
+const QUEUE_STATUSES: [&str; 6] = ["Pending", "Queued", "Running", "Done", "Failed", "Killed"];
+
+/// The job types Hive queues.
+const QUEUE_NAMES: [&str; 1] = [crate::queue::SEND_EMAILS_QUEUE];
+
 async fn record_queue_depth(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
     let backend = db.get_database_backend();
     let table = match backend {
@@ -187,6 +216,14 @@ async fn record_queue_depth(db: &DatabaseConnection) -> Result<(), sea_orm::DbEr
     };
     let sql =
         format!("SELECT job_type, status, COUNT(*) AS jobs FROM {table} GROUP BY job_type, status");
+    let mut counts: std::collections::HashMap<(String, String), i64> = QUEUE_NAMES
+        .iter()
+        .flat_map(|queue| {
+            QUEUE_STATUSES
+                .iter()
+                .map(move |status| ((queue.to_string(), status.to_string()), 0))
+        })
+        .collect();
     for row in db
         .query_all_raw(Statement::from_string(backend, sql))
         .await?
@@ -194,6 +231,9 @@ async fn record_queue_depth(db: &DatabaseConnection) -> Result<(), sea_orm::DbEr
         let queue: String = row.try_get("", "job_type")?;
         let status: String = row.try_get("", "status")?;
         let jobs: i64 = row.try_get("", "jobs")?;
+        counts.insert((queue, status), jobs);
+    }
+    for ((queue, status), jobs) in counts {
         metrics::gauge!("hive_queue_jobs", "queue" => queue, "status" => status).set(jobs as f64);
     }
     Ok(())

@@ -154,7 +154,9 @@ pub async fn on_change(
     Ok(())
 }
 
-/// Takes back a meeting's reminders that have not gone yet.
+/// Takes back a meeting's reminders that have not gone yet: PENDING ones, and
+/// FAILED or DEAD ones too, which staff could otherwise retry into a reminder
+/// of a meeting that has moved or been cancelled.
 ///
 /// A withdrawn row stays (SUPPRESSED, with the reason, for staff to read) but
 /// gives its idempotency key up: `:withdrawn:{row id}` is appended, so a later
@@ -178,7 +180,11 @@ pub async fn withdraw_reminders(
         .filter(
             emails::Column::IdempotencyKey.starts_with(format!("meeting-reminder:{meeting_id}:")),
         )
-        .filter(emails::Column::Status.eq(EmailStatus::Pending))
+        .filter(emails::Column::Status.is_in([
+            EmailStatus::Pending,
+            EmailStatus::Failed,
+            EmailStatus::Dead,
+        ]))
         .exec(conn)
         .await?;
     Ok(withdrawn.rows_affected)

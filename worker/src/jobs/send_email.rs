@@ -65,6 +65,10 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome's label in `hive_email_outcomes_total`.
+    pub const LABELS: [&'static str; 6] =
+        ["sent", "skipped", "retry", "dead", "bounced", "suppressed"];
+
     fn label(self) -> &'static str {
         match self {
             Outcome::Sent => "sent",
