@@ -205,6 +205,14 @@ impl TestApp {
         Self::start_with(backend, false, |_| {}).await
     }
 
+    /// As [`TestApp::start_without_worker`], with some settings changed.
+    pub async fn start_without_worker_tuned(
+        backend: Backend,
+        tune: impl FnOnce(&mut Settings),
+    ) -> Option<Self> {
+        Self::start_with(backend, false, tune).await
+    }
+
     async fn start_with(
         backend: Backend,
         with_worker: bool,
