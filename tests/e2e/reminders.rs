@@ -268,3 +268,54 @@ on_both_databases!(
         app.stop().await;
     }
 );
+
+on_both_databases!(
+    a_move_to_where_the_meeting_is_changes_nothing,
+    |app: TestApp| async move {
+        let p = Programme::new(&app).await;
+        let (coop, member) = p.coop(&app, "Eider Books").await;
+        let (provider, token, _) = p.provider(&app, "MENTOR", "Ola Still", 2, None).await;
+        let request = p.request(&app, &coop, "MENTORING").await;
+        let engagement = p.proposed(&app, &request, &provider, 3).await;
+        p.accept(&app, &engagement, &token).await;
+        let at = reminder_in(3_600);
+        let body = ok(app
+            .graphql(
+                SCHEDULE,
+                json!({"i": {"engagementId": engagement, "startsAt": at.to_rfc3339(), "durationMinutes": 60, "format": "VIDEO"}}),
+                Some(&member),
+            )
+            .await);
+        let meeting = body["data"]["scheduleMeeting"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let rows_before = emails::Entity::find().all(&app.db).await.unwrap().len();
+        // The same start, with and without the same length named.
+        for minutes in [None, Some(60)] {
+            let body = ok(app
+                .graphql(
+                    MOVE,
+                    json!({"m": meeting, "at": at.to_rfc3339(), "d": minutes}),
+                    Some(&member),
+                )
+                .await);
+            assert_eq!(body["data"]["rescheduleMeeting"]["sequence"], 0, "{body}");
+        }
+        assert_eq!(
+            emails::Entity::find().all(&app.db).await.unwrap().len(),
+            rows_before,
+            "no email written, no reminder rewritten"
+        );
+        // A real move still moves.
+        let body = ok(app
+            .graphql(
+                MOVE,
+                json!({"m": meeting, "at": reminder_in(3_700).to_rfc3339(), "d": null}),
+                Some(&member),
+            )
+            .await);
+        assert_eq!(body["data"]["rescheduleMeeting"]["sequence"], 1, "{body}");
+        app.stop().await;
+    }
+);

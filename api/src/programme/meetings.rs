@@ -285,6 +285,7 @@ pub async fn schedule(
 }
 
 /// Moves a scheduled meeting (either party); its reminders move with it.
+/// A move to its own start and length changes nothing and sends nothing.
 pub async fn reschedule(
     db: &DatabaseConnection,
     settings: &Settings,
@@ -300,6 +301,15 @@ pub async fn reschedule(
         return Err(ApiError::conflict("Only a scheduled meeting can be moved."));
     }
     let duration = duration_minutes.unwrap_or(meeting.duration_minutes);
+    // Compared to the microsecond, what PostgreSQL keeps of a time.
+    if starts_at.timestamp_micros() == meeting.starts_at.timestamp_micros()
+        && duration == meeting.duration_minutes
+    {
+        // A move to where it is already changes nothing: no new SEQUENCE,
+        // no reminders rewritten, no "meeting moved" email (the transaction
+        // is dropped, so rolled back).
+        return Ok((meeting, party));
+    }
     check_slot(&change, &engagement, starts_at, duration, Some(meeting.id)).await?;
     let sequence = meeting.sequence + 1;
     let mut row: meetings::ActiveModel = meeting.into();
