@@ -194,8 +194,17 @@ fn list_name(kind: SectionKind) -> &'static str {
     }
 }
 
-macro_rules! staff_sections {
-    ($($(#[doc = $doc:literal])* $field:ident => $kind:ident;)*) => {
+/// `ActionItems`' fields: each staff section reads the digest's section of
+/// that kind; each personal section runs its `programme::action_items`
+/// function with the request's database and viewer (named by the caller, so
+/// the call can use them).
+macro_rules! action_item_sections {
+    (
+        staff { $($(#[doc = $doc:literal])* $field:ident => $kind:ident;)* }
+        personal ($db:ident, $viewer:ident) {
+            $($(#[doc = $pdoc:literal])* $pfield:ident ($list:literal) => $load:expr;)*
+        }
+    ) => {
         #[Object]
         impl ActionItems {
             $(
@@ -212,72 +221,22 @@ macro_rules! staff_sections {
                         .await
                 }
             )*
-
-            /// A mentor's or adviser's proposals awaiting their answer,
-            /// oldest first; empty for other roles.
-            async fn proposals_awaiting_answer(
-                &self,
-                ctx: &Context<'_>,
-                after: Option<String>,
-                before: Option<String>,
-                first: Option<i32>,
-                last: Option<i32>,
-            ) -> ApiResult<HiveConnection<ActionItem>> {
-                let state = ctx.data_unchecked::<AppState>();
-                let items = personal::proposals_awaiting_answer(&state.db, viewer(ctx)).await?;
-                personal_connection("proposalsAwaitingAnswer", items, page(after, before, first, last))
-            }
-
-            /// A mentor's or adviser's meetings whose time has passed and
-            /// that are not yet recorded (held or cancelled), earliest
-            /// first; empty for other roles.
-            async fn meetings_to_record(
-                &self,
-                ctx: &Context<'_>,
-                after: Option<String>,
-                before: Option<String>,
-                first: Option<i32>,
-                last: Option<i32>,
-            ) -> ApiResult<HiveConnection<ActionItem>> {
-                let state = ctx.data_unchecked::<AppState>();
-                let items =
-                    personal::meetings_to_record(&state.db, viewer(ctx), Utc::now()).await?;
-                personal_connection("meetingsToRecord", items, page(after, before, first, last))
-            }
-
-            /// The final reviews the viewer's side still owes (a provider's
-            /// own, a member's co-op's), the subject being the engagement,
-            /// oldest first; empty for staff.
-            async fn reviews_to_give(
-                &self,
-                ctx: &Context<'_>,
-                after: Option<String>,
-                before: Option<String>,
-                first: Option<i32>,
-                last: Option<i32>,
-            ) -> ApiResult<HiveConnection<ActionItem>> {
-                let state = ctx.data_unchecked::<AppState>();
-                let items = personal::reviews_to_give(&state.db, viewer(ctx)).await?;
-                personal_connection("reviewsToGive", items, page(after, before, first, last))
-            }
-
-            /// A member's co-op's surveys open and not yet answered, the
-            /// soonest closing first; answered from the emailed link (the
-            /// summary names the address it went to; the `subject` survey is
-            /// null with FORBIDDEN, as members read no survey by id). Empty
-            /// for other roles.
-            async fn surveys_to_answer(
-                &self,
-                ctx: &Context<'_>,
-                after: Option<String>,
-                before: Option<String>,
-                first: Option<i32>,
-                last: Option<i32>,
-            ) -> ApiResult<HiveConnection<ActionItem>> {
-                let state = ctx.data_unchecked::<AppState>();
-                let items = personal::surveys_to_answer(&state.db, viewer(ctx)).await?;
-                personal_connection("surveysToAnswer", items, page(after, before, first, last))
-            }
+            $(
+                $(#[doc = $pdoc])*
+                async fn $pfield(
+                    &self,
+                    ctx: &Context<'_>,
+                    after: Option<String>,
+                    before: Option<String>,
+                    first: Option<i32>,
+                    last: Option<i32>,
+                ) -> ApiResult<HiveConnection<ActionItem>> {
+                    let $db = &ctx.data_unchecked::<AppState>().db;
+                    let $viewer = viewer(ctx);
+                    let items: Vec<PersonalItem> = $load.await?;
+                    personal_connection($list, items, page(after, before, first, last))
+                }
+            )*
         }
     };
 }
@@ -294,28 +253,51 @@ fn personal_connection(
     )
 }
 
-staff_sections! {
-    /// Staff: requests waiting for a match (no proposal out), longest
-    /// waiting first.
-    requests_waiting_for_match => RequestsWaiting;
-    /// Staff: proposals unanswered for over 3 days, oldest first.
-    unanswered_proposals => UnansweredProposals;
-    /// Staff: ACTIVE engagements with no meeting booked, quiet longest
-    /// first.
-    engagements_without_meeting => UnbookedEngagements;
-    /// Staff: final meetings passed (in the last 60 days) without both
-    /// reviews, earliest first.
-    final_meetings_without_reviews => UnreviewedFinalMeetings;
-    /// Staff: open concerns, oldest first (their details stay behind the
-    /// concern itself).
-    open_concerns => OpenConcerns;
-    /// Staff: open surveys and how many co-ops have answered.
-    survey_response_rates => SurveyResponseRates;
-    /// Staff: addresses that bounce (no more mail goes to them), newest
-    /// first; the subject is the person, when the address is someone's.
-    bouncing_addresses => BouncingAddresses;
-    /// Staff: emails given up on (staff can retry them), newest first.
-    undelivered_emails => UndeliveredEmails;
+action_item_sections! {
+    staff {
+        /// Staff: requests waiting for a match (no proposal out), longest
+        /// waiting first.
+        requests_waiting_for_match => RequestsWaiting;
+        /// Staff: proposals unanswered for over 3 days, oldest first.
+        unanswered_proposals => UnansweredProposals;
+        /// Staff: ACTIVE engagements with no meeting booked, quiet longest
+        /// first.
+        engagements_without_meeting => UnbookedEngagements;
+        /// Staff: final meetings passed (in the last 60 days) without both
+        /// reviews, earliest first.
+        final_meetings_without_reviews => UnreviewedFinalMeetings;
+        /// Staff: open concerns, oldest first (their details stay behind the
+        /// concern itself).
+        open_concerns => OpenConcerns;
+        /// Staff: open surveys and how many co-ops have answered.
+        survey_response_rates => SurveyResponseRates;
+        /// Staff: addresses that bounce (no more mail goes to them), newest
+        /// first; the subject is the person, when the address is someone's.
+        bouncing_addresses => BouncingAddresses;
+        /// Staff: emails given up on (staff can retry them), newest first.
+        undelivered_emails => UndeliveredEmails;
+    }
+    personal (db, who) {
+        /// A mentor's or adviser's proposals awaiting their answer,
+        /// oldest first; empty for other roles.
+        proposals_awaiting_answer("proposalsAwaitingAnswer") =>
+            personal::proposals_awaiting_answer(db, who);
+        /// A mentor's or adviser's meetings whose time has passed and
+        /// that are not yet recorded (held or cancelled), earliest
+        /// first; empty for other roles.
+        meetings_to_record("meetingsToRecord") =>
+            personal::meetings_to_record(db, who, Utc::now());
+        /// The final reviews the viewer's side still owes (a provider's
+        /// own, a member's co-op's), the subject being the engagement,
+        /// oldest first; empty for staff.
+        reviews_to_give("reviewsToGive") => personal::reviews_to_give(db, who);
+        /// A member's co-op's surveys open and not yet answered, the
+        /// soonest closing first; answered from the emailed link (the
+        /// summary names the address it went to; the `subject` survey is
+        /// null with FORBIDDEN, as members read no survey by id). Empty
+        /// for other roles.
+        surveys_to_answer("surveysToAnswer") => personal::surveys_to_answer(db, who);
+    }
 }
 
 #[derive(Default)]
