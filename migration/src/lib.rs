@@ -13,6 +13,7 @@ pub mod m20261124_000001_emails_enqueued_at_unindexed;
 pub mod m20261124_000002_emails_fill_factor;
 pub mod m20261129_000001_outbox_notify;
 pub mod m20261130_000001_calendar_feeds;
+pub mod m20261130_000002_urgent_emails_index;
 
 /// Hive's migrations, oldest first.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_emails_fill_factor::Migration),
             Box::new(m20261129_000001_outbox_notify::Migration),
             Box::new(m20261130_000001_calendar_feeds::Migration),
+            Box::new(m20261130_000002_urgent_emails_index::Migration),
         ]
     }
 }

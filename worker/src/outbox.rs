@@ -144,26 +144,25 @@ pub fn pending_and(also: Expr) -> Expr {
 /// several workers share a fan-out evenly.
 pub const EMAILS_PER_TASK: usize = 50;
 
-/// Hands up to `batch` due emails to the job queue, in tasks of
-/// [`EMAILS_PER_TASK`]; returns how many.
-///
-/// One statement picks the oldest due rows and marks them queued: it sets
-/// `enqueued_at` (queued, not yet claimed) and moves `next_attempt_at` one
-/// `lease` ahead, so the rows leave the due range of the (status,
-/// next_attempt_at) index that the relay walks (left in it, every poll read
-/// all the queued rows again before reaching new ones). On PostgreSQL the
-/// pick skips rows another relay has locked, so two worker processes never
-/// queue the same row together; SQLite has one writer at a time.
-///
-/// A queued row nobody claims within `lease` is due again and queued again:
-/// that covers a relay that crashed between the mark and the push, and a
-/// task lost with a killed worker. The send job's claim makes a second task
-/// for the same row harmless.
-///
-/// `sent_awaiting_mark`: rows the SMTP server accepted from this process
-/// whose SENT mark is not written yet (the database was unreachable; see
-/// `jobs::sent_marks`). They are left out even once their lease has run out:
-/// they are sent.
+/// Categories that go past the job queue: DESIGN.md promises sign-in links
+/// "at once" and staff told of a concern "at once". The queue is first in,
+/// first out, so a link behind a survey launch of 20,000 invitations waited
+/// for all of them (22 s, measured). The relay takes these rows in a pass of
+/// their own, before the rest, and its process sends them itself
+/// (`runner::relay_loop`) instead of queueing them behind the fan-out.
+pub const URGENT: [EmailCategory; 2] = [EmailCategory::SignIn, EmailCategory::Concern];
+
+/// Which due rows a relay pass takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// The [`URGENT`] categories, sent by the relaying process at once.
+    Urgent,
+    /// Everything else, handed to the job queue.
+    Queued,
+}
+
+/// Hands up to `batch` due emails of the [`Lane::Queued`] lane to the job
+/// queue, in tasks of [`EMAILS_PER_TASK`]; returns how many.
 pub async fn relay_due(
     db: &sea_orm::DatabaseConnection,
     queue: &JobQueue,
@@ -171,30 +170,7 @@ pub async fn relay_due(
     lease: Duration,
     sent_awaiting_mark: &[i64],
 ) -> anyhow::Result<usize> {
-    let now = Utc::now();
-    let due = emails::Entity::find()
-        .select_only()
-        .column(emails::Column::Id)
-        .filter(emails::Column::Status.eq(EmailStatus::Pending))
-        .filter(emails::Column::NextAttemptAt.lte(now))
-        .apply_if(
-            (!sent_awaiting_mark.is_empty()).then_some(sent_awaiting_mark),
-            |query, ids| query.filter(emails::Column::Id.is_not_in(ids.iter().copied())),
-        )
-        .order_by_asc(emails::Column::NextAttemptAt)
-        .order_by_asc(emails::Column::Id)
-        .limit(batch)
-        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-        .into_query();
-    let marked: Vec<i64> = emails::Entity::update_many()
-        .col_expr(emails::Column::EnqueuedAt, Expr::value(now))
-        .col_expr(emails::Column::NextAttemptAt, Expr::value(now + lease))
-        .filter(emails::Column::Id.in_subquery(due))
-        .exec_with_returning(db)
-        .await?
-        .into_iter()
-        .map(|row| row.id)
-        .collect();
+    let marked = mark_due(db, Lane::Queued, batch, lease, sent_awaiting_mark).await?;
     if marked.is_empty() {
         return Ok(0);
     }
@@ -208,6 +184,82 @@ pub async fn relay_due(
     queue.push_send_emails(batches).await?;
     metrics::counter!("hive_emails_relayed_total").increment(relayed as u64);
     Ok(relayed)
+}
+
+/// Takes up to [`EMAILS_PER_TASK`] due emails of the [`Lane::Urgent`] lane
+/// for this process to send itself; `None` when none is due.
+pub async fn take_urgent(
+    db: &sea_orm::DatabaseConnection,
+    lease: Duration,
+    sent_awaiting_mark: &[i64],
+) -> Result<Option<SendEmails>, DbErr> {
+    let marked = mark_due(
+        db,
+        Lane::Urgent,
+        EMAILS_PER_TASK as u64,
+        lease,
+        sent_awaiting_mark,
+    )
+    .await?;
+    Ok((!marked.is_empty()).then_some(SendEmails { email_ids: marked }))
+}
+
+/// Marks up to `batch` of the lane's oldest due rows queued and returns
+/// their ids.
+///
+/// One statement picks the rows and marks them: it sets `enqueued_at`
+/// (queued, not yet claimed) and moves `next_attempt_at` one `lease` ahead,
+/// so the rows leave the due range of the (status, next_attempt_at) index
+/// that the relay walks (left in it, every poll read all the queued rows
+/// again before reaching new ones). On PostgreSQL the pick skips rows another
+/// relay has locked, so two worker processes never queue the same row
+/// together; SQLite has one writer at a time.
+///
+/// A queued row nobody claims within `lease` is due again and queued again:
+/// that covers a relay that crashed between the mark and the push, and a
+/// task lost with a killed worker. The send job's claim makes a second task
+/// for the same row harmless.
+///
+/// `sent_awaiting_mark`: rows the SMTP server accepted from this process
+/// whose SENT mark is not written yet (the database was unreachable; see
+/// `jobs::sent_marks`). They are left out even once their lease has run out:
+/// they are sent.
+async fn mark_due(
+    db: &sea_orm::DatabaseConnection,
+    lane: Lane,
+    batch: u64,
+    lease: Duration,
+    sent_awaiting_mark: &[i64],
+) -> Result<Vec<i64>, DbErr> {
+    let now = Utc::now();
+    let in_lane = match lane {
+        Lane::Urgent => emails::Column::Category.is_in(URGENT),
+        Lane::Queued => emails::Column::Category.is_not_in(URGENT),
+    };
+    let due = emails::Entity::find()
+        .select_only()
+        .column(emails::Column::Id)
+        .filter(emails::Column::Status.eq(EmailStatus::Pending))
+        .filter(emails::Column::NextAttemptAt.lte(now))
+        .filter(in_lane)
+        .apply_if(
+            (!sent_awaiting_mark.is_empty()).then_some(sent_awaiting_mark),
+            |query, ids| query.filter(emails::Column::Id.is_not_in(ids.iter().copied())),
+        )
+        .order_by_asc(emails::Column::NextAttemptAt)
+        .order_by_asc(emails::Column::Id)
+        .limit(batch)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .into_query();
+    Ok(emails::Entity::update_many()
+        .col_expr(emails::Column::EnqueuedAt, Expr::value(now))
+        .col_expr(emails::Column::NextAttemptAt, Expr::value(now + lease))
+        .filter(emails::Column::Id.in_subquery(due))
+        .exec_with_returning(db)
+        .await?
+        .into_iter()
+        .map(|row| row.id)
+        .collect())
 }
 
 /// Hands back to the relay every email queued more than `age` ago that no

@@ -1,8 +1,12 @@
 //! The worker loop: the outbox relay and the apalis workers, until shutdown.
 
-use std::{sync::atomic::Ordering, time::Duration};
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
 
 use apalis::prelude::{BackendExt, Data, WorkerBuilder, WorkerBuilderExt};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
@@ -30,11 +34,17 @@ const RELAY_BATCH: u64 = 500;
 /// bound below.
 pub const SEND_TASKS_POSTGRES: usize = 6;
 pub const SEND_TASKS_SQLITE: usize = 2;
+/// Send tasks of the urgent lane (sign-in links and concern alerts,
+/// `outbox::URGENT`) one worker process runs at once, beside the queue's, so
+/// that a fan-out occupying every queue task cannot hold them up. Two, so that
+/// one batch stuck on a slow server does not stop the next.
+pub const URGENT_SEND_TASKS: usize = 2;
 /// The most messages one worker process can have on the wire or accepted by
 /// the SMTP server and not yet marked SENT: all a SIGKILL can cause to be sent
 /// twice (README, "Architecture": what "exactly once" can mean across SIGKILL).
-pub const SENDS_IN_FLIGHT_POSTGRES: usize = SEND_TASKS_POSTGRES * SENDS_PER_TASK;
-pub const SENDS_IN_FLIGHT_SQLITE: usize = SEND_TASKS_SQLITE * SENDS_PER_TASK;
+pub const SENDS_IN_FLIGHT_POSTGRES: usize =
+    (SEND_TASKS_POSTGRES + URGENT_SEND_TASKS) * SENDS_PER_TASK;
+pub const SENDS_IN_FLIGHT_SQLITE: usize = (SEND_TASKS_SQLITE + URGENT_SEND_TASKS) * SENDS_PER_TASK;
 
 /// Runs until `shutdown` is cancelled. A failure of the queue backend (the
 /// database went away, say) restarts the apalis worker after a pause instead of
@@ -248,10 +258,13 @@ async fn launch_loop(ctx: WorkerContext, shutdown: CancellationToken) {
 }
 
 /// Moves due outbox rows into the queue, every poll interval or at once when
-/// this process wrote an email.
+/// an email was written (this process's, or on PostgreSQL any process's:
+/// `queue::listen`). Each pass first starts the urgent lane's sends.
 async fn relay_loop(ctx: WorkerContext, shutdown: CancellationToken) {
+    let urgent_slots = Arc::new(Semaphore::new(URGENT_SEND_TASKS));
     loop {
         let sent_awaiting_mark = ctx.sent_marks.awaiting();
+        send_urgent(&ctx, &urgent_slots, &sent_awaiting_mark).await;
         let relayed = outbox::relay_due(
             &ctx.db,
             &ctx.queue,
@@ -274,6 +287,39 @@ async fn relay_loop(ctx: WorkerContext, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => return,
             _ = ctx.outbox_signal.notified() => {}
             _ = tokio::time::sleep(ctx.settings.queue_poll) => {}
+        }
+    }
+}
+
+/// Sends due sign-in links and concern alerts from this process, a task per
+/// free slot, past everything the job queue holds: a fan-out queued before
+/// them does not delay them (README, "Delivery"). Due rows that find no free
+/// slot wait for the next pass, which a finishing task starts at once.
+///
+/// The tasks are the queue's send job run directly, so the claim, the
+/// attempts, the backoff and the SENT marks are the same; a task lost with
+/// its process leaves its rows to run out their lease and be taken again, as
+/// a lost queue task does.
+async fn send_urgent(ctx: &WorkerContext, slots: &Arc<Semaphore>, sent_awaiting_mark: &[i64]) {
+    while let Ok(slot) = slots.clone().try_acquire_owned() {
+        match outbox::take_urgent(&ctx.db, ctx.settings.email_lease, sent_awaiting_mark).await {
+            Ok(Some(job)) => {
+                let ctx = ctx.clone();
+                tokio::spawn(async move {
+                    let first = job.email_ids.first().copied();
+                    let count = job.email_ids.len();
+                    if let Err(error) = send_email::run(job, &ctx).await {
+                        warn!(first_email_id = first, count, %error, "urgent send failed; the rows go again when their lease runs out");
+                    }
+                    drop(slot);
+                    ctx.outbox_signal.notify_one();
+                });
+            }
+            Ok(None) => return,
+            Err(error) => {
+                warn!(%error, "urgent relay pass failed; will retry");
+                return;
+            }
         }
     }
 }
