@@ -292,3 +292,91 @@ on_both_databases!(
         app.stop().await;
     }
 );
+
+const TRACES: &str = "query($a: String!) { auditLog(filter: {action: $a}, first: 50) { totalCount edges { node { action subjectType actor { email } subject { id } } } } }";
+
+/// The audit entries of `action`, as staff see them.
+async fn traces(app: &TestApp, staff: &str, action: &str) -> Value {
+    ok(app.graphql(TRACES, json!({"a": action}), Some(staff)).await)["data"]["auditLog"].clone()
+}
+
+on_both_databases!(
+    staff_reads_of_confidential_fields_leave_a_trace,
+    |app: TestApp| async move {
+        let p = Programme::new(&app).await;
+        let (coop, member) = p.coop(&app, "Tees Printers").await;
+        let (mentor, mentor_token, _) = p.provider(&app, "MENTOR", "Trace Mentor", 2, None).await;
+        let request = p.request(&app, &coop, "MENTORING").await;
+        let engagement = p.proposed(&app, &request, &mentor, 3).await;
+        p.accept(&app, &engagement, &mentor_token).await;
+        let body = ok(app
+            .graphql(
+                "mutation($e: ID!) { raiseConcern(engagementId: $e, category: OTHER, details: \"concern details\") { id } }",
+                json!({"e": engagement}),
+                Some(&member),
+            )
+            .await);
+        let concern = body["data"]["raiseConcern"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // Before anyone reads them: no trace.
+        assert_eq!(
+            traces(&app, &p.staff, "readFinancialDetails").await["totalCount"],
+            0
+        );
+
+        // Staff read the figures twice in one request (one trace) and again
+        // in another (a second); the value itself is given.
+        for _ in 0..2 {
+            let body = ok(app
+                .graphql(
+                    "query($id: ID!) { a: organisation(id: $id) { financialDetails } b: organisation(id: $id) { financialDetails name } }",
+                    json!({"id": coop}),
+                    Some(&p.staff),
+                )
+                .await);
+            assert_eq!(body["data"]["a"]["financialDetails"], "Reserves £40k");
+        }
+        // The co-op's own member reading them leaves none.
+        ok(app
+            .graphql(
+                "query($id: ID!) { organisation(id: $id) { financialDetails } }",
+                json!({"id": coop}),
+                Some(&member),
+            )
+            .await);
+        // Nor does a read of the co-op that does not ask for them.
+        ok(app
+            .graphql(
+                "query($id: ID!) { organisation(id: $id) { name contactPhone } }",
+                json!({"id": coop}),
+                Some(&p.staff),
+            )
+            .await);
+        let read = traces(&app, &p.staff, "readFinancialDetails").await;
+        assert_eq!(read["totalCount"], 2, "{read}");
+        for edge in read["edges"].as_array().unwrap() {
+            assert_eq!(edge["node"]["actor"]["email"], "staff@hive.test");
+            assert_eq!(edge["node"]["subject"]["id"], coop.as_str());
+        }
+        assert!(
+            !read.to_string().contains("Reserves"),
+            "the trace holds who and when, never the value"
+        );
+
+        // A concern's details: staff's read is traced, the raiser's is not.
+        let concern_query = "query($id: ID!) { node(id: $id) { ... on Concern { details } } }";
+        for token in [&member, &p.staff] {
+            let body = ok(app
+                .graphql(concern_query, json!({"id": concern}), Some(token))
+                .await);
+            assert_eq!(body["data"]["node"]["details"], "concern details");
+        }
+        let read = traces(&app, &p.staff, "readConcernDetails").await;
+        assert_eq!(read["totalCount"], 1, "{read}");
+        assert_eq!(read["edges"][0]["node"]["subjectType"], "Concern");
+        assert_eq!(read["edges"][0]["node"]["subject"]["id"], concern.as_str());
+        app.stop().await;
+    }
+);

@@ -24,6 +24,7 @@ mod graphiql;
 mod hardening;
 mod health;
 mod home_screens;
+mod leaving;
 mod limits;
 mod matching;
 mod meetings;

@@ -188,12 +188,14 @@ pub async fn queue_lag(db: &DatabaseConnection) -> Result<Duration, sea_orm::DbE
 /// scraped".
 fn register_counters_at_zero() {
     for name in [
-        "hive_emails_relayed_total",
         "hive_queue_worker_restarts_total",
         "hive_sent_mark_retries_total",
         "hive_outbox_refused_keys_total",
     ] {
         metrics::counter!(name).increment(0);
+    }
+    for lane in crate::outbox::Lane::ALL {
+        metrics::counter!("hive_emails_relayed_total", "lane" => lane.label()).increment(0);
     }
     for outcome in crate::jobs::send_email::Outcome::LABELS {
         metrics::counter!("hive_email_outcomes_total", "outcome" => outcome).increment(0);

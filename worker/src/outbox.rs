@@ -121,6 +121,41 @@ async fn insert(conn: &impl ConnectionTrait, email: NewEmail) -> Result<bool, Db
     Ok(inserted > 0)
 }
 
+/// Takes back the messages whose idempotency key starts with `key_prefix`
+/// and that have not gone: PENDING ones, and FAILED or DEAD ones too, which
+/// staff could otherwise retry into a message that is no longer true (a
+/// reminder of a moved meeting, a chaser of a withdrawn proposal). Returns
+/// how many.
+///
+/// A withdrawn row stays (SUPPRESSED, with the reason, for staff to read) but
+/// gives its idempotency key up: `:withdrawn:{row id}` is appended, so a later
+/// message with the same key can never be refused by the key of one that was
+/// taken back.
+pub async fn withdraw_unsent(
+    conn: &impl ConnectionTrait,
+    key_prefix: &str,
+    reason: &str,
+) -> Result<u64, DbErr> {
+    let withdrawn = emails::Entity::update_many()
+        .col_expr(emails::Column::Status, Expr::value(EmailStatus::Suppressed))
+        .col_expr(emails::Column::LastError, Expr::value(reason))
+        .col_expr(emails::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(
+            emails::Column::IdempotencyKey,
+            // The same text on SQLite and PostgreSQL.
+            Expr::cust("idempotency_key || ':withdrawn:' || CAST(id AS TEXT)"),
+        )
+        .filter(emails::Column::IdempotencyKey.starts_with(key_prefix))
+        .filter(emails::Column::Status.is_in([
+            EmailStatus::Pending,
+            EmailStatus::Failed,
+            EmailStatus::Dead,
+        ]))
+        .exec(conn)
+        .await?;
+    Ok(withdrawn.rows_affected)
+}
+
 /// `status = PENDING AND also`, as a condition no index can answer.
 ///
 /// An update of rows chosen by id must find them by the primary key. With
@@ -152,13 +187,27 @@ pub const EMAILS_PER_TASK: usize = 50;
 /// (`runner::relay_loop`) instead of queueing them behind the fan-out.
 pub const URGENT: [EmailCategory; 2] = [EmailCategory::SignIn, EmailCategory::Concern];
 
-/// Which due rows a relay pass takes.
+/// Which due rows a relay pass takes; also the `lane` label of
+/// `hive_emails_relayed_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lane {
     /// The [`URGENT`] categories, sent by the relaying process at once.
     Urgent,
     /// Everything else, handed to the job queue.
     Queued,
+}
+
+impl Lane {
+    /// Both lanes, for counters that exist at 0 from the start.
+    pub const ALL: [Lane; 2] = [Lane::Urgent, Lane::Queued];
+
+    /// The lane's `lane` label in `/metrics`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Lane::Urgent => "urgent",
+            Lane::Queued => "queued",
+        }
+    }
 }
 
 /// Hands up to `batch` due emails of the [`Lane::Queued`] lane to the job
@@ -182,7 +231,6 @@ pub async fn relay_due(
         })
         .collect();
     queue.push_send_emails(batches).await?;
-    metrics::counter!("hive_emails_relayed_total").increment(relayed as u64);
     Ok(relayed)
 }
 
@@ -251,7 +299,7 @@ async fn mark_due(
         .limit(batch)
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .into_query();
-    Ok(emails::Entity::update_many()
+    let marked: Vec<i64> = emails::Entity::update_many()
         .col_expr(emails::Column::EnqueuedAt, Expr::value(now))
         .col_expr(emails::Column::NextAttemptAt, Expr::value(now + lease))
         .filter(emails::Column::Id.in_subquery(due))
@@ -259,7 +307,10 @@ async fn mark_due(
         .await?
         .into_iter()
         .map(|row| row.id)
-        .collect())
+        .collect();
+    metrics::counter!("hive_emails_relayed_total", "lane" => lane.label())
+        .increment(marked.len() as u64);
+    Ok(marked)
 }
 
 /// Hands back to the relay every email queued more than `age` ago that no

@@ -11,6 +11,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use super::{
     engagements::{Engagement, load_engagement},
     loaders::row,
+    loaders::{ConfidentialRead, trace_confidential_read},
     relay::{HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate},
     users::{User, load_user},
 };
@@ -63,8 +64,11 @@ impl Concern {
     async fn category(&self) -> Category {
         self.0.category.into()
     }
-    async fn details(&self) -> &str {
-        &self.0.details
+    /// What happened, as the raiser wrote it. Each staff read is recorded in
+    /// `auditLog` (`readConcernDetails`).
+    async fn details(&self, ctx: &Context<'_>) -> ApiResult<&str> {
+        trace_confidential_read(ctx, ConfidentialRead::ConcernDetails, self.0.id).await?;
+        Ok(&self.0.details)
     }
     async fn status(&self) -> Status {
         self.0.status.into()

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{
+    audit_log,
     engagements::{self, EngagementStatus},
     meetings::{self, MeetingFormat},
     organisations, provider_formats, provider_regions, provider_sectors, provider_topics,
@@ -13,8 +14,8 @@ use entity::{
     sectors, support_request_formats, support_request_topics, support_requests, topics, users,
 };
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, Iterable, JoinType, PrimaryKeyToColumn,
-    QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, Iterable, JoinType,
+    PrimaryKeyToColumn, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
 };
 
 use super::vocabulary::{Term, Vocabulary};
@@ -625,4 +626,91 @@ impl Loader<OrganisationMembersKey> for HiveLoader {
             OrganisationMembersKey(row.organisation_id.unwrap_or_default())
         }))
     }
+}
+
+/// A confidential field a staff member read, for the audit trail: reading a
+/// co-op's financial details or a concern's details leaves who read it and
+/// when, never the value (issue 17: a programme must be able to say who saw
+/// them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConfidentialRead {
+    /// `Organisation.financialDetails`; audit action `readFinancialDetails`.
+    FinancialDetails,
+    /// `Concern.details`; audit action `readConcernDetails`.
+    ConcernDetails,
+}
+
+impl ConfidentialRead {
+    /// The `auditLog` action and subject type of such a read.
+    fn action_and_subject(self) -> (&'static str, &'static str) {
+        match self {
+            ConfidentialRead::FinancialDetails => ("readFinancialDetails", "Organisation"),
+            ConfidentialRead::ConcernDetails => ("readConcernDetails", "Concern"),
+        }
+    }
+}
+
+/// One read to record: who (`actor`, a user id), what, of which object. The
+/// reads of one request are written in one statement, and each once however
+/// often the request asks for the field (the loader's cache).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConfidentialReadKey {
+    pub actor: i64,
+    pub read: ConfidentialRead,
+    pub subject_id: i64,
+}
+
+impl Loader<ConfidentialReadKey> for HiveLoader {
+    type Value = ();
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[ConfidentialReadKey],
+    ) -> Result<HashMap<ConfidentialReadKey, ()>, ApiError> {
+        let now = chrono::Utc::now();
+        audit_log::Entity::insert_many(keys.iter().map(|key| {
+            let (action, subject_type) = key.read.action_and_subject();
+            audit_log::ActiveModel {
+                actor_user_id: Set(Some(key.actor)),
+                action: Set(action.to_string()),
+                subject_type: Set(Some(subject_type.to_string())),
+                subject_id: Set(Some(key.subject_id)),
+                detail: Set(None),
+                created_at: Set(now),
+                ..Default::default()
+            }
+        }))
+        .exec(&self.db)
+        .await?;
+        Ok(keys.iter().map(|key| (*key, ())).collect())
+    }
+}
+
+/// Records that the viewer read `read` of object `subject_id`, when the
+/// viewer is staff (whose reads are the ones a programme answers for; a
+/// member reading their own co-op's figures is not traced). The value is
+/// only given once the trace is written: a read that cannot be recorded
+/// fails.
+pub async fn trace_confidential_read(
+    ctx: &async_graphql::Context<'_>,
+    read: ConfidentialRead,
+    subject_id: i64,
+) -> ApiResult<()> {
+    let viewer = crate::auth::viewer(ctx);
+    let Some(user) = viewer
+        .user
+        .as_ref()
+        .filter(|user| user.role == users::Role::Staff)
+    else {
+        return Ok(());
+    };
+    ctx.data_unchecked::<Loaders>()
+        .load_one(ConfidentialReadKey {
+            actor: user.id,
+            read,
+            subject_id,
+        })
+        .await?;
+    Ok(())
 }

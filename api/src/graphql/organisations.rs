@@ -14,6 +14,7 @@ use sea_orm::{
 use tokio::sync::OnceCell;
 
 use super::{
+    loaders::{ConfidentialRead, trace_confidential_read},
     relay::{
         HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate, paginate_loaded,
     },
@@ -141,14 +142,18 @@ impl Organisation {
         .await
     }
     /// Restricted: staff and the co-op's members only, never a provider.
+    /// Each staff read is recorded in `auditLog` (`readFinancialDetails`).
     async fn financial_details(&self, ctx: &Context<'_>) -> ApiResult<Option<&str>> {
-        self.confidential(
-            ctx,
-            OrganisationRelationship::can_read_financials,
-            &self.row.financial_details,
-            "financial details",
-        )
-        .await
+        let value = self
+            .confidential(
+                ctx,
+                OrganisationRelationship::can_read_financials,
+                &self.row.financial_details,
+                "financial details",
+            )
+            .await?;
+        trace_confidential_read(ctx, ConfidentialRead::FinancialDetails, self.row.id).await?;
+        Ok(value)
     }
     /// The co-op's members with accounts (staff and the members themselves;
     /// null with FORBIDDEN for anyone else).

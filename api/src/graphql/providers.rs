@@ -604,6 +604,8 @@ impl ProviderMutation {
     }
 
     /// Takes a provider out of matching (staff); current engagements go on.
+    /// Proposals awaiting their answer are withdrawn (EXPIRED, `endReason`
+    /// says why, the request back in MATCHING, staff and the co-op told).
     #[graphql(guard = "RoleGuard::staff()")]
     async fn deactivate_provider(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Provider> {
         set_active(ctx, &id, false).await
@@ -619,7 +621,13 @@ impl ProviderMutation {
 async fn set_active(ctx: &Context<'_>, id: &ID, active: bool) -> ApiResult<Provider> {
     let state = ctx.data_unchecked::<AppState>();
     let id = decode_id_of(NodeType::Provider, id)?;
-    programme::set_active(&state.db, viewer(ctx), id, active)
-        .await
-        .map(Provider)
+    programme::set_active(
+        &state.db,
+        &state.settings.public_url,
+        viewer(ctx),
+        id,
+        active,
+    )
+    .await
+    .map(Provider)
 }

@@ -243,6 +243,13 @@ pub async fn respond(
         if let Some(why) = rules::request_closed_reason(request.status) {
             return Err(ApiError::conflict(why));
         }
+        // Deactivation withdraws open proposals; this also refuses any left
+        // from before it did.
+        if !provider.active {
+            return Err(ApiError::conflict(
+                "You are no longer taking part in the programme, so this proposal cannot be accepted.",
+            ));
+        }
         let active = places_taken(&change, provider.id, &[EngagementStatus::Active]).await?;
         if active >= provider.capacity.max(0) as u64 {
             return Err(ApiError::conflict(

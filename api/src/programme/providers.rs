@@ -4,15 +4,20 @@
 
 use chrono::Utc;
 use entity::{
+    engagements::{self, EngagementStatus},
     meetings::MeetingFormat,
     organisations, provider_formats, provider_regions, provider_sectors, provider_topics,
     providers::{self, ProviderKind},
+    support_requests::{self, SupportRequestStatus},
     users::Role,
 };
-use hive_worker::jobs::sign_in_links::Occasion;
+use hive_worker::{
+    jobs::{match_notifications, proposal_followups::lapse_proposals, sign_in_links::Occasion},
+    outbox,
+};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, QueryFilter,
+    EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
 };
 
 use super::{
@@ -271,28 +276,123 @@ pub async fn update_profile(
 }
 
 /// Takes a provider out of matching, or puts them back (staff); current
-/// engagements go on.
+/// (ACTIVE) engagements go on.
+///
+/// Taking them out also withdraws every proposal still awaiting their answer,
+/// in the same transaction: the engagement lapses (EXPIRED, as a proposal
+/// nobody answered or whose request was withdrawn, with the reason in
+/// `endReason`), its emailed link stops working, the request goes back to
+/// MATCHING, staff and the co-op are told (`match_withdrawn`), and the
+/// proposal and chaser emails not yet sent to the provider are taken back.
+/// (Before, a provider deactivated with a proposal open could still accept
+/// it from the link, and the 3-day chaser still wrote to them.)
 pub async fn set_active(
     db: &DatabaseConnection,
+    public_url: &str,
     viewer: &Viewer,
     provider_id: i64,
     active: bool,
 ) -> ApiResult<providers::Model> {
     access::require_staff(viewer)?;
-    let change = Change::begin(db, viewer).await?;
-    let current = change.lock_provider(provider_id).await?;
-    let mut row: providers::ActiveModel = current.into();
-    row.active = Set(active);
-    row.updated_at = Set(Utc::now());
-    let updated = row.update(change.db()).await?;
-    let action = if active {
-        "reactivateProvider"
-    } else {
-        "deactivateProvider"
-    };
-    change
-        .audit(action, Some(("Provider", updated.id)), None)
+    // The lock order is request → engagement → provider (`change`), so the
+    // requests of the open proposals are locked before the provider. A
+    // proposal made between reading them and locking the provider (propose
+    // locks the provider too) is caught by reading them again under the
+    // provider's lock: the change starts over, and a proposal made later than
+    // that waits for the provider and then finds them deactivated.
+    for _ in 0..MAX_ATTEMPTS {
+        let change = Change::begin(db, viewer).await?;
+        let open = if active {
+            Vec::new()
+        } else {
+            open_proposals(change.db(), provider_id).await?
+        };
+        for request_id in open.iter().map(|e| e.support_request_id) {
+            change.lock_request(request_id).await?;
+        }
+        let current = change.lock_provider(provider_id).await?;
+        if !active && open_proposals(change.db(), provider_id).await? != open {
+            continue;
+        }
+        let mut row: providers::ActiveModel = current.into();
+        row.active = Set(active);
+        row.updated_at = Set(Utc::now());
+        let updated = row.update(change.db()).await?;
+        let action = if active {
+            "reactivateProvider"
+        } else {
+            "deactivateProvider"
+        };
+        change
+            .audit(action, Some(("Provider", updated.id)), None)
+            .await?;
+        for proposal in &open {
+            withdraw_proposal(&change, public_url, proposal).await?;
+        }
+        change.commit().await?;
+        return Ok(updated);
+    }
+    Err(ApiError::conflict(
+        "Proposals to this provider kept changing; try again.",
+    ))
+}
+
+/// Times [`set_active`] starts over when proposals to the provider change
+/// under it. Each start over needs staff to propose at that very moment.
+const MAX_ATTEMPTS: usize = 3;
+
+/// Why a proposal lapsed when its provider left, in `endReason`.
+pub const PROVIDER_LEFT: &str = "The provider left the programme before answering.";
+
+/// The provider's proposals awaiting an answer, oldest first.
+async fn open_proposals(
+    conn: &impl ConnectionTrait,
+    provider_id: i64,
+) -> ApiResult<Vec<engagements::Model>> {
+    Ok(engagements::Entity::find()
+        .filter(engagements::Column::ProviderId.eq(provider_id))
+        .filter(engagements::Column::Status.eq(EngagementStatus::Proposed))
+        .order_by_asc(engagements::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+/// Lapses one proposal of a provider who is leaving: see [`set_active`].
+async fn withdraw_proposal(
+    change: &Change<'_>,
+    public_url: &str,
+    proposal: &engagements::Model,
+) -> ApiResult<()> {
+    let now = Utc::now();
+    let lapsed = lapse_proposals(now)
+        .col_expr(engagements::Column::EndReason, Expr::value(PROVIDER_LEFT))
+        .filter(engagements::Column::Id.eq(proposal.id))
+        .exec(change.db())
         .await?;
-    change.commit().await?;
-    Ok(updated)
+    if lapsed.rows_affected != 1 {
+        return Ok(());
+    }
+    support_requests::Entity::update_many()
+        .col_expr(
+            support_requests::Column::Status,
+            Expr::value(SupportRequestStatus::Matching),
+        )
+        .col_expr(support_requests::Column::UpdatedAt, Expr::value(now))
+        .filter(support_requests::Column::Id.eq(proposal.support_request_id))
+        .filter(support_requests::Column::Status.is_in([
+            SupportRequestStatus::Submitted,
+            SupportRequestStatus::Matching,
+        ]))
+        .exec(change.db())
+        .await?;
+    for event in ["match-proposed", "match-chased"] {
+        outbox::withdraw_unsent(
+            change.db(),
+            &format!("{event}:{}:", proposal.id),
+            PROVIDER_LEFT,
+        )
+        .await?;
+    }
+    match_notifications::withdrawn(change.db(), public_url, proposal).await?;
+    Ok(())
 }

@@ -189,3 +189,32 @@ pub async fn expired(
     )
     .await
 }
+
+/// Tells staff and the co-op that a proposal was withdrawn because the
+/// provider left the programme (`deactivateProvider`), so the request is
+/// back in matching; the provider is not written to.
+pub async fn withdrawn(
+    conn: &impl ConnectionTrait,
+    public_url: &str,
+    engagement: &engagements::Model,
+) -> Result<(), DbErr> {
+    let (provider_user, organisation) = notify::engagement_parties(conn, engagement).await?;
+    let mut recipients = notify::staff(conn).await?;
+    recipients.extend(notify::organisation(conn, &organisation).await?);
+    // Key `match-withdrawn:{engagement}:{recipient}`: a proposal is withdrawn at most once (a
+    // conditional update of PROPOSED, in the deactivation's transaction). Nothing withdraws it:
+    // once written it goes, or is suppressed at sending (opt-out, bounce).
+    notify::send(
+        conn,
+        &format!("match-withdrawn:{}", engagement.id),
+        EmailCategory::Match,
+        "match_withdrawn",
+        &recipients,
+        json!({
+            "provider": provider_user.name,
+            "organisation": organisation.name,
+            "link": format!("{public_url}/graphql"),
+        }),
+    )
+    .await
+}

@@ -7,11 +7,8 @@
 //! caller's transaction, so a meeting and its messages stand or fall together.
 
 use chrono::Utc;
-use entity::{
-    emails::{self, EmailCategory, EmailStatus},
-    engagements, meetings,
-};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, sea_query::Expr};
+use entity::{emails::EmailCategory, engagements, meetings};
+use sea_orm::{ConnectionTrait, DbErr};
 use serde_json::json;
 
 pub use crate::mail::calendar::format_in_words;
@@ -19,7 +16,7 @@ use crate::{
     Settings,
     jobs::send_email::INVITATION,
     mail::calendar::{Invitation, MeetingEvent, Side},
-    notify,
+    notify, outbox,
 };
 
 /// The outbox template of a reminder; its key is
@@ -156,38 +153,13 @@ pub async fn on_change(
 
 /// Takes back a meeting's reminders that have not gone yet: PENDING ones, and
 /// FAILED or DEAD ones too, which staff could otherwise retry into a reminder
-/// of a meeting that has moved or been cancelled.
-///
-/// A withdrawn row stays (SUPPRESSED, with the reason, for staff to read) but
-/// gives its idempotency key up: `:withdrawn:{row id}` is appended, so a later
-/// reminder of the same meeting can never be refused by the key of one that
-/// was taken back.
+/// of a meeting that has moved or been cancelled ([`outbox::withdraw_unsent`]).
 pub async fn withdraw_reminders(
     conn: &impl ConnectionTrait,
     meeting_id: i64,
     reason: &str,
 ) -> Result<u64, DbErr> {
-    let withdrawn = emails::Entity::update_many()
-        .col_expr(emails::Column::Status, Expr::value(EmailStatus::Suppressed))
-        .col_expr(emails::Column::LastError, Expr::value(reason))
-        .col_expr(emails::Column::UpdatedAt, Expr::value(Utc::now()))
-        .col_expr(
-            emails::Column::IdempotencyKey,
-            // The same text on SQLite and PostgreSQL.
-            Expr::cust("idempotency_key || ':withdrawn:' || CAST(id AS TEXT)"),
-        )
-        .filter(emails::Column::Template.eq(REMINDER))
-        .filter(
-            emails::Column::IdempotencyKey.starts_with(format!("meeting-reminder:{meeting_id}:")),
-        )
-        .filter(emails::Column::Status.is_in([
-            EmailStatus::Pending,
-            EmailStatus::Failed,
-            EmailStatus::Dead,
-        ]))
-        .exec(conn)
-        .await?;
-    Ok(withdrawn.rows_affected)
+    outbox::withdraw_unsent(conn, &format!("meeting-reminder:{meeting_id}:"), reason).await
 }
 
 /// The two sides of a meeting, each with its recipients and its invitation,

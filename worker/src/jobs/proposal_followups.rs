@@ -47,7 +47,11 @@ pub async fn run(db: &DatabaseConnection, public_url: &str) -> anyhow::Result<Fo
         }
     }
 
+    // A deactivated provider is not chased (deactivation withdraws their
+    // proposals; this covers any left from before it did).
     let waiting = engagements::Entity::find()
+        .inner_join(providers::Entity)
+        .filter(providers::Column::Active.eq(true))
         .filter(engagements::Column::Status.eq(EngagementStatus::Proposed))
         .filter(engagements::Column::ProposedAt.lte(now - CHASE_AFTER))
         .filter(engagements::Column::LastChasedAt.is_null())

@@ -28,6 +28,7 @@ messages![
     "match_declined",
     "match_chaser",
     "match_expired",
+    "match_withdrawn",
     "engagement_ended",
     "concern_raised",
     "final_meeting_scheduled",

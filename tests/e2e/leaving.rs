@@ -1,0 +1,258 @@
+//! People and co-ops leaving the programme: what leaving closes, and that
+//! nothing addresses them afterwards about what it closed (issue 17, item 1).
+
+use std::time::Duration;
+
+use entity::{
+    emails::{self, EmailStatus},
+    engagements, providers,
+};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use serde_json::json;
+
+use crate::on_both_databases;
+use crate::support::{
+    Backend, TestApp, first_error_code,
+    programme::{Programme, decode, ok},
+};
+
+const DEACTIVATE: &str = "mutation($id: ID!) { deactivateProvider(id: $id) { active } }";
+const RESPOND: &str =
+    "mutation($e: ID!) { respondToMatch(engagementId: $e, accept: true) { status } }";
+const ENGAGEMENT: &str = "query($id: ID!) { node(id: $id) { ... on Engagement { status endReason supportRequest { status } } } }";
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Makes a proposal look `days` old, as if that long had gone by.
+async fn age_proposal(app: &TestApp, engagement: &str, days: i64) {
+    engagements::Entity::update_many()
+        .col_expr(
+            engagements::Column::ProposedAt,
+            Expr::value(chrono::Utc::now() - chrono::Duration::days(days)),
+        )
+        .filter(engagements::Column::Id.eq(decode(engagement)))
+        .exec(&app.db)
+        .await
+        .unwrap();
+}
+
+on_both_databases!(
+    a_deactivated_provider_cannot_take_up_an_open_proposal,
+    |app: TestApp| async move {
+        let p = Programme::new(&app).await;
+        let (coop, _) = p.coop(&app, "Riverside Bakers").await;
+        let (other_coop, _) = p.coop(&app, "Hilltop Grocers").await;
+        let (mentor, mentor_token, mentor_email) =
+            p.provider(&app, "MENTOR", "Leaving Mentor", 2, None).await;
+        // One engagement under way, which goes on…
+        let running_request = p.request(&app, &other_coop, "MENTORING").await;
+        let running = p.proposed(&app, &running_request, &mentor, 3).await;
+        p.accept(&app, &running, &mentor_token).await;
+        // …and one proposal awaiting the mentor's answer, which does not.
+        let request = p.request(&app, &coop, "MENTORING").await;
+        let proposal = p.proposed(&app, &request, &mentor, 3).await;
+        let proposal_mail = app
+            .smtp
+            .wait_for_subject(&mentor_email, "Riverside Bakers", WAIT)
+            .await;
+        let link = proposal_mail
+            .link_containing("/m/")
+            .expect("an answer link");
+        let mails_before = app.smtp.received_by(&mentor_email).len();
+
+        ok(app
+            .graphql(DEACTIVATE, json!({"id": mentor}), Some(&p.staff))
+            .await);
+
+        // The emailed link no longer works, nor does answering in the app.
+        let (status, page) = app.get_page(&link).await;
+        assert_eq!(status, 404, "{page}");
+        let (_, body) = app
+            .graphql(RESPOND, json!({"e": proposal}), Some(&mentor_token))
+            .await;
+        assert_eq!(first_error_code(&body), Some("CONFLICT"), "{body}");
+        // The proposal lapsed, saying why; the request is back in matching.
+        let body = ok(app
+            .graphql(ENGAGEMENT, json!({"id": proposal}), Some(&p.staff))
+            .await);
+        assert_eq!(body["data"]["node"]["status"], "EXPIRED");
+        assert_eq!(
+            body["data"]["node"]["endReason"],
+            hive_api::programme::providers::PROVIDER_LEFT
+        );
+        assert_eq!(body["data"]["node"]["supportRequest"]["status"], "MATCHING");
+        // The running engagement goes on.
+        let body = ok(app
+            .graphql(ENGAGEMENT, json!({"id": running}), Some(&p.staff))
+            .await);
+        assert_eq!(body["data"]["node"]["status"], "ACTIVE");
+        // Staff and the co-op are told; the provider is not written to.
+        for address in ["staff@hive.test", "member@riversidebakers.coop"] {
+            let mail = app.smtp.wait_for_subject(address, "withdrawn", WAIT).await;
+            assert!(
+                mail.text()
+                    .contains("Leaving Mentor has left the programme")
+            );
+        }
+        // Four days on, no chaser goes to them.
+        age_proposal(&app, &proposal, 4).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            app.smtp.received_by(&mentor_email).len(),
+            mails_before,
+            "nothing more to the deactivated mentor"
+        );
+        // Staff can propose someone else at once.
+        let (other, _, _) = p.provider(&app, "MENTOR", "Next Mentor", 2, None).await;
+        let body = p.propose(&app, &request, &other, 3).await;
+        assert_eq!(body["data"]["proposeMatch"]["status"], "PROPOSED", "{body}");
+        app.stop().await;
+    }
+);
+
+/// The proposal email not yet sent when the provider is deactivated is taken
+/// back: they never hear of a proposal they can no longer take.
+async fn an_unsent_proposal_email_is_taken_back(backend: Backend) {
+    let Some(app) = TestApp::start_without_worker(backend).await else {
+        return;
+    };
+    let p = Programme::new(&app).await;
+    let (coop, _) = p.coop(&app, "Canal Cycles").await;
+    let (mentor, _, mentor_email) = p.provider(&app, "MENTOR", "Gone Mentor", 1, None).await;
+    let request = p.request(&app, &coop, "MENTORING").await;
+    let proposal = p.proposed(&app, &request, &mentor, 3).await;
+    ok(app
+        .graphql(DEACTIVATE, json!({"id": mentor}), Some(&p.staff))
+        .await);
+    let (stop, worker) = app.spawn_worker().await;
+    app.smtp
+        .wait_for_subject("staff@hive.test", "withdrawn", WAIT)
+        .await;
+    // Its welcome went (sent before the worker ran, now delivered); the
+    // proposal did not.
+    app.smtp
+        .wait_for_subject(&mentor_email, "Welcome", WAIT)
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let subjects: Vec<String> = app
+        .smtp
+        .received_by(&mentor_email)
+        .iter()
+        .map(|mail| mail.subject())
+        .collect();
+    assert!(
+        subjects.iter().all(|s| !s.contains("Canal Cycles")),
+        "{subjects:?}"
+    );
+    let withdrawn = emails::Entity::find()
+        .filter(
+            emails::Column::IdempotencyKey
+                .starts_with(format!("match-proposed:{}:", decode(&proposal))),
+        )
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("the proposal's email row stays, for staff to read");
+    assert_eq!(withdrawn.status, EmailStatus::Suppressed);
+    assert_eq!(
+        withdrawn.last_error.as_deref(),
+        Some(hive_api::programme::providers::PROVIDER_LEFT)
+    );
+    stop.cancel();
+    worker.await.unwrap().unwrap();
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsent_proposal_email_is_taken_back_sqlite() {
+    an_unsent_proposal_email_is_taken_back(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsent_proposal_email_is_taken_back_postgres() {
+    an_unsent_proposal_email_is_taken_back(Backend::Postgres).await;
+}
+
+on_both_databases!(
+    a_proposal_left_open_to_an_inactive_provider_is_neither_chased_nor_accepted,
+    |app: TestApp| async move {
+        // A provider taken out of matching before deactivation withdrew
+        // proposals: their proposal is still PROPOSED.
+        let p = Programme::new(&app).await;
+        let (coop, _) = p.coop(&app, "Old Mill").await;
+        let (mentor, mentor_token, mentor_email) =
+            p.provider(&app, "MENTOR", "Earlier Leaver", 1, None).await;
+        let request = p.request(&app, &coop, "MENTORING").await;
+        let proposal = p.proposed(&app, &request, &mentor, 3).await;
+        app.smtp
+            .wait_for_subject(&mentor_email, "Old Mill", WAIT)
+            .await;
+        providers::Entity::update_many()
+            .col_expr(providers::Column::Active, Expr::value(false))
+            .filter(providers::Column::Id.eq(decode(&mentor)))
+            .exec(&app.db)
+            .await
+            .unwrap();
+        let mails_before = app.smtp.received_by(&mentor_email).len();
+        age_proposal(&app, &proposal, 4).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            app.smtp.received_by(&mentor_email).len(),
+            mails_before,
+            "no chaser to an inactive provider"
+        );
+        let (_, body) = app
+            .graphql(RESPOND, json!({"e": proposal}), Some(&mentor_token))
+            .await;
+        assert_eq!(first_error_code(&body), Some("CONFLICT"), "{body}");
+        app.stop().await;
+    }
+);
+
+/// Deactivation and the provider's acceptance at the same moment, on
+/// PostgreSQL: each round ends one way or the other, never both and never an
+/// error (a lock taken out of order deadlocks here: `change`'s lock order).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deactivation_and_acceptance_at_once_end_one_way_postgres() {
+    let Some(app) = TestApp::start(Backend::Postgres).await else {
+        return;
+    };
+    let p = Programme::new(&app).await;
+    let mut accepted = 0;
+    let mut withdrawn = 0;
+    for round in 0..8 {
+        let (coop, _) = p.coop(&app, &format!("Race Co-op {round}")).await;
+        let (mentor, token, _) = p
+            .provider(&app, "MENTOR", &format!("Racing Mentor {round}"), 1, None)
+            .await;
+        let request = p.request(&app, &coop, "MENTORING").await;
+        let proposal = p.proposed(&app, &request, &mentor, 3).await;
+        let (deactivation, acceptance) = tokio::join!(
+            app.graphql(DEACTIVATE, json!({"id": mentor}), Some(&p.staff)),
+            app.graphql(RESPOND, json!({"e": proposal}), Some(&token)),
+        );
+        ok(deactivation);
+        let body = ok(app
+            .graphql(ENGAGEMENT, json!({"id": proposal}), Some(&p.staff))
+            .await);
+        match body["data"]["node"]["status"].as_str() {
+            Some("ACTIVE") => {
+                assert_eq!(acceptance.1["data"]["respondToMatch"]["status"], "ACTIVE");
+                assert_eq!(body["data"]["node"]["supportRequest"]["status"], "MATCHED");
+                accepted += 1;
+            }
+            Some("EXPIRED") => {
+                assert_eq!(
+                    first_error_code(&acceptance.1),
+                    Some("CONFLICT"),
+                    "{}",
+                    acceptance.1
+                );
+                assert_eq!(body["data"]["node"]["supportRequest"]["status"], "MATCHING");
+                withdrawn += 1;
+            }
+            other => panic!("round {round}: {other:?}"),
+        }
+    }
+    eprintln!("accepted first {accepted} times, withdrawn first {withdrawn} times");
+    app.stop().await;
+}
