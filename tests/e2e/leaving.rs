@@ -256,3 +256,128 @@ async fn deactivation_and_acceptance_at_once_end_one_way_postgres() {
     eprintln!("accepted first {accepted} times, withdrawn first {withdrawn} times");
     app.stop().await;
 }
+
+const REMOVE: &str = "mutation($u: ID!) { removeMember(userId: $u) { id active } }";
+const ME: &str = "{ me { id email } }";
+
+/// A member removed from their co-op: their session ends at once, no
+/// message not yet sent goes to them (the co-op's other member still gets
+/// it), and they cannot sign in again; bad input changes nothing.
+async fn a_removed_member_hears_nothing_more(backend: Backend) {
+    let Some(app) = TestApp::start_without_worker(backend).await else {
+        return;
+    };
+    let p = Programme::new(&app).await;
+    let (coop, leaver) = p.coop(&app, "Dale Dairy").await;
+    let (_, stayer) = hive_api::admin::create_user(
+        &app.db,
+        "stayer@daledairy.coop",
+        "Stays On",
+        entity::users::Role::Member,
+        Some(decode(&coop)),
+        chrono::Duration::days(1),
+    )
+    .await
+    .unwrap();
+    let me = ok(app.graphql(ME, json!({}), Some(&leaver)).await);
+    let leaver_id = me["data"]["me"]["id"].as_str().unwrap().to_string();
+    let leaver_email = me["data"]["me"]["email"].as_str().unwrap().to_string();
+    // A match the co-op is told of, its emails not yet sent (no worker yet).
+    let (mentor, mentor_token, _) = p.provider(&app, "MENTOR", "Dale Mentor", 2, None).await;
+    let request = p.request(&app, &coop, "MENTORING").await;
+    let engagement = p.proposed(&app, &request, &mentor, 3).await;
+    p.accept(&app, &engagement, &mentor_token).await;
+
+    // Bad input first: each refused, nothing changed.
+    let (_, body) = app
+        .graphql(REMOVE, json!({"u": leaver_id}), Some(stayer.expose()))
+        .await;
+    assert_eq!(first_error_code(&body), Some("FORBIDDEN"), "{body}");
+    let mentor_user = ok(app.graphql(ME, json!({}), Some(&mentor_token)).await)["data"]["me"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, body) = app
+        .graphql(REMOVE, json!({"u": mentor_user}), Some(&p.staff))
+        .await;
+    assert_eq!(first_error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    ok(app.graphql(ME, json!({}), Some(&leaver)).await);
+
+    let body = ok(app
+        .graphql(REMOVE, json!({"u": leaver_id}), Some(&p.staff))
+        .await);
+    assert_eq!(body["data"]["removeMember"]["active"], false);
+    let (_, body) = app
+        .graphql(REMOVE, json!({"u": leaver_id}), Some(&p.staff))
+        .await;
+    assert_eq!(
+        first_error_code(&body),
+        Some("CONFLICT"),
+        "removed twice: {body}"
+    );
+
+    // Their session ends at once; they cannot sign in again.
+    let (_, body) = app.graphql(ME, json!({}), Some(&leaver)).await;
+    assert_eq!(first_error_code(&body), Some("UNAUTHENTICATED"), "{body}");
+    ok(app
+        .graphql(
+            "mutation($e: String!) { requestSignIn(email: $e) { message } }",
+            json!({"e": leaver_email}),
+            None,
+        )
+        .await);
+
+    let (stop, worker) = app.spawn_worker().await;
+    app.smtp
+        .wait_for_subject("stayer@daledairy.coop", "Dale Mentor", WAIT)
+        .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let to_leaver: Vec<String> = app
+        .smtp
+        .received_by(&leaver_email)
+        .iter()
+        .map(|mail| mail.subject())
+        .collect();
+    assert!(
+        to_leaver.is_empty(),
+        "nothing to the removed member: {to_leaver:?}"
+    );
+    let taken_back = emails::Entity::find()
+        .filter(emails::Column::Recipient.eq(leaver_email.as_str()))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert!(!taken_back.is_empty());
+    assert!(
+        taken_back
+            .iter()
+            .all(|row| row.status == EmailStatus::Suppressed
+                && row.last_error.as_deref()
+                    == Some(hive_api::programme::organisations::MEMBER_REMOVED))
+    );
+    let audit = ok(app
+        .graphql(
+            "{ auditLog(filter: {action: \"removeMember\"}, first: 5) { totalCount edges { node { subject { id } } } } }",
+            json!({}),
+            Some(&p.staff),
+        )
+        .await);
+    assert_eq!(audit["data"]["auditLog"]["totalCount"], 1);
+    assert_eq!(
+        audit["data"]["auditLog"]["edges"][0]["node"]["subject"]["id"],
+        leaver_id.as_str()
+    );
+    stop.cancel();
+    worker.await.unwrap().unwrap();
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_member_hears_nothing_more_sqlite() {
+    a_removed_member_hears_nothing_more(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_member_hears_nothing_more_postgres() {
+    a_removed_member_hears_nothing_more(Backend::Postgres).await;
+}

@@ -136,6 +136,30 @@ pub async fn withdraw_unsent(
     key_prefix: &str,
     reason: &str,
 ) -> Result<u64, DbErr> {
+    withdraw_where(
+        conn,
+        emails::Column::IdempotencyKey.starts_with(key_prefix),
+        reason,
+    )
+    .await
+}
+
+/// Takes back every message to `recipient` that has not gone, as
+/// [`withdraw_unsent`] does: for a person who has left (removed from their
+/// co-op), to whom nothing more may go.
+pub async fn withdraw_unsent_to(
+    conn: &impl ConnectionTrait,
+    recipient: &str,
+    reason: &str,
+) -> Result<u64, DbErr> {
+    withdraw_where(conn, emails::Column::Recipient.eq(recipient), reason).await
+}
+
+async fn withdraw_where(
+    conn: &impl ConnectionTrait,
+    which: Expr,
+    reason: &str,
+) -> Result<u64, DbErr> {
     let withdrawn = emails::Entity::update_many()
         .col_expr(emails::Column::Status, Expr::value(EmailStatus::Suppressed))
         .col_expr(emails::Column::LastError, Expr::value(reason))
@@ -145,7 +169,7 @@ pub async fn withdraw_unsent(
             // The same text on SQLite and PostgreSQL.
             Expr::cust("idempotency_key || ':withdrawn:' || CAST(id AS TEXT)"),
         )
-        .filter(emails::Column::IdempotencyKey.starts_with(key_prefix))
+        .filter(which)
         .filter(emails::Column::Status.is_in([
             EmailStatus::Pending,
             EmailStatus::Failed,

@@ -467,4 +467,19 @@ impl OrganisationMutation {
         let user = User(user);
         Ok(user)
     }
+
+    /// Takes a person off their co-op, for someone who has left it (staff):
+    /// their account is deactivated (`active: false`; it keeps its co-op for
+    /// the record), their sessions, sign-in links and calendar feed stop
+    /// working, and messages to them not yet sent are taken back.
+    /// BAD_USER_INPUT for someone who is not a co-op member, CONFLICT if
+    /// already removed.
+    #[graphql(guard = "RoleGuard::staff()")]
+    async fn remove_member(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<User> {
+        let state = ctx.data_unchecked::<AppState>();
+        let user_id = decode_id_of(NodeType::User, &user_id)?;
+        programme::remove_member(&state.db, &state.sessions, viewer(ctx), user_id)
+            .await
+            .map(User)
+    }
 }

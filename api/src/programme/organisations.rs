@@ -6,7 +6,11 @@ use entity::{
     organisations::{self, OrganisationStage},
     users::{self, Role},
 };
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection};
+use hive_worker::outbox;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    sea_query::Expr,
+};
 
 use super::{
     accounts,
@@ -19,6 +23,7 @@ use crate::{
     auth::{Viewer, normalise_email},
     error::{ApiError, ApiResult},
     regions::canonical_region,
+    sessions::SessionCache,
 };
 
 /// A change to one optional field: leave it, clear it, or set it.
@@ -284,4 +289,74 @@ pub async fn invite_member(
         organisation_id: Some(organisation_id),
     };
     accounts::create(db, public_url, viewer, account, "inviteMember").await
+}
+
+/// Why messages to a removed member were taken back (the emails' last error).
+pub const MEMBER_REMOVED: &str = "The member was removed from their co-op.";
+
+/// Takes a person off their co-op (staff), for someone who has left it.
+///
+/// Their account is deactivated (it keeps its co-op, so the record still
+/// says who wrote what while they were a member), and in the same
+/// transaction: every session ends, unused sign-in links and their calendar
+/// feed stop working, and every message to them not yet sent is taken back.
+/// Messages to the co-op go to its other members from then on, or to its
+/// contact address when none is left (`notify::organisation`). BAD_USER_INPUT
+/// for someone who is not a co-op member (a provider leaves with
+/// `deactivateProvider`), CONFLICT if already removed.
+pub async fn remove_member(
+    db: &DatabaseConnection,
+    sessions: &SessionCache,
+    viewer: &Viewer,
+    user_id: i64,
+) -> ApiResult<users::Model> {
+    access::require_staff(viewer)?;
+    let change = Change::begin(db, viewer).await?;
+    let member = change
+        .lock_by_id::<users::Entity>(user_id, "No user has that id.")
+        .await?;
+    let Some(organisation_id) = member
+        .organisation_id
+        .filter(|_| member.role == Role::Member)
+    else {
+        return Err(ApiError::bad_input(
+            "userId",
+            "Only a co-op's member can be removed from it; a provider leaves with deactivateProvider.",
+        ));
+    };
+    if member.deactivated_at.is_some() {
+        return Err(ApiError::conflict(
+            "This member has already been removed from their co-op.",
+        ));
+    }
+    let now = Utc::now();
+    let mut row: users::ActiveModel = member.clone().into();
+    row.deactivated_at = Set(Some(now));
+    let removed = row.update(change.db()).await?;
+    entity::sessions::Entity::update_many()
+        .col_expr(entity::sessions::Column::RevokedAt, Expr::value(now))
+        .filter(entity::sessions::Column::UserId.eq(member.id))
+        .filter(entity::sessions::Column::RevokedAt.is_null())
+        .exec(change.db())
+        .await?;
+    entity::sign_in_tokens::Entity::delete_many()
+        .filter(entity::sign_in_tokens::Column::UserId.eq(member.id))
+        .filter(entity::sign_in_tokens::Column::UsedAt.is_null())
+        .exec(change.db())
+        .await?;
+    entity::calendar_feeds::Entity::delete_many()
+        .filter(entity::calendar_feeds::Column::UserId.eq(member.id))
+        .exec(change.db())
+        .await?;
+    outbox::withdraw_unsent_to(change.db(), &member.email, MEMBER_REMOVED).await?;
+    change
+        .audit(
+            "removeMember",
+            Some(("User", member.id)),
+            Some(serde_json::json!({ "organisationId": organisation_id })),
+        )
+        .await?;
+    change.commit().await?;
+    sessions.forget_user(member.id);
+    Ok(removed)
 }
