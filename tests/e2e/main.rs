@@ -37,6 +37,7 @@ mod providers;
 mod queue;
 mod relay;
 mod reminders;
+mod retention;
 mod reviews;
 mod schema;
 mod seed;

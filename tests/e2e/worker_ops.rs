@@ -56,7 +56,7 @@ fn hive_worker_help_and_version_print_and_unknown_arguments_fail() {
 }
 
 /// The sample lines of a Prometheus text scrape: `name{labels}` → value.
-fn parse_scrape(text: &str) -> HashMap<String, f64> {
+pub(crate) fn parse_scrape(text: &str) -> HashMap<String, f64> {
     text.lines()
         .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
         .filter_map(|line| {

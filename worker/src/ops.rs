@@ -194,6 +194,9 @@ fn register_counters_at_zero() {
     ] {
         metrics::counter!(name).increment(0);
     }
+    for kind in crate::jobs::retention::Cleared::KINDS {
+        metrics::counter!("hive_retention_cleared_total", "kind" => kind).increment(0);
+    }
     for lane in crate::outbox::Lane::ALL {
         metrics::counter!("hive_emails_relayed_total", "lane" => lane.label()).increment(0);
     }

@@ -13,7 +13,7 @@ use tracing::{error, info, warn};
 use crate::{
     WorkerContext,
     jobs::{
-        inactivity_nudges, proposal_followups, review_reminders,
+        inactivity_nudges, proposal_followups, retention, review_reminders,
         send_email::{self, SENDS_PER_TASK, SendEmails},
         staff_digest, survey_invitations,
     },
@@ -199,10 +199,18 @@ async fn handle_send_emails(
 /// conditional updates and email idempotency keys keep overlapping runs from
 /// doing anything twice.
 async fn periodic_loop(ctx: WorkerContext, shutdown: CancellationToken) {
+    let mut retention_due = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(ctx.settings.periodic_interval) => {}
+        }
+        // Hourly rather than every pass: its updates read every email row.
+        if tokio::time::Instant::now() >= retention_due {
+            match retention::run(&ctx.db, &ctx.settings.retention, ctx.settings.clock.now()).await {
+                Ok(_) => retention_due += ctx.settings.retention_interval,
+                Err(error) => warn!(%error, "retention pass failed; will retry"),
+            }
         }
         match proposal_followups::run(&ctx.db, &ctx.settings.public_url).await {
             Ok(done) if done.chased + done.expired > 0 => ctx.outbox_signal.notify_one(),

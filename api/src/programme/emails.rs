@@ -37,6 +37,11 @@ pub async fn retry(db: &DatabaseConnection, viewer: &Viewer, id: i64) -> ApiResu
             "Only a dead or failed email can be retried.",
         ));
     }
+    if email.context == hive_worker::jobs::retention::CLEARED_BODY {
+        return Err(ApiError::conflict(
+            "This email's content was removed under the retention policy (HIVE_RETENTION_EMAIL_DAYS); it cannot be sent again.",
+        ));
+    }
     let bouncing = email_preferences::Entity::find()
         .filter(email_preferences::Column::Email.eq(&email.recipient))
         .filter(email_preferences::Column::BouncedAt.is_not_null())

@@ -5,6 +5,7 @@ pub mod inactivity_nudges;
 pub mod match_notifications;
 pub mod meeting_reminders;
 pub mod proposal_followups;
+pub mod retention;
 pub mod review_reminders;
 pub mod send_email;
 pub mod sent_marks;

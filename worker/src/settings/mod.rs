@@ -3,6 +3,7 @@
 //! one line that names the variable.
 
 mod limits;
+mod retention;
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -10,6 +11,7 @@ use lettre::message::Mailbox;
 use url::Url;
 
 pub use limits::Limits;
+pub use retention::Retention;
 
 /// Every environment variable Hive reads, with its default. The README's
 /// configuration table and `docker-compose.yml` are checked against this list
@@ -51,6 +53,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("HIVE_PERSISTED_QUERY_CACHE_BYTES", "4194304"),
     ("HIVE_TRUST_FORWARDED_FOR", "false"),
     ("HIVE_SESSION_CACHE_SECS", "5"),
+    // Retention (settings/retention.rs).
+    ("HIVE_RETENTION_NOTES_MONTHS", "24"),
+    ("HIVE_RETENTION_CONCERNS_MONTHS", "72"),
+    ("HIVE_RETENTION_EMAIL_DAYS", "90"),
 ];
 
 /// The raw strings as they come from the environment, before validation.
@@ -171,6 +177,11 @@ pub struct Settings {
     pub loader_batch_window: Duration,
     /// What one request, connection, client or address may take.
     pub limits: Limits,
+    /// How long notes, concern details and email bodies are kept.
+    pub retention: Retention,
+    /// How often each worker process applies [`Retention`] (an hour). Not an
+    /// environment variable: tests shorten it.
+    pub retention_interval: Duration,
 }
 
 /// A configuration value that cannot be used; the message names the variable.
@@ -230,6 +241,9 @@ impl Settings {
         // fails to parse with its variable named rather than being ignored.
         settings.limits =
             Limits::read(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()))?;
+        settings.retention = Retention::read(|name| {
+            std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+        })?;
         Ok(settings)
     }
 
@@ -331,6 +345,8 @@ impl Settings {
             candidate_pool_ttl: Duration::from_secs(10),
             loader_batch_window: Duration::from_millis(2),
             limits: Limits::default(),
+            retention: Retention::default(),
+            retention_interval: Duration::from_secs(3600),
         })
     }
 
