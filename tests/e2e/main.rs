@@ -34,6 +34,7 @@ mod partial_results;
 mod persisted_queries;
 mod programme_year;
 mod providers;
+mod redteam20;
 mod queue;
 mod relay;
 mod reminders;
