@@ -230,8 +230,8 @@ on_both_databases!(
             vec![e4.clone()]
         );
 
-        // Bad input and nobody signed in. An id of another type names no
-        // provider (NOT_FOUND, as everywhere an id is read).
+        // Bad input and nobody signed in. An id of another type in the
+        // filter is bad input, naming the field (the red team's finding 6).
         let (_, body) = app
             .graphql(
                 LIST,
@@ -239,7 +239,11 @@ on_both_databases!(
                 Some(&h.p.staff),
             )
             .await;
-        assert_eq!(first_error_code(&body), Some("NOT_FOUND"), "{body}");
+        assert_eq!(first_error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["field"],
+            "filter.providerId"
+        );
         let (_, body) = app
             .graphql(
                 LIST,

@@ -113,10 +113,16 @@ impl ActionItem {
 
 /// The viewer's action items, section by section. Staff's sections are
 /// loaded once per request, on the first one asked.
+/// The staff sections, read once per request however many `actionItems`
+/// fields (aliases) it has: each read of them is the digest's snapshot of the
+/// whole programme (every open request, current engagement, their meetings
+/// and reviews…), so twenty aliases used to read it twenty times. Put in
+/// each request's data by `http::graphql`.
 #[derive(Default)]
-pub struct ActionItems {
-    staff: OnceCell<Vec<ActionSection>>,
-}
+pub struct StaffSnapshot(OnceCell<Vec<ActionSection>>);
+
+/// The sections; all state is the request's (`StaffSnapshot`).
+pub struct ActionItems;
 
 /// The usual Relay page arguments of every section.
 fn page(
@@ -155,8 +161,9 @@ impl ActionItems {
                 "This list is about the whole programme: staff only.",
             ));
         }
-        let sections = self
-            .staff
+        let sections = ctx
+            .data_unchecked::<StaffSnapshot>()
+            .0
             .get_or_try_init(|| async {
                 let state = ctx.data_unchecked::<AppState>();
                 let now = Utc::now();
@@ -312,6 +319,6 @@ impl ActionItemsQuery {
     /// others.
     #[graphql(guard = "RoleGuard::signed_in()")]
     async fn action_items(&self) -> ActionItems {
-        ActionItems::default()
+        ActionItems
     }
 }

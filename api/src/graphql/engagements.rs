@@ -11,7 +11,10 @@ use super::{
     meetings::Meeting,
     node::follow,
     providers::Provider,
-    relay::{HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate_loaded},
+    relay::{
+        HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate_loaded,
+        paginate_ranked,
+    },
     support_requests::{Kind, SupportRequest},
     users::{User, load_user},
 };
@@ -295,7 +298,7 @@ pub async fn home_connection(
         .collect();
     let parties =
         futures::future::try_join_all(rows.iter().map(|row| engagement_party(ctx, row))).await?;
-    let mut rows: Vec<engagements::Model> = rows
+    let rows: Vec<engagements::Model> = rows
         .into_iter()
         .zip(parties)
         .filter(|(row, party)| {
@@ -312,13 +315,13 @@ pub async fn home_connection(
         )
         .await?;
     let now = Utc::now();
-    engagement_lists::sort_for_home(&mut rows, |id| {
+    let ranked = engagement_lists::rank_for_home(rows, |id| {
         meetings
             .get(&EngagementMeetingsKey(id))
             .and_then(|list| engagement_lists::next_meeting(list, now))
             .map(|meeting| meeting.starts_at)
     });
-    paginate_loaded("engagements", rows, args, |row| row.id, Engagement)
+    paginate_ranked("engagements", ranked, args, |row| row.id, Engagement)
 }
 
 /// What an engagement list is narrowed to; every condition given holds.
@@ -337,7 +340,17 @@ pub struct EngagementFilterInput {
 impl EngagementFilterInput {
     /// The programme's filter; BAD_USER_INPUT for an id of another type.
     pub fn read(self) -> ApiResult<EngagementFilter> {
-        let id = |kind, id: Option<ID>| id.map(|id| decode_id_of(kind, &id)).transpose();
+        let id = |kind: NodeType, field: &str, id: Option<ID>| {
+            id.map(|id| {
+                decode_id_of(kind, &id).map_err(|_| {
+                    ApiError::bad_input(
+                        &format!("filter.{field}"),
+                        format!("`{field}` is not the id of a {}.", kind.name()),
+                    )
+                })
+            })
+            .transpose()
+        };
         Ok(EngagementFilter {
             statuses: self
                 .status
@@ -346,9 +359,13 @@ impl EngagementFilterInput {
                 .map(Into::into)
                 .collect(),
             kind: self.kind.map(Into::into),
-            provider_id: id(NodeType::Provider, self.provider_id)?,
-            organisation_id: id(NodeType::Organisation, self.organisation_id)?,
-            request_id: id(NodeType::SupportRequest, self.request_id)?,
+            provider_id: id(NodeType::Provider, "providerId", self.provider_id)?,
+            organisation_id: id(
+                NodeType::Organisation,
+                "organisationId",
+                self.organisation_id,
+            )?,
+            request_id: id(NodeType::SupportRequest, "requestId", self.request_id)?,
         })
     }
 }
@@ -382,9 +399,10 @@ impl EngagementQuery {
     /// mentor or adviser, their co-op's for a member — narrowed by `filter`,
     /// in the home order: ACTIVE ones by their next meeting (soonest first,
     /// then those with none booked), then PROPOSED ones (longest waiting
-    /// first), then the rest (most recently finished first). A cursor whose
-    /// engagement has left the list (its status no longer passes the
-    /// filter) is BAD_USER_INPUT: start again from the first page.
+    /// first), then the rest (most recently finished first). A cursor holds
+    /// its engagement's place in that order, so the next page goes on from
+    /// there even when engagements move between pages (a meeting booked or
+    /// called off): none that kept its place is skipped.
     #[graphql(guard = "RoleGuard::signed_in()")]
     async fn engagements(
         &self,
@@ -397,10 +415,10 @@ impl EngagementQuery {
     ) -> ApiResult<HiveConnection<Engagement>> {
         let state = ctx.data_unchecked::<AppState>();
         let filter = filter.unwrap_or_default().read()?;
-        let rows = engagement_lists::list(&state.db, viewer(ctx), &filter, Utc::now()).await?;
-        paginate_loaded(
+        let ranked = engagement_lists::list(&state.db, viewer(ctx), &filter, Utc::now()).await?;
+        paginate_ranked(
             "engagements",
-            rows,
+            ranked,
             PageArgs {
                 after,
                 before,

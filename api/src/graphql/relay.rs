@@ -119,14 +119,26 @@ pub fn decode_id_of(kind: NodeType, id: &ID) -> ApiResult<i64> {
     }
 }
 
-/// A position in a list ordered by row id. It names the table the list pages
-/// through, so a cursor from one list is refused by another (`users` and
-/// `organisations` ids would otherwise mean nothing to each other).
+/// A position in a list. It names the list it pages through, so a cursor
+/// from one list is refused by another (`users` and `organisations` ids would
+/// otherwise mean nothing to each other).
+///
+/// A list ordered by row id needs only the id. A list in a computed order
+/// (the engagements' home order) also carries the row's sort key as it was
+/// when the page was read, so that the next page starts after that *place*
+/// even if the row itself has moved since (a meeting booked or called off):
+/// with the id alone, the rows it jumped over were never listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdCursor {
     pub list: String,
     pub id: i64,
+    /// The row's sort key, for lists in a computed order ([`paginate_ranked`]).
+    pub key: Option<SortKey>,
 }
+
+/// A row's place in a list in a computed order: compared as a tuple, and
+/// unique (its last part decides ties by id).
+pub type SortKey = [i64; 3];
 
 impl CursorType for IdCursor {
     type Error = ApiErrorMarker;
@@ -134,19 +146,39 @@ impl CursorType for IdCursor {
     fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
         let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| ApiErrorMarker)?;
         let text = String::from_utf8(bytes).map_err(|_| ApiErrorMarker)?;
+        let number = |part: &str| part.parse::<i64>().map_err(|_| ApiErrorMarker);
+        if let Some(rest) = text.strip_prefix("ranked:") {
+            let mut parts = rest.rsplitn(5, ':');
+            let id = number(parts.next().ok_or(ApiErrorMarker)?)?;
+            let tie = number(parts.next().ok_or(ApiErrorMarker)?)?;
+            let time = number(parts.next().ok_or(ApiErrorMarker)?)?;
+            let group = number(parts.next().ok_or(ApiErrorMarker)?)?;
+            let list = parts.next().ok_or(ApiErrorMarker)?;
+            return Ok(IdCursor {
+                list: list.to_string(),
+                id,
+                key: Some([group, time, tie]),
+            });
+        }
         let (list, id) = text
             .strip_prefix("cursor:")
             .and_then(|rest| rest.rsplit_once(':'))
             .ok_or(ApiErrorMarker)?;
-        let id = id.parse().map_err(|_| ApiErrorMarker)?;
         Ok(IdCursor {
             list: list.to_string(),
-            id,
+            id: number(id)?,
+            key: None,
         })
     }
 
     fn encode_cursor(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("cursor:{}:{}", self.list, self.id))
+        match self.key {
+            None => URL_SAFE_NO_PAD.encode(format!("cursor:{}:{}", self.list, self.id)),
+            Some([group, time, tie]) => URL_SAFE_NO_PAD.encode(format!(
+                "ranked:{}:{group}:{time}:{tie}:{}",
+                self.list, self.id
+            )),
+        }
     }
 }
 
@@ -180,11 +212,15 @@ pub struct PageArgs {
 /// A Relay connection of `N`s, with the total count.
 pub type HiveConnection<N> = Connection<IdCursor, N, ConnectionFields>;
 
-fn decode_cursor_arg(name: &str, list: &str, value: &Option<String>) -> ApiResult<Option<i64>> {
+fn decode_cursor_arg(
+    name: &str,
+    list: &str,
+    value: &Option<String>,
+) -> ApiResult<Option<IdCursor>> {
     value
         .as_deref()
         .map(|s| match IdCursor::decode_cursor(s) {
-            Ok(cursor) if cursor.list == list => Ok(cursor.id),
+            Ok(cursor) if cursor.list == list => Ok(cursor),
             _ => Err(ApiError::bad_input(
                 name,
                 format!("`{name}` is not a cursor from this list."),
@@ -209,8 +245,8 @@ fn page_size(name: &str, value: Option<i32>) -> ApiResult<Option<u64>> {
 /// [`MAX_PAGE_SIZE`], `first` or `last` but not both.
 struct Window {
     list: &'static str,
-    after: Option<i64>,
-    before: Option<i64>,
+    after: Option<IdCursor>,
+    before: Option<IdCursor>,
     /// How many items at most.
     size: u64,
     /// `last` was asked for: the page is taken from the end.
@@ -245,7 +281,7 @@ impl Window {
         rows: Vec<T>,
         more: bool,
         total_count: u64,
-        id_of: impl Fn(&T) -> i64,
+        cursor_of: impl Fn(&T) -> (i64, Option<SortKey>),
         to_node: impl Fn(T) -> N,
     ) -> HiveConnection<N>
     where
@@ -262,9 +298,11 @@ impl Window {
             ConnectionFields { total_count },
         );
         connection.edges.extend(rows.into_iter().map(|row| {
+            let (id, key) = cursor_of(&row);
             let cursor = IdCursor {
                 list: self.list.to_string(),
-                id: id_of(&row),
+                id,
+                key,
             };
             Edge::new(cursor, to_node(row))
         }));
@@ -291,11 +329,11 @@ where
     let window = Window::read(E::default().table_name(), &args)?;
     let total_count = select.clone().count(db).await?;
     let mut narrowed = select;
-    if let Some(after) = window.after {
-        narrowed = narrowed.filter(id_column.gt(after));
+    if let Some(after) = &window.after {
+        narrowed = narrowed.filter(id_column.gt(after.id));
     }
-    if let Some(before) = window.before {
-        narrowed = narrowed.filter(id_column.lt(before));
+    if let Some(before) = &window.before {
+        narrowed = narrowed.filter(id_column.lt(before.id));
     }
     let ordered = if window.backwards {
         narrowed.order_by_desc(id_column)
@@ -312,7 +350,7 @@ where
         rows,
         more,
         total_count,
-        |row| row_id(row, id_column),
+        |row| (row_id(row, id_column), None),
         to_node,
     ))
 }
@@ -348,8 +386,8 @@ where
         })
         .transpose()
     };
-    let start = position("after", window.after)?.map_or(0, |at| at + 1);
-    let end = position("before", window.before)?.unwrap_or(rows.len());
+    let start = position("after", window.after.as_ref().map(|c| c.id))?.map_or(0, |at| at + 1);
+    let end = position("before", window.before.as_ref().map(|c| c.id))?.unwrap_or(rows.len());
     let inside = end.saturating_sub(start);
     let size = (window.size as usize).min(inside);
     let (from, more) = if window.backwards {
@@ -358,7 +396,74 @@ where
         (start, inside > size)
     };
     let page: Vec<T> = rows.into_iter().skip(from).take(size).collect();
-    Ok(window.connection(page, more, total_count, id_of, to_node))
+    Ok(window.connection(page, more, total_count, |row| (id_of(row), None), to_node))
+}
+
+/// Pages through a list already loaded whole and sorted by each row's
+/// [`SortKey`] (`ranked`: row and key, keys ascending), with cursors that
+/// carry the key: `after` means after that place in the order, wherever the
+/// row named has gone since, so no row that kept its place is skipped or
+/// repeated while others move (see [`IdCursor`]). A cursor of this list
+/// without a key (from before keys were carried) finds its row by id, as
+/// [`paginate_loaded`] does.
+pub fn paginate_ranked<T, N>(
+    list: &'static str,
+    ranked: Vec<(T, SortKey)>,
+    args: PageArgs,
+    id_of: impl Fn(&T) -> i64,
+    to_node: impl Fn(T) -> N,
+) -> ApiResult<HiveConnection<N>>
+where
+    N: OutputType,
+{
+    let window = Window::read(list, &args)?;
+    let total_count = ranked.len() as u64;
+    // The index of the first row at or past the cursor's place (`past`:
+    // strictly past it).
+    let boundary = |name: &str, cursor: &IdCursor, past: bool| -> ApiResult<usize> {
+        match cursor.key {
+            Some(key) => Ok(ranked.partition_point(|(_, row_key)| {
+                if past {
+                    *row_key <= key
+                } else {
+                    *row_key < key
+                }
+            })),
+            None => ranked
+                .iter()
+                .position(|(row, _)| id_of(row) == cursor.id)
+                .map(|at| if past { at + 1 } else { at })
+                .ok_or_else(|| {
+                    ApiError::bad_input(
+                        name,
+                        format!("`{name}` names an item that is no longer in this list."),
+                    )
+                }),
+        }
+    };
+    let start = match &window.after {
+        Some(cursor) => boundary("after", cursor, true)?,
+        None => 0,
+    };
+    let end = match &window.before {
+        Some(cursor) => boundary("before", cursor, false)?,
+        None => ranked.len(),
+    };
+    let inside = end.saturating_sub(start);
+    let size = (window.size as usize).min(inside);
+    let (from, more) = if window.backwards {
+        (end - size, inside > size)
+    } else {
+        (start, inside > size)
+    };
+    let page: Vec<(T, SortKey)> = ranked.into_iter().skip(from).take(size).collect();
+    Ok(window.connection(
+        page,
+        more,
+        total_count,
+        |(row, key)| (id_of(row), Some(*key)),
+        |(row, _)| to_node(row),
+    ))
 }
 
 /// A row's id, read through its id column (the tables' ids are integers).
@@ -392,12 +497,24 @@ mod tests {
         let seven = IdCursor {
             list: "users".into(),
             id: 7,
+            key: None,
         };
         let cursor = seven.encode_cursor();
         assert_eq!(IdCursor::decode_cursor(&cursor).unwrap(), seven);
         assert_eq!(
-            decode_cursor_arg("after", "users", &Some(cursor.clone())).unwrap(),
+            decode_cursor_arg("after", "users", &Some(cursor.clone()))
+                .unwrap()
+                .map(|c| c.id),
             Some(7)
+        );
+        let placed = IdCursor {
+            list: "engagements".into(),
+            id: 9,
+            key: Some([3, -1_700_000_000_000_000, -9]),
+        };
+        assert_eq!(
+            IdCursor::decode_cursor(&placed.encode_cursor()).unwrap(),
+            placed
         );
         assert!(
             decode_cursor_arg("after", "organisations", &Some(cursor)).is_err(),

@@ -472,6 +472,7 @@ async fn run(
                 .data(viewer)
                 .data(client)
                 .data(operation.clone())
+                .data(crate::graphql::action_items::StaffSnapshot::default())
                 .data(crate::graphql::loaders::loaders(
                     state.db.clone(),
                     state.candidates.clone(),

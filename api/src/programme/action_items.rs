@@ -236,12 +236,19 @@ pub async fn surveys_to_answer(
                 .closes_at
                 .map(|at| format!(" by {}", hive_worker::notify::london_date(at)))
                 .unwrap_or_default();
+            // Whose mailbox the link went to, without naming a colleague's
+            // address (members do not see each other's: `User.email`).
+            let mailbox = if invitation.email.eq_ignore_ascii_case(&user.email) {
+                "you"
+            } else {
+                "your co-op"
+            };
             Some(PersonalItem {
                 concerning: Concerning::Survey(survey.id),
                 since: invitation.sent_at.unwrap_or(invitation.created_at),
                 text: format!(
-                    "Answer \"{}\"{closes}, from the link emailed to {}",
-                    survey.title, invitation.email
+                    "Answer \"{}\"{closes}, from the link emailed to {mailbox}",
+                    survey.title
                 ),
             })
         })

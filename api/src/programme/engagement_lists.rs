@@ -60,7 +60,8 @@ impl EngagementFilter {
 }
 
 /// The engagements `viewer` may see that pass `filter`, in the home order
-/// at `now`. Two queries: the rows, and the next meeting of the ACTIVE ones.
+/// at `now`, each with its place in it. Two queries: the rows, and the next
+/// meeting of the ACTIVE ones.
 /// A programme holds some thousands of engagements at most, so staff's
 /// whole list is read to order it; a provider's or a co-op's is their own.
 pub async fn list(
@@ -68,7 +69,7 @@ pub async fn list(
     viewer: &Viewer,
     filter: &EngagementFilter,
     now: DateTime<Utc>,
-) -> ApiResult<Vec<engagements::Model>> {
+) -> ApiResult<Vec<(engagements::Model, HomeKey)>> {
     let mut select = access::visible_engagements(viewer, engagements::Entity::find())?;
     if !filter.statuses.is_empty() {
         select = select.filter(engagements::Column::Status.is_in(filter.statuses.clone()));
@@ -97,7 +98,7 @@ pub async fn list(
         .column(engagements::Column::Id)
         .filter(engagements::Column::Status.eq(EngagementStatus::Active))
         .into_query();
-    let mut rows = select.all(db).await?;
+    let rows = select.all(db).await?;
     let next: HashMap<i64, DateTime<Utc>> = if rows
         .iter()
         .any(|row| row.status == EngagementStatus::Active)
@@ -118,43 +119,60 @@ pub async fn list(
     } else {
         HashMap::new()
     };
-    sort_for_home(&mut rows, |id| next.get(&id).copied());
-    Ok(rows)
+    Ok(rank_for_home(rows, |id| next.get(&id).copied()))
 }
 
-/// Puts `rows` in the home order (see the module comment); `next_meeting`
-/// gives an engagement's next SCHEDULED meeting's start, by id.
-pub fn sort_for_home(
-    rows: &mut [engagements::Model],
+/// Puts `rows` in the home order (see the module comment), each with its
+/// place in it (the key a cursor carries: `graphql::relay::paginate_ranked`);
+/// `next_meeting` gives an engagement's next SCHEDULED meeting's start, by id.
+pub fn rank_for_home(
+    rows: Vec<engagements::Model>,
     next_meeting: impl Fn(i64) -> Option<DateTime<Utc>>,
-) {
-    rows.sort_by_cached_key(|row| home_order_key(row, next_meeting(row.id)));
+) -> Vec<(engagements::Model, HomeKey)> {
+    let mut ranked: Vec<(engagements::Model, HomeKey)> = rows
+        .into_iter()
+        .map(|row| {
+            let key = home_order_key(&row, next_meeting(row.id));
+            (row, key)
+        })
+        .collect();
+    ranked.sort_by_key(|(_, key)| *key);
+    ranked
 }
 
 /// An engagement's place in the home order: its group, then a time in
-/// microseconds (negated where the newest goes first), then its id.
-fn home_order_key(row: &engagements::Model, next_meeting: Option<DateTime<Utc>>) -> (u8, i64, i64) {
+/// microseconds (negated where the newest goes first), then its id (negated
+/// likewise): unique, so the order is total.
+pub type HomeKey = [i64; 3];
+
+fn home_order_key(row: &engagements::Model, next_meeting: Option<DateTime<Utc>>) -> HomeKey {
     let micros = |at: DateTime<Utc>| at.timestamp_micros();
     match row.status {
         EngagementStatus::Active => match next_meeting {
-            Some(at) => (0, micros(at), row.id),
-            None => (
+            Some(at) => [0, micros(at), row.id],
+            None => [
                 1,
                 micros(row.responded_at.unwrap_or(row.proposed_at)),
                 row.id,
-            ),
+            ],
         },
-        EngagementStatus::Proposed => (2, micros(row.proposed_at), row.id),
+        EngagementStatus::Proposed => [2, micros(row.proposed_at), row.id],
         EngagementStatus::Completed
         | EngagementStatus::EndedEarly
         | EngagementStatus::Declined
         | EngagementStatus::Expired => {
-            let finished = row
-                .completed_at
-                .or(row.ended_at)
-                .or(row.responded_at)
-                .unwrap_or(row.proposed_at);
-            (3, -micros(finished), -row.id)
+            // A lapse writes no date of its own: the lapse is the row's last
+            // change (`proposal_followups::lapse_proposals` sets updated_at),
+            // and nothing changes an EXPIRED row after it.
+            let finished = match row.status {
+                EngagementStatus::Expired => row.updated_at,
+                _ => row
+                    .completed_at
+                    .or(row.ended_at)
+                    .or(row.responded_at)
+                    .unwrap_or(row.proposed_at),
+            };
+            [3, -micros(finished), -row.id]
         }
     }
 }
@@ -247,7 +265,7 @@ mod tests {
     fn what_needs_the_viewer_comes_first() {
         let soon = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
         let later = Utc.with_ymd_and_hms(2026, 12, 9, 9, 0, 0).unwrap();
-        let mut rows = vec![
+        let rows = vec![
             engagement(1, EngagementStatus::Completed, 40),
             engagement(2, EngagementStatus::Proposed, 1),
             engagement(3, EngagementStatus::Active, 30),
@@ -262,8 +280,10 @@ mod tests {
             7 => Some(soon),
             _ => None,
         };
-        sort_for_home(&mut rows, next);
-        let order: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let order: Vec<i64> = rank_for_home(rows, next)
+            .iter()
+            .map(|(r, _)| r.id)
+            .collect();
         // Active by next meeting (7 soon, 3 later), active without one (4),
         // proposed longest waiting first (5, 2), the rest newest first.
         assert_eq!(order, vec![7, 3, 4, 5, 2, 6, 8, 1]);

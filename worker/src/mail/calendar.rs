@@ -211,8 +211,25 @@ pub fn feed_ics(name: &str, events: &[(MeetingEvent, DateTime<Utc>)]) -> String 
     for (event, stamp) in events {
         calendar.push(event.vevent(*stamp).done());
     }
-    calendar.to_string()
+    let ics = calendar.to_string();
+    if !events.is_empty() {
+        return ics;
+    }
+    // RFC 5545 §3.6: a calendar holds at least one component, and a feed of
+    // someone with no meeting yet (staff; a mentor who subscribes first)
+    // would hold none. A time zone definition is a component that shows
+    // nothing in any calendar application.
+    match ics.strip_suffix(END_OF_CALENDAR) {
+        Some(head) => format!("{head}{UTC_TIME_ZONE}{END_OF_CALENDAR}"),
+        None => ics,
+    }
 }
+
+const END_OF_CALENDAR: &str = "END:VCALENDAR\r\n";
+
+/// The UTC time zone as a VTIMEZONE (RFC 5545 §3.6.5: TZID and one STANDARD
+/// with DTSTART and both offsets): the component of an empty feed.
+const UTC_TIME_ZONE: &str = "BEGIN:VTIMEZONE\r\nTZID:UTC\r\nBEGIN:STANDARD\r\nDTSTART:19700101T000000\r\nTZOFFSETFROM:+0000\r\nTZOFFSETTO:+0000\r\nTZNAME:UTC\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n";
 
 /// An empty calendar with Hive's product id.
 fn calendar() -> Calendar {
@@ -367,8 +384,12 @@ mod tests {
         }
         // The same meetings give the same bytes (the feed's ETag).
         assert_eq!(ics, feed_ics("Hive meetings", &events));
-        // An empty feed is still a calendar.
+        // An empty feed is still a calendar, with a component (RFC 5545 §3.6).
         let empty = feed_ics("Hive meetings", &[]);
         assert!(empty.starts_with("BEGIN:VCALENDAR\r\n") && empty.ends_with("END:VCALENDAR\r\n"));
+        assert!(
+            empty.contains("\r\nBEGIN:VTIMEZONE\r\nTZID:UTC\r\n"),
+            "{empty}"
+        );
     }
 }

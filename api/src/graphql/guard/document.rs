@@ -67,6 +67,21 @@ pub const LONG_TEXT_WEIGHTS: &[(&str, &str, u64)] = &[
     ("SurveyQuestion", "prompt", 10),
 ];
 
+/// Fields that read a whole list whatever page is asked for, and what one
+/// costs on its own: the engagement lists sort every engagement the viewer
+/// sees (staff: the whole programme) into the home order before taking a
+/// page, and `actionItems` reads the digest's snapshot of the programme
+/// (once per request: `action_items::StaffSnapshot`). (`Provider.engagements`
+/// and `Organisation.engagements` read only their parent's, batched by a
+/// loader for a whole page of parents.) Counted as a page of
+/// rows they were a few fields each, so thirty aliases of `engagements`
+/// passed and held the server for seconds (issue 20's red team: 8.5 s on
+/// 5,000 engagements); at this weight ten fill the budget.
+pub const WHOLE_LIST_WEIGHTS: &[(&str, &str, u64)] = &[
+    ("Query", "engagements", 5_000),
+    ("Query", "actionItems", 1_000),
+];
+
 /// How many rows a list field that takes no `first`/`last` returns, as far
 /// as the programme's rules and real data go (a request has an engagement or
 /// two, an engagement a handful of meetings; surveys are capped by their
@@ -500,6 +515,7 @@ impl<'a> Walk<'a> {
         )?;
         let own = LONG_TEXT_WEIGHTS
             .iter()
+            .chain(WHOLE_LIST_WEIGHTS)
             .find(|(t, f, _)| *t == parent && *f == name)
             .map_or(1, |(_, _, weight)| *weight);
         let rows = if field.selection_set.node.items.is_empty() {

@@ -1,7 +1,7 @@
-//! Red team of issue 20 (home screens, action items, calendar feeds): each
-//! test shows a defect found trying the issue as an SPA developer, a
-//! co-op's member and a calendar application would. Each fails on the
-//! branch as tested (see `notes/redteam20-findings.md`).
+//! Home screens, action items and calendar feeds under what a red team
+//! tried (issue 20): each test is a defect found trying the issue as an SPA
+//! developer, a co-op's member and a calendar application would, and failed
+//! before its fix (findings kept in the issue's note).
 
 use chrono::{Duration, Utc};
 use entity::users::Role;
