@@ -349,7 +349,7 @@ const MY_ITEMS: &str = "{ actionItems {
   proposalsAwaitingAnswer { totalCount edges { node { summary subject { id } } } }
   meetingsToRecord { totalCount edges { node { summary waitingSince subject { id } } } }
   reviewsToGive { totalCount edges { node { summary subject { id } } } }
-  surveysToAnswer { totalCount edges { node { summary } } } } }";
+  surveysToAnswer { totalCount edges { node { summary subject { id } } } } } }";
 
 /// The subjects' ids of a section.
 fn subjects(section: &Value) -> Vec<String> {
@@ -530,6 +530,12 @@ on_both_databases!(
             .as_str()
             .unwrap();
         assert!(survey_line.contains("Needs census"), "{survey_line}");
+        // No subject, and no error: the member answers from the emailed link.
+        assert_eq!(
+            items["surveysToAnswer"]["edges"][0]["node"]["subject"],
+            Value::Null
+        );
+        assert!(body.get("errors").is_none(), "{body}");
         // Mentor 2 has nothing waiting.
         let body = ok(app
             .graphql(MY_ITEMS, Value::Null, Some(&h.mentor_2_token))

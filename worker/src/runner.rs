@@ -206,9 +206,11 @@ async fn periodic_loop(ctx: WorkerContext, shutdown: CancellationToken) {
             _ = tokio::time::sleep(ctx.settings.periodic_interval) => {}
         }
         // Hourly rather than every pass: its updates read every email row.
-        if tokio::time::Instant::now() >= retention_due {
+        if let Some(interval) = ctx.settings.retention_interval
+            && tokio::time::Instant::now() >= retention_due
+        {
             match retention::run(&ctx.db, &ctx.settings.retention, ctx.settings.clock.now()).await {
-                Ok(_) => retention_due += ctx.settings.retention_interval,
+                Ok(_) => retention_due += interval,
                 Err(error) => warn!(%error, "retention pass failed; will retry"),
             }
         }

@@ -95,14 +95,18 @@ impl ActionItem {
         }
     }
 
+    /// A personal item. A survey to answer has no `subject`: members read
+    /// no survey by id (they answer from the emailed link), and a subject
+    /// that is null *with* FORBIDDEN made Apollo's default error policy throw
+    /// away a member's whole home screen (issue 20's red team).
     fn from_personal(item: PersonalItem) -> Self {
-        let (kind, id) = match item.concerning {
-            Concerning::Engagement(id) => (NodeType::Engagement, id),
-            Concerning::Meeting(id) => (NodeType::Meeting, id),
-            Concerning::Survey(id) => (NodeType::Survey, id),
+        let (subject, id) = match item.concerning {
+            Concerning::Engagement(id) => (Some((NodeType::Engagement, id)), id),
+            Concerning::Meeting(id) => (Some((NodeType::Meeting, id)), id),
+            Concerning::Survey(id) => (None, id),
         };
         ActionItem {
-            subject: Some((kind, id)),
+            subject,
             position: id,
             since: item.since,
             summary: item.text,

@@ -179,9 +179,11 @@ pub struct Settings {
     pub limits: Limits,
     /// How long notes, concern details and email bodies are kept.
     pub retention: Retention,
-    /// How often each worker process applies [`Retention`] (an hour). Not an
-    /// environment variable: tests shorten it.
-    pub retention_interval: Duration,
+    /// How often each worker process applies [`Retention`] (an hour, the
+    /// first time at start); `None`: this process never does. Not an
+    /// environment variable: a test that watches other processes clear
+    /// turns it off in its own.
+    pub retention_interval: Option<Duration>,
 }
 
 /// A configuration value that cannot be used; the message names the variable.
@@ -346,7 +348,7 @@ impl Settings {
             loader_batch_window: Duration::from_millis(2),
             limits: Limits::default(),
             retention: Retention::default(),
-            retention_interval: Duration::from_secs(3600),
+            retention_interval: Some(Duration::from_secs(3600)),
         })
     }
 
