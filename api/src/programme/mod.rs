@@ -17,6 +17,7 @@ pub mod concerns;
 pub mod emails;
 pub mod engagement_lists;
 pub mod engagements;
+pub mod erasure;
 pub mod meetings;
 pub mod organisations;
 pub mod providers;
