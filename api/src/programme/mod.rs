@@ -20,6 +20,7 @@ pub mod engagements;
 pub mod erasure;
 pub mod meetings;
 pub mod organisations;
+pub mod personal_data;
 pub mod providers;
 pub mod requests;
 pub mod reviews;
