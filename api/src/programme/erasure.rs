@@ -79,9 +79,10 @@ use entity::{
 use hive_worker::{
     erased::{erased_organisation_address, erased_user_address},
     ids::global_id,
+    surveys::{invitation_addresses, invited_address},
 };
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, ExprTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait,
     QueryFilter, QueryOrder, QuerySelect, Select,
     sea_query::{Expr, Func, LikeExpr, Query},
 };
@@ -724,18 +725,37 @@ async fn erase_person_rows(
     )
     .await?;
 
-    // Survey answers from the invitations sent to their address, and those
-    // links.
-    let invitations = survey_invitations::Entity::find()
-        .filter(
-            Expr::expr(Func::lower(Expr::col(
-                survey_invitations::Column::Email,
-            )))
-            .eq(address.to_lowercase()),
-        )
-        .all(db)
-        .await?;
-    erase_invitations(change, &invitations, &erased_user_address(user_id), removed).await?;
+    // Survey invitations sent to their address. Sent to them alone, the
+    // answers and the link are theirs; sent to several of a co-op's members,
+    // they are the co-op's (anyone of them may have answered, and the others
+    // keep the link): only their address leaves the list.
+    let mut alone = Vec::new();
+    for invitation in invitations_to(db, &address).await? {
+        let others: Vec<&str> = invitation_addresses(&invitation.email)
+            .filter(|a| !a.eq_ignore_ascii_case(&address))
+            .collect();
+        if others.is_empty() {
+            alone.push(invitation);
+            continue;
+        }
+        let list = invitation_addresses(&invitation.email)
+            .map(|a| {
+                if a.eq_ignore_ascii_case(&address) {
+                    erased_user_address(user_id)
+                } else {
+                    a.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        survey_invitations::Entity::update_many()
+            .col_expr(survey_invitations::Column::Email, Expr::value(list))
+            .filter(survey_invitations::Column::Id.eq(invitation.id))
+            .exec(db)
+            .await?;
+        removed.changes += 1;
+    }
+    erase_invitations(change, &alone, &erased_user_address(user_id), removed).await?;
 
     // A co-op's contact address that was theirs.
     removed.changes += organisations::Entity::update_many()
@@ -980,6 +1000,25 @@ async fn erase_organisation_rows(
     Ok(())
 }
 
+/// The survey invitations whose list of addresses holds `address`.
+pub(crate) async fn invitations_to(
+    conn: &impl ConnectionTrait,
+    address: &str,
+) -> ApiResult<Vec<survey_invitations::Model>> {
+    let pattern = like_pattern(&address.to_lowercase(), false);
+    Ok(survey_invitations::Entity::find()
+        .filter(
+            Expr::expr(Func::lower(Expr::col(survey_invitations::Column::Email)))
+                .like(LikeExpr::new(pattern).escape('!')),
+        )
+        .order_by_asc(survey_invitations::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter(|invitation| invited_address(&invitation.email, address))
+        .collect())
+}
+
 /// Survey invitations sent to an erased address: the text answers given
 /// from them, the address (`erased`), and the link (its hash replaced by a
 /// value no token hashes to, since the column is NOT NULL and unique).
@@ -1011,7 +1050,9 @@ async fn erase_invitations(
     )
     .await?;
     for invitation in invitations {
-        removed.identifier(&invitation.email);
+        for address in invitation_addresses(&invitation.email) {
+            removed.identifier(address);
+        }
         survey_invitations::Entity::update_many()
             .col_expr(survey_invitations::Column::Email, Expr::value(erased))
             .col_expr(

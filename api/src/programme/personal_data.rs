@@ -599,12 +599,13 @@ impl<'a> Reader<'a> {
             .order_by_asc(concerns::Column::Id);
         tables.push(self.concerns(concerns).await?);
         tables.push(self.emails(vec![user.email.clone()]).await?);
-        let invitations = survey_invitations::Entity::find().filter(
-            Expr::expr(Func::lower(
-                Expr::col(survey_invitations::Column::Email),
-            ))
-            .eq(user.email.to_lowercase()),
-        );
+        let invited: Vec<i64> = super::erasure::invitations_to(txn, &user.email)
+            .await?
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        let invitations = survey_invitations::Entity::find()
+            .filter(survey_invitations::Column::Id.is_in(invited));
         self.surveys(invitations, &mut tables).await?;
 
         let mut about = Condition::any()
