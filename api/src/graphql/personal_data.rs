@@ -41,12 +41,14 @@ pub struct Erasure {
     erased: Erased,
 }
 
+/// What an erasure did: whom, when, and how much it replaced.
 #[Object]
 impl Erasure {
     /// The erased person or co-op (its name now reads `[erased]`).
     async fn subject(&self, ctx: &Context<'_>) -> ApiResult<Option<Node>> {
         unless_gone(load_node(ctx, self.kind, self.id).await)
     }
+    /// When it happened (the audit trail has who and why).
     async fn erased_at(&self) -> DateTime<Utc> {
         self.erased.erased_at
     }
