@@ -1023,3 +1023,60 @@ on_both_databases!(bad_input_is_refused_with_a_code_and_changes_nothing, |app: T
     assert_eq!(first_error_code(&body), Some("CONFLICT"), "{body}");
     app.stop().await;
 });
+
+on_both_databases!(
+    an_erasure_racing_proposals_never_leaves_an_erased_provider_with_work,
+    |app: TestApp| async move {
+        let p = Programme::new(&app).await;
+        let (mentor, mentor_token, _) = p.provider(&app, "MENTOR", "Racing Mentor", 20, None).await;
+        let body = gql(&app, &mentor_token, "{ me { id } }", json!({})).await;
+        let person = body["data"]["me"]["id"].as_str().unwrap().to_string();
+        let mut requests = Vec::new();
+        for i in 0..20 {
+            let (coop, _) = p.coop(&app, &format!("Race Co-op {i}")).await;
+            requests.push(p.request(&app, &coop, "MENTORING").await);
+        }
+        // Twenty proposals to the mentor and their erasure, all at once.
+        let erase = async {
+            app.graphql(
+                "mutation($u: ID!) { erasePerson(userId: $u, reason: \"Asked\") { erasedAt } }",
+                json!({"u": person}),
+                Some(&p.staff),
+            )
+            .await
+            .1
+        };
+        let proposals = futures::future::join_all(
+            requests.iter().map(|r| p.propose(&app, r, &mentor, 3)),
+        );
+        let (erased, proposals) = futures::join!(erase, proposals);
+        for body in proposals.iter().chain(std::iter::once(&erased)) {
+            let code = first_error_code(body);
+            assert!(code.is_none() || code == Some("CONFLICT"), "only CONFLICT may refuse: {body}");
+        }
+        let proposed = proposals
+            .iter()
+            .filter(|b| b["data"]["proposeMatch"]["id"].is_string())
+            .count();
+        let held = entity::engagements::Entity::find()
+            .filter(entity::engagements::Column::ProviderId.eq(decode(&mentor)))
+            .filter(entity::engagements::Column::Status.is_in([
+                entity::engagements::EngagementStatus::Proposed,
+                entity::engagements::EngagementStatus::Active,
+            ]))
+            .all(&app.db)
+            .await
+            .unwrap()
+            .len();
+        assert_eq!(held, proposed);
+        if erased["data"]["erasePerson"]["erasedAt"].is_string() {
+            assert_eq!(held, 0, "an erased mentor was proposed: {proposals:?}");
+        } else {
+            assert!(held > 0, "refused only for a proposal: {erased}");
+            let message = erased["errors"][0]["message"].as_str().unwrap();
+            assert!(message.contains("PROPOSED"), "{message}");
+        }
+        eprintln!("erased: {}, proposals made: {proposed}", erased["data"]["erasePerson"].is_object());
+        app.stop().await;
+    }
+);
