@@ -121,10 +121,7 @@ pub fn write_zip(data: &PersonalData) -> ApiResult<Vec<u8>> {
     for table in &data.tables {
         add(&format!("{}.csv", table.name), &csv_of(table)?)?;
     }
-    Ok(zip
-        .finish()
-        .map_err(ApiError::internal)?
-        .into_inner())
+    Ok(zip.finish().map_err(ApiError::internal)?.into_inner())
 }
 
 /// The JSON document: the subject, when, the bound, and each table's rows

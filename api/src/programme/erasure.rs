@@ -82,7 +82,9 @@ use hive_worker::{
     surveys::{invitation_addresses, invited_address},
 };
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait,
     QueryFilter, QueryOrder, QuerySelect, Select,
     sea_query::{Expr, Func, LikeExpr, Query},
 };
@@ -669,7 +671,8 @@ async fn erase_person_rows(
         .into_tuple()
         .all(db)
         .await?;
-    let recorded = last_written_by(change, "recordMeeting", "Meeting", &meeting_ids, user_id).await?;
+    let recorded =
+        last_written_by(change, "recordMeeting", "Meeting", &meeting_ids, user_id).await?;
     for column in [meetings::Column::Notes, meetings::Column::Learning] {
         mark(
             change,
@@ -765,10 +768,8 @@ async fn erase_person_rows(
         )
         .col_expr(organisations::Column::UpdatedAt, Expr::value(now))
         .filter(
-            Expr::expr(Func::lower(Expr::col(
-                organisations::Column::ContactEmail,
-            )))
-            .eq(address.to_lowercase()),
+            Expr::expr(Func::lower(Expr::col(organisations::Column::ContactEmail)))
+                .eq(address.to_lowercase()),
         )
         .exec(db)
         .await?
@@ -813,7 +814,14 @@ async fn erase_person_rows(
         .rows_affected;
 
     // The emails sent to them.
-    erase_emails_to(change, &address, &erased_user_address(user_id), now, removed).await
+    erase_emails_to(
+        change,
+        &address,
+        &erased_user_address(user_id),
+        now,
+        removed,
+    )
+    .await
 }
 
 /// Everything of one co-op beyond its members (see the module's doc).
@@ -850,7 +858,8 @@ async fn erase_organisation_rows(
     row.erased_at = Set(Some(now));
     row.updated_at = Set(now);
     row.update(db).await?;
-    removed.changes += 1 + u64::from(organisation.contact_email.is_some())
+    removed.changes += 1
+        + u64::from(organisation.contact_email.is_some())
         + u64::from(organisation.contact_phone.is_some())
         + u64::from(organisation.financial_details.is_some());
 
@@ -1083,10 +1092,8 @@ async fn erase_emails_to(
         .column(emails::Column::Recipient)
         .column(emails::Column::IdempotencyKey)
         .filter(
-            Expr::expr(Func::lower(Expr::col(
-                emails::Column::Recipient,
-            )))
-            .eq(address.to_lowercase()),
+            Expr::expr(Func::lower(Expr::col(emails::Column::Recipient)))
+                .eq(address.to_lowercase()),
         )
         .into_tuple()
         .all(change.db())
@@ -1280,7 +1287,9 @@ async fn scrub_copies(
     scrub!(emails, Context, true, true);
     scrub!(emails, LastError, false, false);
     scrub!(audit_log, Detail, true, true);
-    Ok(needles.replace_all(reason, true).unwrap_or_else(|| reason.to_string()))
+    Ok(needles
+        .replace_all(reason, true)
+        .unwrap_or_else(|| reason.to_string()))
 }
 
 /// The values an erasure looks for, longest first (a full name before a
@@ -1354,12 +1363,14 @@ impl Needles {
                 }
                 None => false,
             },
-            serde_json::Value::Array(items) => items
-                .iter_mut()
-                .fold(false, |changed, item| self.replace_in_json(item, texts) | changed),
-            serde_json::Value::Object(fields) => fields
-                .values_mut()
-                .fold(false, |changed, item| self.replace_in_json(item, texts) | changed),
+            serde_json::Value::Array(items) => items.iter_mut().fold(false, |changed, item| {
+                self.replace_in_json(item, texts) | changed
+            }),
+            serde_json::Value::Object(fields) => {
+                fields.values_mut().fold(false, |changed, item| {
+                    self.replace_in_json(item, texts) | changed
+                })
+            }
             _ => false,
         }
     }
@@ -1454,16 +1465,25 @@ fn replace_words(text: &str, needle: &str) -> Option<String> {
         return None;
     }
     let word_start = needle.chars().next().is_some_and(char::is_alphanumeric);
-    let word_end = needle.chars().next_back().is_some_and(char::is_alphanumeric);
+    let word_end = needle
+        .chars()
+        .next_back()
+        .is_some_and(char::is_alphanumeric);
     let mut out = String::with_capacity(text.len());
     let (mut copied, mut from, mut changed) = (0, 0, false);
     while let Some(offset) = text[from..].find(needle) {
         let start = from + offset;
         let end = start + needle.len();
-        let clear_before =
-            !word_start || text[..start].chars().next_back().is_none_or(|c| !c.is_alphanumeric());
-        let clear_after =
-            !word_end || text[end..].chars().next().is_none_or(|c| !c.is_alphanumeric());
+        let clear_before = !word_start
+            || text[..start]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric());
+        let clear_after = !word_end
+            || text[end..]
+                .chars()
+                .next()
+                .is_none_or(|c| !c.is_alphanumeric());
         if clear_before && clear_after {
             out.push_str(&text[copied..start]);
             out.push_str(MARKER);
@@ -1495,8 +1515,14 @@ mod tests {
             replace_words("to:ann@ouseburn.coop;", "ann@ouseburn.coop").as_deref(),
             Some("to:[erased];")
         );
-        assert_eq!(replace_words("joann@ouseburn.coop", "ann@ouseburn.coop"), None);
-        assert_eq!(replace_words("£40k (Reserves)", "(Reserves)").as_deref(), Some("£40k [erased]"));
+        assert_eq!(
+            replace_words("joann@ouseburn.coop", "ann@ouseburn.coop"),
+            None
+        );
+        assert_eq!(
+            replace_words("£40k (Reserves)", "(Reserves)").as_deref(),
+            Some("£40k [erased]")
+        );
         assert_eq!(replace_words("Zoë Ó", "Ó").as_deref(), Some("Zoë [erased]"));
     }
 
@@ -1537,7 +1563,13 @@ mod tests {
     #[test]
     fn patterns_escape_like_and_follow_json() {
         assert_eq!(like_pattern("50%_off!", false), "%50!%!_off!!%");
-        assert_eq!(like_pattern("say \"hi\"\nthen", true), "%say \\\"hi\\\"\\nthen%");
-        assert_eq!(like_pattern(&"x".repeat(100), false).len(), PATTERN_CHARS + 2);
+        assert_eq!(
+            like_pattern("say \"hi\"\nthen", true),
+            "%say \\\"hi\\\"\\nthen%"
+        );
+        assert_eq!(
+            like_pattern(&"x".repeat(100), false).len(),
+            PATTERN_CHARS + 2
+        );
     }
 }

@@ -39,9 +39,7 @@ use entity::{
     survey_responses, surveys, topics,
     users::{self, Role},
 };
-use hive_worker::{
-    Settings, ids::global_id, jobs::send_email::message_id, mail::Templates,
-};
+use hive_worker::{Settings, ids::global_id, jobs::send_email::message_id, mail::Templates};
 use sea_orm::{
     AccessMode, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
     DbBackend, EntityTrait, ExprTrait, IsolationLevel, QueryFilter, QueryOrder, QuerySelect,
@@ -88,7 +86,10 @@ impl Subject {
             Subject::Person(id) => ("user", id),
             Subject::Organisation(id) => ("organisation", id),
         };
-        format!("hive-personal-data-{kind}-{id}-{}.zip", on.format("%Y-%m-%d"))
+        format!(
+            "hive-personal-data-{kind}-{id}-{}.zip",
+            on.format("%Y-%m-%d")
+        )
     }
 }
 
@@ -430,14 +431,14 @@ impl<'a> Reader<'a> {
                 text("member"),
             ]);
         }
-        if let Some(home) = provider.as_ref().and_then(|p| p.home_organisation_id) {
-            if let Some(home) = organisations::Entity::find_by_id(home).one(txn).await? {
-                memberships.rows.push(vec![
-                    id("Organisation", home.id),
-                    text(&home.name),
-                    text("mentor from this co-op"),
-                ]);
-            }
+        if let Some(home) = provider.as_ref().and_then(|p| p.home_organisation_id)
+            && let Some(home) = organisations::Entity::find_by_id(home).one(txn).await?
+        {
+            memberships.rows.push(vec![
+                id("Organisation", home.id),
+                text(&home.name),
+                text("mentor from this co-op"),
+            ]);
         }
         tables.push(memberships);
 
@@ -544,24 +545,23 @@ impl<'a> Reader<'a> {
         // What they took part in.
         let engagements_of = match (&provider, user.role, user.organisation_id) {
             (Some(provider), _, _) => Some(
-                engagements::Entity::find()
-                    .filter(engagements::Column::ProviderId.eq(provider.id)),
+                engagements::Entity::find().filter(engagements::Column::ProviderId.eq(provider.id)),
             ),
-            (None, Role::Member, Some(organisation)) => Some(engagements::Entity::find().filter(
-                engagements::Column::SupportRequestId.in_subquery(
-                    Query::select()
-                        .column(support_requests::Column::Id)
-                        .from(support_requests::Entity)
-                        .and_where(support_requests::Column::OrganisationId.eq(organisation))
-                        .to_owned(),
+            (None, Role::Member, Some(organisation)) => Some(
+                engagements::Entity::find().filter(
+                    engagements::Column::SupportRequestId.in_subquery(
+                        Query::select()
+                            .column(support_requests::Column::Id)
+                            .from(support_requests::Entity)
+                            .and_where(support_requests::Column::OrganisationId.eq(organisation))
+                            .to_owned(),
+                    ),
                 ),
-            )),
+            ),
             _ => None,
         };
         let (engagements, engagements_cut) = match engagements_of {
-            Some(select) => {
-                limited(txn, select.order_by_asc(engagements::Column::Id)).await?
-            }
+            Some(select) => limited(txn, select.order_by_asc(engagements::Column::Id)).await?,
             None => (Vec::new(), false),
         };
         let (requests, requests_cut) = match (&provider, user.role, user.organisation_id) {
@@ -672,8 +672,14 @@ impl<'a> Reader<'a> {
                     .map(String::as_str),
             ),
             text(&organisation.region),
-            organisation.members_count.map(Value::from).unwrap_or(Value::Null),
-            organisation.founded_year.map(Value::from).unwrap_or(Value::Null),
+            organisation
+                .members_count
+                .map(Value::from)
+                .unwrap_or(Value::Null),
+            organisation
+                .founded_year
+                .map(Value::from)
+                .unwrap_or(Value::Null),
             maybe_text(organisation.contact_email.as_deref()),
             maybe_text(organisation.contact_phone.as_deref()),
             maybe_text(organisation.financial_details.as_deref()),
@@ -930,10 +936,20 @@ impl<'a> Reader<'a> {
             table.rows.push(vec![
                 id("SupportRequest", r.id),
                 id("Organisation", r.organisation_id),
-                maybe_text(organisation_names.get(&r.organisation_id).map(String::as_str)),
+                maybe_text(
+                    organisation_names
+                        .get(&r.organisation_id)
+                        .map(String::as_str),
+                ),
                 word(&r.kind),
                 word(&r.status),
-                text(&request_topics.get(&r.id).cloned().unwrap_or_default().join("; ")),
+                text(
+                    &request_topics
+                        .get(&r.id)
+                        .cloned()
+                        .unwrap_or_default()
+                        .join("; "),
+                ),
                 text(&r.goals),
                 maybe_text(r.decline_reason.as_deref()),
                 Value::Bool(scope.user.is_some() && r.submitted_by_user_id == scope.user),
@@ -1181,10 +1197,7 @@ impl<'a> Reader<'a> {
             self.txn,
             emails::Entity::find()
                 .filter(
-                    Expr::expr(Func::lower(
-                        Expr::col(emails::Column::Recipient),
-                    ))
-                    .is_in(addresses),
+                    Expr::expr(Func::lower(Expr::col(emails::Column::Recipient))).is_in(addresses),
                 )
                 .order_by_asc(emails::Column::Id),
         )
