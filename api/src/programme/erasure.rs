@@ -107,6 +107,10 @@ pub const MAX_REASON_CHARS: usize = 2_000;
 /// "Not the right fit." is too likely to be someone else's words too).
 const MIN_COPIED_TEXT_CHARS: usize = 24;
 
+/// A name, address or phone is looked for in other texts only when it is at
+/// least this long: a two-letter name would match too many other words.
+const MIN_IDENTIFIER_CHARS: usize = 4;
+
 /// How many values one look-up statement searches for at once.
 const NEEDLES_PER_STATEMENT: usize = 50;
 
@@ -140,7 +144,12 @@ struct Removed {
 impl Removed {
     fn identifier(&mut self, value: &str) {
         let value = value.trim();
-        if !value.is_empty() && value != MARKER {
+        // Too short to tell from other words ("Al"), or an address that is
+        // already an erased one: replaced in place only.
+        if value.chars().count() >= MIN_IDENTIFIER_CHARS
+            && value != MARKER
+            && !hive_worker::erased::is_erased_address(value)
+        {
             self.identifiers.insert(value.to_string());
         }
     }
@@ -834,13 +843,10 @@ async fn erase_organisation_rows(
 ) -> ApiResult<()> {
     let db = change.db();
     removed.identifier(&organisation.name);
-    for value in [
-        &organisation.contact_email,
-        &organisation.contact_phone,
-        &organisation.legal_form,
-    ]
-    .into_iter()
-    .flatten()
+    // Not the legal form, which is kept: "Ltd" or "CIC" names nobody.
+    for value in [&organisation.contact_email, &organisation.contact_phone]
+        .into_iter()
+        .flatten()
     {
         removed.identifier(value);
     }
