@@ -26,6 +26,7 @@
 //! | Survey responses (CSV, results) | read | — | — | — | — |
 //! | Surveys, their questions and choices | read | — | — | by the invitation's link | — |
 //! | Email deliveries, the audit trail | read | — | — | — | — |
+//! | Personal data exports, erasure | export, erase | — | — | — | — |
 //!
 //! "Another provider" includes one who declined the request: they keep the
 //! request's public part, never the engagement another provider got on it.
@@ -251,6 +252,13 @@ pub fn may_read_surveys(viewer: &Viewer) -> bool {
 /// its recipient's address (staff's to read, see [`may_read_email`]) and
 /// what the message was about.
 pub fn may_read_email_deliveries(viewer: &Viewer) -> bool {
+    viewer.is_staff()
+}
+
+/// Whether the viewer may export everything Hive holds about a person or a
+/// co-op (a subject access request), or erase it: staff only, since an
+/// export holds every confidential field of its subject.
+pub fn may_export_personal_data(viewer: &Viewer) -> bool {
     viewer.is_staff()
 }
 

@@ -86,16 +86,6 @@ impl SessionCache {
         self.forget_where(move |cached| cached.viewer.session_id == Some(session_id));
     }
 
-    /// Forgets every session of a person whose sessions have all just been
-    /// revoked (removed from their co-op, erased). Call it after the
-    /// revocation commits: a request between the two could otherwise cache a
-    /// session the database still holds live.
-    pub fn forget_user(&self, user_id: i64) {
-        self.forget_where(move |cached| {
-            cached.viewer.user.as_ref().map(|user| user.id) == Some(user_id)
-        });
-    }
-
     fn forget_where(&self, matches: impl Fn(&Cached) -> bool + Send + Sync + 'static) {
         if let Some(entries) = &self.entries {
             let forgotten = entries.invalidate_entries_if(move |_, cached| matches(cached));

@@ -47,6 +47,10 @@ pub struct Model {
     pub financial_details: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// When staff erased the co-op (`eraseOrganisation`): its name, contact
+    /// details, financial details and the free text of its records were
+    /// replaced by the marker. Erased once only; it asks for nothing more.
+    pub erased_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -36,6 +36,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// Set instead of deleting, so the audit trail keeps its actors.
     pub deactivated_at: Option<DateTimeUtc>,
+    /// When staff erased the person (`erasePerson`): name, address and the
+    /// free text they wrote were replaced by the marker. Erased once only.
+    pub erased_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

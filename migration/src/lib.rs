@@ -14,6 +14,7 @@ pub mod m20261124_000002_emails_fill_factor;
 pub mod m20261129_000001_outbox_notify;
 pub mod m20261130_000001_calendar_feeds;
 pub mod m20261130_000002_urgent_emails_index;
+pub mod m20261201_000002_erasure;
 
 /// Hive's migrations, oldest first.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_outbox_notify::Migration),
             Box::new(m20261130_000001_calendar_feeds::Migration),
             Box::new(m20261130_000002_urgent_emails_index::Migration),
+            Box::new(m20261201_000002_erasure::Migration),
         ]
     }
 }

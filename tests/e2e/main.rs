@@ -33,6 +33,7 @@ mod n_plus_one;
 mod nudges;
 mod partial_results;
 mod persisted_queries;
+mod personal_data;
 mod programme_year;
 mod providers;
 mod queue;

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod clock;
 pub mod db;
+pub mod erased;
 pub mod ids;
 pub mod jobs;
 pub mod links;

@@ -95,3 +95,15 @@ impl Audience {
 pub fn answer_link(public_url: &str, token: &str) -> String {
     format!("{public_url}/s/{token}")
 }
+
+/// The addresses an invitation was sent to: `survey_invitations.email` holds
+/// them joined by ", " (every member of a co-op with accounts, or its
+/// contact address).
+pub fn invitation_addresses(stored: &str) -> impl Iterator<Item = &str> {
+    stored.split(',').map(str::trim).filter(|a| !a.is_empty())
+}
+
+/// Whether an invitation went to `address` (any case).
+pub fn invited_address(stored: &str, address: &str) -> bool {
+    invitation_addresses(stored).any(|a| a.eq_ignore_ascii_case(address.trim()))
+}

@@ -141,6 +141,7 @@ pub const LEAVE_CANDIDATES_ALONE: &[&str] = &[
     "createSurvey",
     "createUser",
     "duplicateSurvey",
+    "exportPersonalData",
     "inviteMember",
     "launchSurvey",
     "raiseAllocation",

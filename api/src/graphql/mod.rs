@@ -14,6 +14,7 @@ pub mod meetings;
 pub mod node;
 pub mod organisations;
 pub mod partial_results;
+pub mod personal_data;
 pub mod preferences;
 pub mod providers;
 pub mod relay;
@@ -76,6 +77,7 @@ pub struct Mutation(
     surveys::SurveyMutation,
     survey_answers::SurveyAnswerMutation,
     survey_needs::SurveyNeedsMutation,
+    personal_data::PersonalDataMutation,
 );
 
 pub type HiveSchema = Schema<Query, Mutation, EmptySubscription>;

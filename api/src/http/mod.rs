@@ -6,6 +6,7 @@ mod body;
 mod calendar_feed;
 mod client;
 mod cors;
+mod download;
 mod edge;
 mod form;
 mod graphiql;
@@ -15,6 +16,7 @@ mod match_page;
 mod metrics;
 mod page;
 pub mod persisted_queries;
+pub mod personal_data;
 pub mod request_id;
 mod review_page;
 pub mod serve;
@@ -97,6 +99,8 @@ pub fn router(state: AppState) -> Router {
         .merge(pages)
         .merge(operational)
         .route("/surveys/{id}/responses.csv", get(survey_csv::download))
+        // `{id}.zip`: the handler takes the suffix off.
+        .route("/personal-data/{file}", get(personal_data::download))
         // GraphiQL's files: in memory, cacheable, and free like /healthz.
         .route("/graphiql/{file}", get(graphiql::asset))
         .route("/healthz", get(health::healthz))

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use axum::{
     extract::{Path, State, rejection::PathRejection},
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, header},
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
@@ -25,10 +25,9 @@ use sea_orm::{
     QuerySelect, RelationTrait,
 };
 
-use super::graphql::bearer_token;
+use super::download::{BOM, defuse, refusal, staff_viewer};
 use crate::{
-    auth,
-    error::{ApiError, ApiResult, ErrorCode},
+    error::{ApiError, ApiResult},
     graphql::relay::{NodeType, decode_id_of},
     state::AppState,
 };
@@ -39,71 +38,6 @@ const CHOICE_SEPARATOR: &str = "; ";
 /// The first columns, before one per question.
 const LEADING_COLUMNS: [&str; 5] = ["organisation", "sector", "region", "stage", "submitted at"];
 
-/// The byte-order mark that tells spreadsheet programs the file is UTF-8.
-const BOM: &[u8] = "\u{feff}".as_bytes();
-
-/// Text a spreadsheet would take for a formula (`=`, `+`, `-`, `@`, and the
-/// tab and carriage return that can precede them) gets a leading apostrophe,
-/// which shows it as the text it is (OWASP's advice on CSV injection).
-fn defuse(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_string()
-    }
-}
-
-fn status_of(code: ErrorCode) -> StatusCode {
-    match code {
-        ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
-        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
-        ErrorCode::NotFound | ErrorCode::PersistedQueryNotFound => StatusCode::NOT_FOUND,
-        ErrorCode::BadUserInput => StatusCode::BAD_REQUEST,
-        ErrorCode::Conflict => StatusCode::CONFLICT,
-        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        ErrorCode::Timeout => StatusCode::SERVICE_UNAVAILABLE,
-        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
-/// An error as a short plain-text answer; internal causes are logged, not
-/// shown, and the answer gives the request id of the log line (503 when the
-/// database was out of reach).
-fn refusal(error: ApiError) -> Response {
-    let mut message = error.message().to_string();
-    if let Some(detail) = error.internal_detail() {
-        tracing::error!(%detail, "survey CSV failed");
-        if let Some(id) = super::request_id::current() {
-            message.push_str(&format!(" (request id {id})"));
-        }
-    }
-    let status = if error.is_unavailable() {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        status_of(error.code())
-    };
-    let mut response = (status, message).into_response();
-    if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
-        );
-    }
-    response
-}
-
-/// Staff only: the file names every organisation and holds its answers.
-async fn require_staff(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
-    let token = bearer_token(headers)
-        .ok_or_else(|| ApiError::unauthenticated("Send a staff member's bearer token."))?;
-    let viewer = auth::authenticate(&state.db, &state.sessions, token).await?;
-    if crate::access::may_read_survey_responses(&viewer) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("Survey responses are for staff."))
-    }
-}
-
 /// GET: the CSV, as an attachment. 401 without a valid token, 403 for
 /// anyone but staff (before the survey is looked up, so others learn nothing
 /// of which surveys exist), 404 for an unknown survey.
@@ -112,8 +46,15 @@ pub async fn download(
     id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(error) = require_staff(&state, &headers).await {
-        return refusal(error);
+    if let Err(error) = staff_viewer(
+        &state,
+        &headers,
+        crate::access::may_read_survey_responses,
+        "Survey responses are for staff.",
+    )
+    .await
+    {
+        return refusal("survey CSV", error);
     }
     // An id that does not even decode (bad percent-encoding) is as unknown
     // as any other, in our words rather than the framework's.
@@ -138,7 +79,7 @@ pub async fn download(
             csv,
         )
             .into_response(),
-        Err(error) => refusal(error),
+        Err(error) => refusal("survey CSV", error),
     }
 }
 
@@ -280,17 +221,6 @@ pub async fn responses_csv(conn: &impl ConnectionTrait, survey_id: i64) -> ApiRe
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formulas_are_defused_and_other_text_is_left_alone() {
-        assert_eq!(defuse("=SUM(A1:A9)"), "'=SUM(A1:A9)");
-        assert_eq!(defuse("+44 161 496 0000"), "'+44 161 496 0000");
-        assert_eq!(defuse("-2+3"), "'-2+3");
-        assert_eq!(defuse("@cmd"), "'@cmd");
-        assert_eq!(defuse("\t=1"), "'\t=1");
-        assert_eq!(defuse("Grow = good"), "Grow = good");
-        assert_eq!(defuse(""), "");
-    }
 
     #[test]
     fn choices_keep_the_question_order_and_numbers_stay_numbers() {

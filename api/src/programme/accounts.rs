@@ -1,11 +1,14 @@
 //! Accounts: staff give a person an account (a co-op's member, a provider,
 //! another staff member), and the person is emailed a welcome sign-in link.
 
-use entity::users::{self, Role};
+use entity::{
+    calendar_feeds, sessions, sign_in_tokens,
+    users::{self, Role},
+};
 use hive_worker::jobs::sign_in_links::Occasion;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, QueryFilter, QuerySelect, sea_query::Expr,
 };
 
 use super::change::Change;
@@ -104,4 +107,56 @@ pub async fn create(
     change.audit(action, Some(("User", user.id)), None).await?;
     change.commit().await?;
     Ok(user)
+}
+
+/// What [`shut_out`] ended.
+#[derive(Debug, Default)]
+pub struct ShutOut {
+    /// The sessions it revoked: the caller forgets them from its process's
+    /// session cache once its transaction has committed
+    /// (`SessionCache::forget_session`; before the commit, a request could
+    /// cache one again from the database).
+    pub revoked_sessions: Vec<i64>,
+    /// Rows changed: sessions revoked, sign-in links and feeds deleted.
+    pub changes: u64,
+}
+
+/// Ends every way a person had in: their live sessions are revoked, their
+/// sign-in links (used or not) and their calendar feed deleted. For someone
+/// who has left their co-op (`removeMember`) or is erased (`erasePerson`);
+/// run inside the caller's transaction.
+pub async fn shut_out(
+    conn: &impl ConnectionTrait,
+    user_id: i64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<ShutOut, DbErr> {
+    let revoked_sessions: Vec<i64> = sessions::Entity::find()
+        .select_only()
+        .column(sessions::Column::Id)
+        .filter(sessions::Column::UserId.eq(user_id))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .into_tuple()
+        .all(conn)
+        .await?;
+    if !revoked_sessions.is_empty() {
+        sessions::Entity::update_many()
+            .col_expr(sessions::Column::RevokedAt, Expr::value(now))
+            .filter(sessions::Column::Id.is_in(revoked_sessions.clone()))
+            .exec(conn)
+            .await?;
+    }
+    let links = sign_in_tokens::Entity::delete_many()
+        .filter(sign_in_tokens::Column::UserId.eq(user_id))
+        .exec(conn)
+        .await?
+        .rows_affected;
+    let feeds = calendar_feeds::Entity::delete_many()
+        .filter(calendar_feeds::Column::UserId.eq(user_id))
+        .exec(conn)
+        .await?
+        .rows_affected;
+    Ok(ShutOut {
+        changes: revoked_sessions.len() as u64 + links + feeds,
+        revoked_sessions,
+    })
 }

@@ -97,6 +97,22 @@ impl<'v> Change<'v> {
             .ok_or_else(|| ApiError::not_found(missing))
     }
 
+    /// Reads every row of `select` and locks them until the change ends, in
+    /// the order the select gives (order by id, so that two changes taking
+    /// the same rows take them in the same order). For a change whose rules
+    /// are about all of a person's or a co-op's requests at once (erasure).
+    pub async fn lock_all<E>(&self, select: Select<E>) -> ApiResult<Vec<E::Model>>
+    where
+        E: EntityTrait,
+    {
+        let select = if self.txn.get_database_backend() == DbBackend::Postgres {
+            select.lock_exclusive()
+        } else {
+            select
+        };
+        Ok(select.all(&self.txn).await?)
+    }
+
     /// Locks a row by its id.
     pub async fn lock_by_id<E>(&self, id: i64, missing: &str) -> ApiResult<E::Model>
     where

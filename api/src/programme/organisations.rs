@@ -7,10 +7,7 @@ use entity::{
     users::{self, Role},
 };
 use hive_worker::outbox;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    sea_query::Expr,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection};
 
 use super::{
     accounts,
@@ -333,21 +330,7 @@ pub async fn remove_member(
     let mut row: users::ActiveModel = member.clone().into();
     row.deactivated_at = Set(Some(now));
     let removed = row.update(change.db()).await?;
-    entity::sessions::Entity::update_many()
-        .col_expr(entity::sessions::Column::RevokedAt, Expr::value(now))
-        .filter(entity::sessions::Column::UserId.eq(member.id))
-        .filter(entity::sessions::Column::RevokedAt.is_null())
-        .exec(change.db())
-        .await?;
-    entity::sign_in_tokens::Entity::delete_many()
-        .filter(entity::sign_in_tokens::Column::UserId.eq(member.id))
-        .filter(entity::sign_in_tokens::Column::UsedAt.is_null())
-        .exec(change.db())
-        .await?;
-    entity::calendar_feeds::Entity::delete_many()
-        .filter(entity::calendar_feeds::Column::UserId.eq(member.id))
-        .exec(change.db())
-        .await?;
+    let shut = accounts::shut_out(change.db(), member.id, now).await?;
     outbox::withdraw_unsent_to(change.db(), &member.email, MEMBER_REMOVED).await?;
     change
         .audit(
@@ -357,6 +340,8 @@ pub async fn remove_member(
         )
         .await?;
     change.commit().await?;
-    sessions.forget_user(member.id);
+    for session in shut.revoked_sessions {
+        sessions.forget_session(session);
+    }
     Ok(removed)
 }

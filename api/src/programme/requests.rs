@@ -83,10 +83,19 @@ pub async fn submit(
         }
     }
     let change = Change::begin(db, viewer).await?;
-    entity::organisations::Entity::find_by_id(organisation_id)
-        .one(change.db())
-        .await?
-        .ok_or_else(|| ApiError::not_found("No organisation has that id."))?;
+    // Held from changing until the request is in, so an erasure of the co-op
+    // (which locks it) either came first and refuses this, or waits.
+    let organisation = change
+        .lock_shared(
+            entity::organisations::Entity::find_by_id(organisation_id),
+            "No organisation has that id.",
+        )
+        .await?;
+    if organisation.erased_at.is_some() {
+        return Err(ApiError::conflict(
+            "This co-op's data was erased; it can ask for nothing more.",
+        ));
+    }
     let topic_ids =
         current_terms(change.db(), Vocabulary::Topic, "topicIds", &input.topic_ids).await?;
     let now = Utc::now();

@@ -133,6 +133,11 @@ pub async fn create_request_from_response(
         .one(change.db())
         .await?
         .ok_or_else(|| ApiError::internal("invitation without organisation"))?;
+    if organisation.erased_at.is_some() {
+        return Err(ApiError::conflict(
+            "This co-op's data was erased; it can ask for nothing more.",
+        ));
+    }
     let needs = needs_of(change.db(), response.id).await?;
     if needs.is_empty() {
         return Err(ApiError::bad_input(

@@ -207,6 +207,15 @@ fn prepare(
     bounced_here: bool,
     ctx: &WorkerContext,
 ) -> Prepared {
+    // An erased person's or co-op's address: nothing goes there, not even
+    // a sign-in link (see `erased`).
+    if crate::erased::is_erased_address(&email.recipient) {
+        return Prepared::Settle(
+            EmailStatus::Suppressed,
+            "recipient erased".into(),
+            Outcome::Suppressed,
+        );
+    }
     let bouncing = bounced_here || preferences.is_some_and(|p| p.bounced_at.is_some());
     if bouncing && email.category != EmailCategory::SignIn {
         return Prepared::Settle(
@@ -438,7 +447,7 @@ async fn mark_bouncing(db: &DatabaseConnection, address: &str, reason: &str) -> 
 
 /// The same Message-ID for every attempt of one email, so the receiving side
 /// can tell a re-sent copy (after a crash mid-send) from a new message.
-fn message_id(email: &emails::Model, public_url: &str) -> String {
+pub fn message_id(email: &emails::Model, public_url: &str) -> String {
     let host = url::Url::parse(public_url)
         .ok()
         .and_then(|url| url.host_str().map(str::to_string))

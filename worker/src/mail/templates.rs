@@ -95,6 +95,25 @@ impl Templates {
         Ok(Self { env })
     }
 
+    /// The subject line alone, as [`Templates::render`] makes it: for
+    /// listing a message sent (a subject access export) without its body,
+    /// which may hold a secret link.
+    pub fn render_subject(
+        &self,
+        message: &str,
+        context: &impl Serialize,
+    ) -> Result<String, TemplateError> {
+        let name = format!("{message}/subject.txt.j2");
+        self.env
+            .get_template(&name)
+            .and_then(|template| template.render(context))
+            .map(|subject| subject.trim().to_string())
+            .map_err(|source| TemplateError {
+                template: name,
+                source,
+            })
+    }
+
     pub fn render(
         &self,
         message: &str,

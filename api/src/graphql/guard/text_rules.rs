@@ -76,6 +76,9 @@ const RULES: &[(&str, TextRule)] = &[
         "UpdateOrganisationInput.financialDetails",
         TextRule::prose(5_000),
     ),
+    // People and their data (issue 17).
+    ("Mutation.erasePerson(reason)", REASON),
+    ("Mutation.eraseOrganisation(reason)", REASON),
     // Vocabularies.
     ("Mutation.createTopic(name)", TERM_NAME),
     ("Mutation.updateTopic(name)", TERM_NAME),
