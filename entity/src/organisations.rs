@@ -51,6 +51,10 @@ pub struct Model {
     /// details, financial details and the free text of its records were
     /// replaced by the marker. Erased once only; it asks for nothing more.
     pub erased_at: Option<DateTimeUtc>,
+    /// When the co-op left the programme (`archiveOrganisation`): its open
+    /// requests were withdrawn, its members' accounts closed, and no survey
+    /// goes to it from then on. Its history stays, and counts.
+    pub archived_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

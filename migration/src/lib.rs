@@ -15,6 +15,7 @@ pub mod m20261129_000001_outbox_notify;
 pub mod m20261130_000001_calendar_feeds;
 pub mod m20261130_000002_urgent_emails_index;
 pub mod m20261201_000002_erasure;
+pub mod m20261201_000003_organisations_archived_at;
 
 /// Hive's migrations, oldest first.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000001_calendar_feeds::Migration),
             Box::new(m20261130_000002_urgent_emails_index::Migration),
             Box::new(m20261201_000002_erasure::Migration),
+            Box::new(m20261201_000003_organisations_archived_at::Migration),
         ]
     }
 }

@@ -389,3 +389,142 @@ async fn a_removed_member_hears_nothing_more_sqlite() {
 async fn a_removed_member_hears_nothing_more_postgres() {
     a_removed_member_hears_nothing_more(Backend::Postgres).await;
 }
+
+const ARCHIVE: &str =
+    "mutation($o: ID!) { archiveOrganisation(organisationId: $o) { id archivedAt } }";
+const REQUEST_STATUS: &str =
+    "query($id: ID!) { node(id: $id) { ... on SupportRequest { status } } }";
+
+on_both_databases!(
+    a_coop_that_leaves_is_archived_and_sent_nothing_more,
+    |app: TestApp| async move {
+        let p = Programme::new(&app).await;
+        // Co-op A has an engagement under way: it cannot be archived yet.
+        let (coop_a, _) = p.coop(&app, "Ash Growers").await;
+        let (mentor, mentor_token, mentor_email) =
+            p.provider(&app, "MENTOR", "Stays Mentor", 3, None).await;
+        let running_request = p.request(&app, &coop_a, "MENTORING").await;
+        let running = p.proposed(&app, &running_request, &mentor, 3).await;
+        p.accept(&app, &running, &mentor_token).await;
+        let (_, body) = app
+            .graphql(ARCHIVE, json!({"o": coop_a}), Some(&p.staff))
+            .await;
+        assert_eq!(first_error_code(&body), Some("CONFLICT"), "{body}");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains(&running),
+            "names the engagement: {body}"
+        );
+        let body = ok(app
+            .graphql(
+                REQUEST_STATUS,
+                json!({"id": running_request}),
+                Some(&p.staff),
+            )
+            .await);
+        assert_eq!(body["data"]["node"]["status"], "MATCHED", "nothing changed");
+
+        // Co-op B: one request with a proposal awaiting the mentor, one just
+        // submitted. It leaves.
+        let (coop_b, member_b) = p.coop(&app, "Birch Weavers").await;
+        let proposed_request = p.request(&app, &coop_b, "MENTORING").await;
+        let proposal = p.proposed(&app, &proposed_request, &mentor, 3).await;
+        let link = app
+            .smtp
+            .wait_for_subject(&mentor_email, "Birch Weavers", WAIT)
+            .await
+            .link_containing("/m/")
+            .expect("an answer link");
+        let waiting_request = p.request(&app, &coop_b, "MENTORING").await;
+        // A member may not archive their own co-op.
+        let (_, body) = app
+            .graphql(ARCHIVE, json!({"o": coop_b}), Some(&member_b))
+            .await;
+        assert_eq!(first_error_code(&body), Some("FORBIDDEN"), "{body}");
+
+        let body = ok(app
+            .graphql(ARCHIVE, json!({"o": coop_b}), Some(&p.staff))
+            .await);
+        assert!(body["data"]["archiveOrganisation"]["archivedAt"].is_string());
+        let (_, body) = app
+            .graphql(ARCHIVE, json!({"o": coop_b}), Some(&p.staff))
+            .await;
+        assert_eq!(
+            first_error_code(&body),
+            Some("CONFLICT"),
+            "archived twice: {body}"
+        );
+
+        // Its requests are withdrawn, the proposal lapsed and its link dead.
+        for request in [&proposed_request, &waiting_request] {
+            let body = ok(app
+                .graphql(REQUEST_STATUS, json!({"id": request}), Some(&p.staff))
+                .await);
+            assert_eq!(body["data"]["node"]["status"], "WITHDRAWN");
+        }
+        let body = ok(app
+            .graphql(ENGAGEMENT, json!({"id": proposal}), Some(&p.staff))
+            .await);
+        assert_eq!(body["data"]["node"]["status"], "EXPIRED");
+        assert_eq!(
+            body["data"]["node"]["endReason"],
+            hive_api::programme::organisations::COOP_LEFT
+        );
+        assert_eq!(app.get_page(&link).await.0, 404);
+        // Its member is signed out, and it can ask for nothing more.
+        let (_, body) = app.graphql(ME, json!({}), Some(&member_b)).await;
+        assert_eq!(first_error_code(&body), Some("UNAUTHENTICATED"), "{body}");
+        let input = json!({"organisationId": coop_b, "kind": "MENTORING", "topicIds": [p.topics[0]], "goals": "Grow.", "preferredFormats": ["VIDEO"]});
+        let (_, body) = app
+            .graphql(
+                "mutation($i: SubmitSupportRequestInput!) { submitSupportRequest(input: $i) { id } }",
+                json!({"i": input}),
+                Some(&p.staff),
+            )
+            .await;
+        assert_eq!(first_error_code(&body), Some("CONFLICT"), "{body}");
+
+        // A survey launched now goes to co-op A, not to B.
+        let census = json!({"title": "Winter census", "questions": [{"kind": "TEXT", "prompt": "What do you need?"}]});
+        let body = ok(app
+            .graphql(
+                "mutation($i: SurveyInput!) { createSurvey(input: $i) { id } }",
+                json!({"i": census}),
+                Some(&p.staff),
+            )
+            .await);
+        let survey = body["data"]["createSurvey"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        ok(app
+            .graphql(
+                "mutation($s: ID!, $c: DateTime!) { launchSurvey(surveyId: $s, closesAt: $c) { status } }",
+                json!({"s": survey, "c": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339()}),
+                Some(&p.staff),
+            )
+            .await);
+        app.smtp
+            .wait_for_subject("member@ashgrowers.coop", "Winter census", WAIT)
+            .await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        for address in ["member@birchweavers.coop", "hello@birchweavers.coop"] {
+            assert!(
+                app.smtp
+                    .received_by(address)
+                    .iter()
+                    .all(|mail| !mail.subject().contains("Winter census")),
+                "no survey to {address}"
+            );
+        }
+        let invited = entity::survey_invitations::Entity::find()
+            .filter(entity::survey_invitations::Column::OrganisationId.eq(decode(&coop_b)))
+            .all(&app.db)
+            .await
+            .unwrap();
+        assert!(invited.is_empty(), "no invitation for the archived co-op");
+        app.stop().await;
+    }
+);

@@ -237,6 +237,11 @@ impl Organisation {
         )
         .await
     }
+    /// When the co-op left the programme (`archiveOrganisation`); null while
+    /// it takes part.
+    async fn archived_at(&self) -> Option<DateTime<Utc>> {
+        self.row.archived_at
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.row.created_at
     }
@@ -474,6 +479,30 @@ impl OrganisationMutation {
     /// working, and messages to them not yet sent are taken back.
     /// BAD_USER_INPUT for someone who is not a co-op member, CONFLICT if
     /// already removed.
+    /// A co-op leaves the programme (staff): its open requests are
+    /// withdrawn (a proposal on one lapses), its members' accounts are
+    /// closed, and no survey goes to it from then on; its history stays and
+    /// counts. CONFLICT while one of its engagements is ACTIVE (end it
+    /// first), or if already archived.
+    #[graphql(guard = "RoleGuard::staff()")]
+    async fn archive_organisation(
+        &self,
+        ctx: &Context<'_>,
+        organisation_id: ID,
+    ) -> ApiResult<Organisation> {
+        let state = ctx.data_unchecked::<AppState>();
+        let organisation_id = decode_id_of(NodeType::Organisation, &organisation_id)?;
+        let archived = programme::archive(
+            &state.db,
+            &state.settings.public_url,
+            &state.sessions,
+            viewer(ctx),
+            organisation_id,
+        )
+        .await?;
+        Ok(Organisation::new(archived))
+    }
+
     #[graphql(guard = "RoleGuard::staff()")]
     async fn remove_member(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<User> {
         let state = ctx.data_unchecked::<AppState>();

@@ -3,11 +3,16 @@
 
 use chrono::{Datelike, Utc};
 use entity::{
+    engagements::{self, EngagementStatus},
     organisations::{self, OrganisationStage},
+    support_requests::{self, SupportRequestStatus},
     users::{self, Role},
 };
-use hive_worker::outbox;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection};
+use hive_worker::{ids::global_id, outbox};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder,
+};
 
 use super::{
     accounts,
@@ -327,11 +332,8 @@ pub async fn remove_member(
         ));
     }
     let now = Utc::now();
-    let mut row: users::ActiveModel = member.clone().into();
-    row.deactivated_at = Set(Some(now));
-    let removed = row.update(change.db()).await?;
-    let shut = accounts::shut_out(change.db(), member.id, now).await?;
-    outbox::withdraw_unsent_to(change.db(), &member.email, MEMBER_REMOVED).await?;
+    let (removed, shut) =
+        close_member_account(&change, member.clone(), now, MEMBER_REMOVED).await?;
     change
         .audit(
             "removeMember",
@@ -344,4 +346,162 @@ pub async fn remove_member(
         sessions.forget_session(session);
     }
     Ok(removed)
+}
+
+/// Closes a member's account, in the caller's transaction: deactivated (it
+/// keeps its co-op, for the record), every way in ended
+/// (`accounts::shut_out`), every message to them not yet sent taken back
+/// with `reason`. The caller forgets the revoked sessions after its commit.
+async fn close_member_account(
+    change: &Change<'_>,
+    member: users::Model,
+    now: chrono::DateTime<Utc>,
+    reason: &str,
+) -> ApiResult<(users::Model, accounts::ShutOut)> {
+    let email = member.email.clone();
+    let id = member.id;
+    let mut row: users::ActiveModel = member.into();
+    row.deactivated_at = Set(Some(now));
+    let closed = row.update(change.db()).await?;
+    let shut = accounts::shut_out(change.db(), id, now).await?;
+    outbox::withdraw_unsent_to(change.db(), &email, reason).await?;
+    Ok((closed, shut))
+}
+
+/// Why a co-op's proposals lapsed and its messages were taken back when it
+/// left (`endReason`, the emails' last error).
+pub const COOP_LEFT: &str = "The co-op left the programme.";
+
+/// Times [`archive`] starts over when the co-op's open requests change under
+/// it (one submitted at that very moment).
+const ARCHIVE_ATTEMPTS: usize = 3;
+
+/// A co-op leaves the programme (staff): archived, in one transaction.
+///
+/// Its open requests (SUBMITTED, MATCHING) are withdrawn, and a proposal on
+/// one lapses (EXPIRED, `endReason` "The co-op left the programme.", its
+/// link dead, its unsent emails taken back); every member's account is
+/// closed as `removeMember` closes one; messages not yet sent to its contact
+/// address are taken back; no survey invites or reminds it from then on, and
+/// it can ask for nothing more. Its history stays and counts in the
+/// programme's statistics. CONFLICT while one of its engagements is ACTIVE
+/// (staff end it first: an engagement under way is not ended by a side
+/// door), and if already archived.
+///
+/// Locks: the open requests first, then the co-op (`change`'s order: request
+/// first), so a proposal being answered waits and then finds it lapsed; a
+/// request submitted between reading and locking is caught by reading them
+/// again under the co-op's lock, and the change starts over.
+pub async fn archive(
+    db: &DatabaseConnection,
+    public_url: &str,
+    sessions: &SessionCache,
+    viewer: &Viewer,
+    organisation_id: i64,
+) -> ApiResult<organisations::Model> {
+    access::require_staff(viewer)?;
+    for _ in 0..ARCHIVE_ATTEMPTS {
+        let change = Change::begin(db, viewer).await?;
+        let open = open_requests(change.db(), organisation_id).await?;
+        for request in &open {
+            change.lock_request(request.id).await?;
+        }
+        let organisation = change
+            .lock_by_id::<organisations::Entity>(organisation_id, "No organisation has that id.")
+            .await?;
+        if open_requests(change.db(), organisation_id).await? != open {
+            continue;
+        }
+        if organisation.archived_at.is_some() {
+            return Err(ApiError::conflict(
+                "This co-op has already left the programme.",
+            ));
+        }
+        let under_way: Vec<String> = engagements::Entity::find()
+            .inner_join(support_requests::Entity)
+            .filter(support_requests::Column::OrganisationId.eq(organisation_id))
+            .filter(engagements::Column::Status.eq(EngagementStatus::Active))
+            .all(change.db())
+            .await?
+            .iter()
+            .map(|engagement| global_id("Engagement", engagement.id))
+            .collect();
+        if !under_way.is_empty() {
+            return Err(ApiError::conflict(format!(
+                "This co-op has engagements under way ({}): end them first (endEngagement).",
+                under_way.join(", ")
+            )));
+        }
+        let now = Utc::now();
+        for request in &open {
+            let proposals = engagements::Entity::find()
+                .filter(engagements::Column::SupportRequestId.eq(request.id))
+                .filter(engagements::Column::Status.eq(EngagementStatus::Proposed))
+                .all(change.db())
+                .await?;
+            for proposal in &proposals {
+                super::providers::withdraw_proposal(
+                    &change,
+                    public_url,
+                    proposal,
+                    super::providers::Leaver::Coop,
+                )
+                .await?;
+            }
+            let mut row: support_requests::ActiveModel = request.clone().into();
+            row.status = Set(SupportRequestStatus::Withdrawn);
+            row.closed_at = Set(Some(now));
+            row.updated_at = Set(now);
+            row.update(change.db()).await?;
+        }
+        let members = users::Entity::find()
+            .filter(users::Column::OrganisationId.eq(organisation_id))
+            .filter(users::Column::Role.eq(Role::Member))
+            .filter(users::Column::DeactivatedAt.is_null())
+            .all(change.db())
+            .await?;
+        let mut revoked = Vec::new();
+        for member in members {
+            let (_, shut) = close_member_account(&change, member, now, COOP_LEFT).await?;
+            revoked.extend(shut.revoked_sessions);
+        }
+        if let Some(contact) = &organisation.contact_email {
+            outbox::withdraw_unsent_to(change.db(), contact, COOP_LEFT).await?;
+        }
+        let mut row: organisations::ActiveModel = organisation.into();
+        row.archived_at = Set(Some(now));
+        row.updated_at = Set(now);
+        let archived = row.update(change.db()).await?;
+        change
+            .audit(
+                "archiveOrganisation",
+                Some(("Organisation", organisation_id)),
+                Some(serde_json::json!({ "requestsWithdrawn": open.len() })),
+            )
+            .await?;
+        change.commit().await?;
+        for session in revoked {
+            sessions.forget_session(session);
+        }
+        return Ok(archived);
+    }
+    Err(ApiError::conflict(
+        "The co-op's requests kept changing; try again.",
+    ))
+}
+
+/// The co-op's requests still open (SUBMITTED or MATCHING), by id.
+async fn open_requests(
+    conn: &impl sea_orm::ConnectionTrait,
+    organisation_id: i64,
+) -> ApiResult<Vec<support_requests::Model>> {
+    Ok(support_requests::Entity::find()
+        .filter(support_requests::Column::OrganisationId.eq(organisation_id))
+        .filter(support_requests::Column::Status.is_in([
+            SupportRequestStatus::Submitted,
+            SupportRequestStatus::Matching,
+        ]))
+        .order_by_asc(support_requests::Column::Id)
+        .all(conn)
+        .await?)
 }

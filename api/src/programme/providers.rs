@@ -327,7 +327,7 @@ pub async fn set_active(
             .audit(action, Some(("Provider", updated.id)), None)
             .await?;
         for proposal in &open {
-            withdraw_proposal(&change, public_url, proposal).await?;
+            withdraw_proposal(&change, public_url, proposal, Leaver::Provider).await?;
         }
         change.commit().await?;
         return Ok(updated);
@@ -357,15 +357,34 @@ async fn open_proposals(
         .await?)
 }
 
-/// Lapses one proposal of a provider who is leaving: see [`set_active`].
-async fn withdraw_proposal(
+/// Who left, so that a proposal between them lapses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leaver {
+    /// The provider (`deactivateProvider`): staff and the co-op are told.
+    Provider,
+    /// The co-op (`archiveOrganisation`, staff's own act): nobody is told,
+    /// and the request is withdrawn by the caller.
+    Coop,
+}
+
+/// Lapses one proposal because one side left the programme (see
+/// [`set_active`]): EXPIRED with the reason in `endReason`, the link dead,
+/// the request back to MATCHING if still open, the unsent proposal and
+/// chaser emails taken back; staff and the co-op told when the provider
+/// left. Nothing if it was answered meanwhile.
+pub async fn withdraw_proposal(
     change: &Change<'_>,
     public_url: &str,
     proposal: &engagements::Model,
+    leaver: Leaver,
 ) -> ApiResult<()> {
+    let reason = match leaver {
+        Leaver::Provider => PROVIDER_LEFT,
+        Leaver::Coop => super::organisations::COOP_LEFT,
+    };
     let now = Utc::now();
     let lapsed = lapse_proposals(now)
-        .col_expr(engagements::Column::EndReason, Expr::value(PROVIDER_LEFT))
+        .col_expr(engagements::Column::EndReason, Expr::value(reason))
         .filter(engagements::Column::Id.eq(proposal.id))
         .exec(change.db())
         .await?;
@@ -386,13 +405,10 @@ async fn withdraw_proposal(
         .exec(change.db())
         .await?;
     for event in ["match-proposed", "match-chased"] {
-        outbox::withdraw_unsent(
-            change.db(),
-            &format!("{event}:{}:", proposal.id),
-            PROVIDER_LEFT,
-        )
-        .await?;
+        outbox::withdraw_unsent(change.db(), &format!("{event}:{}:", proposal.id), reason).await?;
     }
-    match_notifications::withdrawn(change.db(), public_url, proposal).await?;
+    if leaver == Leaver::Provider {
+        match_notifications::withdrawn(change.db(), public_url, proposal).await?;
+    }
     Ok(())
 }

@@ -138,6 +138,8 @@ async fn invite_batch(
     let batch = Audience::from_stored(survey.audience.as_deref())
         .organisations()
         .filter(organisations::Column::CreatedAt.lte(launched_at))
+        // A co-op that left the programme is sent no survey.
+        .filter(organisations::Column::ArchivedAt.is_null())
         .filter(Expr::exists(invited_already).not())
         .order_by_asc(organisations::Column::Id)
         .limit(BATCH)
@@ -219,6 +221,8 @@ async fn remind_batch(
         .order_by_asc(survey_invitations::Column::Id)
         .limit(BATCH)
         .find_also_related(organisations::Entity)
+        // Nor reminded: a co-op that has left since its invitation.
+        .filter(organisations::Column::ArchivedAt.is_null())
         .all(db)
         .await?;
     if due.is_empty() {
