@@ -651,8 +651,9 @@ impl ConfidentialRead {
 }
 
 /// One read to record: who (`actor`, a user id), what, of which object. The
-/// reads of one request are written in one statement, and each once however
-/// often the request asks for the field (the loader's cache).
+/// reads resolved together (a page, aliases side by side) are written in one
+/// statement, each object once; the loaders keep no cache, so a request that
+/// reads the same object's field again at another depth records it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ConfidentialReadKey {
     pub actor: i64,
