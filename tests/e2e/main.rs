@@ -37,6 +37,7 @@ mod personal_data;
 mod programme_year;
 mod providers;
 mod queue;
+mod redteam17;
 mod relay;
 mod reminders;
 mod retention;
