@@ -88,3 +88,70 @@ on_both_databases!(
     }
 );
 
+// A co-op that left the programme "can ask for nothing more": not by
+// submitSupportRequest (refused) and not by staff drafting a request from
+// the census answer it gave before it left.
+on_both_databases!(
+    an_archived_coop_gets_no_request_drafted_from_its_survey_answer,
+    |app: TestApp| async move {
+        let census = Census::new(&app).await;
+        let staff = census.programme.staff.clone();
+        let coop = census
+            .coop(&app, "Leaving Housing", Some(0), "North West", "TRADING")
+            .await;
+        census.launch(&app, &census.survey, json!({})).await;
+        let q = census.questions(&app, &census.survey).await;
+        let link = app
+            .smtp
+            .wait_for_subject(&coop.email, "Needs census", WAIT)
+            .await
+            .link_containing("/s/")
+            .expect("a survey link");
+        ok(app
+            .graphql(
+                "mutation($t: String!, $a: [SurveyAnswerInput!]!) {
+                   submitSurveyResponse(token: $t, answers: $a) { answers { questionId } } }",
+                json!({"t": token_of(&link), "a": [
+                    {"questionId": q[0].0, "choiceIds": [q[0].2[1]]},
+                    {"questionId": q[2].0, "number": 2}]}),
+                None,
+            )
+            .await);
+        ok(app
+            .graphql(ARCHIVE, json!({"o": coop.id}), Some(&staff))
+            .await);
+        let body = ok(app
+            .graphql(
+                "query($s: ID!) { survey(id: $s) { responses { edges { node { id } } } } }",
+                json!({"s": census.survey}),
+                Some(&staff),
+            )
+            .await);
+        let response = body["data"]["survey"]["responses"]["edges"][0]["node"]["id"].clone();
+        let (_, body) = app
+            .graphql(
+                "mutation($r: ID!) { createSupportRequestFromResponse(responseId: $r, kind: ADVICE) { id status } }",
+                json!({"r": response}),
+                Some(&staff),
+            )
+            .await;
+        let open: Vec<i64> = requests_of(&app, &coop.id)
+            .await
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.status,
+                    SupportRequestStatus::Submitted | SupportRequestStatus::Matching
+                )
+            })
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(
+            (code(&body), open),
+            (Some("CONFLICT"), vec![]),
+            "a request was drafted for a co-op that left the programme: {body}"
+        );
+        app.stop().await;
+    }
+);
+
