@@ -155,3 +155,29 @@ on_both_databases!(
     }
 );
 
+// Staff give an archived co-op no new member: its accounts were closed when
+// it left, and a new one would get its mail (notify::organisation) again.
+on_both_databases!(
+    no_member_is_invited_into_an_archived_coop,
+    |app: TestApp| async move {
+        let p = Programme::new(&app).await;
+        let (coop, _) = p.coop(&app, "Gone Grocers").await;
+        ok(app
+            .graphql(ARCHIVE, json!({"o": coop}), Some(&p.staff))
+            .await);
+        let (_, body) = app
+            .graphql(
+                "mutation($o: ID!, $e: String!, $n: String!) { inviteMember(organisationId: $o, email: $e, name: $n) { id active } }",
+                json!({"o": coop, "e": "new@gonegrocers.coop", "n": "New Person"}),
+                Some(&p.staff),
+            )
+            .await;
+        assert_eq!(
+            code(&body),
+            Some("CONFLICT"),
+            "a member was invited into a co-op that left the programme: {body}"
+        );
+        app.stop().await;
+    }
+);
+
