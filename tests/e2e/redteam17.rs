@@ -181,3 +181,74 @@ on_both_databases!(
     }
 );
 
+// A co-op that left is reminded of nothing: an unanswered CLIENT review of
+// an engagement it completed before leaving is not chased at its contact
+// address (where archiving had just taken back every unsent message).
+on_both_databases!(
+    an_archived_coop_is_not_sent_a_review_reminder,
+    |app: TestApp| async move {
+        let p = Programme::new(&app).await;
+        let (coop, _) = p.coop(&app, "Pennine Leavers").await;
+        let (mentor, mentor_token, _) = p.provider(&app, "MENTOR", "Tom Walsh", 2, None).await;
+        let request = p.request(&app, &coop, "MENTORING").await;
+        let engagement = p.proposed(&app, &request, &mentor, 3).await;
+        p.accept(&app, &engagement, &mentor_token).await;
+        let input = json!({"engagementId": engagement, "startsAt": (Utc::now() + Duration::hours(24)).to_rfc3339(), "durationMinutes": 60, "format": "VIDEO", "isFinal": true});
+        let body = ok(app
+            .graphql(
+                "mutation($i: ScheduleMeetingInput!) { scheduleMeeting(input: $i) { id } }",
+                json!({"i": input}),
+                Some(&mentor_token),
+            )
+            .await);
+        let meeting = body["data"]["scheduleMeeting"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        crate::support::programme::move_meeting(&app, &meeting, Utc::now() - Duration::days(1))
+            .await;
+        ok(app
+            .graphql(
+                "mutation($i: RecordMeetingInput!) { recordMeeting(input: $i) { status } }",
+                json!({"i": {"meetingId": meeting, "held": true, "daysCounted": 1.0}}),
+                Some(&mentor_token),
+            )
+            .await);
+        app.smtp
+            .wait_for_subject(
+                "member@pennineleavers.coop",
+                "how did it go with Tom Walsh",
+                WAIT,
+            )
+            .await;
+        ok(app
+            .graphql(ARCHIVE, json!({"o": coop}), Some(&p.staff))
+            .await);
+        reviews::Entity::update_many()
+            .col_expr(
+                reviews::Column::RequestedAt,
+                Expr::value(Utc::now() - Duration::days(8)),
+            )
+            .filter(reviews::Column::EngagementId.eq(decode(&engagement)))
+            .exec(&app.db)
+            .await
+            .unwrap();
+        // The provider's reminder shows the job has run.
+        app.smtp
+            .wait_for_subject("tomwalsh@providers.test", "Reminder: how did it go", WAIT)
+            .await;
+        tokio::time::sleep(StdDuration::from_secs(2)).await;
+        let to_coop: Vec<String> = ["hello@pennineleavers.coop", "member@pennineleavers.coop"]
+            .iter()
+            .flat_map(|a| app.smtp.received_by(a))
+            .map(|m| m.subject())
+            .filter(|s| s.starts_with("Reminder"))
+            .collect();
+        assert!(
+            to_coop.is_empty(),
+            "a co-op that left the programme was reminded: {to_coop:?}"
+        );
+        app.stop().await;
+    }
+);
+
