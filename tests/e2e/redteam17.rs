@@ -252,3 +252,27 @@ on_both_databases!(
     }
 );
 
+// An operator who wants email bodies kept "for ever" sets a large
+// HIVE_RETENTION_EMAIL_DAYS, which settings accept (any positive u32). The
+// pass must then clear nothing, as a large HIVE_RETENTION_NOTES_MONTHS does,
+// not panic: a panic ends the worker's periodic loop, and with it every
+// chaser, reminder, digest and survey of that process.
+on_both_databases!(
+    a_very_long_email_retention_clears_nothing_and_does_not_panic,
+    |app: TestApp| async move {
+        let retention = hive_worker::settings::Retention::read(|name| {
+            (name == "HIVE_RETENTION_EMAIL_DAYS").then(|| "4000000000".to_string())
+        })
+        .expect("settings accept it");
+        let db = app.db.clone();
+        let pass = tokio::spawn(async move {
+            hive_worker::jobs::retention::run(&db, &retention, Utc::now()).await
+        })
+        .await;
+        assert!(
+            matches!(pass, Ok(Ok(_))),
+            "the retention pass did not come back: {pass:?}"
+        );
+        app.stop().await;
+    }
+);
