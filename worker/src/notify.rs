@@ -38,11 +38,18 @@ pub async fn staff(conn: &impl ConnectionTrait) -> Result<Vec<Recipient>, DbErr>
         .collect())
 }
 
-/// A co-op's members with accounts, or its contact address when it has none.
+/// A co-op's members with accounts, or its contact address when it has none;
+/// nobody for a co-op that has left the programme.
 pub async fn organisation(
     conn: &impl ConnectionTrait,
     organisation: &organisations::Model,
 ) -> Result<Vec<Recipient>, DbErr> {
+    // A co-op that has left the programme is written to no more, whatever
+    // the message (review reminders, meeting reminders…): its members'
+    // accounts are closed, and its contact address is not a way round that.
+    if organisation.archived_at.is_some() {
+        return Ok(Vec::new());
+    }
     let members: Vec<Recipient> = users::Entity::find()
         .filter(users::Column::OrganisationId.eq(organisation.id))
         .filter(users::Column::DeactivatedAt.is_null())

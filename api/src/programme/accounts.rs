@@ -2,7 +2,7 @@
 //! another staff member), and the person is emailed a welcome sign-in link.
 
 use entity::{
-    calendar_feeds, sessions, sign_in_tokens,
+    calendar_feeds, organisations, sessions, sign_in_tokens,
     users::{self, Role},
 };
 use hive_worker::jobs::sign_in_links::Occasion;
@@ -95,6 +95,17 @@ pub async fn create(
 ) -> ApiResult<users::Model> {
     access::require_staff(viewer)?;
     let change = Change::begin(db, viewer).await?;
+    if let (Role::Member, Some(organisation_id)) = (account.role, account.organisation_id) {
+        // No new member for a co-op that has left or was erased: they would
+        // get its mail again.
+        let organisation = change
+            .lock_shared(
+                organisations::Entity::find_by_id(organisation_id),
+                "No organisation has that id.",
+            )
+            .await?;
+        super::organisations::still_taking_part(&organisation)?;
+    }
     let user = insert_account(
         change.db(),
         account.email,

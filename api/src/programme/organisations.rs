@@ -505,3 +505,22 @@ async fn open_requests(
         .all(conn)
         .await?)
 }
+
+/// CONFLICT for a co-op that can ask for nothing more: erased
+/// (`eraseOrganisation`) or gone from the programme (`archiveOrganisation`).
+/// Checked under a lock on the co-op by everything that would give it
+/// something new: a request (submitted, or drafted from its survey answer)
+/// or a member.
+pub fn still_taking_part(organisation: &organisations::Model) -> ApiResult<()> {
+    if organisation.erased_at.is_some() {
+        return Err(ApiError::conflict(
+            "This co-op's data was erased; it can ask for nothing more.",
+        ));
+    }
+    if organisation.archived_at.is_some() {
+        return Err(ApiError::conflict(
+            "This co-op has left the programme; it can ask for nothing more.",
+        ));
+    }
+    Ok(())
+}

@@ -9,7 +9,7 @@ use entity::{
     organisations, provider_formats, provider_regions, provider_sectors, provider_topics,
     providers::{self, ProviderKind},
     support_requests::{self, SupportRequestStatus},
-    users::Role,
+    users::{self, Role},
 };
 use hive_worker::{
     jobs::{match_notifications, proposal_followups::lapse_proposals, sign_in_links::Occasion},
@@ -313,6 +313,16 @@ pub async fn set_active(
         let current = change.lock_provider(provider_id).await?;
         if !active && open_proposals(change.db(), provider_id).await? != open {
             continue;
+        }
+        if active {
+            let person = change
+                .lock_by_id::<users::Entity>(current.user_id, "No user has that id.")
+                .await?;
+            if person.erased_at.is_some() {
+                return Err(ApiError::conflict(
+                    "This provider's data was erased: they cannot be put back into matching.",
+                ));
+            }
         }
         let mut row: providers::ActiveModel = current.into();
         row.active = Set(active);

@@ -91,16 +91,7 @@ pub async fn submit(
             "No organisation has that id.",
         )
         .await?;
-    if organisation.erased_at.is_some() {
-        return Err(ApiError::conflict(
-            "This co-op's data was erased; it can ask for nothing more.",
-        ));
-    }
-    if organisation.archived_at.is_some() {
-        return Err(ApiError::conflict(
-            "This co-op has left the programme; it can ask for nothing more.",
-        ));
-    }
+    super::organisations::still_taking_part(&organisation)?;
     let topic_ids =
         current_terms(change.db(), Vocabulary::Topic, "topicIds", &input.topic_ids).await?;
     let now = Utc::now();

@@ -129,15 +129,16 @@ pub async fn create_request_from_response(
         .one(change.db())
         .await?
         .ok_or_else(|| ApiError::internal("invitation without survey"))?;
-    let organisation = organisations::Entity::find_by_id(invitation.organisation_id)
-        .one(change.db())
-        .await?
-        .ok_or_else(|| ApiError::internal("invitation without organisation"))?;
-    if organisation.erased_at.is_some() {
-        return Err(ApiError::conflict(
-            "This co-op's data was erased; it can ask for nothing more.",
-        ));
-    }
+    // Held from changing until the request is in, as `requests::submit`
+    // holds it: an archive or an erasure either came first and refuses
+    // this, or waits for it.
+    let organisation = change
+        .lock_shared(
+            organisations::Entity::find_by_id(invitation.organisation_id),
+            "No organisation has that id.",
+        )
+        .await?;
+    super::organisations::still_taking_part(&organisation)?;
     let needs = needs_of(change.db(), response.id).await?;
     if needs.is_empty() {
         return Err(ApiError::bad_input(

@@ -52,10 +52,18 @@ pub async fn run(
     retention: &Retention,
     now: DateTime<Utc>,
 ) -> Result<Cleared, DbErr> {
-    let months_before = |months: u32| {
-        now.checked_sub_months(Months::new(months))
-            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    // A cut-off before anything Hive holds clears nothing. Any positive
+    // number is a valid setting, so the arithmetic is checked and the result
+    // kept at or after 1970: one past the calendar's range must not panic the
+    // worker's periodic loop, nor one before PostgreSQL's (4713 BC) fail the
+    // pass (issue 17's red team).
+    let not_before = |at: Option<DateTime<Utc>>| {
+        Ord::max(
+            at.unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
+            DateTime::<Utc>::UNIX_EPOCH,
+        )
     };
+    let months_before = |months: u32| not_before(now.checked_sub_months(Months::new(months)));
     let notes_before = months_before(retention.notes_months);
     let meeting_notes = meetings::Entity::update_many()
         .col_expr(meetings::Column::Notes, Expr::value(Option::<String>::None))
@@ -92,7 +100,10 @@ pub async fn run(
         .await?
         .rows_affected;
 
-    let bodies_before = now - chrono::Duration::days(i64::from(retention.email_days));
+    let bodies_before = not_before(
+        chrono::Duration::try_days(i64::from(retention.email_days))
+            .and_then(|days| now.checked_sub_signed(days)),
+    );
     let email_bodies = emails::Entity::update_many()
         .col_expr(emails::Column::Context, Expr::value(CLEARED_BODY))
         .filter(emails::Column::Status.is_in([

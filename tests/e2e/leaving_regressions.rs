@@ -1,6 +1,6 @@
-//! Red-team tests of issue 17 (people and co-ops leaving, erasure): each
-//! shows a gap found by trying the new mutations the way a careless or
-//! hurried staff member would.
+//! People and co-ops leaving, and erasure, under what a red team tried
+//! (issue 17): each test is a gap found by using the new mutations the way a
+//! careless or hurried staff member would, and failed before its fix.
 
 use std::time::Duration as StdDuration;
 
