@@ -214,3 +214,46 @@ async fn home_lists_cost_the_same_statements_whatever_their_size_sqlite() {
 async fn home_lists_cost_the_same_statements_whatever_their_size_postgres() {
     home_lists_per_page(Backend::Postgres).await;
 }
+
+/// A list read from a table counts its rows only when the query asks for
+/// `totalCount` (issue 19): the same page without it costs one statement
+/// fewer, and the count, when asked, is right.
+async fn the_count_only_when_asked(backend: Backend) {
+    let Some(app) = TestApp::start_without_worker(backend).await else {
+        return;
+    };
+    let p = Programme::new(&app).await;
+    for i in 0..7 {
+        p.coop(&app, &format!("Counted co-op {i}")).await;
+    }
+    let without = "{ organisations(first: 3) { edges { node { id name } } } }";
+    let with = "{ organisations(first: 3) { totalCount edges { node { id name } } } }";
+    let (plain, body) = app.statements_for(without, json!({}), Some(&p.staff)).await;
+    let body = ok((200, body));
+    assert_eq!(
+        body["data"]["organisations"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let (counted, body) = app.statements_for(with, json!({}), Some(&p.staff)).await;
+    let body = ok((200, body));
+    assert_eq!(body["data"]["organisations"]["totalCount"], 7);
+    assert_eq!(
+        counted,
+        plain + 1,
+        "totalCount costs its one COUNT, and nothing else differs"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_count_only_when_asked_sqlite() {
+    the_count_only_when_asked(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_count_only_when_asked_postgres() {
+    the_count_only_when_asked(Backend::Postgres).await;
+}

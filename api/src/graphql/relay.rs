@@ -2,12 +2,13 @@
 //! connection helper every list uses.
 
 use async_graphql::{
-    ID, OutputType, SimpleObject,
+    ID, Object, OutputType,
     connection::{Connection, CursorType, Edge},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use futures::future::BoxFuture;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Select,
 };
 
@@ -194,10 +195,27 @@ impl std::fmt::Display for ApiErrorMarker {
 }
 
 /// Extra fields on every connection.
-#[derive(SimpleObject, Debug, Clone, Copy)]
 pub struct ConnectionFields {
+    total: TotalCount,
+}
+
+/// A list's size: known already (a list loaded whole), or counted by the
+/// database only if the query asks for `totalCount` (issue 19: every page of
+/// a table ran a `SELECT COUNT(*)` whether or not anyone read it).
+enum TotalCount {
+    Known(u64),
+    Deferred(Box<dyn Fn() -> BoxFuture<'static, Result<u64, sea_orm::DbErr>> + Send + Sync>),
+}
+
+#[Object]
+impl ConnectionFields {
     /// How many items the whole list has, across all pages.
-    pub total_count: u64,
+    async fn total_count(&self) -> ApiResult<u64> {
+        match &self.total {
+            TotalCount::Known(count) => Ok(*count),
+            TotalCount::Deferred(count) => Ok(count().await?),
+        }
+    }
 }
 
 /// The usual Relay arguments.
@@ -280,7 +298,7 @@ impl Window {
         &self,
         rows: Vec<T>,
         more: bool,
-        total_count: u64,
+        total: TotalCount,
         cursor_of: impl Fn(&T) -> (i64, Option<SortKey>),
         to_node: impl Fn(T) -> N,
     ) -> HiveConnection<N>
@@ -292,11 +310,8 @@ impl Window {
         } else {
             (self.after.is_some(), more)
         };
-        let mut connection = Connection::with_additional_fields(
-            has_previous,
-            has_next,
-            ConnectionFields { total_count },
-        );
+        let mut connection =
+            Connection::with_additional_fields(has_previous, has_next, ConnectionFields { total });
         connection.edges.extend(rows.into_iter().map(|row| {
             let (id, key) = cursor_of(&row);
             let cursor = IdCursor {
@@ -313,8 +328,8 @@ impl Window {
 /// Pages through `select` in id order. Every list read from one table
 /// goes through here (lists already loaded go through [`paginate_loaded`]),
 /// so page caps and cursor checks hold everywhere.
-pub async fn paginate<E, N, C>(
-    db: &C,
+pub async fn paginate<E, N>(
+    db: &DatabaseConnection,
     select: Select<E>,
     id_column: E::Column,
     args: PageArgs,
@@ -324,10 +339,15 @@ where
     E: EntityTrait,
     E::Model: Sync,
     N: OutputType,
-    C: ConnectionTrait,
 {
     let window = Window::read(E::default().table_name(), &args)?;
-    let total_count = select.clone().count(db).await?;
+    let total = {
+        let (db, select) = (db.clone(), select.clone());
+        TotalCount::Deferred(Box::new(move || {
+            let (db, select) = (db.clone(), select.clone());
+            Box::pin(async move { select.count(&db).await })
+        }))
+    };
     let mut narrowed = select;
     if let Some(after) = &window.after {
         narrowed = narrowed.filter(id_column.gt(after.id));
@@ -349,7 +369,7 @@ where
     Ok(window.connection(
         rows,
         more,
-        total_count,
+        total,
         |row| (row_id(row, id_column), None),
         to_node,
     ))
@@ -396,7 +416,13 @@ where
         (start, inside > size)
     };
     let page: Vec<T> = rows.into_iter().skip(from).take(size).collect();
-    Ok(window.connection(page, more, total_count, |row| (id_of(row), None), to_node))
+    Ok(window.connection(
+        page,
+        more,
+        TotalCount::Known(total_count),
+        |row| (id_of(row), None),
+        to_node,
+    ))
 }
 
 /// Pages through a list already loaded whole and sorted by each row's
@@ -460,7 +486,7 @@ where
     Ok(window.connection(
         page,
         more,
-        total_count,
+        TotalCount::Known(total_count),
         |(row, key)| (id_of(row), Some(*key)),
         |(row, _)| to_node(row),
     ))
