@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use entity::{
     emails::{self, EmailStatus},
-    engagements, providers,
+    providers,
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::json;
@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::on_both_databases;
 use crate::support::{
     Backend, TestApp, first_error_code,
-    programme::{Programme, decode, ok},
+    programme::{Programme, age_proposal, decode, ok},
 };
 
 const DEACTIVATE: &str = "mutation($id: ID!) { deactivateProvider(id: $id) { active } }";
@@ -21,19 +21,6 @@ const RESPOND: &str =
     "mutation($e: ID!) { respondToMatch(engagementId: $e, accept: true) { status } }";
 const ENGAGEMENT: &str = "query($id: ID!) { node(id: $id) { ... on Engagement { status endReason supportRequest { status } } } }";
 const WAIT: Duration = Duration::from_secs(20);
-
-/// Makes a proposal look `days` old, as if that long had gone by.
-async fn age_proposal(app: &TestApp, engagement: &str, days: i64) {
-    engagements::Entity::update_many()
-        .col_expr(
-            engagements::Column::ProposedAt,
-            Expr::value(chrono::Utc::now() - chrono::Duration::days(days)),
-        )
-        .filter(engagements::Column::Id.eq(decode(engagement)))
-        .exec(&app.db)
-        .await
-        .unwrap();
-}
 
 on_both_databases!(
     a_deactivated_provider_cannot_take_up_an_open_proposal,

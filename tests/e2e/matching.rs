@@ -305,20 +305,6 @@ on_both_databases!(
     }
 );
 
-/// Moves a proposal's start into the past, as if `days` had gone by.
-async fn age_proposal(app: &TestApp, engagement: &str, days: i64) {
-    use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
-    engagements::Entity::update_many()
-        .col_expr(
-            engagements::Column::ProposedAt,
-            Expr::value(chrono::Utc::now() - chrono::Duration::days(days)),
-        )
-        .filter(engagements::Column::Id.eq(crate::support::programme::decode(engagement)))
-        .exec(&app.db)
-        .await
-        .unwrap();
-}
-
 on_both_databases!(
     an_unanswered_proposal_is_chased_then_lapses,
     |app: TestApp| async move {
@@ -338,7 +324,7 @@ on_both_databases!(
         let first_link = first.iter().find_map(|m| m.link_containing("/m/")).unwrap();
 
         // Day 4: chased once, with a fresh link that replaces the first.
-        age_proposal(&app, &engagement, 4).await;
+        crate::support::programme::age_proposal(&app, &engagement, 4).await;
         let mails = app
             .smtp
             .wait_for(&mentor_email, 3, Duration::from_secs(20))
@@ -365,7 +351,7 @@ on_both_databases!(
         );
 
         // Day 8: lapsed; staff told; the request is back in matching.
-        age_proposal(&app, &engagement, 8).await;
+        crate::support::programme::age_proposal(&app, &engagement, 8).await;
         let staff_mail = app
             .smtp
             .wait_for("staff@hive.test", 1, Duration::from_secs(20))

@@ -292,6 +292,19 @@ impl Window {
         })
     }
 
+    /// The page of a list loaded whole, between `start` and `end` (indices
+    /// into `rows`, in list order): its first `size` rows, or its last with
+    /// `last`; and whether more rows lay between the two.
+    fn slice<T>(&self, rows: Vec<T>, start: usize, end: usize) -> (Vec<T>, bool) {
+        let inside = end.saturating_sub(start);
+        let size = (self.size as usize).min(inside);
+        let from = if self.backwards { end - size } else { start };
+        (
+            rows.into_iter().skip(from).take(size).collect(),
+            inside > size,
+        )
+    }
+
     /// The connection of a page: `rows` in list order, `more` when the
     /// window held more than the page (the rows beyond it were cut).
     fn connection<T, N>(
@@ -408,14 +421,7 @@ where
     };
     let start = position("after", window.after.as_ref().map(|c| c.id))?.map_or(0, |at| at + 1);
     let end = position("before", window.before.as_ref().map(|c| c.id))?.unwrap_or(rows.len());
-    let inside = end.saturating_sub(start);
-    let size = (window.size as usize).min(inside);
-    let (from, more) = if window.backwards {
-        (end - size, inside > size)
-    } else {
-        (start, inside > size)
-    };
-    let page: Vec<T> = rows.into_iter().skip(from).take(size).collect();
+    let (page, more) = window.slice(rows, start, end);
     Ok(window.connection(
         page,
         more,
@@ -475,14 +481,7 @@ where
         Some(cursor) => boundary("before", cursor, false)?,
         None => ranked.len(),
     };
-    let inside = end.saturating_sub(start);
-    let size = (window.size as usize).min(inside);
-    let (from, more) = if window.backwards {
-        (end - size, inside > size)
-    } else {
-        (start, inside > size)
-    };
-    let page: Vec<(T, SortKey)> = ranked.into_iter().skip(from).take(size).collect();
+    let (page, more) = window.slice(ranked, start, end);
     Ok(window.connection(
         page,
         more,

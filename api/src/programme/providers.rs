@@ -8,11 +8,14 @@ use entity::{
     meetings::MeetingFormat,
     organisations, provider_formats, provider_regions, provider_sectors, provider_topics,
     providers::{self, ProviderKind},
-    support_requests::{self, SupportRequestStatus},
     users::{self, Role},
 };
 use hive_worker::{
-    jobs::{match_notifications, proposal_followups::lapse_proposals, sign_in_links::Occasion},
+    jobs::{
+        match_notifications,
+        proposal_followups::{back_to_matching, lapse_proposals},
+        sign_in_links::Occasion,
+    },
     outbox,
 };
 use sea_orm::{
@@ -401,19 +404,7 @@ pub async fn withdraw_proposal(
     if lapsed.rows_affected != 1 {
         return Ok(());
     }
-    support_requests::Entity::update_many()
-        .col_expr(
-            support_requests::Column::Status,
-            Expr::value(SupportRequestStatus::Matching),
-        )
-        .col_expr(support_requests::Column::UpdatedAt, Expr::value(now))
-        .filter(support_requests::Column::Id.eq(proposal.support_request_id))
-        .filter(support_requests::Column::Status.is_in([
-            SupportRequestStatus::Submitted,
-            SupportRequestStatus::Matching,
-        ]))
-        .exec(change.db())
-        .await?;
+    back_to_matching(change.db(), proposal.support_request_id, now).await?;
     for event in ["match-proposed", "match-chased"] {
         outbox::withdraw_unsent(change.db(), &format!("{event}:{}:", proposal.id), reason).await?;
     }

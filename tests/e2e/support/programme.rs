@@ -193,3 +193,18 @@ pub fn decode(id: &str) -> i64 {
         .unwrap()
         .1
 }
+
+/// Moves a proposal's start into the past, as if `days` had gone by (for the
+/// chaser at 3 days and the lapse at 7).
+pub async fn age_proposal(app: &TestApp, engagement: &str, days: i64) {
+    use sea_orm::sea_query::Expr;
+    entity::engagements::Entity::update_many()
+        .col_expr(
+            entity::engagements::Column::ProposedAt,
+            Expr::value(chrono::Utc::now() - chrono::Duration::days(days)),
+        )
+        .filter(entity::engagements::Column::Id.eq(decode(engagement)))
+        .exec(&app.db)
+        .await
+        .unwrap();
+}

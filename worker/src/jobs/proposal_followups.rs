@@ -182,20 +182,32 @@ async fn expire(
     if claimed.rows_affected != 1 {
         return Ok(false);
     }
+    back_to_matching(&txn, engagement.support_request_id, now).await?;
+    match_notifications::expired(&txn, public_url, engagement).await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// Puts a request whose proposal lapsed back into MATCHING, if it is still
+/// open (SUBMITTED or MATCHING; a withdrawn or declined one stays as it is).
+/// Used when a proposal's week runs out and when its provider leaves.
+pub async fn back_to_matching(
+    conn: &impl ConnectionTrait,
+    request_id: i64,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), sea_orm::DbErr> {
     support_requests::Entity::update_many()
         .col_expr(
             support_requests::Column::Status,
             Expr::value(SupportRequestStatus::Matching),
         )
         .col_expr(support_requests::Column::UpdatedAt, Expr::value(now))
-        .filter(support_requests::Column::Id.eq(engagement.support_request_id))
+        .filter(support_requests::Column::Id.eq(request_id))
         .filter(support_requests::Column::Status.is_in([
             SupportRequestStatus::Submitted,
             SupportRequestStatus::Matching,
         ]))
-        .exec(&txn)
+        .exec(conn)
         .await?;
-    match_notifications::expired(&txn, public_url, engagement).await?;
-    txn.commit().await?;
-    Ok(true)
+    Ok(())
 }
