@@ -257,3 +257,102 @@ async fn the_count_only_when_asked_sqlite() {
 async fn the_count_only_when_asked_postgres() {
     the_count_only_when_asked(Backend::Postgres).await;
 }
+
+/// A provider page with more of its relations selected each time: each
+/// relation costs its statements once for the page.
+const PROVIDER_PAGES: [(&str, u64); 5] = [
+    ("id", 0),
+    ("id name", 1),
+    // The side-by-side bench's query (issue 19).
+    ("id name topics { name } sectors { name } regions", 4),
+    ("id user { name } name load placesFree", 2),
+    (
+        "id name topics { name } sectors { name } regions formats load placesFree
+         reviewAverage reviewCount days { planned delivered } homeOrganisationName",
+        // Account, topics, sectors, regions, formats, load, reviews, the
+        // days' two sums and the home co-op.
+        10,
+    ),
+];
+
+/// With the shipped loader window (2 ms), a page of providers costs the
+/// same statements whatever its size, on every request, and one statement
+/// more (two for the days' sums) for each relation the query selects:
+/// relations load for the whole page at once, not in batches that depend
+/// on timing (issue 19).
+async fn provider_pages_cost_what_they_select(backend: Backend) {
+    let Some(app) = TestApp::start_without_worker_tuned(backend, |settings| {
+        settings.loader_batch_window = std::time::Duration::from_millis(2);
+    })
+    .await
+    else {
+        return;
+    };
+    let p = Programme::new(&app).await;
+    let (home, _) = p.coop(&app, "Mentors' own co-op").await;
+    for i in 0..60 {
+        let home = (i % 3 == 0).then_some(home.as_str());
+        p.provider(&app, "MENTOR", &format!("Page mentor {i}"), 4, home)
+            .await;
+    }
+    let cost = |selection: &str, n: usize| {
+        let query = format!(
+            "query($n: Int!) {{ mentors(first: $n) {{ edges {{ node {{ {selection} }} }} }} }}"
+        );
+        let app = &app;
+        let staff = p.staff.clone();
+        async move {
+            let (count, body) = app
+                .statements_for(&query, json!({"n": n}), Some(&staff))
+                .await;
+            let log = app.statement_log.lock().unwrap().join("\n");
+            let body = ok((200, body));
+            let edges = body["data"]["mentors"]["edges"].as_array().unwrap();
+            assert_eq!(edges.len(), n, "{body}");
+            (count, body, log)
+        }
+    };
+    // The session is looked up by the first request and then cached.
+    cost("id", 1).await;
+    let (base, _, _) = cost("id", 5).await;
+    for (selection, relations) in PROVIDER_PAGES {
+        for n in [5, 60, 60, 60] {
+            let (count, body, log) = cost(selection, n).await;
+            assert_eq!(
+                count,
+                base + relations,
+                "a page of {n} selecting `{selection}` cost {count} statements, \
+                 {base} for the page and {relations} for what it selects were expected:\n{log}"
+            );
+            if selection.contains("topics") {
+                let node = &body["data"]["mentors"]["edges"][59.min(n - 1)]["node"];
+                assert_eq!(node["regions"], json!(["North West"]), "{node}");
+                assert!(
+                    !node["topics"].as_array().unwrap().is_empty(),
+                    "the mentor's topics are there: {node}"
+                );
+            }
+            if selection.contains("homeOrganisationName") {
+                let first = &body["data"]["mentors"]["edges"][0]["node"];
+                assert_eq!(first["homeOrganisationName"], "Mentors' own co-op");
+                assert_eq!(first["placesFree"], 4);
+                assert_eq!(
+                    body["data"]["mentors"]["edges"][1]["node"]["homeOrganisationName"],
+                    json!(null)
+                );
+            }
+        }
+    }
+    eprintln!("{backend:?}: a page of providers costs {base} statements before its relations");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_pages_cost_what_they_select_sqlite() {
+    provider_pages_cost_what_they_select(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_pages_cost_what_they_select_postgres() {
+    provider_pages_cost_what_they_select(Backend::Postgres).await;
+}

@@ -92,7 +92,7 @@ impl Engagement {
         ctx.data_unchecked::<Loaders>()
             .load_one(ProviderKey(self.0.provider_id))
             .await?
-            .map(Provider)
+            .map(Provider::alone)
             .ok_or_else(|| ApiError::internal("engagement without provider"))
     }
     async fn days_allocated(&self) -> i32 {

@@ -141,8 +141,8 @@ impl Loader<OrganisationKey> for HiveLoader {
     }
 }
 
-/// Everything about a provider beyond its own row: what it covers, its load
-/// and its reviews.
+/// Everything about a provider beyond its own row that matching ranks by:
+/// what it covers, its load and its reviews.
 #[derive(Debug, Clone, Default)]
 pub struct ProviderDetails {
     pub topic_ids: Vec<i64>,
@@ -151,102 +151,175 @@ pub struct ProviderDetails {
     pub formats: Vec<MeetingFormat>,
     /// ACTIVE + PROPOSED engagements.
     pub load: u32,
-    /// Mean of the client reviews' three ratings, over submitted reviews.
-    pub review_average: Option<f64>,
-    pub review_count: u32,
+    pub reviews: ReviewSummary,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ProviderDetailsKey(pub i64);
-
-impl Loader<ProviderDetailsKey> for HiveLoader {
-    type Value = ProviderDetails;
-    type Error = ApiError;
-
-    async fn load(
-        &self,
-        keys: &[ProviderDetailsKey],
-    ) -> Result<HashMap<ProviderDetailsKey, ProviderDetails>, ApiError> {
-        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        Ok(provider_details(&self.db, &ids)
-            .await?
-            .into_iter()
-            .map(|(id, details)| (ProviderDetailsKey(id), details))
-            .collect())
-    }
+/// A provider's client reviews, as far as matching and the directory show
+/// them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReviewSummary {
+    /// Mean of the client reviews' three ratings (1–5), over submitted
+    /// reviews; None before the first.
+    pub average: Option<f64>,
+    pub count: u32,
 }
 
-/// A provider id and one client review's three ratings.
-type ClientRatings = (i64, Option<i32>, Option<i32>, Option<i32>);
-
-/// Loads [`ProviderDetails`] for many providers in six statements; also used
-/// by matching, which needs them for every candidate at once.
+/// Loads [`ProviderDetails`] for many providers in six statements (per
+/// 5,000 providers): matching needs them for every candidate at once. The
+/// API's `Provider` loads each relation on its own (the keys below), and
+/// only those a query selects.
 pub async fn provider_details(
     db: &DatabaseConnection,
     ids: &[i64],
 ) -> Result<HashMap<i64, ProviderDetails>, ApiError> {
-    let mut details: HashMap<i64, ProviderDetails> = ids
+    let mut topics = provider_topic_ids(db, ids).await?;
+    let mut sectors = provider_sector_ids(db, ids).await?;
+    let mut regions = provider_regions(db, ids).await?;
+    let mut formats = provider_formats(db, ids).await?;
+    let loads = provider_loads(db, ids).await?;
+    let reviews = provider_reviews(db, ids).await?;
+    Ok(ids
         .iter()
-        .map(|id| (*id, ProviderDetails::default()))
-        .collect();
-    // Large id lists are sent in chunks: SQLite caps bound parameters.
+        .map(|id| {
+            let details = ProviderDetails {
+                topic_ids: topics.remove(id).unwrap_or_default(),
+                sector_ids: sectors.remove(id).unwrap_or_default(),
+                regions: regions.remove(id).unwrap_or_default(),
+                formats: formats.remove(id).unwrap_or_default(),
+                load: loads.get(id).copied().unwrap_or_default(),
+                reviews: reviews.get(id).copied().unwrap_or_default(),
+            };
+            (*id, details)
+        })
+        .collect())
+}
+
+/// Runs `query` over `ids` in chunks of 5,000 (SQLite caps bound
+/// parameters) and gathers the (parent id, item) rows it returns per
+/// parent, in the query's order. Parents without rows are absent.
+async fn gather<T, Fut>(
+    ids: &[i64],
+    query: impl Fn(Vec<i64>) -> Fut,
+) -> Result<HashMap<i64, Vec<T>>, ApiError>
+where
+    Fut: std::future::Future<Output = Result<Vec<(i64, T)>, sea_orm::DbErr>>,
+{
+    let mut found: HashMap<i64, Vec<T>> = HashMap::new();
     for chunk in ids.chunks(5_000) {
-        let chunk = chunk.to_vec();
-        for row in provider_topics::Entity::find()
-            .filter(provider_topics::Column::ProviderId.is_in(chunk.clone()))
+        for (parent, item) in query(chunk.to_vec()).await? {
+            found.entry(parent).or_default().push(item);
+        }
+    }
+    Ok(found)
+}
+
+/// Each provider's topic ids, in id order.
+async fn provider_topic_ids(
+    db: &DatabaseConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, Vec<i64>>, ApiError> {
+    gather(ids, |chunk| {
+        provider_topics::Entity::find()
+            .select_only()
+            .column(provider_topics::Column::ProviderId)
+            .column(provider_topics::Column::TopicId)
+            .filter(provider_topics::Column::ProviderId.is_in(chunk))
+            .order_by_asc(provider_topics::Column::TopicId)
+            .into_tuple()
+            .all(db)
+    })
+    .await
+}
+
+/// Each provider's sector ids, in id order.
+async fn provider_sector_ids(
+    db: &DatabaseConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, Vec<i64>>, ApiError> {
+    gather(ids, |chunk| {
+        provider_sectors::Entity::find()
+            .select_only()
+            .column(provider_sectors::Column::ProviderId)
+            .column(provider_sectors::Column::SectorId)
+            .filter(provider_sectors::Column::ProviderId.is_in(chunk))
+            .order_by_asc(provider_sectors::Column::SectorId)
+            .into_tuple()
+            .all(db)
+    })
+    .await
+}
+
+/// Each provider's regions, in name order.
+async fn provider_regions(
+    db: &DatabaseConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, Vec<String>>, ApiError> {
+    gather(ids, |chunk| {
+        provider_regions::Entity::find()
+            .select_only()
+            .column(provider_regions::Column::ProviderId)
+            .column(provider_regions::Column::Region)
+            .filter(provider_regions::Column::ProviderId.is_in(chunk))
+            .order_by_asc(provider_regions::Column::Region)
+            .into_tuple()
+            .all(db)
+    })
+    .await
+}
+
+/// Each provider's meeting formats, in the order they were given.
+async fn provider_formats(
+    db: &DatabaseConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, Vec<MeetingFormat>>, ApiError> {
+    gather(ids, |chunk| async move {
+        Ok(provider_formats::Entity::find()
+            .filter(provider_formats::Column::ProviderId.is_in(chunk))
             .all(db)
             .await?
-        {
-            if let Some(d) = details.get_mut(&row.provider_id) {
-                d.topic_ids.push(row.topic_id);
-            }
-        }
-        for row in provider_sectors::Entity::find()
-            .filter(provider_sectors::Column::ProviderId.is_in(chunk.clone()))
-            .all(db)
-            .await?
-        {
-            if let Some(d) = details.get_mut(&row.provider_id) {
-                d.sector_ids.push(row.sector_id);
-            }
-        }
-        for row in provider_regions::Entity::find()
-            .filter(provider_regions::Column::ProviderId.is_in(chunk.clone()))
-            .all(db)
-            .await?
-        {
-            if let Some(d) = details.get_mut(&row.provider_id) {
-                d.regions.push(row.region);
-            }
-        }
-        for row in provider_formats::Entity::find()
-            .filter(provider_formats::Column::ProviderId.is_in(chunk.clone()))
-            .all(db)
-            .await?
-        {
-            if let Some(d) = details.get_mut(&row.provider_id) {
-                d.formats.push(row.format);
-            }
-        }
-        let loads: Vec<(i64, i64)> = engagements::Entity::find()
+            .into_iter()
+            .map(|row| (row.provider_id, row.format))
+            .collect())
+    })
+    .await
+}
+
+/// Each provider's load: its ACTIVE and PROPOSED engagements.
+async fn provider_loads(
+    db: &DatabaseConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, u32>, ApiError> {
+    let counts = gather(ids, |chunk| {
+        engagements::Entity::find()
             .select_only()
             .column(engagements::Column::ProviderId)
             .column_as(engagements::Column::Id.count(), "load")
-            .filter(engagements::Column::ProviderId.is_in(chunk.clone()))
+            .filter(engagements::Column::ProviderId.is_in(chunk))
             .filter(
                 engagements::Column::Status
                     .is_in([EngagementStatus::Active, EngagementStatus::Proposed]),
             )
             .group_by(engagements::Column::ProviderId)
-            .into_tuple()
+            .into_tuple::<(i64, i64)>()
             .all(db)
-            .await?;
-        for (provider_id, load) in loads {
-            if let Some(d) = details.get_mut(&provider_id) {
-                d.load = load.max(0) as u32;
-            }
-        }
-        let ratings: Vec<ClientRatings> = reviews::Entity::find()
+    })
+    .await?;
+    Ok(counts
+        .into_iter()
+        .map(|(id, load)| (id, load.iter().sum::<i64>().max(0) as u32))
+        .collect())
+}
+
+/// One client review's three ratings.
+type ClientRatings = (Option<i32>, Option<i32>, Option<i32>);
+
+/// Each provider's submitted client reviews, summarised.
+async fn provider_reviews(
+    db: &DatabaseConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, ReviewSummary>, ApiError> {
+    let ratings = gather(ids, |chunk| async move {
+        Ok(reviews::Entity::find()
             .select_only()
             .column(engagements::Column::ProviderId)
             .column(reviews::Column::Usefulness)
@@ -256,33 +329,130 @@ pub async fn provider_details(
             .filter(engagements::Column::ProviderId.is_in(chunk))
             .filter(reviews::Column::Party.eq(ReviewParty::Client))
             .filter(reviews::Column::SubmittedAt.is_not_null())
-            .into_tuple()
+            .into_tuple::<(i64, Option<i32>, Option<i32>, Option<i32>)>()
             .all(db)
-            .await?;
-        let mut sums: HashMap<i64, (f64, u32)> = HashMap::new();
-        for (provider_id, a, b, c) in ratings {
-            let scores: Vec<i32> = [a, b, c].into_iter().flatten().collect();
-            if scores.is_empty() {
-                continue;
-            }
-            let mean = scores.iter().sum::<i32>() as f64 / scores.len() as f64;
-            let entry = sums.entry(provider_id).or_default();
-            entry.0 += mean;
-            entry.1 += 1;
-        }
-        for (provider_id, (sum, count)) in sums {
-            if let Some(d) = details.get_mut(&provider_id) {
-                d.review_average = Some(sum / count as f64);
-                d.review_count = count;
-            }
-        }
+            .await?
+            .into_iter()
+            .map(|(provider, a, b, c)| (provider, (a, b, c)))
+            .collect())
+    })
+    .await?;
+    Ok(ratings
+        .into_iter()
+        .map(|(id, reviews)| (id, summarise(&reviews)))
+        .collect())
+}
+
+/// The mean over reviews of each review's mean rating; a review with no
+/// rating at all does not count.
+fn summarise(reviews: &[ClientRatings]) -> ReviewSummary {
+    let means: Vec<f64> = reviews
+        .iter()
+        .filter_map(|(a, b, c)| {
+            let scores: Vec<i32> = [*a, *b, *c].into_iter().flatten().collect();
+            (!scores.is_empty()).then(|| scores.iter().sum::<i32>() as f64 / scores.len() as f64)
+        })
+        .collect();
+    ReviewSummary {
+        average: (!means.is_empty()).then(|| means.iter().sum::<f64>() / means.len() as f64),
+        count: means.len() as u32,
     }
-    for d in details.values_mut() {
-        d.topic_ids.sort_unstable();
-        d.sector_ids.sort_unstable();
-        d.regions.sort();
-    }
-    Ok(details)
+}
+
+/// Declares a loader key for one relation of a provider, loaded for many
+/// providers by `$load` (an `async fn(&DatabaseConnection, &[i64]) ->
+/// Result<HashMap<i64, $value>, ApiError>`); a provider without rows gets
+/// the value's default (an empty list, a zero load).
+macro_rules! provider_relation {
+    ($(#[$doc:meta])* $key:ident => $value:ty, $load:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $key(pub i64);
+
+        impl Loader<$key> for HiveLoader {
+            type Value = $value;
+            type Error = ApiError;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $value>, ApiError> {
+                let ids: Vec<i64> = keys.iter().map(|key| key.0).collect();
+                let mut found = $load(&self.db, &ids).await?;
+                Ok(keys
+                    .iter()
+                    .map(|key| (*key, found.remove(&key.0).unwrap_or_default()))
+                    .collect())
+            }
+        }
+    };
+}
+
+provider_relation!(
+    /// A provider's topics, in id order (retired ones too: they stay on
+    /// old records).
+    ProviderTopicsKey => Vec<Term>, provider_topic_terms
+);
+provider_relation!(
+    /// A provider's sectors, in id order.
+    ProviderSectorsKey => Vec<Term>, provider_sector_terms
+);
+provider_relation!(
+    /// A provider's regions, in name order.
+    ProviderRegionsKey => Vec<String>, provider_regions
+);
+provider_relation!(
+    /// A provider's meeting formats.
+    ProviderFormatsKey => Vec<MeetingFormat>, provider_formats
+);
+provider_relation!(
+    /// A provider's load (ACTIVE and PROPOSED engagements).
+    ProviderLoadKey => u32, provider_loads
+);
+provider_relation!(
+    /// A provider's submitted client reviews, summarised.
+    ProviderReviewsKey => ReviewSummary, provider_reviews
+);
+
+provider_relation!(
+    /// A provider's days planned and delivered.
+    ProviderDaysKey => super::providers::DaysSummary,
+    super::providers::days_by_provider
+);
+
+/// Each provider's topics with their names, in id order: one join.
+async fn provider_topic_terms(
+    db: &DatabaseConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, Vec<Term>>, ApiError> {
+    gather(ids, |chunk| async move {
+        Ok(provider_topics::Entity::find()
+            .find_also_related(topics::Entity)
+            .filter(provider_topics::Column::ProviderId.is_in(chunk))
+            .order_by_asc(provider_topics::Column::TopicId)
+            .all(db)
+            .await?
+            .into_iter()
+            .filter_map(|(link, topic)| Some((link.provider_id, topic?.into())))
+            .collect())
+    })
+    .await
+}
+
+/// Each provider's sectors with their names, in id order: one join.
+async fn provider_sector_terms(
+    db: &DatabaseConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, Vec<Term>>, ApiError> {
+    gather(ids, |chunk| async move {
+        Ok(provider_sectors::Entity::find()
+            .find_also_related(sectors::Entity)
+            .filter(provider_sectors::Column::ProviderId.is_in(chunk))
+            .order_by_asc(provider_sectors::Column::SectorId)
+            .all(db)
+            .await?
+            .into_iter()
+            .filter_map(|(link, sector)| Some((link.provider_id, sector?.into())))
+            .collect())
+    })
+    .await
 }
 
 /// A support request's topics and preferred formats.

@@ -378,8 +378,8 @@ async fn load_pool(db: &DatabaseConnection) -> ApiResult<CandidatePool> {
             formats: d.formats.iter().map(|f| format_of(*f)).collect(),
             capacity: row.capacity.max(0) as u32,
             load: d.load,
-            review_average: d.review_average,
-            review_count: d.review_count,
+            review_average: d.reviews.average,
+            review_count: d.reviews.count,
         };
         match rank_kind {
             matching::ProviderKind::Mentor => mentors.push(candidate),
@@ -459,6 +459,9 @@ pub async fn suggest(
     let pool = cache.get(db).await?;
 
     let mut suggestions = HashMap::new();
+    // All the suggested providers of the batch, so that each relation a
+    // query selects of them costs one statement.
+    let siblings = super::siblings::Siblings::default();
     for request in &requests {
         let Some(organisation) = organisations.get(&request.organisation_id) else {
             continue;
@@ -498,7 +501,7 @@ pub async fn suggest(
                             score: suggestion.score,
                             reasons: suggestion.reasons,
                             summary: suggestion.summary,
-                            provider: Provider(row.clone()),
+                            provider: Provider::among(row.clone(), &siblings),
                         })
                 })
                 .collect(),
@@ -526,7 +529,7 @@ pub fn suggestions_page(
         "suggestions",
         ranked,
         page,
-        |suggestion| suggestion.provider.0.id,
+        |suggestion| suggestion.provider.row.id,
         |suggestion| suggestion,
     )
 }

@@ -19,6 +19,7 @@ pub mod preferences;
 pub mod providers;
 pub mod relay;
 pub mod reviews;
+pub mod siblings;
 pub mod sign_in;
 pub mod stats;
 pub mod support_requests;

@@ -58,7 +58,7 @@ pub async fn load_node(ctx: &Context<'_>, kind: NodeType, id: i64) -> ApiResult<
         NodeType::Sector => Node::Sector(vocabulary::Sector(
             vocabulary::load_term(&state.db, vocabulary::Vocabulary::Sector, id).await?,
         )),
-        NodeType::Provider => Node::Provider(providers::Provider(
+        NodeType::Provider => Node::Provider(providers::Provider::alone(
             providers::load_provider(ctx, id).await?,
         )),
         NodeType::SupportRequest => Node::SupportRequest(support_requests::SupportRequest(

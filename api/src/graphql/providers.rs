@@ -1,7 +1,7 @@
 //! Peer mentors and specialist advisers: registration by staff, profiles kept
 //! by the providers themselves, and the lists staff match from.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object};
+use async_graphql::{Context, Enum, ID, InputObject, Object, dataloader::Loader};
 use chrono::{DateTime, Utc};
 use entity::{
     meetings::MeetingFormat,
@@ -14,8 +14,12 @@ use sea_orm::{
 };
 
 use super::{
-    loaders::{Loaders, OrganisationKey, ProviderDetails, ProviderDetailsKey, TermKey, UserKey},
+    loaders::{
+        HiveLoader, Loaders, OrganisationKey, ProviderDaysKey, ProviderFormatsKey, ProviderLoadKey,
+        ProviderRegionsKey, ProviderReviewsKey, ProviderSectorsKey, ProviderTopicsKey, UserKey,
+    },
     relay::{HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate},
+    siblings::Siblings,
     users::User,
     vocabulary::{Sector, Topic, Vocabulary, term_ids},
 };
@@ -46,77 +50,82 @@ pub enum Kind {
     Adviser,
 }
 
-/// A mentor or adviser.
+/// A mentor or adviser, resolved with its siblings (the page it is on), so
+/// that each relation a query selects costs one statement for the page.
 #[derive(Clone)]
-pub struct Provider(pub providers::Model);
+pub struct Provider {
+    pub row: providers::Model,
+    siblings: Siblings<providers::Model>,
+}
 
 impl Provider {
-    async fn details(&self, ctx: &Context<'_>) -> ApiResult<ProviderDetails> {
-        Ok(ctx
-            .data_unchecked::<Loaders>()
-            .load_one(ProviderDetailsKey(self.0.id))
-            .await?
-            .unwrap_or_default())
+    /// A provider on its own (one object, a mutation's result).
+    pub fn alone(row: providers::Model) -> Self {
+        let siblings = Siblings::alone(&row);
+        Provider { row, siblings }
     }
 
-    async fn terms(
+    /// A provider among `siblings`, which it joins.
+    pub fn among(row: providers::Model, siblings: &Siblings<providers::Model>) -> Self {
+        let siblings = siblings.join(&row);
+        Provider { row, siblings }
+    }
+
+    /// Relation `K` of this provider, loaded for all its siblings at once.
+    async fn relation<K>(
         &self,
         ctx: &Context<'_>,
-        kind: Vocabulary,
-        ids: &[i64],
-    ) -> ApiResult<Vec<super::vocabulary::Term>> {
-        let loaded = ctx
-            .data_unchecked::<Loaders>()
-            .load_many(ids.iter().map(|id| TermKey(kind, *id)))
-            .await?;
-        Ok(ids
-            .iter()
-            .filter_map(|id| loaded.get(&TermKey(kind, *id)).cloned())
-            .collect())
+        key_of: impl Fn(&providers::Model) -> Option<K>,
+    ) -> ApiResult<Option<<HiveLoader as Loader<K>>::Value>>
+    where
+        K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+        HiveLoader: Loader<K, Error = ApiError>,
+    {
+        self.siblings.load(ctx, key_of, &self.row).await
+    }
+
+    /// Engagements now ACTIVE or PROPOSED.
+    async fn current_load(&self, ctx: &Context<'_>) -> ApiResult<i32> {
+        let load = self.relation(ctx, |row| Some(ProviderLoadKey(row.id)));
+        Ok(load.await?.unwrap_or_default() as i32)
+    }
+
+    /// The provider's account.
+    async fn account(&self, ctx: &Context<'_>) -> ApiResult<entity::users::Model> {
+        self.relation(ctx, |row| Some(UserKey(row.user_id)))
+            .await?
+            .ok_or_else(|| ApiError::internal("provider without user"))
     }
 }
 
 #[Object]
 impl Provider {
     pub async fn id(&self) -> ID {
-        global_id(NodeType::Provider, self.0.id)
+        global_id(NodeType::Provider, self.row.id)
     }
     async fn kind(&self) -> Kind {
-        self.0.kind.into()
+        self.row.kind.into()
     }
     /// The person (their name and role; the address only for staff and themselves).
     async fn user(&self, ctx: &Context<'_>) -> ApiResult<User> {
-        ctx.data_unchecked::<Loaders>()
-            .load_one(UserKey(self.0.user_id))
-            .await?
-            .map(User)
-            .ok_or_else(|| ApiError::internal("provider without user"))
+        self.account(ctx).await.map(User)
     }
     async fn name(&self, ctx: &Context<'_>) -> ApiResult<String> {
-        Ok(ctx
-            .data_unchecked::<Loaders>()
-            .load_one(UserKey(self.0.user_id))
-            .await?
-            .map(|user| user.name)
-            .unwrap_or_default())
+        Ok(self.account(ctx).await?.name)
     }
     async fn bio(&self) -> &str {
-        &self.0.bio
+        &self.row.bio
     }
     /// A mentor's own co-op (never matched to them).
     async fn home_organisation_name(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
-        let Some(id) = self.0.home_organisation_id else {
-            return Ok(None);
-        };
-        Ok(ctx
-            .data_unchecked::<Loaders>()
-            .load_one(OrganisationKey(id))
+        Ok(self
+            .relation(ctx, |row| row.home_organisation_id.map(OrganisationKey))
             .await?
             .map(|organisation| organisation.name))
     }
     #[graphql(deprecation = "Use `homeOrganisation { id }` instead.")]
     async fn home_organisation_id(&self) -> Option<ID> {
-        self.0
+        self.row
             .home_organisation_id
             .map(|id| global_id(NodeType::Organisation, id))
     }
@@ -128,74 +137,77 @@ impl Provider {
         &self,
         ctx: &Context<'_>,
     ) -> ApiResult<Option<super::organisations::Organisation>> {
-        super::node::follow(self.0.home_organisation_id, |id| {
+        super::node::follow(self.row.home_organisation_id, |id| {
             super::organisations::load_organisation(ctx, id)
         })
         .await
     }
     /// An adviser's firm.
     async fn firm_name(&self) -> Option<&str> {
-        self.0.firm_name.as_deref()
+        self.row.firm_name.as_deref()
     }
     async fn topics(&self, ctx: &Context<'_>) -> ApiResult<Vec<Topic>> {
-        let details = self.details(ctx).await?;
-        Ok(self
-            .terms(ctx, Vocabulary::Topic, &details.topic_ids)
+        let terms = self.relation(ctx, |row| Some(ProviderTopicsKey(row.id)));
+        Ok(terms
             .await?
+            .unwrap_or_default()
             .into_iter()
             .map(Topic)
             .collect())
     }
     async fn sectors(&self, ctx: &Context<'_>) -> ApiResult<Vec<Sector>> {
-        let details = self.details(ctx).await?;
-        Ok(self
-            .terms(ctx, Vocabulary::Sector, &details.sector_ids)
+        let terms = self.relation(ctx, |row| Some(ProviderSectorsKey(row.id)));
+        Ok(terms
             .await?
+            .unwrap_or_default()
             .into_iter()
             .map(Sector)
             .collect())
     }
     async fn regions(&self, ctx: &Context<'_>) -> ApiResult<Vec<String>> {
-        Ok(self.details(ctx).await?.regions)
+        let regions = self.relation(ctx, |row| Some(ProviderRegionsKey(row.id)));
+        Ok(regions.await?.unwrap_or_default())
     }
     async fn formats(&self, ctx: &Context<'_>) -> ApiResult<Vec<Format>> {
-        Ok(self
-            .details(ctx)
+        let formats = self.relation(ctx, |row| Some(ProviderFormatsKey(row.id)));
+        Ok(formats
             .await?
-            .formats
+            .unwrap_or_default()
             .into_iter()
             .map(Into::into)
             .collect())
     }
     /// Engagements carried at once, at most.
     async fn capacity(&self) -> i32 {
-        self.0.capacity
+        self.row.capacity
     }
     /// Engagements now ACTIVE or PROPOSED.
     async fn load(&self, ctx: &Context<'_>) -> ApiResult<i32> {
-        Ok(self.details(ctx).await?.load as i32)
+        self.current_load(ctx).await
     }
     async fn places_free(&self, ctx: &Context<'_>) -> ApiResult<i32> {
         Ok(Ord::max(
-            self.0.capacity - self.details(ctx).await?.load as i32,
+            self.row.capacity - self.current_load(ctx).await?,
             0,
         ))
     }
     async fn active(&self) -> bool {
-        self.0.active
+        self.row.active
     }
     /// Days planned and delivered over the provider's engagements that went
     /// ahead (active, completed or ended early).
     async fn days(&self, ctx: &Context<'_>) -> ApiResult<DaysSummary> {
-        let state = ctx.data_unchecked::<AppState>();
-        days_summary(&state.db, Some(self.0.id)).await
+        let days = self.relation(ctx, |row| Some(ProviderDaysKey(row.id)));
+        Ok(days.await?.unwrap_or_default())
     }
     /// Mean client rating (1–5) over submitted reviews; null before the first.
     async fn review_average(&self, ctx: &Context<'_>) -> ApiResult<Option<f64>> {
-        Ok(self.details(ctx).await?.review_average)
+        let reviews = self.relation(ctx, |row| Some(ProviderReviewsKey(row.id)));
+        Ok(reviews.await?.unwrap_or_default().average)
     }
     async fn review_count(&self, ctx: &Context<'_>) -> ApiResult<i32> {
-        Ok(self.details(ctx).await?.review_count as i32)
+        let reviews = self.relation(ctx, |row| Some(ProviderReviewsKey(row.id)));
+        Ok(reviews.await?.unwrap_or_default().count as i32)
     }
     /// The provider's engagements that the viewer may see (staff and the
     /// provider all, a co-op's member those with their co-op), of any of
@@ -212,7 +224,7 @@ impl Provider {
     ) -> ApiResult<HiveConnection<super::engagements::Engagement>> {
         let rows = ctx
             .data_unchecked::<Loaders>()
-            .load_one(super::loaders::ProviderEngagementsKey(self.0.id))
+            .load_one(super::loaders::ProviderEngagementsKey(self.row.id))
             .await?
             .unwrap_or_default();
         super::engagements::home_connection(
@@ -229,12 +241,12 @@ impl Provider {
         .await
     }
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.row.created_at
     }
 }
 
 /// Planned against delivered days.
-#[derive(async_graphql::SimpleObject)]
+#[derive(async_graphql::SimpleObject, Clone, Copy, Default)]
 pub struct DaysSummary {
     /// Days allocated.
     pub planned: i64,
@@ -242,40 +254,83 @@ pub struct DaysSummary {
     pub delivered: f64,
 }
 
-/// Days over engagements that went ahead, for one provider or (None) the
-/// whole programme: two aggregate statements.
-pub async fn days_summary(
-    conn: &impl ConnectionTrait,
-    provider_id: Option<i64>,
-) -> ApiResult<DaysSummary> {
-    use entity::engagements::{self, EngagementStatus};
-    use sea_orm::QuerySelect;
+/// Engagements that went ahead (their days count as planned).
+const WENT_AHEAD: [entity::engagements::EngagementStatus; 3] = [
+    entity::engagements::EngagementStatus::Active,
+    entity::engagements::EngagementStatus::Completed,
+    entity::engagements::EngagementStatus::EndedEarly,
+];
 
-    let went_ahead = [
-        EngagementStatus::Active,
-        EngagementStatus::Completed,
-        EngagementStatus::EndedEarly,
-    ];
-    let mut planned = engagements::Entity::find()
+/// Days allocated over engagements that went ahead (`SUM` as `planned`).
+fn planned_days() -> sea_orm::Select<entity::engagements::Entity> {
+    use entity::engagements;
+    use sea_orm::QuerySelect;
+    engagements::Entity::find()
         .select_only()
         .column_as(engagements::Column::DaysAllocated.sum(), "planned")
-        .filter(engagements::Column::Status.is_in(went_ahead));
-    let mut delivered = entity::meetings::Entity::find()
+        .filter(engagements::Column::Status.is_in(WENT_AHEAD))
+}
+
+/// Days counted by held meetings of engagements that went ahead (`SUM` as
+/// `delivered`).
+fn delivered_days() -> sea_orm::Select<entity::meetings::Entity> {
+    use entity::{engagements, meetings};
+    use sea_orm::QuerySelect;
+    meetings::Entity::find()
         .select_only()
-        .column_as(entity::meetings::Column::DaysCounted.sum(), "delivered")
+        .column_as(meetings::Column::DaysCounted.sum(), "delivered")
         .inner_join(engagements::Entity)
-        .filter(entity::meetings::Column::Status.eq(entity::meetings::MeetingStatus::Held))
-        .filter(engagements::Column::Status.is_in(went_ahead));
-    if let Some(id) = provider_id {
-        planned = planned.filter(engagements::Column::ProviderId.eq(id));
-        delivered = delivered.filter(engagements::Column::ProviderId.eq(id));
-    }
-    let planned: Option<Option<i64>> = planned.into_tuple().one(conn).await?;
-    let delivered: Option<Option<f64>> = delivered.into_tuple().one(conn).await?;
+        .filter(meetings::Column::Status.eq(meetings::MeetingStatus::Held))
+        .filter(engagements::Column::Status.is_in(WENT_AHEAD))
+}
+
+/// Days over the whole programme's engagements that went ahead: two
+/// aggregate statements.
+pub async fn days_summary(conn: &impl ConnectionTrait) -> ApiResult<DaysSummary> {
+    let planned: Option<Option<i64>> = planned_days().into_tuple().one(conn).await?;
+    let delivered: Option<Option<f64>> = delivered_days().into_tuple().one(conn).await?;
     Ok(DaysSummary {
         planned: planned.flatten().unwrap_or(0),
         delivered: delivered.flatten().unwrap_or(0.0),
     })
+}
+
+/// Days per provider over their engagements that went ahead, for many
+/// providers in two aggregate statements; a provider with none is absent.
+pub async fn days_by_provider(
+    conn: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, DaysSummary>, ApiError> {
+    use entity::engagements::Column;
+    use sea_orm::QuerySelect;
+    let planned: Vec<(i64, Option<i64>)> = planned_days()
+        .column(Column::ProviderId)
+        .filter(Column::ProviderId.is_in(ids.iter().copied()))
+        .group_by(Column::ProviderId)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let delivered: Vec<(i64, Option<f64>)> = delivered_days()
+        .column(Column::ProviderId)
+        .filter(Column::ProviderId.is_in(ids.iter().copied()))
+        .group_by(Column::ProviderId)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut days: std::collections::HashMap<i64, DaysSummary> = planned
+        .into_iter()
+        .map(|(id, planned)| {
+            let summary = DaysSummary {
+                planned: planned.unwrap_or(0),
+                delivered: 0.0,
+            };
+            (id, summary)
+        })
+        .collect();
+    for (id, delivered) in delivered {
+        days.entry(id).or_default().delivered = delivered.unwrap_or(0.0);
+    }
+    Ok(days)
 }
 
 /// What a provider offers: shared by registration and profile edits.
@@ -366,7 +421,7 @@ async fn register(
     )
     .await?;
     state.outbox_signal.notify_one();
-    Ok(Provider(provider))
+    Ok(Provider::alone(provider))
 }
 
 /// Loads a provider: a profile anyone signed in reads (the directory).
@@ -456,7 +511,11 @@ async fn list(
              AND e.status IN ('ACTIVE', 'PROPOSED'))",
         ));
     }
-    paginate(&state.db, select, providers::Column::Id, page, Provider).await
+    let siblings = Siblings::default();
+    paginate(&state.db, select, providers::Column::Id, page, |row| {
+        Provider::among(row, &siblings)
+    })
+    .await
 }
 
 /// Ids from a filter, of the right type; retired terms are allowed in filters.
@@ -530,7 +589,7 @@ impl ProviderQuery {
     async fn provider(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Provider>> {
         load_provider(ctx, decode_id_of(NodeType::Provider, &id)?)
             .await
-            .map(|row| Some(Provider(row)))
+            .map(|row| Some(Provider::alone(row)))
     }
 }
 
@@ -600,7 +659,7 @@ impl ProviderMutation {
         let updated =
             programme::update_profile(&state.db, viewer(ctx), id, offer.into_offer()?, firm_name)
                 .await?;
-        Ok(Provider(updated))
+        Ok(Provider::alone(updated))
     }
 
     /// Takes a provider out of matching (staff); current engagements go on.
@@ -629,5 +688,5 @@ async fn set_active(ctx: &Context<'_>, id: &ID, active: bool) -> ApiResult<Provi
         active,
     )
     .await
-    .map(Provider)
+    .map(Provider::alone)
 }

@@ -272,7 +272,7 @@ impl StatsQuery {
                 .into_iter()
                 .map(|(label, count)| Count { label, count })
                 .collect(),
-            days: days_summary(db, None).await?,
+            days: days_summary(db).await?,
             waiting,
             demand_by_topic,
             survey_needs_by_topic,
