@@ -51,7 +51,7 @@ impl AuditEntry {
             .data_unchecked::<Loaders>()
             .load_one(UserKey(id))
             .await?
-            .map(User))
+            .map(User::alone))
     }
     /// The operation, e.g. `proposeMatch`.
     async fn action(&self) -> &str {

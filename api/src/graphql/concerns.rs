@@ -55,7 +55,7 @@ impl Concern {
     async fn engagement(&self, ctx: &Context<'_>) -> ApiResult<Option<Engagement>> {
         load_engagement(ctx, self.0.engagement_id)
             .await
-            .map(|row| Some(Engagement(row)))
+            .map(|row| Some(Engagement::alone(row)))
     }
     /// Who raised it: staff, or the raiser themself, read it.
     async fn raised_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {

@@ -7,16 +7,16 @@ use chrono::{DateTime, Utc};
 use entity::{engagements, support_requests};
 
 use super::{
-    loaders::{EngagementMeetingsKey, EngagementReviewsKey, Loaders, ProviderKey, row},
+    loaders::{EngagementMeetingsKey, EngagementReviewsKey, ProviderKey, RowKey, row},
     meetings::Meeting,
-    node::follow,
     providers::Provider,
     relay::{
         HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate_loaded,
         paginate_ranked,
     },
+    siblings::Siblings,
     support_requests::{Kind, SupportRequest},
-    users::{User, load_user},
+    users::{User, visible_person},
 };
 use crate::{
     access::{self, Party},
@@ -44,84 +44,147 @@ pub enum Status {
     EndedEarly,
 }
 
-/// A provider working with a co-op on one request, from proposal onwards.
-pub struct Engagement(pub engagements::Model);
+/// A provider working with a co-op on one request, from proposal onwards,
+/// resolved with its siblings (the list it is on), so that each relation a
+/// query selects costs one statement for the list.
+pub struct Engagement {
+    pub row: engagements::Model,
+    siblings: Siblings<engagements::Model>,
+}
 
 impl Engagement {
+    /// An engagement on its own (one object, a mutation's result).
+    pub fn alone(row: engagements::Model) -> Self {
+        let siblings = Siblings::alone(&row);
+        Engagement { row, siblings }
+    }
+
+    /// An engagement joining `siblings`: a page gathered as it is made.
+    pub fn joining(row: engagements::Model, siblings: &Siblings<engagements::Model>) -> Self {
+        let siblings = siblings.join(&row);
+        Engagement { row, siblings }
+    }
+
+    /// An engagement that is one of `siblings`.
+    pub fn among(row: engagements::Model, siblings: &Siblings<engagements::Model>) -> Self {
+        let siblings = siblings.clone();
+        Engagement { row, siblings }
+    }
+
+    /// The person an engagement names in `person_of` (who proposed or
+    /// ended it), loaded for all its siblings at once; FORBIDDEN when the
+    /// viewer may not see them (`access::may_see_person`).
+    async fn person(
+        &self,
+        ctx: &Context<'_>,
+        person_of: fn(&engagements::Model) -> Option<i64>,
+    ) -> ApiResult<Option<User>> {
+        let person = move |row: &engagements::Model| person_of(row).map(RowKey::new);
+        let found = self
+            .siblings
+            .load::<RowKey<entity::users::Entity>>(ctx, person, &self.row)
+            .await?;
+        found.map(|user| visible_person(ctx, user)).transpose()
+    }
+
+    /// The viewer's part in it.
+    async fn party(&self, ctx: &Context<'_>) -> ApiResult<Party> {
+        party_among(ctx, &self.siblings, &self.row).await
+    }
+
     /// Its reviews, oldest first, if the viewer may read them (FORBIDDEN
     /// otherwise, see `reviews::may_read_reviews`).
     async fn review_rows(&self, ctx: &Context<'_>) -> ApiResult<Vec<entity::reviews::Model>> {
         let state = ctx.data_unchecked::<AppState>();
-        super::reviews::may_read_reviews(&state.db, viewer(ctx), &self.0).await?;
-        Ok(ctx
-            .data_unchecked::<Loaders>()
-            .load_one(EngagementReviewsKey(self.0.id))
-            .await?
-            .unwrap_or_default())
+        super::reviews::may_read_reviews(&state.db, viewer(ctx), &self.row).await?;
+        let reviews = self
+            .siblings
+            .load(ctx, |row| Some(EngagementReviewsKey(row.id)), &self.row);
+        Ok(reviews.await?.unwrap_or_default())
     }
 
-    /// Its meetings in time order, through the request's loader: a list of
-    /// engagements costs one query for all their meetings.
-    async fn meeting_rows(&self, ctx: &Context<'_>) -> ApiResult<Vec<entity::meetings::Model>> {
-        Ok(ctx
-            .data_unchecked::<Loaders>()
-            .load_one(EngagementMeetingsKey(self.0.id))
-            .await?
-            .unwrap_or_default())
+    /// Its meetings in time order, with the meetings of all its siblings
+    /// as theirs.
+    async fn meeting_list(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<(
+        Vec<entity::meetings::Model>,
+        Siblings<entity::meetings::Model>,
+    )> {
+        let meetings = |row: &engagements::Model| Some(EngagementMeetingsKey(row.id));
+        self.siblings.load_list(ctx, meetings, &self.row).await
     }
+
+    /// Its meetings in time order, for all its siblings at once.
+    async fn meeting_rows(&self, ctx: &Context<'_>) -> ApiResult<Vec<entity::meetings::Model>> {
+        meetings_among(ctx, &self.siblings, &self.row).await
+    }
+}
+
+/// The meetings of `engagement`, one of `siblings`, in time order.
+async fn meetings_among(
+    ctx: &Context<'_>,
+    siblings: &Siblings<engagements::Model>,
+    engagement: &engagements::Model,
+) -> ApiResult<Vec<entity::meetings::Model>> {
+    let meetings = siblings.load(ctx, |row| Some(EngagementMeetingsKey(row.id)), engagement);
+    Ok(meetings.await?.unwrap_or_default())
 }
 
 #[Object]
 impl Engagement {
     pub async fn id(&self) -> ID {
-        global_id(NodeType::Engagement, self.0.id)
+        global_id(NodeType::Engagement, self.row.id)
     }
     async fn status(&self) -> Status {
-        self.0.status.into()
+        self.row.status.into()
     }
     async fn support_request(&self, ctx: &Context<'_>) -> ApiResult<SupportRequest> {
-        super::loaders::row::<support_requests::Entity>(
-            ctx,
-            self.0.support_request_id,
-            "engagement without request",
-        )
-        .await
-        .map(SupportRequest)
+        let request = |row: &engagements::Model| Some(RowKey::new(row.support_request_id));
+        let (request, siblings) = self
+            .siblings
+            .load_related::<RowKey<support_requests::Entity>>(ctx, request, &self.row)
+            .await?
+            .ok_or_else(|| ApiError::internal("engagement without request"))?;
+        Ok(SupportRequest::among(request, &siblings))
     }
     async fn provider(&self, ctx: &Context<'_>) -> ApiResult<Provider> {
-        ctx.data_unchecked::<Loaders>()
-            .load_one(ProviderKey(self.0.provider_id))
+        let provider = |row: &engagements::Model| Some(ProviderKey(row.provider_id));
+        let (provider, siblings) = self
+            .siblings
+            .load_related(ctx, provider, &self.row)
             .await?
-            .map(Provider::alone)
-            .ok_or_else(|| ApiError::internal("engagement without provider"))
+            .ok_or_else(|| ApiError::internal("engagement without provider"))?;
+        Ok(Provider::among(provider, &siblings))
     }
     async fn days_allocated(&self) -> i32 {
-        self.0.days_allocated
+        self.row.days_allocated
     }
     /// The nominal fee, in pence.
     async fn fee_pence(&self) -> i64 {
-        self.0.fee_pence
+        self.row.fee_pence
     }
     async fn proposed_at(&self) -> DateTime<Utc> {
-        self.0.proposed_at
+        self.row.proposed_at
     }
     async fn responded_at(&self) -> Option<DateTime<Utc>> {
-        self.0.responded_at
+        self.row.responded_at
     }
     /// Why it was ended early, and when.
     async fn end_reason(&self) -> Option<&str> {
-        self.0.end_reason.as_deref()
+        self.row.end_reason.as_deref()
     }
     async fn ended_at(&self) -> Option<DateTime<Utc>> {
-        self.0.ended_at
+        self.row.ended_at
     }
     /// The provider's reason, when they declined.
     async fn decline_reason(&self) -> Option<&str> {
-        self.0.decline_reason.as_deref()
+        self.row.decline_reason.as_deref()
     }
     /// What the two parties agreed about how they work together.
     async fn ground_rules(&self) -> Option<&str> {
-        self.0.ground_rules.as_deref()
+        self.row.ground_rules.as_deref()
     }
     /// Days used so far: the sum of held meetings' days.
     async fn days_used(&self, ctx: &Context<'_>) -> ApiResult<f64> {
@@ -132,12 +195,11 @@ impl Engagement {
     /// The timetable, in time order; private fields answer to the viewer's part.
     #[graphql(deprecation = "Use `meetingsConnection`, which pages.")]
     async fn meetings(&self, ctx: &Context<'_>) -> ApiResult<Vec<super::meetings::Meeting>> {
-        let party = engagement_party(ctx, &self.0).await?;
-        Ok(self
-            .meeting_rows(ctx)
-            .await?
+        let party = self.party(ctx).await?;
+        let (rows, siblings) = self.meeting_list(ctx).await?;
+        Ok(rows
             .into_iter()
-            .map(|row| super::meetings::Meeting { row, party })
+            .map(|row| Meeting::among(row, party, &siblings))
             .collect())
     }
     /// The timetable, in time order (earliest start first), a page at a
@@ -150,10 +212,11 @@ impl Engagement {
         first: Option<i32>,
         last: Option<i32>,
     ) -> ApiResult<HiveConnection<super::meetings::Meeting>> {
-        let party = engagement_party(ctx, &self.0).await?;
+        let party = self.party(ctx).await?;
+        let (rows, siblings) = self.meeting_list(ctx).await?;
         paginate_loaded(
             "meetings",
-            self.meeting_rows(ctx).await?,
+            rows,
             PageArgs {
                 after,
                 before,
@@ -161,37 +224,37 @@ impl Engagement {
                 last,
             },
             |row| row.id,
-            |row| super::meetings::Meeting { row, party },
+            |row| Meeting::among(row, party, &siblings),
         )
     }
     /// When the final meeting was recorded as held.
     async fn completed_at(&self) -> Option<DateTime<Utc>> {
-        self.0.completed_at
+        self.row.completed_at
     }
     /// The next SCHEDULED meeting that has not started yet; null when none
     /// is booked.
     async fn next_meeting(&self, ctx: &Context<'_>) -> ApiResult<Option<Meeting>> {
-        let meetings = self.meeting_rows(ctx).await?;
+        let (meetings, siblings) = self.meeting_list(ctx).await?;
         let Some(row) = engagement_lists::next_meeting(&meetings, Utc::now()).cloned() else {
             return Ok(None);
         };
-        let party = engagement_party(ctx, &self.0).await?;
-        Ok(Some(Meeting { row, party }))
+        let party = self.party(ctx).await?;
+        Ok(Some(Meeting::among(row, party, &siblings)))
     }
     /// The latest meeting recorded as HELD; null before the first.
     async fn last_meeting(&self, ctx: &Context<'_>) -> ApiResult<Option<Meeting>> {
-        let meetings = self.meeting_rows(ctx).await?;
+        let (meetings, siblings) = self.meeting_list(ctx).await?;
         let Some(row) = engagement_lists::last_meeting(&meetings).cloned() else {
             return Ok(None);
         };
-        let party = engagement_party(ctx, &self.0).await?;
-        Ok(Some(Meeting { row, party }))
+        let party = self.party(ctx).await?;
+        Ok(Some(Meeting::among(row, party, &siblings)))
     }
     /// Days of the allocation not yet used by held meetings
     /// (`daysAllocated - daysUsed`, in quarter days; never below zero).
     async fn days_remaining(&self, ctx: &Context<'_>) -> ApiResult<f64> {
         let used = crate::programme::meetings::held_days(&self.meeting_rows(ctx).await?);
-        Ok((f64::from(self.0.days_allocated) - used).max(0.0))
+        Ok((f64::from(self.row.days_allocated) - used).max(0.0))
     }
     /// The final reviews, one per party, once the engagement is completed:
     /// for staff and the engagement's two parties (FORBIDDEN to anyone else).
@@ -234,19 +297,26 @@ impl Engagement {
     /// and null with FORBIDDEN for a provider, who sees their own
     /// engagements only.
     async fn rematch_of(&self, ctx: &Context<'_>) -> ApiResult<Option<Engagement>> {
-        let row = follow(self.0.rematch_of_id, |id| load_engagement(ctx, id)).await?;
-        Ok(row.map(Engagement))
+        let earlier = |row: &engagements::Model| row.rematch_of_id.map(RowKey::new);
+        let Some((earlier, siblings)) = self
+            .siblings
+            .load_related::<RowKey<engagements::Entity>>(ctx, earlier, &self.row)
+            .await?
+        else {
+            return Ok(None);
+        };
+        visible_among(ctx, earlier, &siblings).await.map(Some)
     }
     /// Who ended it early (either party or staff); null unless ENDED_EARLY,
     /// and null with FORBIDDEN when the viewer may not see that person (a
     /// co-op's member is named to staff and their co-op only).
     async fn ended_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
-        follow(self.0.ended_by_user_id, |id| load_user(ctx, id)).await
+        self.person(ctx, |row| row.ended_by_user_id).await
     }
     /// The staff member who proposed it; null when unknown (made before
     /// this was recorded).
     async fn proposed_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
-        follow(self.0.proposed_by_user_id, |id| load_user(ctx, id)).await
+        self.person(ctx, |row| row.proposed_by_user_id).await
     }
 }
 
@@ -257,6 +327,16 @@ pub async fn engagement_party(
     ctx: &Context<'_>,
     engagement: &engagements::Model,
 ) -> ApiResult<Party> {
+    party_among(ctx, &Siblings::alone(engagement), engagement).await
+}
+
+/// The viewer's part in `engagement`, one of `siblings`: their requests and
+/// providers load for all of them at once.
+async fn party_among(
+    ctx: &Context<'_>,
+    siblings: &Siblings<engagements::Model>,
+    engagement: &engagements::Model,
+) -> ApiResult<Party> {
     let viewer = viewer(ctx);
     let Some(user) = viewer.user.as_ref() else {
         return Ok(Party::Outsider);
@@ -264,14 +344,16 @@ pub async fn engagement_party(
     if user.role == entity::users::Role::Staff {
         return Ok(Party::Staff);
     }
-    let missing = "engagement without its request or provider";
-    let request =
-        row::<support_requests::Entity>(ctx, engagement.support_request_id, missing).await?;
-    let provider = ctx
-        .data_unchecked::<Loaders>()
-        .load_one(ProviderKey(engagement.provider_id))
+    let missing = || ApiError::internal("engagement without its request or provider");
+    let request = |row: &engagements::Model| Some(RowKey::new(row.support_request_id));
+    let request = siblings
+        .load::<RowKey<support_requests::Entity>>(ctx, request, engagement)
         .await?
-        .ok_or_else(|| ApiError::internal(missing))?;
+        .ok_or_else(missing)?;
+    let provider = siblings
+        .load(ctx, |row| Some(ProviderKey(row.provider_id)), engagement)
+        .await?
+        .ok_or_else(missing)?;
     Ok(access::party_of(
         viewer,
         request.organisation_id,
@@ -279,8 +361,9 @@ pub async fn engagement_party(
     ))
 }
 
-/// A list of engagements already loaded whole (a provider's, a co-op's)
-/// as a connection: those the viewer may see (`Party::may_see_engagement`)
+/// A list of engagements already loaded whole (a provider's, a co-op's),
+/// one of `siblings` (the lists of a page of providers or co-ops, whose
+/// parties, meetings and fields load together), as a connection: those the viewer may see (`Party::may_see_engagement`)
 /// with one of `statuses` (any when empty), in the home order
 /// (`engagement_lists`), a page at a time. The parties and the next
 /// meetings come through the request's loaders, so a page of providers or
@@ -288,6 +371,7 @@ pub async fn engagement_party(
 pub async fn home_connection(
     ctx: &Context<'_>,
     rows: Vec<engagements::Model>,
+    siblings: &Siblings<engagements::Model>,
     statuses: Option<Vec<Status>>,
     args: PageArgs,
 ) -> ApiResult<HiveConnection<Engagement>> {
@@ -297,7 +381,8 @@ pub async fn home_connection(
         .map(Into::into)
         .collect();
     let parties =
-        futures::future::try_join_all(rows.iter().map(|row| engagement_party(ctx, row))).await?;
+        futures::future::try_join_all(rows.iter().map(|row| party_among(ctx, siblings, row)))
+            .await?;
     let rows: Vec<engagements::Model> = rows
         .into_iter()
         .zip(parties)
@@ -306,22 +391,30 @@ pub async fn home_connection(
         })
         .map(|(row, _)| row)
         .collect();
-    let meetings = ctx
-        .data_unchecked::<Loaders>()
-        .load_many(
-            rows.iter()
-                .filter(|row| row.status == engagements::EngagementStatus::Active)
-                .map(|row| EngagementMeetingsKey(row.id)),
-        )
-        .await?;
+    let active = rows
+        .iter()
+        .filter(|row| row.status == engagements::EngagementStatus::Active);
+    let meetings: std::collections::HashMap<i64, Vec<entity::meetings::Model>> =
+        futures::future::try_join_all(active.map(|row| async {
+            Ok::<_, ApiError>((row.id, meetings_among(ctx, siblings, row).await?))
+        }))
+        .await?
+        .into_iter()
+        .collect();
     let now = Utc::now();
     let ranked = engagement_lists::rank_for_home(rows, |id| {
         meetings
-            .get(&EngagementMeetingsKey(id))
+            .get(&id)
             .and_then(|list| engagement_lists::next_meeting(list, now))
             .map(|meeting| meeting.starts_at)
     });
-    paginate_ranked("engagements", ranked, args, |row| row.id, Engagement)
+    paginate_ranked(
+        "engagements",
+        ranked,
+        args,
+        |row| row.id,
+        |row| Engagement::among(row, siblings),
+    )
 }
 
 /// What an engagement list is narrowed to; every condition given holds.
@@ -370,6 +463,22 @@ impl EngagementFilterInput {
     }
 }
 
+/// `engagement`, one of `siblings`, as the API gives it, if the viewer is a
+/// party to it (as [`load_engagement`]); FORBIDDEN otherwise.
+pub async fn visible_among(
+    ctx: &Context<'_>,
+    engagement: engagements::Model,
+    siblings: &Siblings<engagements::Model>,
+) -> ApiResult<Engagement> {
+    if !party_among(ctx, siblings, &engagement)
+        .await?
+        .may_see_engagement()
+    {
+        return Err(ApiError::forbidden("You may not see this engagement."));
+    }
+    Ok(Engagement::among(engagement, siblings))
+}
+
 /// Loads an engagement the viewer is a party to (staff, the co-op's
 /// members, its own provider: `access::party`).
 pub async fn load_engagement(ctx: &Context<'_>, id: i64) -> ApiResult<engagements::Model> {
@@ -393,7 +502,7 @@ impl EngagementQuery {
     async fn engagement(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Engagement>> {
         load_engagement(ctx, decode_id_of(NodeType::Engagement, &id)?)
             .await
-            .map(|row| Some(Engagement(row)))
+            .map(|row| Some(Engagement::alone(row)))
     }
     /// The engagements the viewer may see — all for staff, their own for a
     /// mentor or adviser, their co-op's for a member — narrowed by `filter`,
@@ -416,6 +525,7 @@ impl EngagementQuery {
         let state = ctx.data_unchecked::<AppState>();
         let filter = filter.unwrap_or_default().read()?;
         let ranked = engagement_lists::list(&state.db, viewer(ctx), &filter, Utc::now()).await?;
+        let siblings = Siblings::default();
         paginate_ranked(
             "engagements",
             ranked,
@@ -426,7 +536,7 @@ impl EngagementQuery {
                 last,
             },
             |row| row.id,
-            Engagement,
+            |row| Engagement::joining(row, &siblings),
         )
     }
 }
@@ -462,7 +572,7 @@ impl EngagementMutation {
         )
         .await?;
         state.outbox_signal.notify_one();
-        Ok(Engagement(engagement))
+        Ok(Engagement::alone(engagement))
     }
 
     /// Raises an engagement's day allocation (staff), within the kind's range
@@ -479,7 +589,7 @@ impl EngagementMutation {
         let updated =
             programme::engagements::raise_allocation(&state.db, viewer(ctx), id, days_allocated)
                 .await?;
-        Ok(Engagement(updated))
+        Ok(Engagement::alone(updated))
     }
 
     /// Ends an active engagement early, saying why (either party or staff).
@@ -496,7 +606,7 @@ impl EngagementMutation {
             programme::engagements::end_early(&state.db, &state.settings, viewer(ctx), id, &reason)
                 .await?;
         state.outbox_signal.notify_one();
-        Ok(Engagement(engagement))
+        Ok(Engagement::alone(engagement))
     }
 
     /// The proposed provider accepts (ACTIVE) or declines a proposal.
@@ -521,6 +631,6 @@ impl EngagementMutation {
         )
         .await?;
         state.outbox_signal.notify_one();
-        Ok(Engagement(engagement))
+        Ok(Engagement::alone(engagement))
     }
 }

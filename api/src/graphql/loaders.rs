@@ -359,11 +359,12 @@ fn summarise(reviews: &[ClientRatings]) -> ReviewSummary {
     }
 }
 
-/// Declares a loader key for one relation of a provider, loaded for many
-/// providers by `$load` (an `async fn(&DatabaseConnection, &[i64]) ->
-/// Result<HashMap<i64, $value>, ApiError>`); a provider without rows gets
-/// the value's default (an empty list, a zero load).
-macro_rules! provider_relation {
+/// Declares a loader key for one relation of a row (a provider's topics, a
+/// request's formats), loaded for many rows by `$load` (an
+/// `async fn(&DatabaseConnection, &[i64]) -> Result<HashMap<i64, $value>,
+/// ApiError>`); a row without any gets the value's default (an empty list,
+/// a zero load).
+macro_rules! relation_loader {
     ($(#[$doc:meta])* $key:ident => $value:ty, $load:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -385,33 +386,33 @@ macro_rules! provider_relation {
     };
 }
 
-provider_relation!(
+relation_loader!(
     /// A provider's topics, in id order (retired ones too: they stay on
     /// old records).
     ProviderTopicsKey => Vec<Term>, provider_topic_terms
 );
-provider_relation!(
+relation_loader!(
     /// A provider's sectors, in id order.
     ProviderSectorsKey => Vec<Term>, provider_sector_terms
 );
-provider_relation!(
+relation_loader!(
     /// A provider's regions, in name order.
     ProviderRegionsKey => Vec<String>, provider_regions
 );
-provider_relation!(
+relation_loader!(
     /// A provider's meeting formats.
     ProviderFormatsKey => Vec<MeetingFormat>, provider_formats
 );
-provider_relation!(
+relation_loader!(
     /// A provider's load (ACTIVE and PROPOSED engagements).
     ProviderLoadKey => u32, provider_loads
 );
-provider_relation!(
+relation_loader!(
     /// A provider's submitted client reviews, summarised.
     ProviderReviewsKey => ReviewSummary, provider_reviews
 );
 
-provider_relation!(
+relation_loader!(
     /// A provider's days planned and delivered.
     ProviderDaysKey => super::providers::DaysSummary,
     super::providers::days_by_provider
@@ -455,52 +456,49 @@ async fn provider_sector_terms(
     .await
 }
 
-/// A support request's topics and preferred formats.
-#[derive(Debug, Clone, Default)]
-pub struct RequestDetails {
-    pub topic_ids: Vec<i64>,
-    pub formats: Vec<MeetingFormat>,
+relation_loader!(
+    /// A support request's topics, in id order.
+    RequestTopicsKey => Vec<Term>, request_topic_terms
+);
+relation_loader!(
+    /// A support request's preferred meeting formats.
+    RequestFormatsKey => Vec<MeetingFormat>, request_formats
+);
+
+/// Each request's topics with their names, in id order: one join.
+async fn request_topic_terms(
+    db: &DatabaseConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, Vec<Term>>, ApiError> {
+    gather(ids, |chunk| async move {
+        Ok(support_request_topics::Entity::find()
+            .find_also_related(topics::Entity)
+            .filter(support_request_topics::Column::SupportRequestId.is_in(chunk))
+            .order_by_asc(support_request_topics::Column::TopicId)
+            .all(db)
+            .await?
+            .into_iter()
+            .filter_map(|(link, topic)| Some((link.support_request_id, topic?.into())))
+            .collect())
+    })
+    .await
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct RequestDetailsKey(pub i64);
-
-impl Loader<RequestDetailsKey> for HiveLoader {
-    type Value = RequestDetails;
-    type Error = ApiError;
-
-    async fn load(
-        &self,
-        keys: &[RequestDetailsKey],
-    ) -> Result<HashMap<RequestDetailsKey, RequestDetails>, ApiError> {
-        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let mut found: HashMap<RequestDetailsKey, RequestDetails> = keys
-            .iter()
-            .map(|key| (*key, RequestDetails::default()))
-            .collect();
-        for row in support_request_topics::Entity::find()
-            .filter(support_request_topics::Column::SupportRequestId.is_in(ids.clone()))
-            .all(&self.db)
+/// Each request's preferred formats, in the order they were given.
+async fn request_formats(
+    db: &DatabaseConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, Vec<MeetingFormat>>, ApiError> {
+    gather(ids, |chunk| async move {
+        Ok(support_request_formats::Entity::find()
+            .filter(support_request_formats::Column::SupportRequestId.is_in(chunk))
+            .all(db)
             .await?
-        {
-            if let Some(d) = found.get_mut(&RequestDetailsKey(row.support_request_id)) {
-                d.topic_ids.push(row.topic_id);
-            }
-        }
-        for row in support_request_formats::Entity::find()
-            .filter(support_request_formats::Column::SupportRequestId.is_in(ids))
-            .all(&self.db)
-            .await?
-        {
-            if let Some(d) = found.get_mut(&RequestDetailsKey(row.support_request_id)) {
-                d.formats.push(row.format);
-            }
-        }
-        for d in found.values_mut() {
-            d.topic_ids.sort_unstable();
-        }
-        Ok(found)
-    }
+            .into_iter()
+            .map(|row| (row.support_request_id, row.format))
+            .collect())
+    })
+    .await
 }
 
 /// Each key's rows, in the rows' order; a key without rows gets an empty list
@@ -568,19 +566,38 @@ impl Loader<ProviderFootprintKey> for HiveLoader {
 }
 
 /// The viewer's footprint when they are a mentor or adviser; None for
-/// anyone else (the rules need none).
+/// anyone else (the rules need none). A query reads it once
+/// ([`ViewerFootprint`]): every co-op and request on a page is checked
+/// against it. A mutation reads it afresh at each use, as the mutation may
+/// have just changed it (a proposal accepted, an engagement ended).
 pub async fn viewer_footprint(
     ctx: &async_graphql::Context<'_>,
 ) -> ApiResult<Option<crate::access::ProviderFootprint>> {
     let viewer = crate::auth::viewer(ctx);
-    match viewer.user.as_ref() {
-        Some(user) if matches!(user.role, users::Role::Mentor | users::Role::Adviser) => Ok(ctx
-            .data_unchecked::<Loaders>()
+    let Some(user) = viewer
+        .user
+        .as_ref()
+        .filter(|user| matches!(user.role, users::Role::Mentor | users::Role::Adviser))
+    else {
+        return Ok(None);
+    };
+    let read = || async {
+        ctx.data_unchecked::<Loaders>()
             .load_one(ProviderFootprintKey(user.id))
-            .await?),
-        _ => Ok(None),
+            .await
+    };
+    let is_query =
+        ctx.query_env.operation.node.ty == async_graphql::parser::types::OperationType::Query;
+    match ctx.data_opt::<ViewerFootprint>() {
+        Some(once) if is_query => Ok(once.0.get_or_try_init(read).await?.clone()),
+        _ => read().await,
     }
 }
+
+/// The viewer's footprint as a query read it, kept for the rest of the
+/// request; put in each request's data by `http::graphql`.
+#[derive(Default)]
+pub struct ViewerFootprint(tokio::sync::OnceCell<Option<crate::access::ProviderFootprint>>);
 
 /// The engagements of a provider, oldest first (the list orders them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -868,20 +885,25 @@ pub async fn trace_confidential_read(
     read: ConfidentialRead,
     subject_id: i64,
 ) -> ApiResult<()> {
-    let viewer = crate::auth::viewer(ctx);
-    let Some(user) = viewer
-        .user
-        .as_ref()
-        .filter(|user| user.role == users::Role::Staff)
-    else {
+    let Some(actor) = traced_reader(ctx) else {
         return Ok(());
     };
     ctx.data_unchecked::<Loaders>()
         .load_one(ConfidentialReadKey {
-            actor: user.id,
+            actor,
             read,
             subject_id,
         })
         .await?;
     Ok(())
+}
+
+/// The user whose confidential reads are traced: the viewer when they are
+/// staff, else None.
+pub fn traced_reader(ctx: &async_graphql::Context<'_>) -> Option<i64> {
+    crate::auth::viewer(ctx)
+        .user
+        .as_ref()
+        .filter(|user| user.role == users::Role::Staff)
+        .map(|user| user.id)
 }

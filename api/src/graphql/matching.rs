@@ -501,7 +501,7 @@ pub async fn suggest(
                             score: suggestion.score,
                             reasons: suggestion.reasons,
                             summary: suggestion.summary,
-                            provider: Provider::among(row.clone(), &siblings),
+                            provider: Provider::joining(row.clone(), &siblings),
                         })
                 })
                 .collect(),

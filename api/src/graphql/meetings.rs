@@ -7,9 +7,10 @@ use chrono::{DateTime, Utc};
 
 use super::{
     engagements::Engagement,
-    loaders::row,
+    loaders::{OrganisationKey, ProviderKey, RowKey, UserKey, row},
     providers::Format,
     relay::{NodeType, decode_id_of, global_id},
+    siblings::Siblings,
 };
 use crate::{
     access::Party,
@@ -28,11 +29,69 @@ pub enum Status {
     Cancelled,
 }
 
-/// A meeting of an engagement.
+/// A meeting of an engagement, resolved with its siblings (the list it is
+/// on), so that what a query follows from it costs one statement for the
+/// list.
 pub struct Meeting {
     pub row: entity::meetings::Model,
     /// The viewer's part in the meeting's engagement, for the private fields.
     pub party: Party,
+    siblings: Siblings<entity::meetings::Model>,
+}
+
+impl Meeting {
+    /// A meeting on its own (one object, a mutation's result).
+    pub fn alone(row: entity::meetings::Model, party: Party) -> Self {
+        let siblings = Siblings::alone(&row);
+        Meeting {
+            row,
+            party,
+            siblings,
+        }
+    }
+
+    /// A meeting joining `siblings`: a page gathered as it is made.
+    pub fn joining(
+        row: entity::meetings::Model,
+        party: Party,
+        siblings: &Siblings<entity::meetings::Model>,
+    ) -> Self {
+        let siblings = siblings.join(&row);
+        Meeting {
+            row,
+            party,
+            siblings,
+        }
+    }
+
+    /// A meeting that is one of `siblings`.
+    pub fn among(
+        row: entity::meetings::Model,
+        party: Party,
+        siblings: &Siblings<entity::meetings::Model>,
+    ) -> Self {
+        let siblings = siblings.clone();
+        Meeting {
+            row,
+            party,
+            siblings,
+        }
+    }
+
+    /// Its engagement, with the engagements of all its siblings.
+    async fn engagement_row(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<(
+        entity::engagements::Model,
+        Siblings<entity::engagements::Model>,
+    )> {
+        let engagement = |row: &entity::meetings::Model| Some(RowKey::new(row.engagement_id));
+        self.siblings
+            .load_related::<RowKey<entity::engagements::Entity>>(ctx, engagement, &self.row)
+            .await?
+            .ok_or_else(|| ApiError::internal("meeting without its engagement"))
+    }
 }
 
 #[Object]
@@ -91,36 +150,40 @@ impl Meeting {
     /// the provider's name for the co-op's members; null for staff, who
     /// read both through `engagement`.
     async fn other_party(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
-        let missing = "meeting without its engagement";
-        let engagement =
-            row::<entity::engagements::Entity>(ctx, self.row.engagement_id, missing).await?;
-        match self.party {
-            Party::Provider => {
-                let request = row::<entity::support_requests::Entity>(
-                    ctx,
-                    engagement.support_request_id,
-                    missing,
-                )
-                .await?;
-                let organisation =
-                    row::<entity::organisations::Entity>(ctx, request.organisation_id, missing)
-                        .await?;
-                Ok(Some(organisation.name))
-            }
-            Party::ClientMember => {
-                let provider =
-                    row::<entity::providers::Entity>(ctx, engagement.provider_id, missing).await?;
-                let person = row::<entity::users::Entity>(ctx, provider.user_id, missing).await?;
-                Ok(Some(person.name))
-            }
-            Party::Staff | Party::Outsider => Ok(None),
+        let missing = || ApiError::internal("meeting without its engagement's parties");
+        if !matches!(self.party, Party::Provider | Party::ClientMember) {
+            return Ok(None);
         }
+        let (engagement, engagements) = self.engagement_row(ctx).await?;
+        if self.party == Party::Provider {
+            let request = |row: &entity::engagements::Model| {
+                Some(RowKey::<entity::support_requests::Entity>::new(
+                    row.support_request_id,
+                ))
+            };
+            let (request, requests) = engagements
+                .load_related(ctx, request, &engagement)
+                .await?
+                .ok_or_else(missing)?;
+            let organisation =
+                |row: &entity::support_requests::Model| Some(OrganisationKey(row.organisation_id));
+            let organisation = requests.load(ctx, organisation, &request).await?;
+            return Ok(Some(organisation.ok_or_else(missing)?.name));
+        }
+        let provider = |row: &entity::engagements::Model| Some(ProviderKey(row.provider_id));
+        let (provider, providers) = engagements
+            .load_related(ctx, provider, &engagement)
+            .await?
+            .ok_or_else(missing)?;
+        let person = providers
+            .load(ctx, |row| Some(UserKey(row.user_id)), &provider)
+            .await?;
+        Ok(Some(person.ok_or_else(missing)?.name))
     }
     /// The engagement it belongs to (whoever reads a meeting reads that).
     async fn engagement(&self, ctx: &Context<'_>) -> ApiResult<Engagement> {
-        super::engagements::load_engagement(ctx, self.row.engagement_id)
-            .await
-            .map(Engagement)
+        let (engagement, engagements) = self.engagement_row(ctx).await?;
+        super::engagements::visible_among(ctx, engagement, &engagements).await
     }
 }
 
@@ -136,10 +199,7 @@ pub async fn load_meeting(ctx: &Context<'_>, id: i64) -> ApiResult<Meeting> {
     if !party.may_see_engagement() {
         return Err(ApiError::forbidden("You may not see this meeting."));
     }
-    Ok(Meeting {
-        row: meeting,
-        party,
-    })
+    Ok(Meeting::alone(meeting, party))
 }
 
 /// A meeting to put in the timetable.
@@ -193,7 +253,7 @@ impl MeetingMutation {
         let id = decode_id_of(NodeType::Engagement, &engagement_id)?;
         meetings::agree_ground_rules(&state.db, viewer(ctx), id, &text)
             .await
-            .map(Engagement)
+            .map(Engagement::alone)
     }
 
     /// Puts a meeting in the timetable (either party).
@@ -214,7 +274,7 @@ impl MeetingMutation {
         };
         let (row, party) = meetings::schedule(&state.db, &state.settings, viewer(ctx), new).await?;
         state.outbox_signal.notify_one();
-        Ok(Meeting { row, party })
+        Ok(Meeting::alone(row, party))
     }
 
     /// Moves a scheduled meeting (either party).
@@ -237,7 +297,7 @@ impl MeetingMutation {
         )
         .await?;
         state.outbox_signal.notify_one();
-        Ok(Meeting { row, party })
+        Ok(Meeting::alone(row, party))
     }
 
     /// Takes a scheduled meeting out of the timetable (either party).
@@ -252,7 +312,7 @@ impl MeetingMutation {
         )
         .await?;
         state.outbox_signal.notify_one();
-        Ok(Meeting { row, party })
+        Ok(Meeting::alone(row, party))
     }
 
     /// Records whether a meeting was held, the days it used, and notes
@@ -280,9 +340,6 @@ impl MeetingMutation {
         if recorded.completed {
             state.outbox_signal.notify_one();
         }
-        Ok(Meeting {
-            row: recorded.meeting,
-            party: recorded.party,
-        })
+        Ok(Meeting::alone(recorded.meeting, recorded.party))
     }
 }

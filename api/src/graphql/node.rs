@@ -61,10 +61,10 @@ pub async fn load_node(ctx: &Context<'_>, kind: NodeType, id: i64) -> ApiResult<
         NodeType::Provider => Node::Provider(providers::Provider::alone(
             providers::load_provider(ctx, id).await?,
         )),
-        NodeType::SupportRequest => Node::SupportRequest(support_requests::SupportRequest(
+        NodeType::SupportRequest => Node::SupportRequest(support_requests::SupportRequest::alone(
             support_requests::load_request(ctx, id).await?,
         )),
-        NodeType::Engagement => Node::Engagement(engagements::Engagement(
+        NodeType::Engagement => Node::Engagement(engagements::Engagement::alone(
             engagements::load_engagement(ctx, id).await?,
         )),
         NodeType::Meeting => Node::Meeting(meetings::load_meeting(ctx, id).await?),

@@ -14,10 +14,14 @@ use sea_orm::{
 use tokio::sync::OnceCell;
 
 use super::{
-    loaders::{ConfidentialRead, trace_confidential_read},
+    loaders::{
+        ConfidentialRead, ConfidentialReadKey, OrganisationEngagementsKey, OrganisationMembersKey,
+        traced_reader,
+    },
     relay::{
         HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate, paginate_loaded,
     },
+    siblings::Siblings,
     users::User,
     vocabulary::{Sector, Vocabulary, term_ids},
 };
@@ -43,18 +47,48 @@ pub enum Stage {
     SpinningOut,
 }
 
-/// A client co-operative.
+/// A client co-operative, resolved with its siblings (the list it is on),
+/// so that each relation a query selects costs one statement for the list.
 pub struct Organisation {
     pub row: organisations::Model,
     relationship: OnceCell<OrganisationRelationship>,
+    siblings: Siblings<organisations::Model>,
 }
 
 impl Organisation {
+    /// A co-op on its own (one object, a mutation's result).
     pub fn new(row: organisations::Model) -> Self {
+        let siblings = Siblings::alone(&row);
+        Self::with(row, siblings)
+    }
+
+    /// A co-op joining `siblings`: a page gathered as it is made.
+    pub fn joining(row: organisations::Model, siblings: &Siblings<organisations::Model>) -> Self {
+        let siblings = siblings.join(&row);
+        Self::with(row, siblings)
+    }
+
+    /// A co-op that is one of `siblings`.
+    pub fn among(row: organisations::Model, siblings: &Siblings<organisations::Model>) -> Self {
+        Self::with(row, siblings.clone())
+    }
+
+    fn with(row: organisations::Model, siblings: Siblings<organisations::Model>) -> Self {
         Self {
             row,
             relationship: OnceCell::new(),
+            siblings,
         }
+    }
+
+    /// Its members' accounts, oldest first, loaded for all its siblings at
+    /// once, with the members of them all as their siblings.
+    async fn member_rows(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<(Vec<users::Model>, Siblings<users::Model>)> {
+        let members = |row: &organisations::Model| Some(OrganisationMembersKey(row.id));
+        self.siblings.load_list(ctx, members, &self.row).await
     }
 
     async fn relationship(&self, ctx: &Context<'_>) -> ApiResult<OrganisationRelationship> {
@@ -103,12 +137,13 @@ impl Organisation {
         self.row.stage.into()
     }
     async fn sector(&self, ctx: &Context<'_>) -> ApiResult<Option<Sector>> {
-        let Some(id) = self.row.sector_id else {
-            return Ok(None);
+        let sector = |row: &organisations::Model| {
+            row.sector_id
+                .map(|id| super::loaders::TermKey(Vocabulary::Sector, id))
         };
-        Ok(ctx
-            .data_unchecked::<super::loaders::Loaders>()
-            .load_one(super::loaders::TermKey(Vocabulary::Sector, id))
+        Ok(self
+            .siblings
+            .load(ctx, sector, &self.row)
             .await?
             .map(Sector))
     }
@@ -152,7 +187,18 @@ impl Organisation {
                 "financial details",
             )
             .await?;
-        trace_confidential_read(ctx, ConfidentialRead::FinancialDetails, self.row.id).await?;
+        // The siblings resolve the same fields (they are one list's items),
+        // so the trace is written for all of them at once.
+        if let Some(actor) = traced_reader(ctx) {
+            let read = |row: &organisations::Model| {
+                Some(ConfidentialReadKey {
+                    actor,
+                    read: ConfidentialRead::FinancialDetails,
+                    subject_id: row.id,
+                })
+            };
+            self.siblings.load(ctx, read, &self.row).await?;
+        }
         Ok(value)
     }
     /// The co-op's members with accounts (staff and the members themselves;
@@ -164,12 +210,11 @@ impl Organisation {
                 "Only staff and the co-op's members see its members.",
             ));
         }
-        let state = ctx.data_unchecked::<AppState>();
-        let members = users::Entity::find()
-            .filter(users::Column::OrganisationId.eq(self.row.id))
-            .all(&state.db)
-            .await?;
-        Ok(Some(members.into_iter().map(User).collect()))
+        let (members, siblings) = self.member_rows(ctx).await?;
+        let members = members.into_iter();
+        Ok(Some(
+            members.map(|row| User::among(row, &siblings)).collect(),
+        ))
     }
     /// The co-op's members with accounts, oldest account first, a page at a
     /// time: for staff and the co-op's members; null with FORBIDDEN for
@@ -187,14 +232,10 @@ impl Organisation {
                 "Only staff and the co-op's members see its members.",
             ));
         }
-        let rows = ctx
-            .data_unchecked::<super::loaders::Loaders>()
-            .load_one(super::loaders::OrganisationMembersKey(self.row.id))
-            .await?
-            .unwrap_or_default();
+        let (members, siblings) = self.member_rows(ctx).await?;
         paginate_loaded(
             "members",
-            rows,
+            members,
             PageArgs {
                 after,
                 before,
@@ -202,7 +243,7 @@ impl Organisation {
                 last,
             },
             |row| row.id,
-            User,
+            |row| User::among(row, &siblings),
         )
         .map(Some)
     }
@@ -219,14 +260,12 @@ impl Organisation {
         first: Option<i32>,
         last: Option<i32>,
     ) -> ApiResult<HiveConnection<super::engagements::Engagement>> {
-        let rows = ctx
-            .data_unchecked::<super::loaders::Loaders>()
-            .load_one(super::loaders::OrganisationEngagementsKey(self.row.id))
-            .await?
-            .unwrap_or_default();
+        let engagements = |row: &organisations::Model| Some(OrganisationEngagementsKey(row.id));
+        let (rows, siblings) = self.siblings.load_list(ctx, engagements, &self.row).await?;
         super::engagements::home_connection(
             ctx,
             rows,
+            &siblings,
             status,
             PageArgs {
                 after,
@@ -255,7 +294,12 @@ pub async fn load_organisation(ctx: &Context<'_>, id: i64) -> ApiResult<Organisa
     viewer(ctx).require_user()?;
     let row = super::loaders::row::<organisations::Entity>(ctx, id, "No organisation has that id.")
         .await?;
-    let organisation = Organisation::new(row);
+    visible(ctx, Organisation::new(row)).await
+}
+
+/// `organisation` if the viewer may see it (as `organisation(id:)`);
+/// FORBIDDEN otherwise.
+pub async fn visible(ctx: &Context<'_>, organisation: Organisation) -> ApiResult<Organisation> {
     if !organisation.relationship(ctx).await?.can_see() {
         return Err(ApiError::forbidden("You may not see this organisation."));
     }
@@ -365,6 +409,7 @@ impl OrganisationQuery {
                 .like(pattern),
             );
         }
+        let siblings = Siblings::default();
         paginate(
             &state.db,
             select,
@@ -375,7 +420,7 @@ impl OrganisationQuery {
                 first,
                 last,
             },
-            Organisation::new,
+            |row| Organisation::joining(row, &siblings),
         )
         .await
         .map(Some)
@@ -469,7 +514,7 @@ impl OrganisationMutation {
         )
         .await?;
         state.outbox_signal.notify_one();
-        let user = User(user);
+        let user = User::alone(user);
         Ok(user)
     }
 
@@ -509,6 +554,6 @@ impl OrganisationMutation {
         let user_id = decode_id_of(NodeType::User, &user_id)?;
         programme::remove_member(&state.db, &state.sessions, viewer(ctx), user_id)
             .await
-            .map(User)
+            .map(User::alone)
     }
 }

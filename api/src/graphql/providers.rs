@@ -15,8 +15,9 @@ use sea_orm::{
 
 use super::{
     loaders::{
-        HiveLoader, Loaders, OrganisationKey, ProviderDaysKey, ProviderFormatsKey, ProviderLoadKey,
-        ProviderRegionsKey, ProviderReviewsKey, ProviderSectorsKey, ProviderTopicsKey, UserKey,
+        HiveLoader, OrganisationKey, ProviderDaysKey, ProviderEngagementsKey, ProviderFormatsKey,
+        ProviderLoadKey, ProviderRegionsKey, ProviderReviewsKey, ProviderSectorsKey,
+        ProviderTopicsKey, UserKey,
     },
     relay::{HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate},
     siblings::Siblings,
@@ -65,9 +66,15 @@ impl Provider {
         Provider { row, siblings }
     }
 
-    /// A provider among `siblings`, which it joins.
-    pub fn among(row: providers::Model, siblings: &Siblings<providers::Model>) -> Self {
+    /// A provider joining `siblings`: a page gathered as it is made.
+    pub fn joining(row: providers::Model, siblings: &Siblings<providers::Model>) -> Self {
         let siblings = siblings.join(&row);
+        Provider { row, siblings }
+    }
+
+    /// A provider that is one of `siblings`.
+    pub fn among(row: providers::Model, siblings: &Siblings<providers::Model>) -> Self {
+        let siblings = siblings.clone();
         Provider { row, siblings }
     }
 
@@ -108,7 +115,7 @@ impl Provider {
     }
     /// The person (their name and role; the address only for staff and themselves).
     async fn user(&self, ctx: &Context<'_>) -> ApiResult<User> {
-        self.account(ctx).await.map(User)
+        self.account(ctx).await.map(User::alone)
     }
     async fn name(&self, ctx: &Context<'_>) -> ApiResult<String> {
         Ok(self.account(ctx).await?.name)
@@ -137,10 +144,13 @@ impl Provider {
         &self,
         ctx: &Context<'_>,
     ) -> ApiResult<Option<super::organisations::Organisation>> {
-        super::node::follow(self.row.home_organisation_id, |id| {
-            super::organisations::load_organisation(ctx, id)
-        })
-        .await
+        viewer(ctx).require_user()?;
+        let home = |row: &providers::Model| row.home_organisation_id.map(OrganisationKey);
+        let Some((home, siblings)) = self.siblings.load_related(ctx, home, &self.row).await? else {
+            return Ok(None);
+        };
+        let home = super::organisations::Organisation::among(home, &siblings);
+        super::organisations::visible(ctx, home).await.map(Some)
     }
     /// An adviser's firm.
     async fn firm_name(&self) -> Option<&str> {
@@ -222,14 +232,12 @@ impl Provider {
         first: Option<i32>,
         last: Option<i32>,
     ) -> ApiResult<HiveConnection<super::engagements::Engagement>> {
-        let rows = ctx
-            .data_unchecked::<Loaders>()
-            .load_one(super::loaders::ProviderEngagementsKey(self.row.id))
-            .await?
-            .unwrap_or_default();
+        let engagements = |row: &providers::Model| Some(ProviderEngagementsKey(row.id));
+        let (rows, siblings) = self.siblings.load_list(ctx, engagements, &self.row).await?;
         super::engagements::home_connection(
             ctx,
             rows,
+            &siblings,
             status,
             PageArgs {
                 after,
@@ -513,7 +521,7 @@ async fn list(
     }
     let siblings = Siblings::default();
     paginate(&state.db, select, providers::Column::Id, page, |row| {
-        Provider::among(row, &siblings)
+        Provider::joining(row, &siblings)
     })
     .await
 }

@@ -42,7 +42,7 @@ impl Review {
     async fn engagement(&self, ctx: &Context<'_>) -> ApiResult<super::engagements::Engagement> {
         super::engagements::load_engagement(ctx, self.0.engagement_id)
             .await
-            .map(super::engagements::Engagement)
+            .map(super::engagements::Engagement::alone)
     }
     async fn party(&self) -> ReviewParty {
         self.0.party.into()

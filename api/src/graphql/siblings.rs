@@ -52,9 +52,19 @@ struct Inner<M> {
     /// providers of a page of engagements, the ids of `nodes(ids:)`).
     alone: bool,
     rows: Mutex<Vec<M>>,
-    /// Per relation (the loader key's type), an
-    /// `Arc<OnceCell<HashMap<K, V>>>` filled by the first sibling asking.
+    /// Per relation (the loader key's type), an `Arc<Relation<K, V>>`
+    /// filled by the first sibling asking.
     loaded: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+}
+
+/// One relation's values for all the siblings, and the siblings those
+/// values make (the providers of a page of engagements), made once.
+struct Relation<K, V> {
+    values: OnceCell<HashMap<K, V>>,
+    children: std::sync::OnceLock<Siblings<V>>,
+    /// For a relation whose values are lists: every list's items, as one
+    /// `Siblings<C>` (the engagements of a page of requests).
+    items: std::sync::OnceLock<Arc<dyn Any + Send + Sync>>,
 }
 
 impl<M: Clone + Send + Sync + 'static> Default for Siblings<M> {
@@ -107,7 +117,26 @@ impl<M: Clone + Send + Sync + 'static> Siblings<M> {
         ctx: &Context<'_>,
         key_of: impl Fn(&M) -> Option<K>,
         row: &M,
-    ) -> ApiResult<Option<<HiveLoader as Loader<K>>::Value>>
+    ) -> ApiResult<Option<Value<K>>>
+    where
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        HiveLoader: Loader<K, Error = ApiError>,
+    {
+        Ok(self
+            .load_related(ctx, key_of, row)
+            .await?
+            .map(|(value, _)| value))
+    }
+
+    /// As [`Siblings::load`], with the value's own siblings: the values of
+    /// relation `K` for all these siblings (a page of engagements gives its
+    /// providers), so that their relations load together in turn.
+    pub async fn load_related<K>(
+        &self,
+        ctx: &Context<'_>,
+        key_of: impl Fn(&M) -> Option<K>,
+        row: &M,
+    ) -> ApiResult<Option<(Value<K>, Siblings<Value<K>>)>>
     where
         K: Send + Sync + Hash + Eq + Clone + 'static,
         HiveLoader: Loader<K, Error = ApiError>,
@@ -116,10 +145,15 @@ impl<M: Clone + Send + Sync + 'static> Siblings<M> {
             return Ok(None);
         };
         if self.inner.alone {
-            return ctx.data_unchecked::<Loaders>().load_one(key).await;
+            let value = ctx.data_unchecked::<Loaders>().load_one(key).await?;
+            return Ok(value.map(|value| {
+                let alone = Siblings::alone(&value);
+                (value, alone)
+            }));
         }
-        let cell = self.cell::<K>();
-        let loaded = cell
+        let relation = self.relation::<K>();
+        let values = relation
+            .values
             .get_or_try_init(|| async {
                 let mut keys: Vec<K> = {
                     let rows = self
@@ -133,21 +167,63 @@ impl<M: Clone + Send + Sync + 'static> Siblings<M> {
                 // provider): ask for it once.
                 let mut seen = std::collections::HashSet::new();
                 keys.retain(|key| seen.insert(key.clone()));
-                loader(ctx).load(&keys).await
+                Loader::<K>::load(loader(ctx), &keys).await
             })
             .await?;
-        if let Some(value) = loaded.get(&key) {
-            return Ok(Some(value.clone()));
+        if let Some(value) = values.get(&key) {
+            let children = relation
+                .children
+                .get_or_init(|| Siblings::of(values.values().cloned().collect()));
+            return Ok(Some((value.clone(), children.clone())));
         }
         // Joined after the load, or missing: ask for this key alone.
-        Ok(loader(ctx)
-            .load(std::slice::from_ref(&key))
+        let value = Loader::<K>::load(loader(ctx), std::slice::from_ref(&key))
             .await?
-            .remove(&key))
+            .remove(&key);
+        Ok(value.map(|value| {
+            let alone = Siblings::alone(&value);
+            (value, alone)
+        }))
     }
 
-    /// The cell holding relation `K`'s values, made on first use.
-    fn cell<K>(&self) -> Arc<OnceCell<HashMap<K, <HiveLoader as Loader<K>>::Value>>>
+    /// For a relation whose value is a list (a request's engagements): the
+    /// list for `row` (empty when it has none), and the items of every
+    /// sibling's list as siblings of each other, so that their own
+    /// relations load for all of them at once.
+    pub async fn load_list<K, C>(
+        &self,
+        ctx: &Context<'_>,
+        key_of: impl Fn(&M) -> Option<K>,
+        row: &M,
+    ) -> ApiResult<(Vec<C>, Siblings<C>)>
+    where
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        C: Clone + Send + Sync + 'static,
+        HiveLoader: Loader<K, Value = Vec<C>, Error = ApiError>,
+    {
+        let list = self.load(ctx, key_of, row).await?.unwrap_or_default();
+        if self.inner.alone {
+            return Ok((list.clone(), Siblings::of(list)));
+        }
+        let relation = self.relation::<K>();
+        let Some(values) = relation.values.get() else {
+            // Loaded on its own (joined late): its items alone are siblings.
+            return Ok((list.clone(), Siblings::of(list)));
+        };
+        let items = relation
+            .items
+            .get_or_init(|| {
+                let all: Vec<C> = values.values().flatten().cloned().collect();
+                Arc::new(Siblings::of(all))
+            })
+            .clone()
+            .downcast::<Siblings<C>>()
+            .expect("a list relation's items are siblings of its item type");
+        Ok((list, Siblings::clone(&items)))
+    }
+
+    /// Relation `K`'s slot, made on first use.
+    fn relation<K>(&self) -> Arc<Relation<K, Value<K>>>
     where
         K: Send + Sync + Hash + Eq + Clone + 'static,
         HiveLoader: Loader<K, Error = ApiError>,
@@ -160,13 +236,20 @@ impl<M: Clone + Send + Sync + 'static> Siblings<M> {
         let slot = loaded
             .entry(TypeId::of::<K>())
             .or_insert_with(|| {
-                Arc::new(OnceCell::<HashMap<K, <HiveLoader as Loader<K>>::Value>>::new())
+                Arc::new(Relation::<K, Value<K>> {
+                    values: OnceCell::new(),
+                    children: std::sync::OnceLock::new(),
+                    items: std::sync::OnceLock::new(),
+                })
             })
             .clone();
         slot.downcast()
             .expect("a relation's slot holds the cell made for its key type")
     }
 }
+
+/// What the loader gives for key `K`.
+pub type Value<K> = <HiveLoader as Loader<K>>::Value;
 
 /// The request's loader itself, called directly: siblings have gathered
 /// their keys already and have no window to wait for.

@@ -62,7 +62,7 @@ impl SignInMutation {
         Ok(SignInPayload {
             token: secret.expose().to_string(),
             expires_at: session.expires_at,
-            user: User(user),
+            user: User::alone(user),
         })
     }
 

@@ -12,12 +12,16 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Query};
 
 use super::{
     engagements::Engagement,
-    loaders::{Loaders, OrganisationKey, RequestDetailsKey, RequestEngagementsKey, TermKey},
+    loaders::{
+        OrganisationKey, ProviderKey, RequestEngagementsKey, RequestFormatsKey, RequestTopicsKey,
+        SuggestionsKey,
+    },
     organisations::Organisation,
     providers::Format,
     relay::{
         HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate, paginate_loaded,
     },
+    siblings::Siblings,
     vocabulary::{Topic, Vocabulary, term_ids},
 };
 use crate::{
@@ -53,110 +57,145 @@ pub enum RequestStatus {
     Withdrawn,
 }
 
-/// A co-op's request for help.
-pub struct SupportRequest(pub support_requests::Model);
+/// A co-op's request for help, resolved with its siblings (the list it is
+/// on), so that each relation a query selects costs one statement for the
+/// list.
+pub struct SupportRequest {
+    pub row: support_requests::Model,
+    siblings: Siblings<support_requests::Model>,
+}
 
 impl SupportRequest {
-    /// Its engagements the viewer may see, oldest first, through the
-    /// request's loader: for a provider, only their own.
+    /// A request on its own (one object, a mutation's result).
+    pub fn alone(row: support_requests::Model) -> Self {
+        let siblings = Siblings::alone(&row);
+        SupportRequest { row, siblings }
+    }
+
+    /// A request joining `siblings`: a page gathered as it is made.
+    pub fn joining(
+        row: support_requests::Model,
+        siblings: &Siblings<support_requests::Model>,
+    ) -> Self {
+        let siblings = siblings.join(&row);
+        SupportRequest { row, siblings }
+    }
+
+    /// A request that is one of `siblings`.
+    pub fn among(
+        row: support_requests::Model,
+        siblings: &Siblings<support_requests::Model>,
+    ) -> Self {
+        let siblings = siblings.clone();
+        SupportRequest { row, siblings }
+    }
+
+    /// The providers to propose, best first: all that are ranked
+    /// (`matching::MAX_SUGGESTIONS`), for all its siblings at once; fields
+    /// asking for fewer take the first of them.
+    async fn ranked_suggestions(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Vec<super::matching::MatchSuggestion>> {
+        let most = super::matching::MAX_SUGGESTIONS as usize;
+        let ranked = self
+            .siblings
+            .load(ctx, |row| Some(SuggestionsKey(row.id, most)), &self.row);
+        Ok(ranked.await?.unwrap_or_default())
+    }
+
+    /// Its engagements the viewer may see, oldest first, with their
+    /// siblings (the engagements of all the requests on the list): for a
+    /// provider, only their own.
     async fn engagement_rows(
         &self,
         ctx: &Context<'_>,
-    ) -> ApiResult<Vec<entity::engagements::Model>> {
-        let loaders = ctx.data_unchecked::<Loaders>();
-        let mut rows = loaders
-            .load_one(RequestEngagementsKey(self.0.id))
-            .await?
-            .unwrap_or_default();
+    ) -> ApiResult<(
+        Vec<entity::engagements::Model>,
+        Siblings<entity::engagements::Model>,
+    )> {
+        let engagements = |row: &support_requests::Model| Some(RequestEngagementsKey(row.id));
+        let (mut rows, siblings) = self.siblings.load_list(ctx, engagements, &self.row).await?;
         let viewer = viewer(ctx);
         if matches!(viewer.role(), Some(Role::Mentor | Role::Adviser)) {
-            let providers = loaders
-                .load_many(
-                    rows.iter()
-                        .map(|e| super::loaders::ProviderKey(e.provider_id)),
-                )
-                .await?;
-            rows.retain(|engagement| {
-                providers
-                    .get(&super::loaders::ProviderKey(engagement.provider_id))
-                    .is_some_and(|provider| {
-                        crate::access::party_of(viewer, self.0.organisation_id, provider.user_id)
-                            != crate::access::Party::Outsider
-                    })
-            });
+            let mut visible = Vec::new();
+            for engagement in rows {
+                let provider = siblings
+                    .load(ctx, |row| Some(ProviderKey(row.provider_id)), &engagement)
+                    .await?;
+                if provider.is_some_and(|provider| {
+                    crate::access::party_of(viewer, self.row.organisation_id, provider.user_id)
+                        != crate::access::Party::Outsider
+                }) {
+                    visible.push(engagement);
+                }
+            }
+            rows = visible;
         }
-        Ok(rows)
+        Ok((rows, siblings))
     }
 }
 
 #[Object]
 impl SupportRequest {
     pub async fn id(&self) -> ID {
-        global_id(NodeType::SupportRequest, self.0.id)
+        global_id(NodeType::SupportRequest, self.row.id)
     }
     async fn organisation(&self, ctx: &Context<'_>) -> ApiResult<Organisation> {
-        ctx.data_unchecked::<Loaders>()
-            .load_one(OrganisationKey(self.0.organisation_id))
+        let organisation =
+            |row: &support_requests::Model| Some(OrganisationKey(row.organisation_id));
+        let (organisation, siblings) = self
+            .siblings
+            .load_related(ctx, organisation, &self.row)
             .await?
-            .map(Organisation::new)
-            .ok_or_else(|| ApiError::internal("request without organisation"))
+            .ok_or_else(|| ApiError::internal("request without organisation"))?;
+        Ok(Organisation::among(organisation, &siblings))
     }
     async fn kind(&self) -> Kind {
-        self.0.kind.into()
+        self.row.kind.into()
     }
     async fn status(&self) -> RequestStatus {
-        self.0.status.into()
+        self.row.status.into()
     }
     /// What the co-op wants to achieve.
     async fn goals(&self) -> &str {
-        &self.0.goals
+        &self.row.goals
     }
     async fn topics(&self, ctx: &Context<'_>) -> ApiResult<Vec<Topic>> {
-        let loaders = ctx.data_unchecked::<Loaders>();
-        let details = loaders
-            .load_one(RequestDetailsKey(self.0.id))
+        let topics = self
+            .siblings
+            .load(ctx, |row| Some(RequestTopicsKey(row.id)), &self.row);
+        Ok(topics
             .await?
-            .unwrap_or_default();
-        let terms = loaders
-            .load_many(
-                details
-                    .topic_ids
-                    .iter()
-                    .map(|id| TermKey(Vocabulary::Topic, *id)),
-            )
-            .await?;
-        Ok(details
-            .topic_ids
-            .iter()
-            .filter_map(|id| terms.get(&TermKey(Vocabulary::Topic, *id)).cloned())
+            .unwrap_or_default()
+            .into_iter()
             .map(Topic)
             .collect())
     }
     async fn preferred_formats(&self, ctx: &Context<'_>) -> ApiResult<Vec<Format>> {
-        Ok(ctx
-            .data_unchecked::<Loaders>()
-            .load_one(RequestDetailsKey(self.0.id))
+        let formats = self
+            .siblings
+            .load(ctx, |row| Some(RequestFormatsKey(row.id)), &self.row);
+        Ok(formats
             .await?
             .unwrap_or_default()
-            .formats
             .into_iter()
             .map(Into::into)
             .collect())
     }
     /// Why staff declined it.
     async fn decline_reason(&self) -> Option<&str> {
-        self.0.decline_reason.as_deref()
+        self.row.decline_reason.as_deref()
     }
     /// Every proposal and engagement on this request, oldest first; for a
     /// provider, only their own (not the one another provider got after they
     /// declined).
     #[graphql(deprecation = "Use `engagementsConnection`, which pages.")]
     async fn engagements(&self, ctx: &Context<'_>) -> ApiResult<Vec<Engagement>> {
-        Ok(self
-            .engagement_rows(ctx)
-            .await?
+        let (rows, siblings) = self.engagement_rows(ctx).await?;
+        Ok(rows
             .into_iter()
-            .map(Engagement)
+            .map(|row| Engagement::among(row, &siblings))
             .collect())
     }
     /// Every proposal and engagement on this request, oldest first, a page
@@ -170,9 +209,10 @@ impl SupportRequest {
         first: Option<i32>,
         last: Option<i32>,
     ) -> ApiResult<HiveConnection<Engagement>> {
+        let (rows, siblings) = self.engagement_rows(ctx).await?;
         paginate_loaded(
             "engagements",
-            self.engagement_rows(ctx).await?,
+            rows,
             PageArgs {
                 after,
                 before,
@@ -180,7 +220,7 @@ impl SupportRequest {
                 last,
             },
             |row| row.id,
-            Engagement,
+            |row| Engagement::among(row, &siblings),
         )
     }
     /// Providers to propose, best first, with reasons (staff; empty once the
@@ -197,14 +237,8 @@ impl SupportRequest {
         first: Option<i32>,
         last: Option<i32>,
     ) -> ApiResult<Option<HiveConnection<super::matching::MatchSuggestion>>> {
-        let ranked = if rules::request_is_open(self.0.status) {
-            ctx.data_unchecked::<Loaders>()
-                .load_one(super::loaders::SuggestionsKey(
-                    self.0.id,
-                    super::matching::MAX_SUGGESTIONS as usize,
-                ))
-                .await?
-                .unwrap_or_default()
+        let ranked = if rules::request_is_open(self.row.status) {
+            self.ranked_suggestions(ctx).await?
         } else {
             Vec::new()
         };
@@ -231,21 +265,19 @@ impl SupportRequest {
         ctx: &Context<'_>,
         first: Option<i32>,
     ) -> ApiResult<Option<Vec<super::matching::MatchSuggestion>>> {
-        if !rules::request_is_open(self.0.status) {
+        if !rules::request_is_open(self.row.status) {
             return Ok(Some(Vec::new()));
         }
         let limit = super::matching::suggestion_limit(first)?;
-        let suggestions = ctx
-            .data_unchecked::<Loaders>()
-            .load_one(super::loaders::SuggestionsKey(self.0.id, limit))
-            .await?;
-        Ok(Some(suggestions.unwrap_or_default()))
+        let mut suggestions = self.ranked_suggestions(ctx).await?;
+        suggestions.truncate(limit);
+        Ok(Some(suggestions))
     }
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.row.created_at
     }
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+        self.row.updated_at
     }
 }
 
@@ -328,6 +360,7 @@ impl SupportRequestQuery {
                 ),
             );
         }
+        let siblings = Siblings::default();
         paginate(
             &state.db,
             select,
@@ -338,7 +371,7 @@ impl SupportRequestQuery {
                 first,
                 last,
             },
-            SupportRequest,
+            |row| SupportRequest::joining(row, &siblings),
         )
         .await
     }
@@ -352,7 +385,7 @@ impl SupportRequestQuery {
     ) -> ApiResult<Option<SupportRequest>> {
         load_request(ctx, decode_id_of(NodeType::SupportRequest, &id)?)
             .await
-            .map(|row| Some(SupportRequest(row)))
+            .map(|row| Some(SupportRequest::alone(row)))
     }
 }
 
@@ -394,7 +427,7 @@ impl SupportRequestMutation {
             },
         )
         .await?;
-        Ok(SupportRequest(request))
+        Ok(SupportRequest::alone(request))
     }
 
     /// The co-op (or staff) withdraws a request that is not yet matched.
@@ -408,7 +441,7 @@ impl SupportRequestMutation {
         let state = ctx.data_unchecked::<AppState>();
         let id = decode_id_of(NodeType::SupportRequest, &id)?;
         let updated = requests::withdraw(&state.db, viewer(ctx), id).await?;
-        Ok(SupportRequest(updated))
+        Ok(SupportRequest::alone(updated))
     }
 
     /// Staff decline a request they will not match, saying why.
@@ -422,6 +455,6 @@ impl SupportRequestMutation {
         let state = ctx.data_unchecked::<AppState>();
         let id = decode_id_of(NodeType::SupportRequest, &id)?;
         let updated = requests::decline(&state.db, viewer(ctx), id, &reason).await?;
-        Ok(SupportRequest(updated))
+        Ok(SupportRequest::alone(updated))
     }
 }

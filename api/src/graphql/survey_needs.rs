@@ -36,6 +36,6 @@ impl SurveyNeedsMutation {
         let response_id = decode_id_of(NodeType::SurveyResponse, &response_id)?;
         survey_needs::create_request_from_response(&state.db, viewer(ctx), response_id, kind.into())
             .await
-            .map(SupportRequest)
+            .map(SupportRequest::alone)
     }
 }

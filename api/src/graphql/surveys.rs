@@ -309,7 +309,7 @@ impl SurveyResponse {
             .filter(entity::support_requests::Column::SurveyResponseId.eq(self.0.id))
             .one(&state.db)
             .await?
-            .map(super::support_requests::SupportRequest))
+            .map(super::support_requests::SupportRequest::alone))
     }
 }
 

@@ -4,7 +4,11 @@ use async_graphql::{Context, Enum, ID, Object};
 use entity::users::{self, Role};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use super::relay::{HiveConnection, NodeType, PageArgs, global_id, paginate};
+use super::{
+    loaders::OrganisationKey,
+    relay::{HiveConnection, NodeType, PageArgs, global_id, paginate},
+    siblings::Siblings,
+};
 use crate::{
     auth::{RoleGuard, viewer},
     error::{ApiError, ApiResult},
@@ -43,21 +47,46 @@ impl From<RoleGql> for Role {
     }
 }
 
-/// A person who can sign in.
-pub struct User(pub users::Model);
+/// A person who can sign in, resolved with their siblings (the list they
+/// are on), so that what a query follows from them costs one statement for
+/// the list.
+pub struct User {
+    pub row: users::Model,
+    siblings: Siblings<users::Model>,
+}
+
+impl User {
+    /// A person on their own (one object, the viewer, a mutation's result).
+    pub fn alone(row: users::Model) -> Self {
+        let siblings = Siblings::alone(&row);
+        User { row, siblings }
+    }
+
+    /// A person who is one of `siblings`.
+    pub fn among(row: users::Model, siblings: &Siblings<users::Model>) -> Self {
+        let siblings = siblings.clone();
+        User { row, siblings }
+    }
+
+    /// A person joining `siblings`: a page gathered as it is made.
+    pub fn joining(row: users::Model, siblings: &Siblings<users::Model>) -> Self {
+        let siblings = siblings.join(&row);
+        User { row, siblings }
+    }
+}
 
 #[Object]
 impl User {
     pub async fn id(&self) -> ID {
-        global_id(NodeType::User, self.0.id)
+        global_id(NodeType::User, self.row.id)
     }
     async fn name(&self) -> &str {
-        &self.0.name
+        &self.row.name
     }
     /// Visible to the person themself and to staff.
     async fn email(&self, ctx: &Context<'_>) -> ApiResult<Option<&str>> {
-        if crate::access::may_read_email(viewer(ctx), self.0.id) {
-            Ok(Some(&self.0.email))
+        if crate::access::may_read_email(viewer(ctx), self.row.id) {
+            Ok(Some(&self.row.email))
         } else {
             Err(ApiError::forbidden(
                 "Only staff and the person themself see an email address.",
@@ -65,7 +94,7 @@ impl User {
         }
     }
     async fn role(&self) -> RoleGql {
-        self.0.role.into()
+        self.row.role.into()
     }
     /// The secret address of the person's calendar feed: an iCalendar
     /// subscription (RFC 5545) of their meetings from 30 days ago onwards,
@@ -81,14 +110,14 @@ impl User {
             &state.db,
             &state.settings.public_url,
             viewer(ctx),
-            self.0.id,
+            self.row.id,
         )
         .await
     }
     /// The co-op a MEMBER belongs to.
     #[graphql(deprecation = "Use `organisation { id }` instead.")]
     async fn organisation_id(&self) -> Option<ID> {
-        self.0
+        self.row
             .organisation_id
             .map(|id| global_id(NodeType::Organisation, id))
     }
@@ -99,13 +128,21 @@ impl User {
         &self,
         ctx: &Context<'_>,
     ) -> ApiResult<Option<super::organisations::Organisation>> {
-        super::node::follow(self.0.organisation_id, |id| {
-            super::organisations::load_organisation(ctx, id)
-        })
-        .await
+        let organisation = |row: &users::Model| row.organisation_id.map(OrganisationKey);
+        let Some((organisation, siblings)) = self
+            .siblings
+            .load_related(ctx, organisation, &self.row)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let organisation = super::organisations::Organisation::among(organisation, &siblings);
+        super::organisations::visible(ctx, organisation)
+            .await
+            .map(Some)
     }
     async fn active(&self) -> bool {
-        self.0.deactivated_at.is_none()
+        self.row.deactivated_at.is_none()
     }
     /// The meetings still to come across the person's engagements — a
     /// mentor's or adviser's own, a member's co-op's — soonest first (one
@@ -121,7 +158,7 @@ impl User {
         last: Option<i32>,
     ) -> ApiResult<Option<HiveConnection<super::meetings::Meeting>>> {
         let viewer = viewer(ctx);
-        if viewer.user.as_ref().map(|user| user.id) != Some(self.0.id) {
+        if viewer.user.as_ref().map(|user| user.id) != Some(self.row.id) {
             return Err(ApiError::forbidden(
                 "Only the person themself sees their upcoming meetings.",
             ));
@@ -133,11 +170,12 @@ impl User {
             chrono::Utc::now(),
         )
         .await?;
-        let party = match self.0.role {
+        let party = match self.row.role {
             Role::Staff => crate::access::Party::Staff,
             Role::Member => crate::access::Party::ClientMember,
             Role::Mentor | Role::Adviser => crate::access::Party::Provider,
         };
+        let siblings = super::siblings::Siblings::default();
         super::relay::paginate_loaded(
             "meetings",
             rows,
@@ -148,12 +186,12 @@ impl User {
                 last,
             },
             |row| row.id,
-            |row| super::meetings::Meeting { row, party },
+            |row| super::meetings::Meeting::joining(row, party, &siblings),
         )
         .map(Some)
     }
     async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
-        self.0.created_at
+        self.row.created_at
     }
 }
 
@@ -164,7 +202,7 @@ pub struct UserQuery;
 impl UserQuery {
     /// The signed-in person, or null when nobody is signed in.
     async fn me(&self, ctx: &Context<'_>) -> Option<User> {
-        viewer(ctx).user.clone().map(User)
+        viewer(ctx).user.clone().map(User::alone)
     }
 
     /// Everyone with an account (staff only), optionally of one role.
@@ -183,6 +221,7 @@ impl UserQuery {
         if let Some(role) = role {
             select = select.filter(users::Column::Role.eq(Role::from(role)));
         }
+        let siblings = Siblings::default();
         paginate(
             &state.db,
             select,
@@ -193,7 +232,7 @@ impl UserQuery {
                 first,
                 last,
             },
-            User,
+            |row| User::joining(row, &siblings),
         )
         .await
         .map(Some)
@@ -206,12 +245,18 @@ pub async fn load_user(ctx: &Context<'_>, id: i64) -> ApiResult<User> {
     let viewer = viewer(ctx);
     viewer.require_user()?;
     let user = super::loaders::row::<users::Entity>(ctx, id, "No user has that id.").await?;
-    if !crate::access::may_see_person(viewer, &user) {
+    visible_person(ctx, user)
+}
+
+/// `user` as the API gives them, if the viewer may see that person
+/// (`access::may_see_person`); FORBIDDEN otherwise.
+pub fn visible_person(ctx: &Context<'_>, user: users::Model) -> ApiResult<User> {
+    if !crate::access::may_see_person(viewer(ctx), &user) {
         return Err(ApiError::forbidden(
             "A co-op's members are for staff and their co-op.",
         ));
     }
-    Ok(User(user))
+    Ok(User::alone(user))
 }
 
 /// A new account.
@@ -249,7 +294,7 @@ pub async fn create_account(
     )
     .await?;
     state.outbox_signal.notify_one();
-    Ok(User(user))
+    Ok(User::alone(user))
 }
 
 #[derive(Default)]

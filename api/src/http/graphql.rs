@@ -473,6 +473,7 @@ async fn run(
                 .data(client)
                 .data(operation.clone())
                 .data(crate::graphql::action_items::StaffSnapshot::default())
+                .data(crate::graphql::loaders::ViewerFootprint::default())
                 .data(crate::graphql::loaders::loaders(
                     state.db.clone(),
                     state.candidates.clone(),
