@@ -336,3 +336,75 @@ async fn provider_pages_cost_what_they_select_sqlite() {
 async fn provider_pages_cost_what_they_select_postgres() {
     provider_pages_cost_what_they_select(Backend::Postgres).await;
 }
+
+/// Two references of one kind on a list (who proposed an engagement and who
+/// ended it, both users) load one statement each, not one per engagement
+/// for the second: siblings keep what each reference has loaded apart.
+async fn two_references_of_one_kind(backend: Backend) {
+    let Some(app) = TestApp::start_without_worker_tuned(backend, |settings| {
+        settings.loader_batch_window = SHIPPED_WINDOW;
+    })
+    .await
+    else {
+        return;
+    };
+    let p = Programme::new(&app).await;
+    let (mentor, mentor_token, _) = p.provider(&app, "MENTOR", "Ended Mentor", 20, None).await;
+    for i in 0..12 {
+        let (coop, member) = p.coop(&app, &format!("Ending co-op {i}")).await;
+        let request = p.request(&app, &coop, "MENTORING").await;
+        let engagement = p.proposed(&app, &request, &mentor, 3).await;
+        p.accept(&app, &engagement, &mentor_token).await;
+        if i % 2 == 0 {
+            ok(app
+                .graphql(
+                    "mutation($e: ID!) { endEngagement(engagementId: $e, reason: \"We are done\") { status } }",
+                    json!({"e": engagement}),
+                    Some(&member),
+                )
+                .await);
+        }
+    }
+    let query = "query($n: Int!) { engagements(first: $n) { edges { node {
+        id status proposedBy { name } endedBy { name } } } } }";
+    // The home order puts the six ACTIVE first: a page of 8 holds two of
+    // the ended ones, a page of 12 all six.
+    let (small, _) = app
+        .statements_for(query, json!({"n": 8}), Some(&p.staff))
+        .await;
+    let (large, body) = app
+        .statements_for(query, json!({"n": 12}), Some(&p.staff))
+        .await;
+    let log = app.statement_log.lock().unwrap().join("\n");
+    let body = ok((200, body));
+    let edges = body["data"]["engagements"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 12);
+    let ended: Vec<&serde_json::Value> = edges
+        .iter()
+        .filter(|edge| edge["node"]["status"] == "ENDED_EARLY")
+        .collect();
+    assert_eq!(ended.len(), 6, "{body}");
+    for edge in &ended {
+        let ender = edge["node"]["endedBy"]["name"].as_str().unwrap();
+        assert!(ender.starts_with("Member of"), "{edge}");
+        assert_ne!(
+            edge["node"]["proposedBy"]["name"],
+            edge["node"]["endedBy"]["name"]
+        );
+    }
+    assert_eq!(
+        large, small,
+        "12 engagements cost {large} statements, 8 cost {small}:\n{log}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_references_of_one_kind_sqlite() {
+    two_references_of_one_kind(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_references_of_one_kind_postgres() {
+    two_references_of_one_kind(Backend::Postgres).await;
+}

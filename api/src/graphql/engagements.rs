@@ -77,12 +77,12 @@ impl Engagement {
     async fn person(
         &self,
         ctx: &Context<'_>,
-        person_of: fn(&engagements::Model) -> Option<i64>,
+        person_of: impl Fn(&engagements::Model) -> Option<i64> + 'static,
     ) -> ApiResult<Option<User>> {
         let person = move |row: &engagements::Model| person_of(row).map(RowKey::new);
         let found = self
             .siblings
-            .load::<RowKey<entity::users::Entity>>(ctx, person, &self.row)
+            .load::<RowKey<entity::users::Entity>, _>(ctx, person, &self.row)
             .await?;
         found.map(|user| visible_person(ctx, user)).transpose()
     }
@@ -144,7 +144,7 @@ impl Engagement {
         let request = |row: &engagements::Model| Some(RowKey::new(row.support_request_id));
         let (request, siblings) = self
             .siblings
-            .load_related::<RowKey<support_requests::Entity>>(ctx, request, &self.row)
+            .load_related::<RowKey<support_requests::Entity>, _>(ctx, request, &self.row)
             .await?
             .ok_or_else(|| ApiError::internal("engagement without request"))?;
         Ok(SupportRequest::among(request, &siblings))
@@ -300,7 +300,7 @@ impl Engagement {
         let earlier = |row: &engagements::Model| row.rematch_of_id.map(RowKey::new);
         let Some((earlier, siblings)) = self
             .siblings
-            .load_related::<RowKey<engagements::Entity>>(ctx, earlier, &self.row)
+            .load_related::<RowKey<engagements::Entity>, _>(ctx, earlier, &self.row)
             .await?
         else {
             return Ok(None);
@@ -347,7 +347,7 @@ async fn party_among(
     let missing = || ApiError::internal("engagement without its request or provider");
     let request = |row: &engagements::Model| Some(RowKey::new(row.support_request_id));
     let request = siblings
-        .load::<RowKey<support_requests::Entity>>(ctx, request, engagement)
+        .load::<RowKey<support_requests::Entity>, _>(ctx, request, engagement)
         .await?
         .ok_or_else(missing)?;
     let provider = siblings

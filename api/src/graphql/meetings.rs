@@ -88,7 +88,7 @@ impl Meeting {
     )> {
         let engagement = |row: &entity::meetings::Model| Some(RowKey::new(row.engagement_id));
         self.siblings
-            .load_related::<RowKey<entity::engagements::Entity>>(ctx, engagement, &self.row)
+            .load_related::<RowKey<entity::engagements::Entity>, _>(ctx, engagement, &self.row)
             .await?
             .ok_or_else(|| ApiError::internal("meeting without its engagement"))
     }

@@ -190,7 +190,7 @@ impl Organisation {
         // The siblings resolve the same fields (they are one list's items),
         // so the trace is written for all of them at once.
         if let Some(actor) = traced_reader(ctx) {
-            let read = |row: &organisations::Model| {
+            let read = move |row: &organisations::Model| {
                 Some(ConfidentialReadKey {
                     actor,
                     read: ConfidentialRead::FinancialDetails,

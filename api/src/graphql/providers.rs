@@ -82,7 +82,7 @@ impl Provider {
     async fn relation<K>(
         &self,
         ctx: &Context<'_>,
-        key_of: impl Fn(&providers::Model) -> Option<K>,
+        key_of: impl Fn(&providers::Model) -> Option<K> + 'static,
     ) -> ApiResult<Option<<HiveLoader as Loader<K>>::Value>>
     where
         K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,

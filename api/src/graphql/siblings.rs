@@ -13,21 +13,26 @@
 //! selects, whatever its size and however fast it resolves, and nothing for
 //! a relation it does not select (issue 19, item 1).
 //!
-//! A relation is named by its loader key type `K`: one key type, one
-//! relation of a sibling kind (`UserKey` is a provider's user, never
-//! another user of the provider). A sibling joined after a relation was
-//! loaded (not done today: pages are gathered before any field resolves)
-//! still gets its value, through the loader on its own.
+//! Values are kept per loader key type `K`, and each `key_of` function
+//! (each closure is a type of its own) loads the keys its siblings name that
+//! are not loaded yet: two fields naming the same relation share one load,
+//! and two relations with the same key type (who proposed and who ended an
+//! engagement, both users) load one statement each. A sibling joined after a
+//! relation was loaded (not done today: pages are gathered before any field
+//! resolves) still gets its value, through the loader on its own.
+//!
+//! Siblings resolve the same selection (they are the items of one list
+//! field, or the values of one field across such items), which lets a
+//! confidential-read trace be written for all of them at once.
 
 use std::{
     any::{Any, TypeId},
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     hash::Hash,
     sync::{Arc, Mutex, PoisonError},
 };
 
 use async_graphql::{Context, dataloader::Loader};
-use tokio::sync::OnceCell;
 
 use super::loaders::{HiveLoader, Loaders};
 use crate::error::{ApiError, ApiResult};
@@ -49,7 +54,7 @@ impl<M> Clone for Siblings<M> {
 struct Inner<M> {
     /// An object on its own: its relations go through the DataLoaders, which
     /// batch it with other lone objects resolved at the same moment (the
-    /// providers of a page of engagements, the ids of `nodes(ids:)`).
+    /// ids of `nodes(ids:)`, the results of aliased mutations).
     alone: bool,
     rows: Mutex<Vec<M>>,
     /// Per relation (the loader key's type), an `Arc<Relation<K, V>>`
@@ -57,14 +62,23 @@ struct Inner<M> {
     loaded: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
 }
 
-/// One relation's values for all the siblings, and the siblings those
-/// values make (the providers of a page of engagements), made once.
+/// The values of one key type `K` loaded for the siblings, and the
+/// siblings those values make (the providers of a page of engagements).
 struct Relation<K, V> {
-    values: OnceCell<HashMap<K, V>>,
-    children: std::sync::OnceLock<Siblings<V>>,
+    state: tokio::sync::Mutex<Loaded<K, V>>,
+}
+
+struct Loaded<K, V> {
+    values: HashMap<K, V>,
+    /// The `key_of` functions (by type) whose keys are loaded for every
+    /// sibling: two relations may share a key type (who proposed and who
+    /// ended an engagement are both users), and each loads what the other
+    /// has not.
+    covered: HashSet<TypeId>,
+    children: Option<Siblings<V>>,
     /// For a relation whose values are lists: every list's items, as one
     /// `Siblings<C>` (the engagements of a page of requests).
-    items: std::sync::OnceLock<Arc<dyn Any + Send + Sync>>,
+    items: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 impl<M: Clone + Send + Sync + 'static> Default for Siblings<M> {
@@ -110,16 +124,17 @@ impl<M: Clone + Send + Sync + 'static> Siblings<M> {
 
     /// The value of relation `K` for `row`, one of the siblings: `key_of`
     /// gives a row's key (None: the row has none, and the answer is None).
-    /// The first call for `K` loads every sibling's key in one call to the
-    /// loader; the others wait for it.
-    pub async fn load<K>(
+    /// The first call with this `key_of` loads every sibling's key in one
+    /// call to the loader (those not loaded already); the others wait for it.
+    pub async fn load<K, F>(
         &self,
         ctx: &Context<'_>,
-        key_of: impl Fn(&M) -> Option<K>,
+        key_of: F,
         row: &M,
     ) -> ApiResult<Option<Value<K>>>
     where
         K: Send + Sync + Hash + Eq + Clone + 'static,
+        F: Fn(&M) -> Option<K> + 'static,
         HiveLoader: Loader<K, Error = ApiError>,
     {
         Ok(self
@@ -131,14 +146,15 @@ impl<M: Clone + Send + Sync + 'static> Siblings<M> {
     /// As [`Siblings::load`], with the value's own siblings: the values of
     /// relation `K` for all these siblings (a page of engagements gives its
     /// providers), so that their relations load together in turn.
-    pub async fn load_related<K>(
+    pub async fn load_related<K, F>(
         &self,
         ctx: &Context<'_>,
-        key_of: impl Fn(&M) -> Option<K>,
+        key_of: F,
         row: &M,
     ) -> ApiResult<Option<(Value<K>, Siblings<Value<K>>)>>
     where
         K: Send + Sync + Hash + Eq + Clone + 'static,
+        F: Fn(&M) -> Option<K> + 'static,
         HiveLoader: Loader<K, Error = ApiError>,
     {
         let Some(key) = key_of(row) else {
@@ -152,30 +168,52 @@ impl<M: Clone + Send + Sync + 'static> Siblings<M> {
             }));
         }
         let relation = self.relation::<K>();
-        let values = relation
-            .values
-            .get_or_try_init(|| async {
-                let mut keys: Vec<K> = {
-                    let rows = self
-                        .inner
-                        .rows
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner);
-                    rows.iter().filter_map(&key_of).collect()
-                };
+        let mut state = relation.state.lock().await;
+        if state.covered.insert(TypeId::of::<F>()) {
+            let missing: Vec<K> = {
+                let rows = self
+                    .inner
+                    .rows
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
                 // Two siblings may share a key (two engagements, one
                 // provider): ask for it once.
-                let mut seen = std::collections::HashSet::new();
-                keys.retain(|key| seen.insert(key.clone()));
-                Loader::<K>::load(loader(ctx), &keys).await
-            })
-            .await?;
-        if let Some(value) = values.get(&key) {
-            let children = relation
-                .children
-                .get_or_init(|| Siblings::of(values.values().cloned().collect()));
-            return Ok(Some((value.clone(), children.clone())));
+                let mut seen = HashSet::new();
+                rows.iter()
+                    .filter_map(&key_of)
+                    .filter(|key| !state.values.contains_key(key) && seen.insert(key.clone()))
+                    .collect()
+            };
+            if !missing.is_empty() {
+                let found = Loader::<K>::load(loader(ctx), &missing).await;
+                let found = match found {
+                    Ok(found) => found,
+                    Err(error) => {
+                        // Not covered after all: the next sibling tries again.
+                        state.covered.remove(&TypeId::of::<F>());
+                        return Err(error);
+                    }
+                };
+                if let Some(children) = &state.children {
+                    for value in found.values() {
+                        children.join(value);
+                    }
+                }
+                state.values.extend(found);
+            }
         }
+        if let Some(value) = state.values.get(&key).cloned() {
+            let children = match &state.children {
+                Some(children) => children.clone(),
+                None => {
+                    let children = Siblings::of(state.values.values().cloned().collect());
+                    state.children = Some(children.clone());
+                    children
+                }
+            };
+            return Ok(Some((value, children)));
+        }
+        drop(state);
         // Joined after the load, or missing: ask for this key alone.
         let value = Loader::<K>::load(loader(ctx), std::slice::from_ref(&key))
             .await?
@@ -190,15 +228,16 @@ impl<M: Clone + Send + Sync + 'static> Siblings<M> {
     /// list for `row` (empty when it has none), and the items of every
     /// sibling's list as siblings of each other, so that their own
     /// relations load for all of them at once.
-    pub async fn load_list<K, C>(
+    pub async fn load_list<K, C, F>(
         &self,
         ctx: &Context<'_>,
-        key_of: impl Fn(&M) -> Option<K>,
+        key_of: F,
         row: &M,
     ) -> ApiResult<(Vec<C>, Siblings<C>)>
     where
         K: Send + Sync + Hash + Eq + Clone + 'static,
         C: Clone + Send + Sync + 'static,
+        F: Fn(&M) -> Option<K> + 'static,
         HiveLoader: Loader<K, Value = Vec<C>, Error = ApiError>,
     {
         let list = self.load(ctx, key_of, row).await?.unwrap_or_default();
@@ -206,17 +245,17 @@ impl<M: Clone + Send + Sync + 'static> Siblings<M> {
             return Ok((list.clone(), Siblings::of(list)));
         }
         let relation = self.relation::<K>();
-        let Some(values) = relation.values.get() else {
-            // Loaded on its own (joined late): its items alone are siblings.
-            return Ok((list.clone(), Siblings::of(list)));
+        let mut state = relation.state.lock().await;
+        let items = match &state.items {
+            Some(items) => items.clone(),
+            None => {
+                let all: Vec<C> = state.values.values().flatten().cloned().collect();
+                let items: Arc<dyn Any + Send + Sync> = Arc::new(Siblings::of(all));
+                state.items = Some(items.clone());
+                items
+            }
         };
-        let items = relation
-            .items
-            .get_or_init(|| {
-                let all: Vec<C> = values.values().flatten().cloned().collect();
-                Arc::new(Siblings::of(all))
-            })
-            .clone()
+        let items = items
             .downcast::<Siblings<C>>()
             .expect("a list relation's items are siblings of its item type");
         Ok((list, Siblings::clone(&items)))
@@ -237,14 +276,17 @@ impl<M: Clone + Send + Sync + 'static> Siblings<M> {
             .entry(TypeId::of::<K>())
             .or_insert_with(|| {
                 Arc::new(Relation::<K, Value<K>> {
-                    values: OnceCell::new(),
-                    children: std::sync::OnceLock::new(),
-                    items: std::sync::OnceLock::new(),
+                    state: tokio::sync::Mutex::new(Loaded {
+                        values: HashMap::new(),
+                        covered: HashSet::new(),
+                        children: None,
+                        items: None,
+                    }),
                 })
             })
             .clone();
         slot.downcast()
-            .expect("a relation's slot holds the cell made for its key type")
+            .expect("a relation's slot holds the state made for its key type")
     }
 }
 

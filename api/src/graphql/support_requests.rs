@@ -98,9 +98,11 @@ impl SupportRequest {
         ctx: &Context<'_>,
     ) -> ApiResult<Vec<super::matching::MatchSuggestion>> {
         let most = super::matching::MAX_SUGGESTIONS as usize;
-        let ranked = self
-            .siblings
-            .load(ctx, |row| Some(SuggestionsKey(row.id, most)), &self.row);
+        let ranked = self.siblings.load(
+            ctx,
+            move |row| Some(SuggestionsKey(row.id, most)),
+            &self.row,
+        );
         Ok(ranked.await?.unwrap_or_default())
     }
 
