@@ -311,14 +311,15 @@ pub async fn days_by_provider(
 ) -> Result<std::collections::HashMap<i64, DaysSummary>, ApiError> {
     use entity::engagements::Column;
     use sea_orm::QuerySelect;
-    let planned: Vec<(i64, Option<i64>)> = planned_days()
+    // Each row is (the sum, the provider): the sum is the select's first column.
+    let planned: Vec<(Option<i64>, i64)> = planned_days()
         .column(Column::ProviderId)
         .filter(Column::ProviderId.is_in(ids.iter().copied()))
         .group_by(Column::ProviderId)
         .into_tuple()
         .all(conn)
         .await?;
-    let delivered: Vec<(i64, Option<f64>)> = delivered_days()
+    let delivered: Vec<(Option<f64>, i64)> = delivered_days()
         .column(Column::ProviderId)
         .filter(Column::ProviderId.is_in(ids.iter().copied()))
         .group_by(Column::ProviderId)
@@ -327,7 +328,7 @@ pub async fn days_by_provider(
         .await?;
     let mut days: std::collections::HashMap<i64, DaysSummary> = planned
         .into_iter()
-        .map(|(id, planned)| {
+        .map(|(planned, id)| {
             let summary = DaysSummary {
                 planned: planned.unwrap_or(0),
                 delivered: 0.0,
@@ -335,7 +336,7 @@ pub async fn days_by_provider(
             (id, summary)
         })
         .collect();
-    for (id, delivered) in delivered {
+    for (delivered, id) in delivered {
         days.entry(id).or_default().delivered = delivered.unwrap_or(0.0);
     }
     Ok(days)
