@@ -77,7 +77,7 @@ pub async fn start_with_db(
         limits.anonymous_writes_per_minute,
         limits.anonymous_writes_per_minute,
     ));
-    let state = AppState {
+    let state = AppState::new(crate::state::Shared {
         db: db.clone(),
         settings: settings.clone(),
         schema: graphql::schema(&settings.limits),
@@ -99,7 +99,7 @@ pub async fn start_with_db(
             worker_ctx.outbox_signal.clone(),
             shutdown.clone(),
         ),
-    };
+    });
     let addr = listener.local_addr()?;
     let app = http::router(state);
     tokio::spawn(forget_idle_clients(
