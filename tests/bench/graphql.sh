@@ -91,7 +91,10 @@ out="$(DATABASE_URL="$DB_URL" RUST_LOG=warn "$BIN" bench-data --providers 10000 
 TOKEN="$(echo "$out" | awk '/^token /{print $2}')"
 [ -n "$TOKEN" ] || { echo "bench-data printed no token" >&2; exit 1; }
 DATABASE_URL="$DB_URL" RUST_LOG=warn "$BIN" seed --demo >/dev/null
-psql "$DB_URL" -qc "ANALYZE" >/dev/null
+# VACUUM as well as ANALYZE: autovacuum would otherwise set about the freshly
+# loaded tables during the first round, and index-only scans fetch every heap
+# row until the visibility map is set.
+psql "$DB_URL" -qc "VACUUM ANALYZE" >/dev/null
 echo "data: $(psql "$DB_URL" -Atc "SELECT count(*) FILTER (WHERE kind = 'MENTOR' AND active) || ' active mentors of ' || count(*) || ' providers' FROM providers")"
 
 # --- the three servers ------------------------------------------------------------
@@ -108,10 +111,13 @@ DATABASE_URL="$DB_URL" HIVE_ADDR="127.0.0.1:$HIVE_PORT" RUST_LOG=warn \
   HIVE_ANONYMOUS_REQUESTS_PER_MINUTE=1000000000 \
   HIVE_MAX_CONNECTIONS_PER_CLIENT=100000 HIVE_MAX_CONNECTIONS=100000 \
   "$BIN" --no-worker >"$WORK/hive.log" 2>&1 &
+HIVE_PID=$!
 (cd "$WORK/postgraphile" && exec env NODE_ENV=production DATABASE_URL="$DB_URL" PORT="$PGL_PORT" \
   "$NODE22" node_modules/postgraphile/dist/cli-run.js --config graphile.config.mjs \
   >"$WORK/postgraphile.log" 2>&1) &
+PGL_PID=$! # the subshell execs env, which execs node: the same process
 DATABASE_URL="$DB_URL" PORT="$BARE_PORT" "$BARE" >"$WORK/bare.log" 2>&1 &
+BARE_PID=$!
 
 url_of() {
   case "$1" in
@@ -137,6 +143,9 @@ body_of() { # case server
       ;;
     typename-token | typename-anon) jq -cn --arg q "$TYPENAME" '{query: $q}' ;;
   esac
+}
+pid_of() {
+  case "$1" in hive) echo "$HIVE_PID" ;; postgraphile) echo "$PGL_PID" ;; bare) echo "$BARE_PID" ;; esac
 }
 token_of() { # case server: PostGraphile has no sessions; it gets none
   if [ "$1" = typename-anon ] || [ "$2" = postgraphile ]; then echo ""; else echo "$TOKEN"; fi
@@ -187,20 +196,68 @@ for c in typename-token typename-anon; do
     || { echo "FAILED: Hive's $c answer: $(cat "$WORK/answer-hive-$c.json")" >&2; exit 1; }
 done
 
+# --- statements per request ------------------------------------------------------------
+# PostgreSQL's count of committed transactions in the scratch database over a
+# short run of one connection, per request: each statement outside a
+# transaction is one (none of the three opens one for this query). A backend
+# that has just reported holds back what follows for up to 10 s
+# (PGSTAT_IDLE_INTERVAL), hence the 11 s waits. Whatever else a server runs
+# meanwhile on its own (Hive's session look-up every HIVE_SESSION_CACHE_SECS)
+# counts too.
+xacts() {
+  psql "$PG" -Atc "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '$DB'"
+}
+echo "== counting statements per request (about 90 s)" >&2
+declare -A STATEMENTS
+sleep 11
+before="$(xacts)"
+for c in page20 page100; do
+  for server in hive postgraphile bare; do
+    BENCH_BODY="$(body_of "$c" "$server")" BENCH_TOKEN="$(token_of "$c" "$server")" \
+      wrk -t1 -c1 -d2s -s tests/bench/graphql.lua "$(url_of "$server")" >"$WORK/count.txt"
+    sleep 11
+    after="$(xacts)"
+    STATEMENTS["$c/$server"]="$(awk -v d="$((after - before))" '/ requests in /{printf "%.1f", d / $1}' "$WORK/count.txt")"
+    before="$after"
+  done
+done
+
 # --- measuring -----------------------------------------------------------------------------
+# CPU per request, from /proc: the server's process, and PostgreSQL's
+# backends serving the scratch database (when the server is on this machine;
+# "-" otherwise), over each run.
+HZ="$(getconf CLK_TCK)"
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+pg_ticks() { # total CPU ticks of the scratch database's backends, by pid
+  local pid
+  for pid in $(psql "$PG" -Atc "SELECT pid FROM pg_stat_activity WHERE datname = '$DB'"); do
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = postgres ] && echo "$pid $(ticks "$pid" 2>/dev/null || echo 0)"
+  done
+  return 0
+}
 # wrk -t1: one thread is plenty for these rates and leaves the second core to
 # the servers and PostgreSQL. wrk reads nothing of the answers (see
 # graphql.lua); afterwards the run must show no error status or socket error,
 # and its bytes per answer must be within 10 % of the answer checked above.
 run_wrk() { # case server round
-  local out="$WORK/wrk-$1-$2-$3.txt"
+  local out="$WORK/wrk-$1-$2-$3.txt" pid server_before server_cpu pg_cpu
+  pid="$(pid_of "$2")"
+  pg_ticks >"$WORK/pg-before.txt"
+  server_before="$(ticks "$pid")"
   BENCH_BODY="$(body_of "$1" "$2")" BENCH_TOKEN="$(token_of "$1" "$2")" \
     wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s tests/bench/graphql.lua "$(url_of "$2")" >"$out"
+  server_cpu=$(($(ticks "$pid") - server_before))
+  pg_ticks >"$WORK/pg-after.txt"
+  # A backend that started during the run counts from zero; one that ended
+  # during it is lost (pools keep theirs while busy).
+  pg_cpu="$(awk 'NR == FNR { before[$1] = $2; next } { sum += $2 - before[$1] } END { print FNR ? sum : -1 }' \
+    "$WORK/pg-before.txt" "$WORK/pg-after.txt")"
   if grep -qE 'Non-2xx|Socket errors' "$out"; then
     echo "FAILED: $2, $1: $(grep -E 'Non-2xx|Socket errors' "$out" | tr -s ' ')" >&2
     exit 1
   fi
-  awk -v c="$1" -v s="$2" -v r="$3" -v expect="${SIZE[$1/$2]}" '
+  awk -v c="$1" -v s="$2" -v r="$3" -v expect="${SIZE[$1/$2]}" -v hz="$HZ" \
+    -v server_cpu="$server_cpu" -v pg_cpu="$pg_cpu" '
     function ms(v) {
       if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0
       if (v ~ /m$/) return v * 60000; return v * 1000
@@ -218,9 +275,10 @@ run_wrk() { # case server round
         printf "FAILED: %s, %s: %.0f bytes an answer in wrk, %d checked\n", s, c, each, expect > "/dev/stderr"
         exit 1
       }
-      printf "%s\t%s\t%s\t%.1f\t%.3f\t%.3f\n", c, s, r, rps, p50, p99
+      printf "%s\t%s\t%s\t%.1f\t%.3f\t%.3f\t%.3f\t%s\n", c, s, r, rps, p50, p99,
+        server_cpu * 1000 / hz / n, pg_cpu < 0 ? "-" : sprintf("%.3f", pg_cpu * 1000 / hz / n)
     }' "$out" >>"$WORK/results.tsv"
-  tail -1 "$WORK/results.tsv" | awk -F'\t' '{printf "   %-15s %-13s round %s: %9.1f req/s  p50 %8.3f ms  p99 %8.3f ms\n", $1, $2, $3, $4, $5, $6}' >&2
+  tail -1 "$WORK/results.tsv" | awk -F'\t' '{printf "   %-15s %-13s round %s: %9.1f req/s  p50 %8.3f ms  p99 %8.3f ms  CPU/request: server %.3f ms, PostgreSQL %s ms\n", $1, $2, $3, $4, $5, $6, $7, $8}' >&2
 }
 
 echo "== warm-up: $WARMUP of each page size on each server" >&2
@@ -262,20 +320,30 @@ echo
 echo "machine: $(nproc) cores, $(free -g | awk '/^Mem/{print $2}') GiB; $(uname -srm); load average before measuring: $LOAD_BEFORE"
 echo "PostgreSQL: $(psql "$DB_URL" -Atc 'SHOW server_version'); PostGraphile $PGL_VERSION on Node $NODE22_VERSION; wrk -t1 -c$CONNECTIONS -d$DURATION, $ROUNDS rounds; medians over the rounds"
 echo
-awk -F'\t' '
+statements=""
+for key in "${!STATEMENTS[@]}"; do statements+="$key=${STATEMENTS[$key]} "; done
+awk -F'\t' -v statements="$statements" '
   function median(list,    a, k, i, j, t) {
     k = split(list, a, " ")
     for (i = 2; i <= k; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
     return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
   }
-  { key = $1 "/" $2; rps[key] = rps[key] " " $4; p50[key] = p50[key] " " $5; p99[key] = p99[key] " " $6; rounds[key] = rounds[key] (rounds[key] == "" ? "" : ", ") sprintf("%.0f", $4) }
+  {
+    key = $1 "/" $2; rps[key] = rps[key] " " $4; p50[key] = p50[key] " " $5; p99[key] = p99[key] " " $6
+    cpu[key] = cpu[key] " " $7; pg[key] = pg[key] " " $8
+    rounds[key] = rounds[key] (rounds[key] == "" ? "" : ", ") sprintf("%.0f", $4)
+  }
   END {
-    printf "| case | server | req/s (median) | p50 ms | p99 ms | req/s by round |\n| --- | --- | --- | --- | --- | --- |\n"
+    k = split(statements, pairs, " ")
+    for (i = 1; i <= k; i++) { split(pairs[i], kv, "="); ST[kv[1]] = kv[2] }
+    printf "| case | server | req/s (median) | p50 ms | p99 ms | req/s by round | CPU ms/request: server | PostgreSQL | statements/request |\n"
+    printf "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
     n = split("page20/hive page20/postgraphile page20/bare page100/hive page100/postgraphile page100/bare typename-token/hive typename-anon/hive", keys, " ")
     for (i = 1; i <= n; i++) {
       k = keys[i]; split(k, parts, "/")
       R[k] = median(rps[k]); P50[k] = median(p50[k]); P99[k] = median(p99[k])
-      printf "| %s | %s | %.0f | %.2f | %.2f | %s |\n", parts[1], parts[2], R[k], P50[k], P99[k], rounds[k]
+      printf "| %s | %s | %.0f | %.2f | %.2f | %s | %.2f | %s | %s |\n", parts[1], parts[2], R[k], P50[k], P99[k], rounds[k],
+        median(cpu[k]), pg[k] ~ /-/ ? "-" : sprintf("%.2f", median(pg[k])), k in ST ? ST[k] : "-"
     }
     print ""
     printf "| target | measured | met |\n| --- | --- | --- |\n"
