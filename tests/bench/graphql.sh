@@ -31,7 +31,8 @@ PGL_PORT=$((PORT + 1))
 BARE_PORT=$((PORT + 2))
 
 echo "machine: $(nproc) cores, $(free -g | awk '/^Mem/{print $2}') GiB; $(uname -srm)"
-echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load average at start: $LOAD_START"
 
 for tool in wrk jq; do
   if ! command -v "$tool" >/dev/null; then
@@ -241,13 +242,26 @@ pg_ticks() { # total CPU ticks of the scratch database's backends, by pid
 # the servers and PostgreSQL. wrk reads nothing of the answers (see
 # graphql.lua); afterwards the run must show no error status or socket error,
 # and its bytes per answer must be within 10 % of the answer checked above.
+# The whole machine's busy ticks and all ticks, summed over its cores.
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+# This shell's finished children (wrk) in ticks, from `times`' second line.
+children_ticks() {
+  times >"$WORK/times.txt"
+  awk -v hz="$HZ" 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, "m"); sum += (t[1] * 60 + t[2]) * hz } printf "%d", sum }' "$WORK/times.txt"
+}
 run_wrk() { # case server round
-  local out="$WORK/wrk-$1-$2-$3.txt" pid server_before server_cpu pg_cpu
+  local out="$WORK/wrk-$1-$2-$3.txt" pid server_before server_cpu pg_cpu machine_before wrk_before others
   pid="$(pid_of "$2")"
   pg_ticks >"$WORK/pg-before.txt"
   server_before="$(ticks "$pid")"
+  machine_before="$(machine_ticks)"
+  wrk_before="$(children_ticks)"
   BENCH_BODY="$(body_of "$1" "$2")" BENCH_TOKEN="$(token_of "$1" "$2")" \
     wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s tests/bench/graphql.lua "$(url_of "$2")" >"$out"
+  # Everything else the machine ran meanwhile (other builds and tests, and
+  # PostgreSQL's own background work), in cores: busy ticks less the
+  # server's, its backends' and wrk's, over the run's ticks per core.
+  others="$(machine_ticks) $machine_before $(($(children_ticks) - wrk_before))"
   server_cpu=$(($(ticks "$pid") - server_before))
   pg_ticks >"$WORK/pg-after.txt"
   # A backend that started during the run counts from zero; one that ended
@@ -258,8 +272,10 @@ run_wrk() { # case server round
     echo "FAILED: $2, $1: $(grep -E 'Non-2xx|Socket errors' "$out" | tr -s ' ')" >&2
     exit 1
   fi
+  others="$(echo "$others" | awk -v server="$server_cpu" -v pg="$pg_cpu" -v cores="$(nproc)" \
+    '{ printf "%.2f", ($1 - $3 - server - (pg < 0 ? 0 : pg) - $5) / (($2 - $4) / cores) }')"
   awk -v c="$1" -v s="$2" -v r="$3" -v expect="${SIZE[$1/$2]}" -v hz="$HZ" \
-    -v server_cpu="$server_cpu" -v pg_cpu="$pg_cpu" '
+    -v server_cpu="$server_cpu" -v pg_cpu="$pg_cpu" -v others="$others" '
     function ms(v) {
       if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0
       if (v ~ /m$/) return v * 60000; return v * 1000
@@ -277,10 +293,10 @@ run_wrk() { # case server round
         printf "FAILED: %s, %s: %.0f bytes an answer in wrk, %d checked\n", s, c, each, expect > "/dev/stderr"
         exit 1
       }
-      printf "%s\t%s\t%s\t%.1f\t%.3f\t%.3f\t%.3f\t%s\n", c, s, r, rps, p50, p99,
-        server_cpu * 1000 / hz / n, pg_cpu < 0 ? "-" : sprintf("%.3f", pg_cpu * 1000 / hz / n)
+      printf "%s\t%s\t%s\t%.1f\t%.3f\t%.3f\t%.3f\t%s\t%s\n", c, s, r, rps, p50, p99,
+        server_cpu * 1000 / hz / n, pg_cpu < 0 ? "-" : sprintf("%.3f", pg_cpu * 1000 / hz / n), others
     }' "$out" >>"$WORK/results.tsv"
-  tail -1 "$WORK/results.tsv" | awk -F'\t' '{printf "   %-15s %-13s round %s: %9.1f req/s  p50 %8.3f ms  p99 %8.3f ms  CPU/request: server %.3f ms, PostgreSQL %s ms\n", $1, $2, $3, $4, $5, $6, $7, $8}' >&2
+  tail -1 "$WORK/results.tsv" | awk -F'\t' '{printf "   %-15s %-13s round %s: %9.1f req/s  p50 %8.3f ms  p99 %8.3f ms  CPU/request: server %.3f ms, PostgreSQL %s ms; others %s cores\n", $1, $2, $3, $4, $5, $6, $7, $8, $9}' >&2
 }
 
 echo "== warm-up: $WARMUP of each page size on each server" >&2
@@ -296,7 +312,7 @@ for c in typename-token typename-anon; do
 done
 
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
-echo "load average before measuring: $LOAD_BEFORE"
+echo "load average before measuring (the warm-up's included): $LOAD_BEFORE"
 : >"$WORK/results.tsv"
 SERVERS=(hive postgraphile bare)
 for round in $(seq 1 "$ROUNDS"); do
@@ -319,7 +335,7 @@ done
 
 # --- the summary -----------------------------------------------------------------------
 echo
-echo "machine: $(nproc) cores, $(free -g | awk '/^Mem/{print $2}') GiB; $(uname -srm); load average before measuring: $LOAD_BEFORE"
+echo "machine: $(nproc) cores, $(free -g | awk '/^Mem/{print $2}') GiB; $(uname -srm); load average at start $LOAD_START, before measuring $LOAD_BEFORE (the warm-up's included)"
 echo "PostgreSQL: $(psql "$DB_URL" -Atc 'SHOW server_version'); PostGraphile $PGL_VERSION on Node $NODE22_VERSION; wrk -t1 -c$CONNECTIONS -d$DURATION, $ROUNDS rounds; medians over the rounds"
 echo
 statements=""
@@ -332,20 +348,20 @@ awk -F'\t' -v statements="$statements" '
   }
   {
     key = $1 "/" $2; rps[key] = rps[key] " " $4; p50[key] = p50[key] " " $5; p99[key] = p99[key] " " $6
-    cpu[key] = cpu[key] " " $7; pg[key] = pg[key] " " $8
+    cpu[key] = cpu[key] " " $7; pg[key] = pg[key] " " $8; others[key] = others[key] " " $9
     rounds[key] = rounds[key] (rounds[key] == "" ? "" : ", ") sprintf("%.0f", $4)
   }
   END {
     k = split(statements, pairs, " ")
     for (i = 1; i <= k; i++) { split(pairs[i], kv, "="); ST[kv[1]] = kv[2] }
-    printf "| case | server | req/s (median) | p50 ms | p99 ms | req/s by round | CPU ms/request: server | PostgreSQL | statements/request |\n"
-    printf "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+    printf "| case | server | req/s (median) | p50 ms | p99 ms | req/s by round | CPU ms/request: server | PostgreSQL | statements/request | other processes, cores |\n"
+    printf "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
     n = split("page20/hive page20/postgraphile page20/bare page100/hive page100/postgraphile page100/bare typename-token/hive typename-anon/hive", keys, " ")
     for (i = 1; i <= n; i++) {
       k = keys[i]; split(k, parts, "/")
       R[k] = median(rps[k]); P50[k] = median(p50[k]); P99[k] = median(p99[k])
-      printf "| %s | %s | %.0f | %.2f | %.2f | %s | %.2f | %s | %s |\n", parts[1], parts[2], R[k], P50[k], P99[k], rounds[k],
-        median(cpu[k]), pg[k] ~ /-/ ? "-" : sprintf("%.2f", median(pg[k])), k in ST ? ST[k] : "-"
+      printf "| %s | %s | %.0f | %.2f | %.2f | %s | %.2f | %s | %s | %.2f |\n", parts[1], parts[2], R[k], P50[k], P99[k], rounds[k],
+        median(cpu[k]), pg[k] ~ /-/ ? "-" : sprintf("%.2f", median(pg[k])), k in ST ? ST[k] : "-", median(others[k])
     }
     print ""
     printf "| target | measured | met |\n| --- | --- | --- |\n"
