@@ -254,9 +254,9 @@ pg_ticks() { # total CPU ticks of the scratch database's backends, by pid
 # and its bytes per answer must be within 10 % of the answer checked above.
 # The whole machine's busy ticks and all ticks, summed over its cores.
 machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
-# This shell's finished children (wrk) in ticks, from `times`' second line.
+# This shell's finished children (wrk) in ticks, from the second line of
+# `times`, which must run in this shell (a $(…) subshell has no children yet).
 children_ticks() {
-  times >"$WORK/times.txt"
   awk -v hz="$HZ" 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, "m"); sum += (t[1] * 60 + t[2]) * hz } printf "%d", sum }' "$WORK/times.txt"
 }
 run_wrk() { # case server round
@@ -265,12 +265,14 @@ run_wrk() { # case server round
   pg_ticks >"$WORK/pg-before.txt"
   server_before="$(ticks "$pid")"
   machine_before="$(machine_ticks)"
+  times >"$WORK/times.txt"
   wrk_before="$(children_ticks)"
   BENCH_BODY="$(body_of "$1" "$2")" BENCH_TOKEN="$(token_of "$1" "$2")" \
     wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s tests/bench/graphql.lua "$(url_of "$2")" >"$out"
   # Everything else the machine ran meanwhile (other builds and tests, and
   # PostgreSQL's own background work), in cores: busy ticks less the
   # server's, its backends' and wrk's, over the run's ticks per core.
+  times >"$WORK/times.txt"
   others="$(machine_ticks) $machine_before $(($(children_ticks) - wrk_before))"
   server_cpu=$(($(ticks "$pid") - server_before))
   pg_ticks >"$WORK/pg-after.txt"
