@@ -248,10 +248,6 @@ pg_ticks() { # total CPU ticks of the scratch database's backends, by pid
   done
   return 0
 }
-# wrk -t1: one thread is plenty for these rates and leaves the second core to
-# the servers and PostgreSQL. wrk reads nothing of the answers (see
-# graphql.lua); afterwards the run must show no error status or socket error,
-# and its bytes per answer must be within 10 % of the answer checked above.
 # The whole machine's busy ticks and all ticks, summed over its cores.
 machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 # This shell's finished children (wrk) in ticks, from the second line of
@@ -259,6 +255,10 @@ machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4
 children_ticks() {
   awk -v hz="$HZ" 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, "m"); sum += (t[1] * 60 + t[2]) * hz } printf "%d", sum }' "$WORK/times.txt"
 }
+# wrk -t1: one thread is plenty for these rates and leaves the second core to
+# the servers and PostgreSQL. wrk reads nothing of the answers (see
+# graphql.lua); afterwards the run must show no error status or socket error,
+# and its bytes per answer must be within 10 % of the answer checked above.
 run_wrk() { # case server round
   local out="$WORK/wrk-$1-$2-$3.txt" pid server_before server_cpu pg_cpu machine_before wrk_before others
   pid="$(pid_of "$2")"
