@@ -380,3 +380,44 @@ on_both_databases!(
         app.stop().await;
     }
 );
+
+on_both_databases!(
+    only_the_co_ops_given_are_traced,
+    |app: TestApp| async move {
+        // A page's objects load their relations together, filtered-out ones
+        // included (a mentor's engagements of every status); the trace must
+        // still name only the co-ops whose figures the answer holds.
+        let p = Programme::new(&app).await;
+        let (mentor, mentor_token, _) = p
+            .provider(&app, "MENTOR", "Two Co-ops Mentor", 4, None)
+            .await;
+        let (active_coop, _) = p.coop(&app, "Working Co-op").await;
+        let (proposed_coop, _) = p.coop(&app, "Waiting Co-op").await;
+        let request = p.request(&app, &active_coop, "MENTORING").await;
+        let engagement = p.proposed(&app, &request, &mentor, 3).await;
+        p.accept(&app, &engagement, &mentor_token).await;
+        let request = p.request(&app, &proposed_coop, "MENTORING").await;
+        p.proposed(&app, &request, &mentor, 3).await;
+        let body = ok(app
+            .graphql(
+                "{ mentors(first: 5) { edges { node { engagements(status: [ACTIVE]) { edges { node {
+                   supportRequest { organisation { id financialDetails } } } } } } } } }",
+                json!({}),
+                Some(&p.staff),
+            )
+            .await);
+        let shown = &body["data"]["mentors"]["edges"][0]["node"]["engagements"]["edges"];
+        assert_eq!(shown.as_array().unwrap().len(), 1, "{body}");
+        assert_eq!(
+            shown[0]["node"]["supportRequest"]["organisation"]["id"],
+            active_coop.as_str()
+        );
+        let read = traces(&app, &p.staff, "readFinancialDetails").await;
+        assert_eq!(read["totalCount"], 1, "{read}");
+        assert_eq!(
+            read["edges"][0]["node"]["subject"]["id"],
+            active_coop.as_str()
+        );
+        app.stop().await;
+    }
+);

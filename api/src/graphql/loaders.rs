@@ -249,22 +249,27 @@ async fn provider_sector_ids(
     .await
 }
 
-/// Each provider's regions, in name order.
+/// Each provider's regions, in byte order of their names (sorted here, not
+/// by the database, whose collation may order "Northern Ireland" before
+/// "North West").
 async fn provider_regions(
     db: &DatabaseConnection,
     ids: &[i64],
 ) -> Result<HashMap<i64, Vec<String>>, ApiError> {
-    gather(ids, |chunk| {
+    let mut regions = gather(ids, |chunk| {
         provider_regions::Entity::find()
             .select_only()
             .column(provider_regions::Column::ProviderId)
             .column(provider_regions::Column::Region)
             .filter(provider_regions::Column::ProviderId.is_in(chunk))
-            .order_by_asc(provider_regions::Column::Region)
             .into_tuple()
             .all(db)
     })
-    .await
+    .await?;
+    for list in regions.values_mut() {
+        list.sort();
+    }
+    Ok(regions)
 }
 
 /// Each provider's meeting formats, in the order they were given.
@@ -900,7 +905,7 @@ pub async fn trace_confidential_read(
 
 /// The user whose confidential reads are traced: the viewer when they are
 /// staff, else None.
-pub fn traced_reader(ctx: &async_graphql::Context<'_>) -> Option<i64> {
+fn traced_reader(ctx: &async_graphql::Context<'_>) -> Option<i64> {
     crate::auth::viewer(ctx)
         .user
         .as_ref()

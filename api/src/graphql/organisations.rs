@@ -15,8 +15,8 @@ use tokio::sync::OnceCell;
 
 use super::{
     loaders::{
-        ConfidentialRead, ConfidentialReadKey, OrganisationEngagementsKey, OrganisationMembersKey,
-        traced_reader,
+        ConfidentialRead, OrganisationEngagementsKey, OrganisationMembersKey,
+        trace_confidential_read,
     },
     relay::{
         HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate, paginate_loaded,
@@ -187,18 +187,9 @@ impl Organisation {
                 "financial details",
             )
             .await?;
-        // The siblings resolve the same fields (they are one list's items),
-        // so the trace is written for all of them at once.
-        if let Some(actor) = traced_reader(ctx) {
-            let read = move |row: &organisations::Model| {
-                Some(ConfidentialReadKey {
-                    actor,
-                    read: ConfidentialRead::FinancialDetails,
-                    subject_id: row.id,
-                })
-            };
-            self.siblings.load(ctx, read, &self.row).await?;
-        }
+        // Each object traces its own read: its siblings may include co-ops
+        // the query loaded but never gave (filtered out, past the page).
+        trace_confidential_read(ctx, ConfidentialRead::FinancialDetails, self.row.id).await?;
         Ok(value)
     }
     /// The co-op's members with accounts (staff and the members themselves;

@@ -98,9 +98,11 @@ impl SupportRequest {
         ctx: &Context<'_>,
     ) -> ApiResult<Vec<super::matching::MatchSuggestion>> {
         let most = super::matching::MAX_SUGGESTIONS as usize;
+        // Only open requests are ranked: the fields answer an empty list for
+        // the others without asking.
         let ranked = self.siblings.load(
             ctx,
-            move |row| Some(SuggestionsKey(row.id, most)),
+            move |row| rules::request_is_open(row.status).then_some(SuggestionsKey(row.id, most)),
             &self.row,
         );
         Ok(ranked.await?.unwrap_or_default())
