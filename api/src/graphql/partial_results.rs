@@ -29,7 +29,9 @@
 //! the fragments on interfaces. The walk takes the key out again.
 
 use std::{
+    cell::RefCell,
     collections::{HashMap, HashSet},
+    rc::Rc,
     sync::{Arc, Mutex},
 };
 
@@ -219,8 +221,10 @@ pub fn complete(
         fragments: &document.fragments,
         variables,
         operation,
+        tracking: !failed.is_empty() || !under_failure.is_empty(),
         failed,
         under_failure,
+        collected: RefCell::default(),
     };
     response.data = walk.object(
         root_type,
@@ -287,7 +291,18 @@ struct Collected<'a> {
     name: &'a str,
     owner: &'a str,
     sets: Vec<&'a SelectionSet>,
+    /// The field's type (see [`Walk::field_type`]), found once per
+    /// collection rather than once per object.
+    ty: Option<&'a str>,
 }
+
+/// The response keys of one type's selection sets, as [`Walk::collect`]
+/// gives them.
+type CollectedKeys<'a> = Rc<Vec<(&'a str, Collected<'a>)>>;
+
+/// What a collection depends on: the type (by its name's address in the
+/// registry or the document) and the selection sets (by address).
+type CollectionKey = (usize, usize, Vec<usize>);
 
 struct Walk<'a> {
     registry: &'a Registry,
@@ -298,6 +313,12 @@ struct Walk<'a> {
     failed: HashSet<String>,
     /// Every path above a failed field.
     under_failure: HashSet<String>,
+    /// Whether any field failed: only then are paths kept as the walk goes
+    /// (an answer without errors, the usual one, needs only its keys put in
+    /// order).
+    tracking: bool,
+    /// Collections made so far: the objects of a list share one.
+    collected: RefCell<HashMap<CollectionKey, CollectedKeys<'a>>>,
 }
 
 impl<'a> Walk<'a> {
@@ -305,12 +326,12 @@ impl<'a> Walk<'a> {
     /// in a non-null place, for the caller to be null instead.
     fn value(
         &self,
-        ty: &str,
+        ty: &'a str,
         value: Option<Value>,
         sets: &[&'a SelectionSet],
         path: &mut String,
     ) -> Option<Value> {
-        if self.failed.contains(path.as_str()) {
+        if self.tracking && self.failed.contains(path.as_str()) {
             return (!ty.ends_with('!')).then_some(Value::Null);
         }
         match MetaTypeName::create(ty) {
@@ -323,7 +344,9 @@ impl<'a> Walk<'a> {
                     let mut completed = Vec::with_capacity(items.len());
                     for (index, item) in items.into_iter().enumerate() {
                         let length = path.len();
-                        push_key(path, &index.to_string());
+                        if self.tracking {
+                            push_key(path, &index.to_string());
+                        }
                         let item = self.value(item_type, Some(item), sets, path);
                         path.truncate(length);
                         match item {
@@ -336,14 +359,16 @@ impl<'a> Walk<'a> {
                 other => Some(other.unwrap_or(Value::Null)),
             },
             MetaTypeName::Named(name) => {
-                let composite = matches!(
-                    self.registry.types.get(name),
-                    Some(
-                        MetaType::Object { .. }
-                            | MetaType::Interface { .. }
-                            | MetaType::Union { .. }
-                    )
-                );
+                // Only an object or a null can need completing.
+                let composite = matches!(value, Some(Value::Object(_) | Value::Null) | None)
+                    && matches!(
+                        self.registry.types.get(name),
+                        Some(
+                            MetaType::Object { .. }
+                                | MetaType::Interface { .. }
+                                | MetaType::Union { .. }
+                        )
+                    );
                 match value {
                     Some(Value::Object(fields)) if composite => {
                         Some(self.object(name, sets, fields, path))
@@ -351,7 +376,9 @@ impl<'a> Walk<'a> {
                     // Every field of this object failed, so async-graphql
                     // made it null; it is an object of nulls (or null).
                     Some(Value::Null) | None
-                        if composite && self.under_failure.contains(path.as_str()) =>
+                        if composite
+                            && self.tracking
+                            && self.under_failure.contains(path.as_str()) =>
                     {
                         Some(self.object(name, sets, IndexMap::new(), path))
                     }
@@ -382,23 +409,31 @@ impl<'a> Walk<'a> {
         };
         let type_name = own_type.unwrap_or(type_name);
         let mut completed = IndexMap::with_capacity(fields.len());
-        for (key, field) in self.collect(type_name, sets) {
+        for (key, field) in self.collect(type_name, sets).iter() {
             let length = path.len();
-            push_key(path, key);
-            let value = fields.swap_remove(key);
-            if value.is_none() && !self.failed.contains(path.as_str()) {
-                // Skipped, or selected for another of an interface's types.
-                path.truncate(length);
-                continue;
+            if self.tracking {
+                push_key(path, key);
             }
-            let value = match self.field_type(type_name, field.owner, field.name) {
+            // The answer's own key is kept (no new string for it).
+            let (name, value) = match fields.swap_remove_full(*key) {
+                Some((_, name, value)) => (name, Some(value)),
+                None if self.tracking && self.failed.contains(path.as_str()) => {
+                    (Name::new(key), None)
+                }
+                None => {
+                    // Skipped, or selected for another of an interface's types.
+                    path.truncate(length);
+                    continue;
+                }
+            };
+            let value = match field.ty {
                 Some(ty) => self.value(ty, value, &field.sets, path),
                 None => Some(value.unwrap_or(Value::Null)),
             };
             path.truncate(length);
             match value {
                 Some(value) => {
-                    completed.insert(Name::new(key), value);
+                    completed.insert(name, value);
                 }
                 None => return Value::Null,
             }
@@ -424,15 +459,28 @@ impl<'a> Walk<'a> {
     /// CollectFields (§6.3.2): the response keys of the selection sets, in
     /// order of first appearance, with `@skip` and `@include` applied and
     /// fragments whose type condition cannot hold for `type_name` left out.
-    fn collect(
-        &self,
-        type_name: &'a str,
-        sets: &[&'a SelectionSet],
-    ) -> Vec<(&'a str, Collected<'a>)> {
+    /// Made once per type and selection sets, and shared by every object
+    /// they apply to (the items of a list).
+    fn collect(&self, type_name: &'a str, sets: &[&'a SelectionSet]) -> CollectedKeys<'a> {
+        let key: CollectionKey = (
+            type_name.as_ptr() as usize,
+            type_name.len(),
+            sets.iter()
+                .map(|set| std::ptr::from_ref(*set) as usize)
+                .collect(),
+        );
+        if let Some(collected) = self.collected.borrow().get(&key) {
+            return collected.clone();
+        }
         let mut collected: Vec<(&'a str, Collected<'a>)> = Vec::new();
         for set in sets {
             self.collect_into(type_name, type_name, set, &mut collected);
         }
+        for (_, field) in &mut collected {
+            field.ty = self.field_type(type_name, field.owner, field.name);
+        }
+        let collected = Rc::new(collected);
+        self.collected.borrow_mut().insert(key, collected.clone());
         collected
     }
 
@@ -460,6 +508,7 @@ impl<'a> Walk<'a> {
                                     name: field.name.node.as_str(),
                                     owner,
                                     sets: Vec::new(),
+                                    ty: None,
                                 },
                             ));
                             &mut collected.last_mut().expect("just pushed").1
