@@ -80,7 +80,7 @@ pub async fn start_with_db(
     let state = AppState::new(crate::state::Shared {
         db: db.clone(),
         settings: settings.clone(),
-        schema: graphql::schema(&settings.limits),
+        schema: graphql::HiveExecutor::new(&settings.limits).await,
         outbox_signal: worker_ctx.outbox_signal.clone(),
         metrics: hive_worker::ops::metrics_handle(),
         candidates: Arc::new(crate::graphql::matching::CandidateCache::new(

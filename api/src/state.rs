@@ -7,7 +7,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 
-use crate::graphql::HiveSchema;
+use crate::graphql::HiveExecutor;
 
 /// What every request handler shares, behind one `Arc`: handlers, layers
 /// and each GraphQL request take their own handle, and cloning a dozen
@@ -34,7 +34,7 @@ impl std::ops::Deref for AppState {
 pub struct Shared {
     pub db: DatabaseConnection,
     pub settings: Arc<Settings>,
-    pub schema: HiveSchema,
+    pub schema: HiveExecutor,
     /// Wakes an in-process worker when a request wrote an email.
     pub outbox_signal: Arc<Notify>,
     pub metrics: PrometheusHandle,

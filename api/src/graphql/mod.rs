@@ -92,14 +92,93 @@ fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 /// The schema as the server runs it: the request guard (sizes, costs, rates
 /// and text inputs, see `guard`) in front of async-graphql's own checks, and
 /// answers completed as the specification says (`partial_results`).
-pub fn schema(limits: &hive_worker::settings::Limits) -> HiveSchema {
+///
+/// Both run around [`Schema::execute`], not as async-graphql extensions:
+/// with any extension registered, async-graphql builds a `ResolveInfo`
+/// (its parent and return type names looked up, a list's formatted) and
+/// passes every field through the extensions' boxed futures, which was a
+/// twelfth of a mentors page's CPU (issue 19, perf on the bench's data).
+pub struct HiveExecutor {
+    schema: HiveSchema,
+    /// The schema's environment, for its type registry: the guard measures
+    /// documents against it and the walk completes answers with it.
+    env: async_graphql::SchemaEnv,
+    guard: guard::RequestGuard,
+}
+
+impl HiveExecutor {
+    pub async fn new(limits: &hive_worker::settings::Limits) -> Self {
+        let schema = schema_builder()
+            .limit_depth(limits.max_query_depth)
+            .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
+            .limit_directives(20)
+            .finish();
+        HiveExecutor {
+            schema,
+            env: schema_env().await,
+            guard: guard::RequestGuard::new(limits.clone()),
+        }
+    }
+
+    /// Runs one GraphQL request: admitted by the guard (a refusal is the
+    /// answer's only error), executed, and completed.
+    pub async fn execute(&self, mut request: async_graphql::Request) -> async_graphql::Response {
+        if let Err(refusal) = self.guard.admit(&self.env.registry, &mut request) {
+            return async_graphql::Response::from_errors(vec![refusal]);
+        }
+        let kept = partial_results::prepare(&mut request);
+        let operation_name = request.operation_name.clone();
+        let mut response = self.schema.execute(request).await;
+        if let Some(kept) = &kept {
+            partial_results::complete(
+                &self.env.registry,
+                kept,
+                operation_name.as_deref(),
+                &mut response,
+            );
+        }
+        response
+    }
+}
+
+/// The environment of a schema of Hive's types, which async-graphql only
+/// hands to extensions: taken from a schema of the same types, built with
+/// one extension that keeps it, asked `{ __typename }` once.
+async fn schema_env() -> async_graphql::SchemaEnv {
+    use std::sync::{Arc, OnceLock};
+
+    use async_graphql::extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
+    };
+
+    struct Keep(Arc<OnceLock<async_graphql::SchemaEnv>>);
+    impl ExtensionFactory for Keep {
+        fn create(&self) -> Arc<dyn Extension> {
+            Arc::new(Keep(self.0.clone()))
+        }
+    }
+    #[async_trait::async_trait]
+    impl Extension for Keep {
+        async fn prepare_request(
+            &self,
+            ctx: &ExtensionContext<'_>,
+            request: async_graphql::Request,
+            next: NextPrepareRequest<'_>,
+        ) -> async_graphql::ServerResult<async_graphql::Request> {
+            let _ = self.0.set(ctx.schema_env.clone());
+            next.run(ctx, request).await
+        }
+    }
+
+    let kept = Arc::new(OnceLock::new());
     schema_builder()
-        .extension(guard::RequestGuard::new(limits.clone()))
-        .extension(partial_results::PartialResults)
-        .limit_depth(limits.max_query_depth)
-        .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
-        .limit_directives(20)
+        .extension(Keep(kept.clone()))
         .finish()
+        .execute("{ __typename }")
+        .await;
+    kept.get()
+        .cloned()
+        .expect("an extension's prepare_request runs for every request")
 }
 
 /// The SDL as checked in at `api/schema.graphql`.

@@ -14,8 +14,9 @@
 //! from an object that lacks a field it asked for, and a client may read
 //! keys in order.
 //!
-//! [`PartialResults`] completes the answer again once execution is over,
-//! walking the document against the schema: keys in selection order, a
+//! [`prepare`] readies the document before execution and [`complete`]
+//! completes the answer once execution is over, walking the document
+//! against the schema: keys in selection order, a
 //! failed field present as `null`, a null in a non-null place moved up, one
 //! error per field (a field selected twice is resolved twice by
 //! async-graphql). Values are moved, not copied; the walk costs one pass over
@@ -32,12 +33,10 @@ use std::{
     cell::RefCell,
     collections::{HashMap, HashSet},
     rc::Rc,
-    sync::{Arc, Mutex},
 };
 
 use async_graphql::{
-    Name, Positioned, Request, Response, ServerResult, Value, Variables,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest},
+    Name, Positioned, Request, Response, Value, Variables,
     indexmap::IndexMap,
     parser::types::{
         Directive, DocumentOperations, ExecutableDocument, FragmentDefinition, OperationDefinition,
@@ -46,72 +45,32 @@ use async_graphql::{
     registry::{MetaType, MetaTypeName, Registry},
 };
 
-/// The extension; register it after every extension that changes the
-/// request (the request guard, persisted queries), so that it sees the
-/// document that runs.
-pub struct PartialResults;
-
 /// The response key of the `__typename` added to every object selection.
 pub const TYPE_KEY: &str = "_hiveTypename";
 
-impl ExtensionFactory for PartialResults {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Completion::default())
-    }
+/// What the walk after execution needs of the request: the document (as
+/// it ran) and the variables.
+pub struct Kept {
+    document: ExecutableDocument,
+    variables: Variables,
 }
 
-/// One per request: the document and variables, kept from preparation for
-/// the walk after execution.
-#[derive(Default)]
-struct Completion {
-    request: Mutex<Option<(ExecutableDocument, Variables)>>,
-}
-
-#[async_trait::async_trait]
-impl Extension for Completion {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let mut request = next.run(ctx, request).await?;
-        let variables = request.variables.clone();
-        if let Ok(document) = request.parsed_query() {
-            let mut document = document.clone();
-            if !uses_type_key(&request.query) {
-                ask_each_object_its_type(&mut document);
-                request.set_parsed_query(document.clone());
-            }
-            let kept = (document, variables);
-            *self.request.lock().unwrap_or_else(|e| e.into_inner()) = Some(kept);
-        }
-        Ok(request)
+/// Readies `request` for completion, once the request guard has parsed and
+/// admitted it (so that it is the document that runs): every object
+/// selection asks for its type under [`TYPE_KEY`]. `None` for a document
+/// that does not parse (async-graphql answers that itself).
+pub fn prepare(request: &mut Request) -> Option<Kept> {
+    let variables = request.variables.clone();
+    let document = request.parsed_query().ok()?;
+    let mut document = document.clone();
+    if !uses_type_key(&request.query) {
+        ask_each_object_its_type(&mut document);
+        request.set_parsed_query(document.clone());
     }
-
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let mut response = next.run(ctx, operation_name).await;
-        let kept = self
-            .request
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some((document, variables)) = kept {
-            complete(
-                &ctx.schema_env.registry,
-                &document,
-                &variables,
-                operation_name,
-                &mut response,
-            );
-        }
-        response
-    }
+    Some(Kept {
+        document,
+        variables,
+    })
 }
 
 /// Whether the query's text mentions [`TYPE_KEY`] itself (then nothing is
@@ -168,15 +127,18 @@ fn ask_each_object_its_type(document: &mut ExecutableDocument) {
 }
 
 /// Completes `response.data` for the operation `operation_name` names (see
-/// the module's documentation). A response without data (a request error)
-/// is left as it is.
+/// the module's documentation), with what [`prepare`] kept. A response
+/// without data (a request error) is left as it is.
 pub fn complete(
     registry: &Registry,
-    document: &ExecutableDocument,
-    variables: &Variables,
+    kept: &Kept,
     operation_name: Option<&str>,
     response: &mut Response,
 ) {
+    let Kept {
+        document,
+        variables,
+    } = kept;
     let operation = match (&document.operations, operation_name) {
         (DocumentOperations::Single(operation), _) => &operation.node,
         (DocumentOperations::Multiple(operations), Some(name)) => match operations.get(name) {

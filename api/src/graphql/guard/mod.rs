@@ -1,6 +1,7 @@
-//! The request guard: an async-graphql extension that parses and measures
-//! every document before async-graphql looks at it, and refuses what would
-//! cost too much or what storage cannot hold. It is the one place where
+//! The request guard: parses and measures every document before
+//! async-graphql looks at it (`crate::graphql::HiveExecutor` runs it ahead
+//! of execution), and refuses what would cost too much or what storage
+//! cannot hold. It is the one place where
 //!
 //! - a document's size once its fragments are expanded, its cost in rows,
 //!   its aliases and its root fields are held to the limits
@@ -26,9 +27,8 @@ use std::{
 };
 
 use async_graphql::{
-    ErrorExtensionValues, ServerError, ServerResult,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest},
-    parser::types::OperationType,
+    ErrorExtensionValues, ServerError, ServerResult, parser::types::OperationType,
+    registry::Registry,
 };
 use hive_worker::settings::Limits;
 
@@ -80,27 +80,9 @@ impl OperationRun {
     }
 }
 
-/// The guard; async-graphql asks it for one [`Guard`] per request.
+/// The guard, with the limits it holds documents to. It keeps no state
+/// per request: one serves them all.
 pub struct RequestGuard {
-    guard: Arc<Guard>,
-}
-
-impl RequestGuard {
-    pub fn new(limits: Limits) -> Self {
-        Self {
-            guard: Arc::new(Guard { limits }),
-        }
-    }
-}
-
-impl ExtensionFactory for RequestGuard {
-    fn create(&self) -> Arc<dyn Extension> {
-        self.guard.clone()
-    }
-}
-
-/// Holds no state per request: one serves them all.
-struct Guard {
     limits: Limits,
 }
 
@@ -154,7 +136,55 @@ fn request_data<T: Send + Sync + 'static>(request: &async_graphql::Request) -> O
         .and_then(|data| data.downcast_ref::<T>())
 }
 
-impl Guard {
+impl RequestGuard {
+    pub fn new(limits: Limits) -> Self {
+        Self { limits }
+    }
+
+    /// Parses `request`'s document (and hands the parse on in the request,
+    /// so it is parsed once) and measures it against `registry` (the
+    /// schema's types) before anything of async-graphql's walks it, its own
+    /// recursion check included, which also expands every spread. Records
+    /// what runs in the request's [`OperationRun`]. The refusal is the
+    /// request's only error.
+    pub fn admit(
+        &self,
+        registry: &Registry,
+        request: &mut async_graphql::Request,
+    ) -> ServerResult<()> {
+        let variables = request.variables.clone();
+        let operation_name = request.operation_name.clone();
+        let document = request.parsed_query().map_err(plain_syntax_error)?;
+        let operation = document::measure(
+            registry,
+            document,
+            &variables,
+            operation_name.as_deref(),
+            self.limits.max_query_fields,
+        )
+        .map_err(|refusal| match &refusal {
+            Refusal::Input { field, .. } => {
+                let field = field.clone();
+                coded(refusal.message(), ErrorCode::BadUserInput, |extensions| {
+                    extensions.set("field", field)
+                })
+            }
+            Refusal::TooManySelections { counted, limit } => {
+                over_limit(refusal.message(), "fields", *counted, *limit)
+            }
+            _ => refuse(refusal.message()),
+        })?;
+        if let Some(operation) = &operation {
+            self.check(request, operation)?;
+            if let Some(run) = request_data::<OperationRun>(request) {
+                let _ = run
+                    .0
+                    .set((operation.kind, operation.root_field_keys.clone()));
+            }
+        }
+        Ok(())
+    }
+
     fn check(
         &self,
         request: &async_graphql::Request,
@@ -261,52 +291,6 @@ fn plain_syntax_error(error: ServerError) -> ServerError {
     ));
     plain.locations = error.locations;
     plain
-}
-
-#[async_trait::async_trait]
-impl Extension for Guard {
-    /// Runs before async-graphql parses the query itself: the document is
-    /// parsed here (and handed on, so once) and measured before anything of
-    /// async-graphql's walks it, its own recursion check included, which also
-    /// expands every spread.
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: async_graphql::Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<async_graphql::Request> {
-        let variables = request.variables.clone();
-        let operation_name = request.operation_name.clone();
-        let document = request.parsed_query().map_err(plain_syntax_error)?;
-        let operation = document::measure(
-            &ctx.schema_env.registry,
-            document,
-            &variables,
-            operation_name.as_deref(),
-            self.limits.max_query_fields,
-        )
-        .map_err(|refusal| match &refusal {
-            Refusal::Input { field, .. } => {
-                let field = field.clone();
-                coded(refusal.message(), ErrorCode::BadUserInput, |extensions| {
-                    extensions.set("field", field)
-                })
-            }
-            Refusal::TooManySelections { counted, limit } => {
-                over_limit(refusal.message(), "fields", *counted, *limit)
-            }
-            _ => refuse(refusal.message()),
-        })?;
-        if let Some(operation) = &operation {
-            self.check(&request, operation)?;
-            if let Some(run) = request_data::<OperationRun>(&request) {
-                let _ = run
-                    .0
-                    .set((operation.kind, operation.root_field_keys.clone()));
-            }
-        }
-        next.run(ctx, request).await
-    }
 }
 
 #[cfg(test)]
