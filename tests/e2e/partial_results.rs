@@ -143,6 +143,30 @@ async fn mixed_fields_for_each_role(app: TestApp) {
         "{text}"
     );
 
+    // An object of plain fields that every one fails is an object of
+    // nulls, not a null: async-graphql answers it with null, and the
+    // errors' paths tell the walk it was there.
+    let text = answer_text(
+        &app,
+        "query($o: ID!) { organisation(id: $o) { financialDetails members { name } } }",
+        json!({"o": coop}),
+        &mentor_token,
+    )
+    .await;
+    let (got_data, got_errors) = data_and_errors(&text);
+    assert_eq!(
+        got_data, r#"{"organisation":{"financialDetails":null,"members":null}}"#,
+        "{text}"
+    );
+    assert_eq!(
+        got_errors,
+        vec![
+            forbidden("organisation.financialDetails"),
+            forbidden("organisation.members"),
+        ],
+        "{text}"
+    );
+
     for (viewer, token, data, errors) in cases {
         let text = answer_text(&app, MIXED, json!({"o": coop, "e": engagement}), token).await;
         let (got_data, got_errors) = data_and_errors(&text);

@@ -23,11 +23,12 @@
 //! the answer.
 //!
 //! So that the walk can tell an object from a null, every object selection
-//! of the document that runs (after the request guard has measured it) also
-//! asks for `__typename` under the alias [`TYPE_KEY`]: async-graphql answers
-//! an object with nothing selected (all skipped, or every fragment for
-//! another type) with `null`, and the walk needs each object's own type for
-//! the fragments on interfaces. The walk takes the key out again.
+//! of the document that runs (after the request guard has measured it) that
+//! has a fragment or a directive also asks for `__typename` under the alias
+//! [`TYPE_KEY`]: async-graphql answers an object with nothing selected (all
+//! skipped, or every fragment for another type) with `null`, and the walk
+//! needs each object's own type for the fragments on interfaces. The walk
+//! takes the key out again.
 
 use std::{
     cell::RefCell,
@@ -81,7 +82,8 @@ fn uses_type_key(query: &str) -> bool {
 }
 
 /// Adds `_hiveTypename: __typename` to every selection set of a field
-/// (objects, interfaces and unions), in operations and fragments alike.
+/// (objects, interfaces and unions) that [`needs_own_type`], in operations
+/// and fragments alike.
 fn ask_each_object_its_type(document: &mut ExecutableDocument) {
     fn within(set: &mut SelectionSet) {
         for selection in &mut set.items {
@@ -90,6 +92,9 @@ fn ask_each_object_its_type(document: &mut ExecutableDocument) {
                     let inner = &mut field.node.selection_set;
                     if !inner.node.items.is_empty() {
                         within(&mut inner.node);
+                        if !needs_own_type(&inner.node) {
+                            continue;
+                        }
                         let at = inner.pos;
                         inner.node.items.push(Positioned::new(
                             Selection::Field(Positioned::new(
@@ -124,6 +129,21 @@ fn ask_each_object_its_type(document: &mut ExecutableDocument) {
     for fragment in document.fragments.values_mut() {
         within(&mut fragment.node.selection_set.node);
     }
+}
+
+/// Whether the walk needs to be told the type of the objects `set` is asked
+/// of: when it holds a fragment (whose type condition that type decides) or
+/// a directive (`@skip` and `@include` may leave nothing selected, and
+/// async-graphql answers an object with nothing selected with null). A set
+/// of plain fields needs nothing: its object can only come back null when
+/// every field failed, which the errors' paths tell. Most selections are
+/// plain, and each key asked is a field more to resolve for every object
+/// of a page.
+fn needs_own_type(set: &SelectionSet) -> bool {
+    set.items.iter().any(|item| match &item.node {
+        Selection::Field(field) => !field.node.directives.is_empty(),
+        Selection::FragmentSpread(_) | Selection::InlineFragment(_) => true,
+    })
 }
 
 /// Completes `response.data` for the operation `operation_name` names (see
