@@ -288,3 +288,73 @@ on_both_databases!(
     an_object_with_nothing_selected_is_empty_not_null,
     empty_selections
 );
+
+/// A document of one named operation sent without `operationName` runs that
+/// operation, and its answer is completed like any other (the parser keeps
+/// it among several operations; the walk once skipped it, leaving its
+/// internal `__typename` key in and a refused field out). A variable left
+/// out takes its default for `@skip` and `@include` too (§6.1.2), where
+/// async-graphql read only the variables sent: it ran a skipped field and
+/// left out an included one.
+async fn named_operations_and_variable_defaults(app: TestApp) {
+    let p = Programme::new(&app).await;
+    let (coop, _) = p.coop(&app, "Wye Housing").await;
+    let (mentor, mentor_token, _) = p.provider(&app, "MENTOR", "Engaged Mentor", 2, None).await;
+    let request = p.request(&app, &coop, "MENTORING").await;
+    p.proposed(&app, &request, &mentor, 3).await;
+
+    let cases: [(&str, &str, Value, &str, Errors); 5] = [
+        (
+            "staff",
+            "query Q { me { name ... on User { role } } }",
+            json!({}),
+            r#"{"me":{"name":"Test Person","role":"STAFF"}}"#,
+            vec![],
+        ),
+        (
+            "a provider proposed to the co-op",
+            "query Q($o: ID!) { organisation(id: $o) { financialDetails name } }",
+            json!({"o": coop}),
+            r#"{"organisation":{"financialDetails":null,"name":"Wye Housing"}}"#,
+            vec![forbidden("organisation.financialDetails")],
+        ),
+        (
+            "staff",
+            "query($x: Boolean = true) { me { name @include(if: $x) role } }",
+            json!({}),
+            r#"{"me":{"name":"Test Person","role":"STAFF"}}"#,
+            vec![],
+        ),
+        (
+            "staff",
+            "query($x: Boolean = true) { me { name @skip(if: $x) role } }",
+            json!({}),
+            r#"{"me":{"role":"STAFF"}}"#,
+            vec![],
+        ),
+        (
+            "a provider proposed to the co-op",
+            "query($o: ID!, $x: Boolean = true) { organisation(id: $o) { financialDetails @skip(if: $x) name } }",
+            json!({"o": coop}),
+            r#"{"organisation":{"name":"Wye Housing"}}"#,
+            vec![],
+        ),
+    ];
+    for (viewer, query, variables, data, errors) in cases {
+        let token = if viewer == "staff" {
+            &p.staff
+        } else {
+            &mentor_token
+        };
+        let text = answer_text(&app, query, variables, token).await;
+        let (got_data, got_errors) = data_and_errors(&text);
+        assert_eq!(got_data, data, "{viewer}: {query}: {text}");
+        assert_eq!(got_errors, errors, "{viewer}: {query}: {text}");
+    }
+    app.stop().await;
+}
+
+on_both_databases!(
+    named_operations_without_a_name_and_variable_defaults_are_answered_as_asked,
+    named_operations_and_variable_defaults
+);

@@ -58,12 +58,34 @@ pub struct Kept {
 
 /// Readies `request` for completion, once the request guard has parsed and
 /// admitted it (so that it is the document that runs): every object
-/// selection asks for its type under [`TYPE_KEY`]. `None` for a document
+/// selection that needs it asks for its type under [`TYPE_KEY`], and every
+/// variable the request leaves out gets its default. `None` for a document
 /// that does not parse (async-graphql answers that itself).
+///
+/// The defaults, because async-graphql 7 reads only the variables sent when
+/// it applies `@skip(if: $x)` and `@include(if: $x)`: with `$x: Boolean =
+/// true` and no `x` sent it ran a skipped field (and its FORBIDDEN) and
+/// left out an included one, where the specification coerces the default
+/// first (§6.1.2 CoerceVariableValues) and the walk read it.
 pub fn prepare(request: &mut Request) -> Option<Kept> {
-    let variables = request.variables.clone();
     let document = request.parsed_query().ok()?;
     let mut document = document.clone();
+    let operation_name = request.operation_name.clone();
+    if let Some(operation) =
+        super::guard::document::operation_to_run(&document, operation_name.as_deref())
+    {
+        for definition in &operation.variable_definitions {
+            let definition = &definition.node;
+            if let Some(default) = &definition.default_value
+                && !request.variables.contains_key(&definition.name.node)
+            {
+                request
+                    .variables
+                    .insert(definition.name.node.clone(), default.node.clone());
+            }
+        }
+    }
+    let variables = request.variables.clone();
     if !uses_type_key(&request.query) {
         ask_each_object_its_type(&mut document);
         request.set_parsed_query(document.clone());
@@ -159,13 +181,8 @@ pub fn complete(
         document,
         variables,
     } = kept;
-    let operation = match (&document.operations, operation_name) {
-        (DocumentOperations::Single(operation), _) => &operation.node,
-        (DocumentOperations::Multiple(operations), Some(name)) => match operations.get(name) {
-            Some(operation) => &operation.node,
-            None => return,
-        },
-        (DocumentOperations::Multiple(_), None) => return,
+    let Some(operation) = super::guard::document::operation_to_run(document, operation_name) else {
+        return;
     };
     let root_type = match operation.ty {
         OperationType::Query => registry.query_type.as_str(),

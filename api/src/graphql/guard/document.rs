@@ -251,7 +251,21 @@ pub fn measure(
     }
     check_directives(registry, doc)?;
 
-    let selected = match (&doc.operations, operation_name) {
+    operation_to_run(doc, operation_name)
+        .map(|operation| measure_operation(registry, doc, variables, operation))
+        .transpose()
+}
+
+/// The operation of `doc` that async-graphql runs for `operation_name`: the
+/// one named, or with no name the document's only operation (the parser
+/// keeps a single named operation, `query Q { … }`, among `Multiple`, and
+/// async-graphql runs it when no name is given). `None` when there is no
+/// such operation (async-graphql refuses the request).
+pub fn operation_to_run<'d>(
+    doc: &'d ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<&'d OperationDefinition> {
+    match (&doc.operations, operation_name) {
         (DocumentOperations::Single(operation), _) => Some(&operation.node),
         (DocumentOperations::Multiple(operations), Some(name)) => {
             operations.get(name).map(|o| &o.node)
@@ -260,10 +274,7 @@ pub fn measure(
             operations.values().next().map(|o| &o.node)
         }
         (DocumentOperations::Multiple(_), None) => None,
-    };
-    selected
-        .map(|operation| measure_operation(registry, doc, variables, operation))
-        .transpose()
+    }
 }
 
 fn measure_operation(
