@@ -107,3 +107,48 @@ on_both_databases!(
         app.stop().await;
     }
 );
+
+/// The number of topics, as staff see it.
+async fn topic_count(app: &TestApp, staff: &str) -> i64 {
+    let (_, body) = app
+        .graphql("{ topics { totalCount } }", json!({}), Some(staff))
+        .await;
+    body["data"]["topics"]["totalCount"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{body}"))
+}
+
+on_both_databases!(
+    a_mutation_field_repeated_under_one_key_is_refused_and_writes_nothing,
+    |app: TestApp| async move {
+        // async-graphql runs each occurrence of a repeated key, where the
+        // specification runs a key once: two writes, one answer.
+        let p = crate::support::programme::Programme::new(&app).await;
+        let before = topic_count(&app, &p.staff).await;
+        for document in [
+            r#"mutation { createTopic(name: "twice") { id } createTopic(name: "twice") { id } }"#,
+            r#"mutation { createTopic(name: "twice") { id } ... on Mutation { createTopic(name: "twice") { id name } } }"#,
+            r#"mutation { ...T ...T } fragment T on Mutation { createTopic(name: "twice") { id } }"#,
+        ] {
+            let (status, body) = app.graphql(document, json!({}), Some(&p.staff)).await;
+            assert_eq!(status, 400, "{document}: {body}");
+            assert_eq!(first_error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+            assert!(message(&body).contains("more than once"), "{body}");
+        }
+        assert_eq!(topic_count(&app, &p.staff).await, before, "nothing written");
+
+        // Under aliases of their own each runs, and `__typename` may repeat.
+        let (status, body) = app
+            .graphql(
+                r#"mutation { a: createTopic(name: "first") { name } b: createTopic(name: "second") { name } __typename __typename }"#,
+                json!({}),
+                Some(&p.staff),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["a"]["name"], "first", "{body}");
+        assert_eq!(body["data"]["b"]["name"], "second", "{body}");
+        assert_eq!(topic_count(&app, &p.staff).await, before + 2);
+        app.stop().await;
+    }
+);

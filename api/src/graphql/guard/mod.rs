@@ -239,10 +239,31 @@ impl RequestGuard {
             }
         }
         if operation.kind == OperationType::Mutation {
+            if let Some((key, name)) = repeated_key(&operation.root_field_keys) {
+                return Err(refuse(format!(
+                    "`{name}` is asked more than once under the response key `{key}`. A \
+                     mutation field runs once per key: ask it once, or under an alias of \
+                     its own each time it should run."
+                )));
+            }
             count_anonymous_writes(request, operation.root_fields)?;
         }
         Ok(())
     }
+}
+
+/// The first root response key (with its field's name) that a mutation
+/// asks more than once, counting the fields its fragments bring: async-graphql
+/// runs each occurrence, where the specification merges fields of one key
+/// and runs them once (§6.3.2 CollectFields), so `raiseConcern` written
+/// twice, or spread twice through a fragment, wrote two concerns and
+/// answered with one. `__typename` may repeat: it writes nothing.
+fn repeated_key(keys: &[(String, String)]) -> Option<(&str, &str)> {
+    let mut seen = std::collections::HashSet::new();
+    keys.iter()
+        .filter(|(_, name)| !name.starts_with("__"))
+        .find(|(key, _)| !seen.insert(key.as_str()))
+        .map(|(key, name)| (key.as_str(), name.as_str()))
 }
 
 /// Charges an anonymous mutation's fields to its client address.
