@@ -10,6 +10,28 @@
 
 use serde_json::json;
 
+/// `$name::sqlite` and `$name::postgres`, each running `$body(backend)` on
+/// two worker threads (a request's loads run concurrently, as in the
+/// server). The bodies start their own app (tuned, without a worker), so
+/// `on_both_databases!` does not fit.
+macro_rules! on_each_backend {
+    ($name:ident => $body:ident) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $body(Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $body(Backend::Postgres).await;
+            }
+        }
+    };
+}
+
 /// The loader window `hive-api` ships with (`Settings::loader_batch_window`).
 const SHIPPED_WINDOW: std::time::Duration = std::time::Duration::from_millis(2);
 
@@ -91,15 +113,7 @@ async fn statements_per_page(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_page_costs_the_same_statements_whatever_its_size_sqlite() {
-    statements_per_page(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_page_costs_the_same_statements_whatever_its_size_postgres() {
-    statements_per_page(Backend::Postgres).await;
-}
+on_each_backend!(a_page_costs_the_same_statements_whatever_its_size => statements_per_page);
 
 /// The home screens' lists (issue 20): engagements with their meetings,
 /// provider and co-op (and their own engagement lists), and the viewer's
@@ -191,15 +205,7 @@ async fn home_lists_per_page(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn home_lists_cost_the_same_statements_whatever_their_size_sqlite() {
-    home_lists_per_page(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn home_lists_cost_the_same_statements_whatever_their_size_postgres() {
-    home_lists_per_page(Backend::Postgres).await;
-}
+on_each_backend!(home_lists_cost_the_same_statements_whatever_their_size => home_lists_per_page);
 
 /// A list read from a table counts its rows only when the query asks for
 /// `totalCount` (issue 19): the same page without it costs one statement
@@ -234,15 +240,7 @@ async fn the_count_only_when_asked(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_count_only_when_asked_sqlite() {
-    the_count_only_when_asked(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_count_only_when_asked_postgres() {
-    the_count_only_when_asked(Backend::Postgres).await;
-}
+on_each_backend!(the_count_only_when_asked => the_count_only_when_asked);
 
 /// How many statements of `log` write confidential-read traces.
 fn trace_writes(log: &str) -> u64 {
@@ -340,15 +338,7 @@ async fn provider_pages_cost_what_they_select(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn provider_pages_cost_what_they_select_sqlite() {
-    provider_pages_cost_what_they_select(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn provider_pages_cost_what_they_select_postgres() {
-    provider_pages_cost_what_they_select(Backend::Postgres).await;
-}
+on_each_backend!(provider_pages_cost_what_they_select => provider_pages_cost_what_they_select);
 
 /// Two references of one kind on a list (who proposed an engagement and who
 /// ended it, both users) load one statement each, not one per engagement
@@ -412,12 +402,4 @@ async fn two_references_of_one_kind(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_references_of_one_kind_sqlite() {
-    two_references_of_one_kind(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_references_of_one_kind_postgres() {
-    two_references_of_one_kind(Backend::Postgres).await;
-}
+on_each_backend!(two_references_of_one_kind => two_references_of_one_kind);
