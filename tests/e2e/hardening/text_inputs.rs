@@ -236,6 +236,76 @@ on_both_databases!(
 );
 
 on_both_databases!(
+    whole_numbers_beyond_graphql_int_are_a_request_error,
+    |app: TestApp| async move {
+        let p = Programme::new(&app).await;
+        // A variable one past Int's largest value, in a form: refused
+        // before anything runs, naming the field; no meeting is booked.
+        let (coop, member) = p.coop(&app, "Big Numbers Co-op").await;
+        let (mentor, mentor_token, _) = p.provider(&app, "MENTOR", "Long Meeting", 2, None).await;
+        let request = p.request(&app, &coop, "MENTORING").await;
+        let engagement = p.proposed(&app, &request, &mentor, 3).await;
+        p.accept(&app, &engagement, &mentor_token).await;
+        let schedule = |minutes: Value| json!({"i": {"engagementId": engagement, "startsAt": "2031-03-02T10:00:00Z", "durationMinutes": minutes, "format": "VIDEO"}});
+        let (status, body) = app
+            .graphql(
+                "mutation($i: ScheduleMeetingInput!) { scheduleMeeting(input: $i) { id } }",
+                schedule(json!(i64::from(i32::MAX) + 1)),
+                Some(&member),
+            )
+            .await;
+        assert_eq!(status, 400, "{body}");
+        refused_naming(&body, "durationMinutes", "GraphQL's Int");
+        let meetings = format!(
+            r#"{{ engagement(id: "{engagement}") {{ meetingsConnection {{ totalCount }} }} }}"#
+        );
+        let body = ok(app.graphql(&meetings, json!({}), Some(&member)).await);
+        assert_eq!(
+            body["data"]["engagement"]["meetingsConnection"]["totalCount"], 0,
+            "nothing booked: {body}"
+        );
+
+        // In a query, as a literal or a variable, beside a field that would
+        // answer: the whole request is refused (the specification's request
+        // error), not answered with that one field null.
+        let (status, body) = app
+            .graphql(
+                "{ __typename topics(first: 3000000000) { totalCount } }",
+                json!({}),
+                Some(&p.staff),
+            )
+            .await;
+        assert_eq!(status, 400, "{body}");
+        refused_naming(&body, "first", "GraphQL's Int");
+        let (_, body) = app
+            .graphql(
+                "query($n: Int) { __typename topics(first: $n) { totalCount } }",
+                json!({"n": i64::from(i32::MIN) - 1}),
+                Some(&p.staff),
+            )
+            .await;
+        refused_naming(&body, "first", "GraphQL's Int");
+        // Int's own bounds are numbers like any other (`last` beyond a
+        // page's size is the connection's to refuse, not the guard's).
+        let (_, body) = app
+            .graphql(
+                "query($n: Int) { topics(first: $n) { totalCount } }",
+                json!({"n": i32::MAX}),
+                Some(&p.staff),
+            )
+            .await;
+        assert_ne!(
+            body["errors"][0]["message"]
+                .as_str()
+                .map(|m| m.contains("GraphQL's Int")),
+            Some(true),
+            "{body}"
+        );
+        app.stop().await;
+    }
+);
+
+on_both_databases!(
     addresses_mail_cannot_reach_are_refused,
     |app: TestApp| async move {
         let p = Programme::new(&app).await;

@@ -706,6 +706,9 @@ pub fn check_input(
             if let ("DateTime", ConstValue::String(text)) = (name, value) {
                 return check_date_time(text, path);
             }
+            if let ("Int", ConstValue::Number(number)) = (name, value) {
+                return check_int(number, path);
+            }
             if let (Some(rule), ConstValue::String(text)) = (rule_for(name, place), value) {
                 return crate::text::check(rule, text).map_err(|problem| Refusal::Input {
                     field: path.to_string(),
@@ -759,6 +762,31 @@ fn check_date_time(text: &str, path: &str) -> Result<(), Refusal> {
                 "`{path}` must be a time between the years {} and {}.",
                 YEARS.start(),
                 YEARS.end()
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses a whole number outside GraphQL's `Int`, a signed 32-bit integer
+/// (specification, October 2021, §3.5.1): async-graphql accepts any 64-bit
+/// number as an `Int` when it validates and fails only the field that reads
+/// it, so `first: 3000000000` answered with the rest of the data and a field
+/// error, where the specification makes it a request error (an argument's
+/// literal fails validation, §5.6.1; a variable fails coercion, §6.1.2).
+/// A number that is not whole is left for the scalar to refuse.
+fn check_int(number: &async_graphql::Number, path: &str) -> Result<(), Refusal> {
+    let whole = number
+        .as_i64()
+        .map(i128::from)
+        .or_else(|| number.as_u64().map(i128::from));
+    match whole {
+        Some(whole) if i32::try_from(whole).is_err() => Err(Refusal::Input {
+            field: path.to_string(),
+            message: format!(
+                "`{path}` must be a whole number from {} to {} (GraphQL's Int).",
+                i32::MIN,
+                i32::MAX
             ),
         }),
         _ => Ok(()),
