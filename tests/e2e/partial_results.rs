@@ -254,7 +254,8 @@ on_both_databases!(
 
 /// An object with nothing selected (every field skipped, or every fragment
 /// for another type) is `{}`, not `null` — async-graphql answers `null`,
-/// which in a non-null place would blank the whole answer without an error.
+/// which in a non-null place would blank the whole answer without an error —
+/// also when the query uses the completion's own key name itself.
 async fn empty_selections(app: TestApp) {
     let p = Programme::new(&app).await;
     let cases = [
@@ -273,6 +274,19 @@ async fn empty_selections(app: TestApp) {
             "query($t: ID!) { node(id: $t) { ... on Organisation { name } ... on Topic { name } } }",
             json!({"t": p.topics[0]}),
             r#"{"node":{"name":"governance"}}"#,
+        ),
+        // A client's own key of the name the completion asks the type
+        // under is answered like any other (it was dropped, and the empty
+        // object beside it came back null).
+        (
+            "{ me { name @skip(if: true) } _hiveTypename: __typename }",
+            json!({}),
+            r#"{"me":{},"_hiveTypename":"Query"}"#,
+        ),
+        (
+            "{ me { _hiveTypename: name ... on User { role } _hiveTypename1: role @skip(if: false) } }",
+            json!({}),
+            r#"{"me":{"_hiveTypename":"Test Person","role":"STAFF","_hiveTypename1":"STAFF"}}"#,
         ),
     ];
     for (query, variables, data) in cases {

@@ -24,11 +24,11 @@
 //!
 //! So that the walk can tell an object from a null, every object selection
 //! of the document that runs (after the request guard has measured it) that
-//! has a fragment or a directive also asks for `__typename` under the alias
-//! [`TYPE_KEY`]: async-graphql answers an object with nothing selected (all
-//! skipped, or every fragment for another type) with `null`, and the walk
-//! needs each object's own type for the fragments on interfaces. The walk
-//! takes the key out again.
+//! has a fragment or a directive also asks for `__typename` under an alias
+//! the document does not use (see [`type_key_for`]): async-graphql answers an
+//! object with nothing selected (all skipped, or every fragment for another
+//! type) with `null`, and the walk needs each object's own type for the
+//! fragments on interfaces. The walk takes the key out again.
 
 use std::{
     cell::RefCell,
@@ -46,19 +46,37 @@ use async_graphql::{
     registry::{MetaType, MetaTypeName, Registry},
 };
 
-/// The response key of the `__typename` added to every object selection.
+/// The response key of the `__typename` added to object selections, when
+/// the query's text does not hold it (see [`type_key_for`]).
 pub const TYPE_KEY: &str = "_hiveTypename";
 
 /// What the walk after execution needs of the request: the document (as
-/// it ran) and the variables.
+/// it ran), the variables, and the response key the type was asked under.
 pub struct Kept {
     document: ExecutableDocument,
     variables: Variables,
+    type_key: String,
+}
+
+/// The response key for the added `__typename`: [`TYPE_KEY`], or, when the
+/// query's text holds that anywhere (a client's own alias of the name, say),
+/// the first of `_hiveTypename1`, `_hiveTypename2`, … it does not hold. No
+/// key of the client's can then be taken for ours and dropped from its
+/// answer, as `_hiveTypename: name` was.
+fn type_key_for(query: &str) -> String {
+    let mut key = TYPE_KEY.to_string();
+    let mut suffix = 0u32;
+    while query.contains(key.as_str()) {
+        suffix += 1;
+        key = format!("{TYPE_KEY}{suffix}");
+    }
+    key
 }
 
 /// Readies `request` for completion, once the request guard has parsed and
 /// admitted it (so that it is the document that runs): every object
-/// selection that needs it asks for its type under [`TYPE_KEY`], and every
+/// selection that needs it asks for its type under the key [`type_key_for`]
+/// chose, and every
 /// variable the request leaves out gets its default. `None` for a document
 /// that does not parse (async-graphql answers that itself).
 ///
@@ -86,34 +104,27 @@ pub fn prepare(request: &mut Request) -> Option<Kept> {
         }
     }
     let variables = request.variables.clone();
-    if !uses_type_key(&request.query) {
-        ask_each_object_its_type(&mut document);
-        request.set_parsed_query(document.clone());
-    }
+    let type_key = type_key_for(&request.query);
+    ask_each_object_its_type(&mut document, &type_key);
+    request.set_parsed_query(document.clone());
     Some(Kept {
         document,
         variables,
+        type_key,
     })
 }
 
-/// Whether the query's text mentions [`TYPE_KEY`] itself (then nothing is
-/// added, and objects whose selection is empty stay as async-graphql answers
-/// them).
-fn uses_type_key(query: &str) -> bool {
-    query.contains(TYPE_KEY)
-}
-
-/// Adds `_hiveTypename: __typename` to every selection set of a field
-/// (objects, interfaces and unions) that [`needs_own_type`], in operations
-/// and fragments alike.
-fn ask_each_object_its_type(document: &mut ExecutableDocument) {
-    fn within(set: &mut SelectionSet) {
+/// Adds `type_key: __typename` to every selection set of a field (objects,
+/// interfaces and unions) that [`needs_own_type`], in operations and
+/// fragments alike.
+fn ask_each_object_its_type(document: &mut ExecutableDocument, type_key: &str) {
+    fn within(set: &mut SelectionSet, type_key: &str) {
         for selection in &mut set.items {
             match &mut selection.node {
                 Selection::Field(field) => {
                     let inner = &mut field.node.selection_set;
                     if !inner.node.items.is_empty() {
-                        within(&mut inner.node);
+                        within(&mut inner.node, type_key);
                         if !needs_own_type(&inner.node) {
                             continue;
                         }
@@ -121,7 +132,7 @@ fn ask_each_object_its_type(document: &mut ExecutableDocument) {
                         inner.node.items.push(Positioned::new(
                             Selection::Field(Positioned::new(
                                 async_graphql::parser::types::Field {
-                                    alias: Some(Positioned::new(Name::new(TYPE_KEY), at)),
+                                    alias: Some(Positioned::new(Name::new(type_key), at)),
                                     name: Positioned::new(Name::new("__typename"), at),
                                     arguments: Vec::new(),
                                     directives: Vec::new(),
@@ -134,22 +145,24 @@ fn ask_each_object_its_type(document: &mut ExecutableDocument) {
                     }
                 }
                 Selection::InlineFragment(fragment) => {
-                    within(&mut fragment.node.selection_set.node)
+                    within(&mut fragment.node.selection_set.node, type_key)
                 }
                 Selection::FragmentSpread(_) => {}
             }
         }
     }
     match &mut document.operations {
-        DocumentOperations::Single(operation) => within(&mut operation.node.selection_set.node),
+        DocumentOperations::Single(operation) => {
+            within(&mut operation.node.selection_set.node, type_key)
+        }
         DocumentOperations::Multiple(operations) => {
             for operation in operations.values_mut() {
-                within(&mut operation.node.selection_set.node);
+                within(&mut operation.node.selection_set.node, type_key);
             }
         }
     }
     for fragment in document.fragments.values_mut() {
-        within(&mut fragment.node.selection_set.node);
+        within(&mut fragment.node.selection_set.node, type_key);
     }
 }
 
@@ -180,6 +193,7 @@ pub fn complete(
     let Kept {
         document,
         variables,
+        type_key,
     } = kept;
     let Some(operation) = super::guard::document::operation_to_run(document, operation_name) else {
         return;
@@ -220,6 +234,7 @@ pub fn complete(
         fragments: &document.fragments,
         variables,
         operation,
+        type_key,
         tracking: !failed.is_empty() || !under_failure.is_empty(),
         failed,
         under_failure,
@@ -308,6 +323,8 @@ struct Walk<'a> {
     fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
     variables: &'a Variables,
     operation: &'a OperationDefinition,
+    /// The response key the objects' type was asked under.
+    type_key: &'a str,
     /// Paths (`a.0.b`) of the fields that failed.
     failed: HashSet<String>,
     /// Every path above a failed field.
@@ -398,7 +415,7 @@ impl<'a> Walk<'a> {
         path: &mut String,
     ) -> Value {
         // The object's own type, when the document was given the key.
-        let own_type = match fields.swap_remove(TYPE_KEY) {
+        let own_type = match fields.swap_remove(self.type_key) {
             Some(Value::String(name)) => self
                 .registry
                 .types
