@@ -550,23 +550,13 @@ const MAX_ERRORS: usize = 50;
 /// Turns an executed response into the answer the client gets: status,
 /// media type, and a body of at most `max_bytes` (`HIVE_MAX_RESPONSE_BYTES`;
 /// a larger one is replaced by an error asking for less).
-fn shape_response(media: Media, response: async_graphql::Response, max_bytes: usize) -> Response {
+fn shape_response(
+    media: Media,
+    mut response: async_graphql::Response,
+    max_bytes: usize,
+) -> Response {
     let request_error = is_request_error(&response);
-    let mut errors: Vec<Value> = response
-        .errors
-        .iter()
-        .take(MAX_ERRORS)
-        .map(with_code)
-        .collect();
-    if response.errors.len() > MAX_ERRORS {
-        errors.push(json!({
-            "message": format!(
-                "{} more errors like these were left out.",
-                response.errors.len() - MAX_ERRORS
-            ),
-            "extensions": {"code": ErrorCode::BadUserInput.as_str()},
-        }));
-    }
+    let errors = listed_errors(&mut response.errors);
     let retry_after = rate_limit_wait(&errors);
     let answer = Answer {
         data: (!request_error).then_some(&response.data),
@@ -610,6 +600,83 @@ fn shape_response(media: Media, response: async_graphql::Response, max_bytes: us
 
 /// Whether the request failed before execution: parse and validation
 /// failures (limits included) leave no data and errors without a path.
+/// The errors an answer lists: in document order (request errors first,
+/// then field errors by where the field stands in the query and by path),
+/// so that the same query with the same failures lists the same errors
+/// whichever resolver finished first; at most [`MAX_ERRORS`] of them, and
+/// then one line that says how many more there were, by code
+/// (`extensions.leftOut`, `extensions.codes`), under the code most of them
+/// carry.
+fn listed_errors(errors: &mut [async_graphql::ServerError]) -> Vec<Value> {
+    errors.sort_by(|a, b| {
+        (!a.path.is_empty())
+            .cmp(&!b.path.is_empty())
+            .then_with(|| {
+                let at = |e: &async_graphql::ServerError| {
+                    e.locations.first().map(|at| (at.line, at.column))
+                };
+                at(a).cmp(&at(b))
+            })
+            .then_with(|| compare_paths(&a.path, &b.path))
+    });
+    let mut listed: Vec<Value> = errors.iter().take(MAX_ERRORS).map(with_code).collect();
+    let left_out = errors.get(MAX_ERRORS..).unwrap_or_default();
+    if !left_out.is_empty() {
+        let mut codes: Vec<(&str, usize)> = Vec::new();
+        for error in left_out {
+            let code = code_of(error);
+            match codes.iter_mut().find(|(c, _)| *c == code) {
+                Some((_, count)) => *count += 1,
+                None => codes.push((code, 1)),
+            }
+        }
+        // The most common code; of equals, the first left out.
+        let main = codes
+            .iter()
+            .rev()
+            .max_by_key(|(_, count)| *count)
+            .map_or(ErrorCode::BadUserInput.as_str(), |(code, _)| *code);
+        let by_code: Map<String, Value> = codes
+            .iter()
+            .map(|(code, count)| ((*code).to_string(), json!(count)))
+            .collect();
+        listed.push(json!({
+            "message": format!("{} more errors were left out.", left_out.len()),
+            "extensions": {"code": main, "leftOut": left_out.len(), "codes": by_code},
+        }));
+    }
+    listed
+}
+
+/// Orders two error paths: segment by segment, list indexes by number.
+fn compare_paths(
+    a: &[async_graphql::PathSegment],
+    b: &[async_graphql::PathSegment],
+) -> std::cmp::Ordering {
+    use async_graphql::PathSegment;
+    use std::cmp::Ordering;
+    for (x, y) in a.iter().zip(b) {
+        let order = match (x, y) {
+            (PathSegment::Index(x), PathSegment::Index(y)) => x.cmp(y),
+            (PathSegment::Field(x), PathSegment::Field(y)) => x.cmp(y),
+            (PathSegment::Index(_), PathSegment::Field(_)) => Ordering::Less,
+            (PathSegment::Field(_), PathSegment::Index(_)) => Ordering::Greater,
+        };
+        if order != Ordering::Equal {
+            return order;
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// An error's `extensions.code`, as [`with_code`] gives it.
+fn code_of(error: &async_graphql::ServerError) -> &str {
+    match error.extensions.as_ref().and_then(|e| e.get("code")) {
+        Some(async_graphql::Value::String(code)) => code,
+        _ => ErrorCode::BadUserInput.as_str(),
+    }
+}
+
 fn is_request_error(response: &async_graphql::Response) -> bool {
     !response.errors.is_empty()
         && response.data == async_graphql::Value::Null
@@ -673,6 +740,69 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT, HeaderValue::from_str(value).unwrap());
         headers
+    }
+
+    /// A field error at `path` (list indexes as numbers) on line 1 at
+    /// `column`, with `code`.
+    fn field_error(column: usize, path: &str, code: &str) -> async_graphql::ServerError {
+        let mut error =
+            async_graphql::ServerError::new("failed", Some(async_graphql::Pos { line: 1, column }));
+        error.path = path
+            .split('.')
+            .map(|segment| match segment.parse() {
+                Ok(index) => async_graphql::PathSegment::Index(index),
+                Err(_) => async_graphql::PathSegment::Field(segment.to_string()),
+            })
+            .collect();
+        let mut extensions = async_graphql::ErrorExtensionValues::default();
+        extensions.set("code", code);
+        error.extensions = Some(extensions);
+        error
+    }
+
+    #[test]
+    fn errors_are_listed_in_document_order_and_the_rest_counted_by_code() {
+        // Sixty FORBIDDEN fields of a list (column 20) and five NOT_FOUND
+        // lookups before it (column 5), in the order resolvers happened to
+        // finish: the lookups first, then the list by index (10 after 9,
+        // not after 1), and the left-out fifteen counted under their code.
+        let mut errors: Vec<_> = (0..60)
+            .rev()
+            .map(|i| field_error(20, &format!("mentors.{i}.email"), "FORBIDDEN"))
+            .chain((0..5).map(|i| field_error(5, &format!("a{i}"), "NOT_FOUND")))
+            .collect();
+        errors.swap(3, 40);
+        let listed = listed_errors(&mut errors);
+        assert_eq!(listed.len(), MAX_ERRORS + 1);
+        let paths: Vec<String> = listed[..MAX_ERRORS]
+            .iter()
+            .map(|e| {
+                e["path"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.to_string().trim_matches('"').to_string())
+                    .collect::<Vec<_>>()
+                    .join(".")
+            })
+            .collect();
+        let expected: Vec<String> = (0..5)
+            .map(|i| format!("a{i}"))
+            .chain((0..45).map(|i| format!("mentors.{i}.email")))
+            .collect();
+        assert_eq!(paths, expected);
+        let summary = &listed[MAX_ERRORS];
+        assert_eq!(summary["message"], "15 more errors were left out.");
+        assert_eq!(summary["extensions"]["code"], "FORBIDDEN");
+        assert_eq!(summary["extensions"]["leftOut"], 15);
+        assert_eq!(summary["extensions"]["codes"], json!({"FORBIDDEN": 15}));
+
+        // Under the cap nothing is added; an error without a code is the
+        // client's input.
+        let mut few = vec![async_graphql::ServerError::new("unknown field", None)];
+        let listed = listed_errors(&mut few);
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0]["extensions"]["code"], "BAD_USER_INPUT");
     }
 
     #[test]

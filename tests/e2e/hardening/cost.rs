@@ -302,10 +302,9 @@ on_both_databases!(
         assert_eq!(status, 400, "{body:.300}");
         let errors = body["errors"].as_array().unwrap();
         assert_eq!(errors.len(), 51, "{body:.300}");
-        assert_eq!(
-            errors[50]["message"],
-            "150 more errors like these were left out."
-        );
+        assert_eq!(errors[50]["message"], "150 more errors were left out.");
+        assert_eq!(errors[50]["extensions"]["code"], "BAD_USER_INPUT");
+        assert_eq!(errors[50]["extensions"]["leftOut"], 150);
         app.stop().await;
     }
 );
