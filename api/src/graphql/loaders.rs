@@ -23,6 +23,10 @@ use chrono::{DateTime, Utc};
 use super::vocabulary::{Term, Vocabulary};
 use crate::error::{ApiError, ApiResult};
 
+mod provider_cards;
+
+pub use provider_cards::{CardParts, ProviderCard, ProviderCardKey};
+
 /// The request's loaders, in the GraphQL context.
 pub type Loaders = DataLoader<HiveLoader>;
 
@@ -168,8 +172,9 @@ pub struct ReviewSummary {
 
 /// Loads [`ProviderDetails`] for many providers in six statements (per
 /// 5,000 providers): matching needs them for every candidate at once. The
-/// API's `Provider` loads each relation on its own (the keys below), and
-/// only those a query selects.
+/// API's `Provider` loads only the relations a query selects: its card
+/// ([`ProviderCardKey`]) in one statement, the rest each on its own (the
+/// keys below).
 pub async fn provider_details(
     db: &DatabaseConnection,
     ids: &[i64],
@@ -394,19 +399,6 @@ macro_rules! relation_loader {
 }
 
 relation_loader!(
-    /// A provider's topics, in id order (retired ones too: they stay on
-    /// old records).
-    ProviderTopicsKey => Vec<Term>, provider_topic_terms
-);
-relation_loader!(
-    /// A provider's sectors, in id order.
-    ProviderSectorsKey => Vec<Term>, provider_sector_terms
-);
-relation_loader!(
-    /// A provider's regions, in name order.
-    ProviderRegionsKey => Vec<String>, provider_regions
-);
-relation_loader!(
     /// A provider's meeting formats.
     ProviderFormatsKey => Vec<MeetingFormat>, provider_formats
 );
@@ -424,47 +416,6 @@ relation_loader!(
     ProviderDaysKey => super::providers::DaysSummary,
     super::providers::days_by_provider
 );
-
-/// Each provider's topics with their names, in id order: one join.
-async fn provider_topic_terms(
-    db: &DatabaseConnection,
-    ids: &[i64],
-) -> Result<HashMap<i64, Vec<Term>>, ApiError> {
-    linked_terms::<provider_topics::Entity, topics::Column>(
-        db,
-        ids,
-        (
-            provider_topics::Column::ProviderId,
-            provider_topics::Column::TopicId,
-        ),
-        provider_topics::Relation::Topic.def(),
-        TOPIC_TERM,
-    )
-    .await
-}
-
-/// Each provider's sectors with their names, in id order: one join.
-async fn provider_sector_terms(
-    db: &DatabaseConnection,
-    ids: &[i64],
-) -> Result<HashMap<i64, Vec<Term>>, ApiError> {
-    linked_terms::<provider_sectors::Entity, sectors::Column>(
-        db,
-        ids,
-        (
-            provider_sectors::Column::ProviderId,
-            provider_sectors::Column::SectorId,
-        ),
-        provider_sectors::Relation::Sector.def(),
-        [
-            sectors::Column::Id,
-            sectors::Column::Name,
-            sectors::Column::CreatedAt,
-            sectors::Column::RetiredAt,
-        ],
-    )
-    .await
-}
 
 /// The columns of `topics` that make a [`Term`], in [`linked_terms`]'s order.
 const TOPIC_TERM: [topics::Column; 4] = [

@@ -16,7 +16,7 @@ use hive_worker::matching::{self, Candidate, RequestProfile, Topic as RankTopic}
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{
-    loaders::provider_details,
+    loaders::{CardParts, provider_details},
     providers::Provider,
     relay::{HiveConnection, NodeType, PageArgs, decode_id_of, paginate_loaded},
 };
@@ -501,7 +501,7 @@ pub async fn suggest(
                             score: suggestion.score,
                             reasons: suggestion.reasons,
                             summary: suggestion.summary,
-                            provider: Provider::joining(row.clone(), &siblings),
+                            provider: Provider::joining(row.clone(), &siblings, CardParts::ALL),
                         })
                 })
                 .collect(),

@@ -15,9 +15,8 @@ use sea_orm::{
 
 use super::{
     loaders::{
-        HiveLoader, OrganisationKey, ProviderDaysKey, ProviderEngagementsKey, ProviderFormatsKey,
-        ProviderLoadKey, ProviderRegionsKey, ProviderReviewsKey, ProviderSectorsKey,
-        ProviderTopicsKey, UserKey,
+        CardParts, HiveLoader, OrganisationKey, ProviderCard, ProviderCardKey, ProviderDaysKey,
+        ProviderEngagementsKey, ProviderFormatsKey, ProviderLoadKey, ProviderReviewsKey, UserKey,
     },
     relay::{HiveConnection, NodeType, PageArgs, decode_id_of, global_id, paginate},
     siblings::Siblings,
@@ -57,25 +56,59 @@ pub enum Kind {
 pub struct Provider {
     pub row: providers::Model,
     siblings: Siblings<providers::Model>,
+    /// The parts of its card its selection asks for, read together.
+    card: CardParts,
 }
 
 impl Provider {
     /// A provider on its own (one object, a mutation's result).
     pub fn alone(row: providers::Model) -> Self {
         let siblings = Siblings::alone(&row);
-        Provider { row, siblings }
+        Provider {
+            row,
+            siblings,
+            card: CardParts::ALL,
+        }
     }
 
-    /// A provider joining `siblings`: a page gathered as it is made.
-    pub fn joining(row: providers::Model, siblings: &Siblings<providers::Model>) -> Self {
+    /// A provider joining `siblings`: a page gathered as it is made, whose
+    /// nodes ask for the parts `card` of their cards (all, when that is not
+    /// known ahead).
+    pub fn joining(
+        row: providers::Model,
+        siblings: &Siblings<providers::Model>,
+        card: CardParts,
+    ) -> Self {
         let siblings = siblings.join(&row);
-        Provider { row, siblings }
+        Provider {
+            row,
+            siblings,
+            card,
+        }
     }
 
     /// A provider that is one of `siblings`.
     pub fn among(row: providers::Model, siblings: &Siblings<providers::Model>) -> Self {
         let siblings = siblings.clone();
-        Provider { row, siblings }
+        Provider {
+            row,
+            siblings,
+            card: CardParts::ALL,
+        }
+    }
+
+    /// The provider's card with `part` among what is read (always so when
+    /// the look-ahead saw the field that asks; else `part` is read for the
+    /// page on its own). Each field passes its own `key_of` closure: the
+    /// siblings load once per closure, so a field whose key differs (the
+    /// look-ahead missed it) still loads for the whole page, not for each
+    /// provider alone.
+    async fn card(
+        &self,
+        ctx: &Context<'_>,
+        key_of: impl Fn(&providers::Model) -> Option<ProviderCardKey> + 'static,
+    ) -> ApiResult<ProviderCard> {
+        Ok(self.relation(ctx, key_of).await?.unwrap_or_default())
     }
 
     /// Relation `K` of this provider, loaded for all its siblings at once.
@@ -118,7 +151,15 @@ impl Provider {
         self.account(ctx).await.map(User::alone)
     }
     async fn name(&self, ctx: &Context<'_>) -> ApiResult<String> {
-        Ok(self.account(ctx).await?.name)
+        if !self.card.has(CardParts::NAME) {
+            // The page reads the whole account for `user` anyway.
+            return Ok(self.account(ctx).await?.name);
+        }
+        let parts = self.card;
+        let card = self.card(ctx, move |row| Some(ProviderCardKey(row.id, parts)));
+        card.await?
+            .name
+            .ok_or_else(|| ApiError::internal("provider without user"))
     }
     async fn bio(&self) -> &str {
         &self.row.bio
@@ -156,27 +197,23 @@ impl Provider {
     async fn firm_name(&self) -> Option<&str> {
         self.row.firm_name.as_deref()
     }
+    /// In id order (retired ones too: they stay on old records).
     async fn topics(&self, ctx: &Context<'_>) -> ApiResult<Vec<Topic>> {
-        let terms = self.relation(ctx, |row| Some(ProviderTopicsKey(row.id)));
-        Ok(terms
-            .await?
-            .unwrap_or_default()
-            .into_iter()
-            .map(Topic)
-            .collect())
+        let parts = self.card.with(CardParts::TOPICS);
+        let card = self.card(ctx, move |row| Some(ProviderCardKey(row.id, parts)));
+        Ok(card.await?.topics.into_iter().map(Topic).collect())
     }
+    /// In id order.
     async fn sectors(&self, ctx: &Context<'_>) -> ApiResult<Vec<Sector>> {
-        let terms = self.relation(ctx, |row| Some(ProviderSectorsKey(row.id)));
-        Ok(terms
-            .await?
-            .unwrap_or_default()
-            .into_iter()
-            .map(Sector)
-            .collect())
+        let parts = self.card.with(CardParts::SECTORS);
+        let card = self.card(ctx, move |row| Some(ProviderCardKey(row.id, parts)));
+        Ok(card.await?.sectors.into_iter().map(Sector).collect())
     }
+    /// In name order.
     async fn regions(&self, ctx: &Context<'_>) -> ApiResult<Vec<String>> {
-        let regions = self.relation(ctx, |row| Some(ProviderRegionsKey(row.id)));
-        Ok(regions.await?.unwrap_or_default())
+        let parts = self.card.with(CardParts::REGIONS);
+        let card = self.card(ctx, move |row| Some(ProviderCardKey(row.id, parts)));
+        Ok(card.await?.regions)
     }
     async fn formats(&self, ctx: &Context<'_>) -> ApiResult<Vec<Format>> {
         let formats = self.relation(ctx, |row| Some(ProviderFormatsKey(row.id)));
@@ -521,8 +558,9 @@ async fn list(
         ));
     }
     let siblings = Siblings::default();
+    let card = CardParts::asked_of_page(&ctx.look_ahead());
     paginate(&state.db, select, providers::Column::Id, page, |row| {
-        Provider::joining(row, &siblings)
+        Provider::joining(row, &siblings, card)
     })
     .await
 }
