@@ -191,7 +191,7 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             .await
         }
         Some(Command::Migrate) => {
-            let db = db::connect(&settings.database_url).await?;
+            let db = db::connect(&settings).await?;
             db::migrate(&db).await?;
             println!("migrations applied");
             Ok(())
@@ -201,7 +201,7 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             topics,
             coops,
         }) => {
-            let db = db::connect(&settings.database_url).await?;
+            let db = db::connect(&settings).await?;
             db::migrate(&db).await?;
             let data = crate::bench_data::generate(
                 &db,
@@ -219,7 +219,7 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             coops,
             answer_survey,
         }) => {
-            let db = db::connect(&settings.database_url).await?;
+            let db = db::connect(&settings).await?;
             db::migrate(&db).await?;
             if let Some(survey) = answer_survey {
                 let survey = relay::decode_id_of(
@@ -237,7 +237,7 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             print_bench_staff_token(&db, &settings).await
         }
         Some(Command::BenchEmails { count, wait }) => {
-            let db = db::connect(&settings.database_url).await?;
+            let db = db::connect(&settings).await?;
             db::migrate(&db).await?;
             if !wait {
                 crate::bench_data::enqueue_emails(&db, count).await?;
@@ -260,7 +260,7 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Seed { demo: _ }) => {
-            let db = db::connect(&settings.database_url).await?;
+            let db = db::connect(&settings).await?;
             db::migrate(&db).await?;
             let summary = seed::demo(&db).await?;
             println!("{summary}");
@@ -276,7 +276,7 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                 },
         }) => {
             let organisation_id = organisation.map(|o| parse_organisation(&o)).transpose()?;
-            let db = db::connect(&settings.database_url).await?;
+            let db = db::connect(&settings).await?;
             db::migrate(&db).await?;
             let (user, token) = admin::create_user(
                 &db,
@@ -317,7 +317,7 @@ async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         anyhow::anyhow!("HIVE_ADDR: cannot listen on {}: {error}", settings.addr)
     })?;
     let settings = Arc::new(settings);
-    let db = db::connect(&settings.database_url).await?;
+    let db = db::connect(&settings).await?;
     db::migrate(&db).await?;
     if args.demo {
         let summary = seed::demo(&db).await?;

@@ -54,7 +54,7 @@ pub async fn start(
     with_worker: bool,
 ) -> anyhow::Result<RunningHive> {
     let settings = Arc::new(settings);
-    let db = db::connect(&settings.database_url).await?;
+    let db = db::connect(&settings).await?;
     db::migrate(&db).await?;
     start_with_db(settings, db, listener, with_worker).await
 }

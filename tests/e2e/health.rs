@@ -98,3 +98,39 @@ on_both_databases!(readyz_follows_the_database, |app: TestApp| async move {
     assert_eq!(get("/healthz").await.status(), 200, "alive, just not ready");
     app.stop().await;
 });
+
+/// `HIVE_DATABASE_CONNECTIONS` sizes the PostgreSQL pool a process opens,
+/// and Hive answers on the smallest pool: eight requests at once share two
+/// connections (each waits its turn rather than failing).
+#[tokio::test]
+async fn the_postgres_pool_is_as_large_as_configured() {
+    let Some(app) = TestApp::start_without_worker_tuned(crate::support::Backend::Postgres, |s| {
+        s.limits.database_connections = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    let pool = app.db.get_postgres_connection_pool();
+    assert_eq!(pool.options().get_max_connections(), 2);
+    let (_, staff) = app
+        .user(entity::users::Role::Staff, "pool@example.coop")
+        .await;
+    let requests = (0..8).map(|_| {
+        app.graphql(
+            "{ topics(first: 5) { totalCount } }",
+            serde_json::json!({}),
+            Some(&staff),
+        )
+    });
+    for (status, body) in futures::future::join_all(requests).await {
+        assert_eq!(status, 200, "{body}");
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    assert!(
+        pool.size() <= 2,
+        "the pool opened {} connections",
+        pool.size()
+    );
+    app.stop().await;
+}

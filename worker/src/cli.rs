@@ -66,7 +66,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     let (listener, addr) = ops::bind(settings.worker_addr)
         .await
         .map_err(|error| anyhow::anyhow!("HIVE_WORKER_ADDR {}: {error}", settings.worker_addr))?;
-    let db = db::connect(&settings.database_url).await?;
+    let db = db::connect(&settings).await?;
     db::migrate(&db).await?;
     let ctx = WorkerContext::new(db.clone(), Arc::new(settings))?;
     let shutdown = CancellationToken::new();

@@ -7,9 +7,12 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 
-/// Opens the pool. A SQLite file is created if it is missing, in WAL mode with
-/// `synchronous=NORMAL` and foreign keys on for every connection.
-pub async fn connect(database_url: &str) -> anyhow::Result<DatabaseConnection> {
+/// Opens the pool for `settings.database_url`. A SQLite file is created if
+/// it is missing, in WAL mode with `synchronous=NORMAL` and foreign keys on
+/// for every connection; PostgreSQL's pool holds at most
+/// `HIVE_DATABASE_CONNECTIONS` (`Limits::database_connections`).
+pub async fn connect(settings: &crate::settings::Settings) -> anyhow::Result<DatabaseConnection> {
+    let database_url = settings.database_url.as_str();
     let mut options = ConnectOptions::new(database_url.to_string());
     options
         .sqlx_logging(false)
@@ -21,7 +24,7 @@ pub async fn connect(database_url: &str) -> anyhow::Result<DatabaseConnection> {
             .max_connections(16)
             .map_sqlx_sqlite_opts(sqlite_options);
     } else {
-        options.max_connections(20);
+        options.max_connections(settings.limits.database_connections);
     }
     Ok(Database::connect(options).await?)
 }

@@ -268,9 +268,7 @@ impl TestApp {
         settings.clock.set(next_monday_at(chrono::NaiveTime::MIN));
         tune(&mut settings);
         let settings = Arc::new(settings);
-        let mut db = hive_worker::db::connect(&settings.database_url)
-            .await
-            .expect("connect");
+        let mut db = hive_worker::db::connect(&settings).await.expect("connect");
         hive_worker::db::migrate(&db).await.expect("migrate");
         // Every statement this connection runs (server and in-process worker)
         // is counted, for the N+1 tests.
@@ -456,7 +454,7 @@ impl TestApp {
         tokio_util::sync::CancellationToken,
         tokio::task::JoinHandle<anyhow::Result<()>>,
     ) {
-        let db = hive_worker::db::connect(&self.settings.database_url)
+        let db = hive_worker::db::connect(&self.settings)
             .await
             .expect("connect");
         let ctx = hive_worker::WorkerContext::new(db, self.settings.clone()).expect("worker");

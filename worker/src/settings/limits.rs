@@ -76,6 +76,12 @@ pub struct Limits {
     /// (zero: not at all) — so also how long another process may still
     /// accept a session revoked elsewhere (`api::sessions`).
     pub session_cache: Duration,
+    /// Most connections one process opens to PostgreSQL (its pool's size):
+    /// the API's requests and a worker's jobs wait for a free one, at most
+    /// 10 s. Each process has its own pool, so the processes' sum must stay
+    /// under the server's `max_connections` (100 by default). SQLite's pool
+    /// is 16, whatever this says: it has one writer at a time.
+    pub database_connections: u32,
 }
 
 impl Default for Limits {
@@ -154,6 +160,7 @@ impl Limits {
             persisted_query_cache_bytes: number("HIVE_PERSISTED_QUERY_CACHE_BYTES")? as usize,
             trust_forwarded_for,
             session_cache,
+            database_connections: count("HIVE_DATABASE_CONNECTIONS")?,
         })
     }
 }
@@ -168,6 +175,10 @@ mod tests {
         assert_eq!(limits.max_body_bytes, 256 * 1024);
         assert_eq!(limits.request_timeout, Duration::from_secs(30));
         assert!(!limits.trust_forwarded_for);
+        assert_eq!(limits.database_connections, 20);
+        let error = Limits::read(|name| (name == "HIVE_DATABASE_CONNECTIONS").then(|| "0".into()))
+            .unwrap_err();
+        assert!(error.to_string().starts_with("HIVE_DATABASE_CONNECTIONS: "));
 
         let error = Limits::read(|name| (name == "HIVE_MAX_QUERY_COST").then(|| "lots".into()))
             .unwrap_err();

@@ -53,6 +53,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("HIVE_PERSISTED_QUERY_CACHE_BYTES", "4194304"),
     ("HIVE_TRUST_FORWARDED_FOR", "false"),
     ("HIVE_SESSION_CACHE_SECS", "5"),
+    ("HIVE_DATABASE_CONNECTIONS", "20"),
     // Retention (settings/retention.rs).
     ("HIVE_RETENTION_NOTES_MONTHS", "24"),
     ("HIVE_RETENTION_CONCERNS_MONTHS", "72"),
