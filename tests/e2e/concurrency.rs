@@ -577,3 +577,43 @@ on_both_databases!(
         app.stop().await;
     }
 );
+
+on_both_databases!(
+    requests_racing_an_archive_are_refused_or_withdrawn,
+    |app: TestApp| async move {
+        // Staff archive a co-op while requests for it are being submitted:
+        // each request either came first (and the archive withdrew it) or
+        // is refused CONFLICT; none stays open for a co-op that has left.
+        // The submission holds the co-op shared until its request is in.
+        use entity::support_requests::{self, SupportRequestStatus};
+        const SUBMIT: &str = "mutation($i: SubmitSupportRequestInput!) { submitSupportRequest(input: $i) { id status } }";
+        const ARCHIVE: &str =
+            "mutation($o: ID!) { archiveOrganisation(organisationId: $o) { archivedAt } }";
+        let p = Programme::new(&app).await;
+        for round in 0..6 {
+            let (coop, _) = p.coop(&app, &format!("Racing Co-op {round}")).await;
+            let input = json!({"i": {"organisationId": coop, "kind": "MENTORING", "topicIds": [p.topics[0]], "goals": "Grow the membership."}});
+            let submits =
+                join_all((0..6).map(|_| app.graphql(SUBMIT, input.clone(), Some(&p.staff))));
+            let archive = app.graphql(ARCHIVE, json!({"o": coop}), Some(&p.staff));
+            let (submitted, (_, archived)) = tokio::join!(submits, archive);
+            assert!(
+                archived["data"]["archiveOrganisation"]["archivedAt"].is_string(),
+                "{archived}"
+            );
+            let bodies: Vec<Value> = submitted.into_iter().map(|(_, body)| body).collect();
+            successes(&bodies, "submitSupportRequest");
+            let open = support_requests::Entity::find()
+                .filter(support_requests::Column::OrganisationId.eq(decode(&coop)))
+                .filter(support_requests::Column::Status.is_in([
+                    SupportRequestStatus::Submitted,
+                    SupportRequestStatus::Matching,
+                ]))
+                .count(&app.db)
+                .await
+                .unwrap();
+            assert_eq!(open, 0, "round {round}: open requests of an archived co-op");
+        }
+        app.stop().await;
+    }
+);
