@@ -107,7 +107,7 @@ impl Provider {
         &self,
         ctx: &Context<'_>,
         key_of: impl Fn(&providers::Model) -> Option<ProviderCardKey> + 'static,
-    ) -> ApiResult<ProviderCard> {
+    ) -> ApiResult<std::sync::Arc<ProviderCard>> {
         Ok(self.relation(ctx, key_of).await?.unwrap_or_default())
     }
 
@@ -159,6 +159,7 @@ impl Provider {
         let card = self.card(ctx, move |row| Some(ProviderCardKey(row.id, parts)));
         card.await?
             .name
+            .clone()
             .ok_or_else(|| ApiError::internal("provider without user"))
     }
     async fn bio(&self) -> &str {
@@ -201,19 +202,19 @@ impl Provider {
     async fn topics(&self, ctx: &Context<'_>) -> ApiResult<Vec<Topic>> {
         let parts = self.card.with(CardParts::TOPICS);
         let card = self.card(ctx, move |row| Some(ProviderCardKey(row.id, parts)));
-        Ok(card.await?.topics.into_iter().map(Topic).collect())
+        Ok(card.await?.topics.iter().cloned().map(Topic).collect())
     }
     /// In id order.
     async fn sectors(&self, ctx: &Context<'_>) -> ApiResult<Vec<Sector>> {
         let parts = self.card.with(CardParts::SECTORS);
         let card = self.card(ctx, move |row| Some(ProviderCardKey(row.id, parts)));
-        Ok(card.await?.sectors.into_iter().map(Sector).collect())
+        Ok(card.await?.sectors.iter().cloned().map(Sector).collect())
     }
     /// In name order.
     async fn regions(&self, ctx: &Context<'_>) -> ApiResult<Vec<String>> {
         let parts = self.card.with(CardParts::REGIONS);
         let card = self.card(ctx, move |row| Some(ProviderCardKey(row.id, parts)));
-        Ok(card.await?.regions)
+        Ok(card.await?.regions.clone())
     }
     async fn formats(&self, ctx: &Context<'_>) -> ApiResult<Vec<Format>> {
         let formats = self.relation(ctx, |row| Some(ProviderFormatsKey(row.id)));

@@ -11,7 +11,7 @@
 //! on SQLite and PostgreSQL alike. A part the query does not ask for is no
 //! branch at all, so a page of names reads `users` alone.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::Loader;
 use chrono::{DateTime, Utc};
@@ -88,14 +88,16 @@ pub struct ProviderCard {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ProviderCardKey(pub i64, pub CardParts);
 
+/// Shared (`Arc`): each field of a provider takes its part from the one
+/// card, which is not copied whole for each.
 impl Loader<ProviderCardKey> for HiveLoader {
-    type Value = ProviderCard;
+    type Value = Arc<ProviderCard>;
     type Error = ApiError;
 
     async fn load(
         &self,
         keys: &[ProviderCardKey],
-    ) -> Result<HashMap<ProviderCardKey, ProviderCard>, ApiError> {
+    ) -> Result<HashMap<ProviderCardKey, Arc<ProviderCard>>, ApiError> {
         // One statement per distinct set of parts (a request asks one,
         // almost always).
         let mut by_parts: HashMap<CardParts, Vec<i64>> = HashMap::new();
@@ -107,7 +109,7 @@ impl Loader<ProviderCardKey> for HiveLoader {
             let mut cards = provider_cards(&self.db, &ids, parts).await?;
             for id in ids {
                 let card = cards.remove(&id).unwrap_or_default();
-                found.insert(ProviderCardKey(id, parts), card);
+                found.insert(ProviderCardKey(id, parts), Arc::new(card));
             }
         }
         Ok(found)
