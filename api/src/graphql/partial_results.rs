@@ -424,17 +424,23 @@ impl<'a> Walk<'a> {
             _ => None,
         };
         let type_name = own_type.unwrap_or(type_name);
-        let mut completed = IndexMap::with_capacity(fields.len());
+        // The answer's own map, its keys moved into selection order in
+        // place (async-graphql's order is mostly that already) and each
+        // value completed where it stands: no second map per object.
+        let mut next = 0;
         for (key, field) in self.collect(type_name, sets).iter() {
             let length = path.len();
             if self.tracking {
                 push_key(path, key);
             }
-            // The answer's own key is kept (no new string for it).
-            let (name, value) = match fields.swap_remove_full(*key) {
-                Some((_, name, value)) => (name, Some(value)),
+            let value = match fields.get_index_of(*key) {
+                Some(at) => {
+                    fields.move_index(at, next);
+                    fields.get_index_mut(next).map(|(_, value)| std::mem::take(value))
+                }
                 None if self.tracking && self.failed.contains(path.as_str()) => {
-                    (Name::new(key), None)
+                    fields.shift_insert(next, Name::new(key), Value::Null);
+                    None
                 }
                 None => {
                     // Skipped, or selected for another of an interface's types.
@@ -447,16 +453,14 @@ impl<'a> Walk<'a> {
                 None => Some(value.unwrap_or(Value::Null)),
             };
             path.truncate(length);
-            match value {
-                Some(value) => {
-                    completed.insert(name, value);
-                }
-                None => return Value::Null,
+            match (value, fields.get_index_mut(next)) {
+                (Some(value), Some((_, slot))) => *slot = value,
+                _ => return Value::Null,
             }
+            next += 1;
         }
         // Whatever the walk did not expect keeps its value, at the end.
-        completed.extend(fields);
-        Value::Object(completed)
+        Value::Object(fields)
     }
 
     /// The type of field `name` of `type_name` (or, for a field only one of
