@@ -105,10 +105,10 @@ echo "data: $(psql "$DB_URL" -Atc "SELECT count(*) FILTER (WHERE kind = 'MENTOR'
 # answer the unsigned `{ __typename }` run with 429s) and the per-client and
 # total connection caps (64 and 512, in case CONNECTIONS is raised). There is
 # no per-user request allowance. The session cache (HIVE_SESSION_CACHE_SECS)
-# keeps its default of 5 s. Hive's PostgreSQL pool is 20 connections, fixed
-# in worker/src/db.rs (no setting), where the other two have 10.
+# keeps its default of 5 s. Hive's PostgreSQL pool is set to 10 connections
+# (HIVE_DATABASE_CONNECTIONS; 20 by default), as the other two have.
 DATABASE_URL="$DB_URL" HIVE_ADDR="127.0.0.1:$HIVE_PORT" RUST_LOG=warn \
-  HIVE_MAIL_DIR="$WORK/mail" \
+  HIVE_MAIL_DIR="$WORK/mail" HIVE_DATABASE_CONNECTIONS=10 \
   HIVE_ANONYMOUS_REQUESTS_PER_MINUTE=1000000000 \
   HIVE_MAX_CONNECTIONS_PER_CLIENT=100000 HIVE_MAX_CONNECTIONS=100000 \
   "$BIN" --no-worker >"$WORK/hive.log" 2>&1 &
