@@ -60,17 +60,26 @@ pub struct Kept {
 
 /// The response key for the added `__typename`: [`TYPE_KEY`], or, when the
 /// query's text holds that anywhere (a client's own alias of the name, say),
-/// the first of `_hiveTypename1`, `_hiveTypename2`, … it does not hold. No
-/// key of the client's can then be taken for ours and dropped from its
-/// answer, as `_hiveTypename: name` was.
+/// [`TYPE_KEY`] and `1` followed by as many zeros as the most digits the
+/// text has after it anywhere (`_hiveTypename1` for a text with
+/// `_hiveTypename`, `_hiveTypename10` for one with `_hiveTypename7`): a
+/// name with more digits than any in the text cannot be in it. No key of
+/// the client's can then be taken for ours and dropped from its answer, as
+/// `_hiveTypename: name` was. One pass over the text.
 fn type_key_for(query: &str) -> String {
-    let mut key = TYPE_KEY.to_string();
-    let mut suffix = 0u32;
-    while query.contains(key.as_str()) {
-        suffix += 1;
-        key = format!("{TYPE_KEY}{suffix}");
+    let most_digits = query
+        .match_indices(TYPE_KEY)
+        .map(|(at, _)| {
+            query[at + TYPE_KEY.len()..]
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .count()
+        })
+        .max();
+    match most_digits {
+        None => TYPE_KEY.to_string(),
+        Some(digits) => format!("{TYPE_KEY}1{}", "0".repeat(digits)),
     }
-    key
 }
 
 /// Readies `request` for completion, once the request guard has parsed and
@@ -436,7 +445,9 @@ impl<'a> Walk<'a> {
             let value = match fields.get_index_of(*key) {
                 Some(at) => {
                     fields.move_index(at, next);
-                    fields.get_index_mut(next).map(|(_, value)| std::mem::take(value))
+                    fields
+                        .get_index_mut(next)
+                        .map(|(_, value)| std::mem::take(value))
                 }
                 None if self.tracking && self.failed.contains(path.as_str()) => {
                     fields.shift_insert(next, Name::new(key), Value::Null);
@@ -623,6 +634,31 @@ impl<'a> Walk<'a> {
                 matches!(given, Some(Value::Boolean(true)))
             }
             _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_type_key_is_a_name_the_query_does_not_hold() {
+        assert_eq!(type_key_for("{ me { name } }"), TYPE_KEY);
+        for (query, key) in [
+            ("{ _hiveTypename: __typename }", "_hiveTypename1"),
+            (
+                "{ a: _hiveTypename1 _hiveTypename99 # _hiveTypename\n }",
+                "_hiveTypename100",
+            ),
+            (
+                "_hiveTypename10000000000000000000000",
+                "_hiveTypename100000000000000000000000",
+            ),
+        ] {
+            let chosen = type_key_for(query);
+            assert_eq!(chosen, key);
+            assert!(!query.contains(&chosen), "{chosen} is in {query}");
         }
     }
 }

@@ -598,12 +598,11 @@ fn shape_response(
     respond(media, status, body)
 }
 
-/// Whether the request failed before execution: parse and validation
-/// failures (limits included) leave no data and errors without a path.
-/// The errors an answer lists: in document order (request errors first,
-/// then field errors by where the field stands in the query and by path),
-/// so that the same query with the same failures lists the same errors
-/// whichever resolver finished first; at most [`MAX_ERRORS`] of them, and
+/// The errors an answer lists, in a fixed order: request errors first, then
+/// field errors by where their field is written in the query's text (a
+/// fragment's fields where the fragment is written), then by path; so the
+/// same query with the same failures lists the same errors whichever
+/// resolver finished first. At most [`MAX_ERRORS`] of them, and
 /// then one line that says how many more there were, by code
 /// (`extensions.leftOut`, `extensions.codes`), under the code most of them
 /// carry.
@@ -677,6 +676,8 @@ fn code_of(error: &async_graphql::ServerError) -> &str {
     }
 }
 
+/// Whether the request failed before execution: parse and validation
+/// failures (limits included) leave no data and errors without a path.
 fn is_request_error(response: &async_graphql::Response) -> bool {
     !response.errors.is_empty()
         && response.data == async_graphql::Value::Null

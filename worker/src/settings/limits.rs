@@ -76,13 +76,23 @@ pub struct Limits {
     /// (zero: not at all) — so also how long another process may still
     /// accept a session revoked elsewhere (`api::sessions`).
     pub session_cache: Duration,
-    /// Most connections one process opens to PostgreSQL (its pool's size):
-    /// the API's requests and a worker's jobs wait for a free one, at most
-    /// 10 s. Each process has its own pool, so the processes' sum must stay
-    /// under the server's `max_connections` (100 by default). SQLite's pool
-    /// is 16, whatever this says: it has one writer at a time.
+    /// Most connections one process opens to PostgreSQL (its pool's size),
+    /// within [`DATABASE_CONNECTIONS`]: the API's requests and a worker's
+    /// jobs wait for a free one, at most 10 s. Each process has its own
+    /// pool, so the processes' sum must stay under the server's
+    /// `max_connections` (100 by default). SQLite's pool is 16, whatever
+    /// this says: it has one writer at a time.
     pub database_connections: u32,
 }
+
+/// The sizes `HIVE_DATABASE_CONNECTIONS` may take. At least 2: a worker
+/// (`hive-worker`, or the one inside `hive-api`) holds one connection for
+/// PostgreSQL's `LISTEN`, and a pool of one left nothing for the rest, so
+/// every request waited 10 s and failed. At most 1,000: sqlx sets aside
+/// memory for every connection the pool may open when it is made (ten
+/// million took 512 MB), and no PostgreSQL server this runs against takes
+/// more (its default is 100).
+pub const DATABASE_CONNECTIONS: std::ops::RangeInclusive<u32> = 2..=1_000;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -160,7 +170,21 @@ impl Limits {
             persisted_query_cache_bytes: number("HIVE_PERSISTED_QUERY_CACHE_BYTES")? as usize,
             trust_forwarded_for,
             session_cache,
-            database_connections: count("HIVE_DATABASE_CONNECTIONS")?,
+            database_connections: match count("HIVE_DATABASE_CONNECTIONS")? {
+                n if DATABASE_CONNECTIONS.contains(&n) => n,
+                n => {
+                    return Err(invalid(
+                        "HIVE_DATABASE_CONNECTIONS",
+                        format!(
+                            "'{n}' is not from {} to {}: a worker keeps one connection \
+                             listening for new work, and the pool sets aside memory for \
+                             each connection it may open",
+                            DATABASE_CONNECTIONS.start(),
+                            DATABASE_CONNECTIONS.end()
+                        ),
+                    ));
+                }
+            },
         })
     }
 }
@@ -179,6 +203,22 @@ mod tests {
         let error = Limits::read(|name| (name == "HIVE_DATABASE_CONNECTIONS").then(|| "0".into()))
             .unwrap_err();
         assert!(error.to_string().starts_with("HIVE_DATABASE_CONNECTIONS: "));
+        for refused in ["1", "1001", "4294967295"] {
+            let error =
+                Limits::read(|name| (name == "HIVE_DATABASE_CONNECTIONS").then(|| refused.into()))
+                    .unwrap_err();
+            assert!(
+                error.to_string().contains("is not from 2 to 1000"),
+                "{error}"
+            );
+        }
+        for taken in [2, 1_000] {
+            let limits = Limits::read(|name| {
+                (name == "HIVE_DATABASE_CONNECTIONS").then(|| taken.to_string())
+            })
+            .unwrap();
+            assert_eq!(limits.database_connections, taken);
+        }
 
         let error = Limits::read(|name| (name == "HIVE_MAX_QUERY_COST").then(|| "lots".into()))
             .unwrap_err();
