@@ -252,10 +252,12 @@ fn trace_writes(log: &str) -> u64 {
 /// A provider page with more of its relations selected each time: each
 /// relation costs its statements once for the page, and the parts of a
 /// provider's card (name, topics, sectors, regions) one statement together.
-const PROVIDER_PAGES: [(&str, u64); 7] = [
+const PROVIDER_PAGES: [(&str, u64); 8] = [
     ("id", 0),
     ("id name", 1),
     ("id topics { name } regions", 1),
+    // The terms' times are read only when asked, still with the card.
+    ("id topics { name createdAt retired } sectors { name } regions", 1),
     // The side-by-side bench's query (issue 19).
     ("id name topics { name } sectors { name } regions", 1),
     // The same through a fragment: the page's look-ahead follows it.
@@ -330,6 +332,12 @@ async fn provider_pages_cost_what_they_select(backend: Backend) {
                 assert_eq!(node["regions"], json!(["North West"]), "{node}");
                 assert!(node["sectors"].is_array(), "{node}");
                 assert!(node["name"].as_str().unwrap().starts_with("Page mentor"));
+            }
+            if selection.contains("createdAt") {
+                let topic = &body["data"]["mentors"]["edges"][0]["node"]["topics"][0];
+                let created = topic["createdAt"].as_str().unwrap();
+                assert!(created.starts_with("20"), "a topic's real time: {topic}");
+                assert_eq!(topic["retired"], false, "{topic}");
             }
             if selection.contains("topics") {
                 let node = &body["data"]["mentors"]["edges"][59.min(n - 1)]["node"];

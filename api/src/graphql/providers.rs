@@ -200,13 +200,13 @@ impl Provider {
     }
     /// In id order (retired ones too: they stay on old records).
     async fn topics(&self, ctx: &Context<'_>) -> ApiResult<Vec<Topic>> {
-        let parts = self.card.with(CardParts::TOPICS);
+        let parts = self.card.with(CardParts::TOPICS).with(term_dates(ctx));
         let card = self.card(ctx, move |row| Some(ProviderCardKey(row.id, parts)));
         Ok(card.await?.topics.iter().cloned().map(Topic).collect())
     }
     /// In id order.
     async fn sectors(&self, ctx: &Context<'_>) -> ApiResult<Vec<Sector>> {
-        let parts = self.card.with(CardParts::SECTORS);
+        let parts = self.card.with(CardParts::SECTORS).with(term_dates(ctx));
         let card = self.card(ctx, move |row| Some(ProviderCardKey(row.id, parts)));
         Ok(card.await?.sectors.iter().cloned().map(Sector).collect())
     }
@@ -472,6 +472,18 @@ async fn register(
 }
 
 /// Loads a provider: a profile anyone signed in reads (the directory).
+/// [`CardParts::TERM_DATES`] when the topics or sectors being resolved
+/// (`ctx`'s field) ask for a term's times, so that a card read without
+/// them is never what answers (the page's look-ahead asks for them already
+/// whenever it sees them).
+fn term_dates(ctx: &Context<'_>) -> CardParts {
+    if CardParts::term_dates_asked(&ctx.look_ahead()) {
+        CardParts::TERM_DATES
+    } else {
+        CardParts::NONE
+    }
+}
+
 pub async fn load_provider(ctx: &Context<'_>, id: i64) -> ApiResult<providers::Model> {
     viewer(ctx).require_user()?;
     super::loaders::row::<providers::Entity>(ctx, id, "No provider has that id.").await

@@ -27,18 +27,27 @@ use super::{HiveLoader, gather};
 use crate::{error::ApiError, programme::vocabulary::Term};
 
 /// Which parts of a card a query asks for, as bits: [`CardParts::NAME`],
-/// [`CardParts::TOPICS`], [`CardParts::SECTORS`], [`CardParts::REGIONS`].
+/// [`CardParts::TOPICS`], [`CardParts::SECTORS`], [`CardParts::REGIONS`],
+/// and [`CardParts::TERM_DATES`] for the topics' and sectors' times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CardParts(u8);
 
 impl CardParts {
+    /// No part.
+    pub const NONE: CardParts = CardParts(0);
     pub const NAME: CardParts = CardParts(1);
     pub const TOPICS: CardParts = CardParts(2);
     pub const SECTORS: CardParts = CardParts(4);
     pub const REGIONS: CardParts = CardParts(8);
+    /// The topics' and sectors' `createdAt` and `retired`: two timestamps a
+    /// term, most of what decoding a page's card rows cost, and a directory
+    /// page asks only their names. Without this part a term's
+    /// `created_at` is the epoch and `retired_at` none, and the fields that
+    /// show them ask for the part themselves (see `Provider::topics`).
+    pub const TERM_DATES: CardParts = CardParts(16);
     /// Every part: for a provider whose selection is not known ahead (one
     /// on its own, the provider of an engagement or a suggestion).
-    pub const ALL: CardParts = CardParts(15);
+    pub const ALL: CardParts = CardParts(31);
 
     /// The parts a page of providers asks of its nodes (`edges { node }`
     /// and `nodes`), from async-graphql's look-ahead at the list field,
@@ -49,7 +58,7 @@ impl CardParts {
     pub fn asked_of_page(page: &async_graphql::Lookahead<'_>) -> CardParts {
         let nodes = [page.field("edges").field("node"), page.field("nodes")];
         let asks = |field: &str| nodes.iter().any(|node| node.field(field).exists());
-        [
+        let parts = [
             ("name", CardParts::NAME),
             ("topics", CardParts::TOPICS),
             ("sectors", CardParts::SECTORS),
@@ -57,7 +66,23 @@ impl CardParts {
         ]
         .into_iter()
         .filter(|(field, part)| asks(field) && !(*part == CardParts::NAME && asks("user")))
-        .fold(CardParts(0), |parts, (_, part)| parts.with(part))
+        .fold(CardParts::NONE, |parts, (_, part)| parts.with(part));
+        let dates_asked = nodes.iter().any(|node| {
+            ["topics", "sectors"]
+                .into_iter()
+                .any(|terms| CardParts::term_dates_asked(&node.field(terms)))
+        });
+        if dates_asked {
+            parts.with(CardParts::TERM_DATES)
+        } else {
+            parts
+        }
+    }
+
+    /// Whether a selection of terms (a provider's `topics` or `sectors`)
+    /// asks for what [`CardParts::TERM_DATES`] reads.
+    pub fn term_dates_asked(terms: &async_graphql::Lookahead<'_>) -> bool {
+        terms.field("createdAt").exists() || terms.field("retired").exists()
     }
 
     /// These parts and `part`.
@@ -216,6 +241,7 @@ fn card_statement(parts: CardParts, ids: &[i64]) -> Option<SelectStatement> {
                 topics::Column::CreatedAt,
                 topics::Column::RetiredAt,
             ],
+            parts.has(CardParts::TERM_DATES),
             ids,
         ));
     }
@@ -234,6 +260,7 @@ fn card_statement(parts: CardParts, ids: &[i64]) -> Option<SelectStatement> {
                 sectors::Column::CreatedAt,
                 sectors::Column::RetiredAt,
             ],
+            parts.has(CardParts::TERM_DATES),
             ids,
         ));
     }
@@ -260,13 +287,15 @@ fn card_statement(parts: CardParts, ids: &[i64]) -> Option<SelectStatement> {
 
 /// A branch of terms (topics or sectors) through link table `link`, whose
 /// `(provider, term)` columns are given, joined to vocabulary table `terms`
-/// by its `[id, name, created_at, retired_at]` columns.
+/// by its `[id, name, created_at, retired_at]` columns; the two times only
+/// `with_dates`, NULL otherwise.
 fn term_branch<L, T, C>(
     part: i32,
     link: L,
     (provider, term): (C, C),
     terms: T,
     [id, name, created_at, retired_at]: [impl IdenStatic; 4],
+    with_dates: bool,
     ids: &[i64],
 ) -> SelectStatement
 where
@@ -279,9 +308,15 @@ where
         .column((link, provider))
         .expr(Expr::cust(part.to_string()))
         .column((terms, id))
-        .column((terms, name))
-        .column((terms, created_at))
-        .column((terms, retired_at))
+        .column((terms, name));
+    if with_dates {
+        branch
+            .column((terms, created_at))
+            .column((terms, retired_at));
+    } else {
+        branch.expr(Expr::cust("NULL")).expr(Expr::cust("NULL"));
+    }
+    branch
         .from(link)
         .inner_join(terms, Expr::col((terms, id)).equals((link, term)))
         .and_where(Expr::col((link, provider)).is_in(ids.to_vec()));
