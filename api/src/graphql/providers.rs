@@ -471,7 +471,6 @@ async fn register(
     Ok(Provider::alone(provider))
 }
 
-/// Loads a provider: a profile anyone signed in reads (the directory).
 /// [`CardParts::TERM_DATES`] when the topics or sectors being resolved
 /// (`ctx`'s field) ask for a term's times, so that a card read without
 /// them is never what answers (the page's look-ahead asks for them already
@@ -484,6 +483,7 @@ fn term_dates(ctx: &Context<'_>) -> CardParts {
     }
 }
 
+/// Loads a provider: a profile anyone signed in reads (the directory).
 pub async fn load_provider(ctx: &Context<'_>, id: i64) -> ApiResult<providers::Model> {
     viewer(ctx).require_user()?;
     super::loaders::row::<providers::Entity>(ctx, id, "No provider has that id.").await
