@@ -257,7 +257,10 @@ const PROVIDER_PAGES: [(&str, u64); 8] = [
     ("id name", 1),
     ("id topics { name } regions", 1),
     // The terms' times are read only when asked, still with the card.
-    ("id topics { name createdAt retired } sectors { name } regions", 1),
+    (
+        "id topics { name createdAt retired } sectors { name } regions",
+        1,
+    ),
     // The side-by-side bench's query (issue 19).
     ("id name topics { name } sectors { name } regions", 1),
     // The same through a fragment: the page's look-ahead follows it.
