@@ -285,6 +285,28 @@ on_both_databases!(
             )
             .await;
         refused_naming(&body, "first", "GraphQL's Int");
+        // A default is checked whether or not it is used: here `n` is
+        // sent, and in the second document the operation does not run.
+        let (_, body) = app
+            .graphql(
+                "query($n: Int = 3000000000) { topics(first: $n) { totalCount } }",
+                json!({"n": 5}),
+                Some(&p.staff),
+            )
+            .await;
+        refused_naming(&body, "$n", "GraphQL's Int");
+        let answer = app
+            .http
+            .post(format!("{}/graphql", app.base_url))
+            .header("accept", "application/graphql-response+json")
+            .bearer_auth(&p.staff)
+            .json(&json!({"query": "query A($n: Int = -3000000000) { topics(first: $n) { totalCount } } query B { __typename }", "operationName": "B"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 400);
+        let body: Value = answer.json().await.unwrap();
+        refused_naming(&body, "$n", "GraphQL's Int");
         // Int's own bounds are numbers like any other (`last` beyond a
         // page's size is the connection's to refuse, not the guard's).
         let (_, body) = app

@@ -250,6 +250,7 @@ pub fn measure(
         });
     }
     check_directives(registry, doc)?;
+    check_variable_defaults(registry, doc)?;
 
     operation_to_run(doc, operation_name)
         .map(|operation| measure_operation(registry, doc, variables, operation))
@@ -313,6 +314,32 @@ fn measure_operation(
         root_field_counts,
         root_field_keys,
     })
+}
+
+/// Checks every variable's default, in every operation of the document, as
+/// any input is checked ([`check_input`], the variable named `$name`): the
+/// specification validates defaults whether or not they are used (§5.6.1,
+/// All Variable Usages Are Allowed and Values of Correct Type), and
+/// `query($n: Int = 3000000000)` went through when `n` was sent or the
+/// operation did not run.
+fn check_variable_defaults(registry: &Registry, doc: &ExecutableDocument) -> Result<(), Refusal> {
+    for (_, operation) in doc.operations.iter() {
+        for definition in &operation.node.variable_definitions {
+            let definition = &definition.node;
+            let Some(default) = &definition.default_value else {
+                continue;
+            };
+            let name = format!("${}", definition.name.node);
+            let place = Place::Argument {
+                type_name: "",
+                field: "",
+                argument: &name,
+            };
+            let ty = definition.var_type.node.to_string();
+            check_input(registry, &ty, &default.node, &name, place)?;
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a directive the schema does not have, or has for other places.
