@@ -40,8 +40,8 @@ use async_graphql::{
     Name, Positioned, Request, Response, Value, Variables,
     indexmap::IndexMap,
     parser::types::{
-        Directive, DocumentOperations, ExecutableDocument, FragmentDefinition, OperationDefinition,
-        OperationType, Selection, SelectionSet,
+        Directive, DocumentOperations, ExecutableDocument, FragmentDefinition, OperationType,
+        Selection, SelectionSet,
     },
     registry::{MetaType, MetaTypeName, Registry},
 };
@@ -84,10 +84,10 @@ fn type_key_for(query: &str) -> String {
 
 /// Readies `request` for completion, once the request guard has parsed and
 /// admitted it (so that it is the document that runs): every object
-/// selection that needs it asks for its type under the key [`type_key_for`]
-/// chose, and every
-/// variable the request leaves out gets its default. `None` for a document
-/// that does not parse (async-graphql answers that itself).
+/// selection that needs it asks for its type under the key
+/// [`type_key_for`] chose, and every variable the request leaves out gets
+/// its default. `None` for a document that does not parse (async-graphql
+/// answers that itself).
 ///
 /// The defaults, because async-graphql 7 reads only the variables sent when
 /// it applies `@skip(if: $x)` and `@include(if: $x)`: with `$x: Boolean =
@@ -242,7 +242,6 @@ pub fn complete(
         registry,
         fragments: &document.fragments,
         variables,
-        operation,
         type_key,
         tracking: !failed.is_empty() || !under_failure.is_empty(),
         failed,
@@ -331,7 +330,6 @@ struct Walk<'a> {
     registry: &'a Registry,
     fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
     variables: &'a Variables,
-    operation: &'a OperationDefinition,
     /// The response key the objects' type was asked under.
     type_key: &'a str,
     /// Paths (`a.0.b`) of the fields that failed.
@@ -622,16 +620,9 @@ impl<'a> Walk<'a> {
         use async_graphql_value::Value as Literal;
         match value {
             Literal::Boolean(value) => *value,
+            // The variables hold their defaults already ([`prepare`]).
             Literal::Variable(name) => {
-                let given = self.variables.get(name).cloned().or_else(|| {
-                    self.operation
-                        .variable_definitions
-                        .iter()
-                        .find(|definition| definition.node.name.node == *name)
-                        .and_then(|definition| definition.node.default_value.as_ref())
-                        .map(|default| default.node.clone())
-                });
-                matches!(given, Some(Value::Boolean(true)))
+                matches!(self.variables.get(name), Some(Value::Boolean(true)))
             }
             _ => false,
         }

@@ -668,7 +668,8 @@ fn compare_paths(
     a.len().cmp(&b.len())
 }
 
-/// An error's `extensions.code`, as [`with_code`] gives it.
+/// An error's `extensions.code`; BAD_USER_INPUT when it has none (see
+/// [`with_code`]).
 fn code_of(error: &async_graphql::ServerError) -> &str {
     match error.extensions.as_ref().and_then(|e| e.get("code")) {
         Some(async_graphql::Value::String(code)) => code,
@@ -710,7 +711,7 @@ fn with_code(error: &async_graphql::ServerError) -> Value {
     if let Some(extensions) = extensions.as_object_mut() {
         let code = extensions
             .entry("code")
-            .or_insert_with(|| Value::String(ErrorCode::BadUserInput.as_str().into()));
+            .or_insert_with(|| Value::String(code_of(error).into()));
         if *code == ErrorCode::Internal.as_str()
             && let Some(id) = request_id::current()
         {

@@ -295,17 +295,13 @@ on_both_databases!(
             )
             .await;
         refused_naming(&body, "$n", "GraphQL's Int");
-        let answer = app
-            .http
-            .post(format!("{}/graphql", app.base_url))
-            .header("accept", "application/graphql-response+json")
-            .bearer_auth(&p.staff)
-            .json(&json!({"query": "query A($n: Int = -3000000000) { topics(first: $n) { totalCount } } query B { __typename }", "operationName": "B"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 400);
-        let body: Value = answer.json().await.unwrap();
+        let (status, body) = app
+            .graphql_body(
+                json!({"query": "query A($n: Int = -3000000000) { topics(first: $n) { totalCount } } query B { __typename }", "operationName": "B"}),
+                Some(&p.staff),
+            )
+            .await;
+        assert_eq!(status, 400, "{body}");
         refused_naming(&body, "$n", "GraphQL's Int");
         // Int's own bounds are numbers like any other (`last` beyond a
         // page's size is the connection's to refuse, not the guard's).

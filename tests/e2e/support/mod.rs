@@ -306,11 +306,18 @@ impl TestApp {
         variables: Value,
         token: Option<&str>,
     ) -> (u16, Value) {
+        self.graphql_body(json!({"query": query, "variables": variables}), token)
+            .await
+    }
+
+    /// As [`TestApp::graphql`], with the whole request body given (for
+    /// `operationName` and the like).
+    pub async fn graphql_body(&self, body: Value, token: Option<&str>) -> (u16, Value) {
         let mut request = self
             .http
             .post(format!("{}/graphql", self.base_url))
             .header("accept", "application/graphql-response+json")
-            .json(&json!({"query": query, "variables": variables}));
+            .json(&body);
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }

@@ -235,12 +235,7 @@ fn card_statement(parts: CardParts, ids: &[i64]) -> Option<SelectStatement> {
                 provider_topics::Column::TopicId,
             ),
             topics::Entity,
-            [
-                topics::Column::Id,
-                topics::Column::Name,
-                topics::Column::CreatedAt,
-                topics::Column::RetiredAt,
-            ],
+            super::TOPIC_TERM,
             parts.has(CardParts::TERM_DATES),
             ids,
         ));
