@@ -590,11 +590,11 @@ on_both_databases!(
         const ARCHIVE: &str =
             "mutation($o: ID!) { archiveOrganisation(organisationId: $o) { archivedAt } }";
         let p = Programme::new(&app).await;
-        for round in 0..6 {
+        for round in 0..10 {
             let (coop, _) = p.coop(&app, &format!("Racing Co-op {round}")).await;
             let input = json!({"i": {"organisationId": coop, "kind": "MENTORING", "topicIds": [p.topics[0]], "goals": "Grow the membership."}});
             let submits =
-                join_all((0..6).map(|_| app.graphql(SUBMIT, input.clone(), Some(&p.staff))));
+                join_all((0..20).map(|_| app.graphql(SUBMIT, input.clone(), Some(&p.staff))));
             let archive = app.graphql(ARCHIVE, json!({"o": coop}), Some(&p.staff));
             let (submitted, (_, archived)) = tokio::join!(submits, archive);
             assert!(
