@@ -316,6 +316,10 @@ struct Collected<'a> {
     /// The field's type (see [`Walk::field_type`]), found once per
     /// collection rather than once per object.
     ty: Option<&'a str>,
+    /// Whether that type is a scalar or an enum (or a list of them, to any
+    /// depth): in an answer without errors such a value is complete as it
+    /// stands, and the walk does not visit it.
+    leaf: bool,
 }
 
 /// The response keys of one type's selection sets, as [`Walk::collect`]
@@ -323,8 +327,10 @@ struct Collected<'a> {
 type CollectedKeys<'a> = Rc<Vec<(&'a str, Collected<'a>)>>;
 
 /// What a collection depends on: the type (by its name's address in the
-/// registry or the document) and the selection sets (by address).
-type CollectionKey = (usize, usize, Vec<usize>);
+/// registry or the document) and the selection sets (by address: the first,
+/// then the others, none for the usual single set, which so costs no
+/// allocation per object).
+type CollectionKey = (usize, usize, usize, Vec<usize>);
 
 struct Walk<'a> {
     registry: &'a Registry,
@@ -421,9 +427,11 @@ impl<'a> Walk<'a> {
         mut fields: IndexMap<Name, Value>,
         path: &mut String,
     ) -> Value {
-        // The object's own type, when the document was given the key.
-        let own_type = match fields.swap_remove(self.type_key) {
-            Some(Value::String(name)) => self
+        // The object's own type, when the document was given the key
+        // (looked for only then: most objects of a page were not).
+        let asked_type = sets.iter().any(|set| needs_own_type(set));
+        let own_type = match asked_type.then(|| fields.swap_remove(self.type_key)) {
+            Some(Some(Value::String(name))) => self
                 .registry
                 .types
                 .get_key_value(name.as_str())
@@ -443,6 +451,11 @@ impl<'a> Walk<'a> {
             let value = match fields.get_index_of(*key) {
                 Some(at) => {
                     fields.move_index(at, next);
+                    if field.leaf && !self.tracking {
+                        path.truncate(length);
+                        next += 1;
+                        continue;
+                    }
                     fields
                         .get_index_mut(next)
                         .map(|(_, value)| std::mem::take(value))
@@ -485,18 +498,28 @@ impl<'a> Walk<'a> {
         })
     }
 
+    /// Whether values of type `ty` (`[Topic!]!` and the like) are scalars or
+    /// enums, however deep in lists.
+    fn is_leaf(&self, ty: &str) -> bool {
+        let named = ty.trim_matches(|c| matches!(c, '[' | ']' | '!'));
+        matches!(
+            self.registry.types.get(named),
+            Some(MetaType::Scalar { .. } | MetaType::Enum { .. })
+        )
+    }
+
     /// CollectFields (§6.3.2): the response keys of the selection sets, in
     /// order of first appearance, with `@skip` and `@include` applied and
     /// fragments whose type condition cannot hold for `type_name` left out.
     /// Made once per type and selection sets, and shared by every object
     /// they apply to (the items of a list).
     fn collect(&self, type_name: &'a str, sets: &[&'a SelectionSet]) -> CollectedKeys<'a> {
+        let address = |set: &&SelectionSet| std::ptr::from_ref(*set) as usize;
         let key: CollectionKey = (
             type_name.as_ptr() as usize,
             type_name.len(),
-            sets.iter()
-                .map(|set| std::ptr::from_ref(*set) as usize)
-                .collect(),
+            sets.first().map_or(0, address),
+            sets.iter().skip(1).map(address).collect(),
         );
         if let Some(collected) = self.collected.borrow().get(&key) {
             return collected.clone();
@@ -507,6 +530,7 @@ impl<'a> Walk<'a> {
         }
         for (_, field) in &mut collected {
             field.ty = self.field_type(type_name, field.owner, field.name);
+            field.leaf = field.ty.is_some_and(|ty| self.is_leaf(ty));
         }
         let collected = Rc::new(collected);
         self.collected.borrow_mut().insert(key, collected.clone());
@@ -538,6 +562,7 @@ impl<'a> Walk<'a> {
                                     owner,
                                     sets: Vec::new(),
                                     ty: None,
+                                    leaf: false,
                                 },
                             ));
                             &mut collected.last_mut().expect("just pushed").1

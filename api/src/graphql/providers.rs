@@ -192,7 +192,9 @@ impl Provider {
             return Ok(None);
         };
         let home = super::organisations::Organisation::among(home, &siblings);
-        super::organisations::visible(ctx, home).await.map(Some)
+        Box::pin(super::organisations::visible(ctx, home))
+            .await
+            .map(Some)
     }
     /// An adviser's firm.
     async fn firm_name(&self) -> Option<&str> {
@@ -272,7 +274,9 @@ impl Provider {
     ) -> ApiResult<HiveConnection<super::engagements::Engagement>> {
         let engagements = |row: &providers::Model| Some(ProviderEngagementsKey(row.id));
         let (rows, siblings) = self.siblings.load_list(ctx, engagements, &self.row).await?;
-        super::engagements::home_connection(
+        // Boxed: a page's future is large, and unboxed it would be the size
+        // of every field of every provider (see `graphql::siblings`).
+        Box::pin(super::engagements::home_connection(
             ctx,
             rows,
             &siblings,
@@ -283,7 +287,7 @@ impl Provider {
                 first,
                 last,
             },
-        )
+        ))
         .await
     }
     async fn created_at(&self) -> DateTime<Utc> {

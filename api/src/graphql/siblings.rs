@@ -21,6 +21,12 @@
 //! relation was loaded (not done today: pages are gathered before any field
 //! resolves) still gets its value, through the loader on its own.
 //!
+//! The loads are boxed: a loader's future (a sea-orm query's state) is
+//! kilobytes, and, unboxed, it made the future of every field that reads a
+//! relation that large; async-graphql builds and moves each field's future,
+//! so a page of 100 moved megabytes (issue 19, perf). Boxed, the size is
+//! paid once per load, not once per field.
+//!
 //! Siblings resolve the same selection (they are the items of one list
 //! field, or the values of one field across such items), which lets a
 //! confidential-read trace be written for all of them at once.
@@ -64,17 +70,28 @@ struct Inner<M> {
 
 /// The values of one key type `K` loaded for the siblings, and the
 /// siblings those values make (the providers of a page of engagements).
+///
+/// Every sibling asks, so a page of 100 with four fields on one relation
+/// asks 400 times while the first load is under way. They wait on the
+/// `key_of` function's [`OnceCell`](tokio::sync::OnceCell), which wakes
+/// them all at once when the load is in: a lock held for the load made them
+/// take it in turn, one wake-up after another (a twentieth of a mentors
+/// page's CPU, issue 19).
 struct Relation<K, V> {
-    state: tokio::sync::Mutex<Loaded<K, V>>,
+    /// Per `key_of` function (by type), set once its keys are loaded for
+    /// every sibling: two relations may share a key type (who proposed and
+    /// who ended an engagement are both users), and each loads what the
+    /// other has not. A load that fails leaves it unset, and the next
+    /// sibling tries again.
+    covered: Mutex<HashMap<TypeId, Arc<tokio::sync::OnceCell<()>>>>,
+    /// Held while a `key_of` function loads, so that another one, on the
+    /// same key type, sees what it loaded and asks only for the rest.
+    loading: tokio::sync::Mutex<()>,
+    state: Mutex<Loaded<K, V>>,
 }
 
 struct Loaded<K, V> {
     values: HashMap<K, V>,
-    /// The `key_of` functions (by type) whose keys are loaded for every
-    /// sibling: two relations may share a key type (who proposed and who
-    /// ended an engagement are both users), and each loads what the other
-    /// has not.
-    covered: HashSet<TypeId>,
     children: Option<Siblings<V>>,
     /// For a relation whose values are lists: every list's items, as one
     /// `Siblings<C>` (the engagements of a page of requests).
@@ -114,11 +131,7 @@ impl<M: Clone + Send + Sync + 'static> Siblings<M> {
     /// Adds `row` and gives back the siblings it joined: the way a page is
     /// gathered while its nodes are made, one by one.
     pub fn join(&self, row: &M) -> Self {
-        self.inner
-            .rows
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(row.clone());
+        lock(&self.inner.rows).push(row.clone());
         self.clone()
     }
 
@@ -161,67 +174,68 @@ impl<M: Clone + Send + Sync + 'static> Siblings<M> {
             return Ok(None);
         };
         if self.inner.alone {
-            let value = ctx.data_unchecked::<Loaders>().load_one(key).await?;
+            let value = Box::pin(ctx.data_unchecked::<Loaders>().load_one(key)).await?;
             return Ok(value.map(|value| {
                 let alone = Siblings::alone(&value);
                 (value, alone)
             }));
         }
         let relation = self.relation::<K>();
-        let mut state = relation.state.lock().await;
-        if state.covered.insert(TypeId::of::<F>()) {
-            let missing: Vec<K> = {
-                let rows = self
-                    .inner
-                    .rows
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                // Two siblings may share a key (two engagements, one
-                // provider): ask for it once.
-                let mut seen = HashSet::new();
-                rows.iter()
-                    .filter_map(&key_of)
-                    .filter(|key| !state.values.contains_key(key) && seen.insert(key.clone()))
-                    .collect()
-            };
-            if !missing.is_empty() {
-                let found = Loader::<K>::load(loader(ctx), &missing).await;
-                let found = match found {
-                    Ok(found) => found,
-                    Err(error) => {
-                        // Not covered after all: the next sibling tries again.
-                        state.covered.remove(&TypeId::of::<F>());
-                        return Err(error);
-                    }
-                };
-                if let Some(children) = &state.children {
-                    for value in found.values() {
-                        children.join(value);
-                    }
-                }
-                state.values.extend(found);
-            }
+        let covered = relation.covered_by::<F>();
+        covered
+            .get_or_try_init(|| self.load_missing(ctx, &relation, &key_of))
+            .await?;
+        if let Some(found) = relation.value_with_children(&key) {
+            return Ok(Some(found));
         }
-        if let Some(value) = state.values.get(&key).cloned() {
-            let children = match &state.children {
-                Some(children) => children.clone(),
-                None => {
-                    let children = Siblings::of(state.values.values().cloned().collect());
-                    state.children = Some(children.clone());
-                    children
-                }
-            };
-            return Ok(Some((value, children)));
-        }
-        drop(state);
         // Joined after the load, or missing: ask for this key alone.
-        let value = Loader::<K>::load(loader(ctx), std::slice::from_ref(&key))
+        let value = Box::pin(Loader::<K>::load(loader(ctx), std::slice::from_ref(&key)))
             .await?
             .remove(&key);
         Ok(value.map(|value| {
             let alone = Siblings::alone(&value);
             (value, alone)
         }))
+    }
+
+    /// Loads relation `K` for every sibling whose key (by `key_of`) is not
+    /// loaded yet, in one call to the loader; the values found join the
+    /// relation's children, if they are made already.
+    async fn load_missing<K, F>(
+        &self,
+        ctx: &Context<'_>,
+        relation: &Relation<K, Value<K>>,
+        key_of: &F,
+    ) -> ApiResult<()>
+    where
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        F: Fn(&M) -> Option<K> + 'static,
+        HiveLoader: Loader<K, Error = ApiError>,
+    {
+        let _loading = relation.loading.lock().await;
+        let missing: Vec<K> = {
+            let state = lock(&relation.state);
+            let rows = lock(&self.inner.rows);
+            // Two siblings may share a key (two engagements, one
+            // provider): ask for it once.
+            let mut seen = HashSet::new();
+            rows.iter()
+                .filter_map(key_of)
+                .filter(|key| !state.values.contains_key(key) && seen.insert(key.clone()))
+                .collect()
+        };
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let found = Box::pin(Loader::<K>::load(loader(ctx), &missing)).await?;
+        let mut state = lock(&relation.state);
+        if let Some(children) = &state.children {
+            for value in found.values() {
+                children.join(value);
+            }
+        }
+        state.values.extend(found);
+        Ok(())
     }
 
     /// For a relation whose value is a list (a request's engagements): the
@@ -245,7 +259,7 @@ impl<M: Clone + Send + Sync + 'static> Siblings<M> {
             return Ok((list.clone(), Siblings::of(list)));
         }
         let relation = self.relation::<K>();
-        let mut state = relation.state.lock().await;
+        let mut state = lock(&relation.state);
         let items = match &state.items {
             Some(items) => items.clone(),
             None => {
@@ -267,18 +281,15 @@ impl<M: Clone + Send + Sync + 'static> Siblings<M> {
         K: Send + Sync + Hash + Eq + Clone + 'static,
         HiveLoader: Loader<K, Error = ApiError>,
     {
-        let mut loaded = self
-            .inner
-            .loaded
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut loaded = lock(&self.inner.loaded);
         let slot = loaded
             .entry(TypeId::of::<K>())
             .or_insert_with(|| {
                 Arc::new(Relation::<K, Value<K>> {
-                    state: tokio::sync::Mutex::new(Loaded {
+                    covered: Mutex::default(),
+                    loading: tokio::sync::Mutex::new(()),
+                    state: Mutex::new(Loaded {
                         values: HashMap::new(),
-                        covered: HashSet::new(),
                         children: None,
                         items: None,
                     }),
@@ -288,6 +299,38 @@ impl<M: Clone + Send + Sync + 'static> Siblings<M> {
         slot.downcast()
             .expect("a relation's slot holds the state made for its key type")
     }
+}
+
+impl<K: Hash + Eq, V: Clone + Send + Sync + 'static> Relation<K, V> {
+    /// The value loaded for `key`, with the relation's children (all the
+    /// values loaded, as siblings), made on first use.
+    fn value_with_children(&self, key: &K) -> Option<(V, Siblings<V>)> {
+        let mut state = lock(&self.state);
+        let value = state.values.get(key)?.clone();
+        let children = match &state.children {
+            Some(children) => children.clone(),
+            None => {
+                let children = Siblings::of(state.values.values().cloned().collect());
+                state.children = Some(children.clone());
+                children
+            }
+        };
+        Some((value, children))
+    }
+
+    /// The cell that says whether `key_of` function `F` has loaded.
+    fn covered_by<F: 'static>(&self) -> Arc<tokio::sync::OnceCell<()>> {
+        lock(&self.covered)
+            .entry(TypeId::of::<F>())
+            .or_default()
+            .clone()
+    }
+}
+
+/// A lock that is never held across an await, nor while anything can
+/// panic: a poisoned one is taken as it is.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// What the loader gives for key `K`.
