@@ -78,12 +78,6 @@ struct Inner<M> {
 /// take it in turn, one wake-up after another (a twentieth of a mentors
 /// page's CPU, issue 19).
 struct Relation<K, V> {
-    /// Per `key_of` function (by type), set once its keys are loaded for
-    /// every sibling: two relations may share a key type (who proposed and
-    /// who ended an engagement are both users), and each loads what the
-    /// other has not. A load that fails leaves it unset, and the next
-    /// sibling tries again.
-    covered: Mutex<HashMap<TypeId, Arc<tokio::sync::OnceCell<()>>>>,
     /// Held while a `key_of` function loads, so that another one, on the
     /// same key type, sees what it loaded and asks only for the rest.
     loading: tokio::sync::Mutex<()>,
@@ -92,6 +86,12 @@ struct Relation<K, V> {
 
 struct Loaded<K, V> {
     values: HashMap<K, V>,
+    /// Per `key_of` function (by type), set once its keys are loaded for
+    /// every sibling: two relations may share a key type (who proposed and
+    /// who ended an engagement are both users), and each loads what the
+    /// other has not. A load that fails leaves it unset, and the next
+    /// sibling tries again.
+    covered: HashMap<TypeId, Arc<tokio::sync::OnceCell<()>>>,
     children: Option<Siblings<V>>,
     /// For a relation whose values are lists: every list's items, as one
     /// `Siblings<C>` (the engagements of a page of requests).
@@ -286,10 +286,10 @@ impl<M: Clone + Send + Sync + 'static> Siblings<M> {
             .entry(TypeId::of::<K>())
             .or_insert_with(|| {
                 Arc::new(Relation::<K, Value<K>> {
-                    covered: Mutex::default(),
                     loading: tokio::sync::Mutex::new(()),
                     state: Mutex::new(Loaded {
                         values: HashMap::new(),
+                        covered: HashMap::new(),
                         children: None,
                         items: None,
                     }),
@@ -320,15 +320,16 @@ impl<K: Hash + Eq, V: Clone + Send + Sync + 'static> Relation<K, V> {
 
     /// The cell that says whether `key_of` function `F` has loaded.
     fn covered_by<F: 'static>(&self) -> Arc<tokio::sync::OnceCell<()>> {
-        lock(&self.covered)
+        lock(&self.state)
+            .covered
             .entry(TypeId::of::<F>())
             .or_default()
             .clone()
     }
 }
 
-/// A lock that is never held across an await, nor while anything can
-/// panic: a poisoned one is taken as it is.
+/// A std lock, never held across an await; a poisoned one is taken as it
+/// is (nothing is left half-changed under these).
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
