@@ -238,3 +238,156 @@ on_both_databases!(
         app.stop().await;
     }
 );
+
+/// The card of a directory page (name, topics, sectors, regions) is read
+/// as JSON the database aggregates (issue 19): text with quotes,
+/// backslashes, apostrophes and characters outside ASCII comes back as it
+/// was written, lists come in their order (topics and sectors by id,
+/// regions by name), a provider with no sector has an empty list, and a term's
+/// times are the vocabulary's own to the microsecond, whether the page is
+/// read with its card (a directory page), beside other relations, or a
+/// provider alone.
+on_both_databases!(
+    a_card_reads_back_what_was_written,
+    |app: TestApp| async move {
+        let (_, staff) = app.user(Role::Staff, "staff@example.coop").await;
+        let t = topics(
+            &app,
+            &staff,
+            &[r#"Co-op "law" \ basics"#, "Zoë's 🐝 finance", "plain"],
+        )
+        .await;
+        let (_, body) = app
+            .graphql(
+                "mutation($n: String!) { createSector(name: $n) { id } }",
+                json!({"n": "Food & drink <retail>"}),
+                Some(&staff),
+            )
+            .await;
+        let sector = body["data"]["createSector"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{body}"))
+            .to_string();
+        let ann = r#"Ann "the 'hammer'" O\Brien ☕"#;
+        let offer = json!({"bio": "", "topicIds": [t[2], t[0], t[1]], "sectorIds": [sector], "regions": ["South West", "London", "North East"], "formats": ["VIDEO"], "capacity": 2});
+        let input = json!({"email": "ann@example.coop", "name": ann, "offer": offer});
+        let (_, body) = app
+            .graphql(REGISTER_MENTOR, json!({"input": input}), Some(&staff))
+            .await;
+        let ann_id = body["data"]["registerMentor"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{body}"))
+            .to_string();
+        // A mentor names one topic at least; Bo names no sector.
+        let offer = json!({"bio": "", "topicIds": [t[1]], "sectorIds": [], "regions": ["North West"], "formats": ["VIDEO"], "capacity": 2});
+        let input = json!({"email": "bo@example.coop", "name": "Bo", "offer": offer});
+        let (_, body) = app
+            .graphql(REGISTER_MENTOR, json!({"input": input}), Some(&staff))
+            .await;
+        assert!(body["data"]["registerMentor"]["id"].is_string(), "{body}");
+        // A retired topic stays on the mentor's card.
+        let (_, body) = app
+            .graphql(
+                "mutation($id: ID!) { updateTopic(id: $id, retired: true) { retired } }",
+                json!({"id": t[2]}),
+                Some(&staff),
+            )
+            .await;
+        assert_eq!(body["data"]["updateTopic"]["retired"], true, "{body}");
+
+        let (_, body) = app
+            .graphql(
+                "{ topics(includeRetired: true) { nodes { id name createdAt retired } }
+               sectors { nodes { id name createdAt retired } } }",
+                json!({}),
+                Some(&staff),
+            )
+            .await;
+        let vocabulary = |list: &str| -> Vec<Value> {
+            body["data"][list]["nodes"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{body}"))
+                .clone()
+        };
+        // Ann's topics in id order: the order they were made in.
+        let all_topics = vocabulary("topics");
+        let ann_topics: Vec<Value> = t
+            .iter()
+            .map(|id| {
+                let found = all_topics.iter().find(|topic| topic["id"] == json!(id));
+                found.unwrap_or_else(|| panic!("{body}")).clone()
+            })
+            .collect();
+        let ann_sectors: Vec<Value> = vocabulary("sectors")
+            .into_iter()
+            .filter(|s| s["id"] == json!(sector))
+            .collect();
+        let names_of = |terms: &[Value]| -> Vec<Value> {
+            terms
+                .iter()
+                .map(|term| json!({"name": term["name"]}))
+                .collect()
+        };
+        let regions = json!(["London", "North East", "South West"]);
+
+        let page = |selection: &str| {
+            format!("{{ mentors(first: 10) {{ edges {{ node {{ {selection} }} }} }} }}")
+        };
+        let nodes = |body: &Value| -> Vec<Value> {
+            body["data"]["mentors"]["edges"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{body}"))
+                .iter()
+                .map(|edge| edge["node"].clone())
+                .collect()
+        };
+        // A directory page: the card alone, read with the page.
+        let (_, body) = app
+            .graphql(
+                &page("name topics { name } sectors { name } regions"),
+                json!({}),
+                Some(&staff),
+            )
+            .await;
+        let found = nodes(&body);
+        assert_eq!(
+            found,
+            vec![
+                json!({"name": ann, "topics": names_of(&ann_topics), "sectors": names_of(&ann_sectors), "regions": regions}),
+                json!({"name": "Bo", "topics": names_of(&ann_topics[1..2]), "sectors": [], "regions": ["North West"]}),
+            ],
+            "{body}"
+        );
+        // With the terms' times, beside another relation (formats).
+        let (_, body) = app
+        .graphql(
+            &page("name topics { id name createdAt retired } sectors { id name createdAt retired } regions formats"),
+            json!({}),
+            Some(&staff),
+        )
+        .await;
+        let found = nodes(&body);
+        assert_eq!(found.len(), 2, "{body}");
+        assert_eq!(found[0]["name"], ann, "{body}");
+        assert_eq!(found[0]["topics"], json!(ann_topics), "{body}");
+        assert_eq!(found[0]["topics"][2]["retired"], true, "{body}");
+        assert_eq!(found[0]["sectors"], json!(ann_sectors), "{body}");
+        assert_eq!(found[0]["regions"], regions, "{body}");
+        assert_eq!(found[1]["topics"], json!(ann_topics[1..2]), "{body}");
+        assert_eq!(found[1]["sectors"], json!([]), "{body}");
+        // A provider alone (through the DataLoader): the same card.
+        let (_, body) = app
+        .graphql(
+            "query($id: ID!) { provider(id: $id) { name topics { id name createdAt retired } sectors { id name createdAt retired } regions } }",
+            json!({"id": ann_id}),
+            Some(&staff),
+        )
+        .await;
+        assert_eq!(
+            body["data"]["provider"],
+            json!({"name": ann, "topics": ann_topics, "sectors": ann_sectors, "regions": regions}),
+            "{body}"
+        );
+        app.stop().await;
+    }
+);

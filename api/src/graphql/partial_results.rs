@@ -448,7 +448,7 @@ impl<'a> Walk<'a> {
             if self.tracking {
                 push_key(path, key);
             }
-            let value = match fields.get_index_of(*key) {
+            let value = match key_at(&fields, next, key) {
                 Some(at) => {
                     fields.move_index(at, next);
                     if field.leaf && !self.tracking {
@@ -651,6 +651,26 @@ impl<'a> Walk<'a> {
             }
             _ => false,
         }
+    }
+}
+
+/// Where response key `key` is in an object's answer: at `next`, the place
+/// the walk has reached, when async-graphql put it in selection order (it
+/// mostly does), else looked up. The key at `next` is usually the very
+/// `Name` of the document the walk reads (async-graphql keys an answer by
+/// the document's names, and [`prepare`] keeps a clone of the document,
+/// whose names share their text), so comparing where the texts are comes
+/// first: a page of 100 providers has some 1,500 keys, and hashing and
+/// comparing each was a twentieth of the request's time.
+fn key_at(fields: &IndexMap<Name, Value>, next: usize, key: &str) -> Option<usize> {
+    match fields.get_index(next) {
+        Some((name, _))
+            if (std::ptr::eq(name.as_str().as_ptr(), key.as_ptr()) && name.len() == key.len())
+                || name.as_str() == key =>
+        {
+            Some(next)
+        }
+        _ => fields.get_index_of(key),
     }
 }
 

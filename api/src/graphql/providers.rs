@@ -1,6 +1,8 @@
 //! Peer mentors and specialist advisers: registration by staff, profiles kept
 //! by the providers themselves, and the lists staff match from.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Enum, ID, InputObject, Object, dataloader::Loader};
 use chrono::{DateTime, Utc};
 use entity::{
@@ -107,7 +109,7 @@ impl Provider {
         &self,
         ctx: &Context<'_>,
         key_of: impl Fn(&providers::Model) -> Option<ProviderCardKey> + 'static,
-    ) -> ApiResult<std::sync::Arc<ProviderCard>> {
+    ) -> ApiResult<Arc<ProviderCard>> {
         Ok(self.relation(ctx, key_of).await?.unwrap_or_default())
     }
 
@@ -201,19 +203,19 @@ impl Provider {
         self.row.firm_name.as_deref()
     }
     /// In id order (retired ones too: they stay on old records).
-    async fn topics(&self, ctx: &Context<'_>) -> ApiResult<Vec<Topic>> {
+    async fn topics(&self, ctx: &Context<'_>) -> ApiResult<Arc<[Topic]>> {
         let parts = self.card.with(CardParts::TOPICS).with(term_dates(ctx));
         let card = self.card(ctx, move |row| Some(ProviderCardKey(row.id, parts)));
-        Ok(card.await?.topics.iter().cloned().map(Topic).collect())
+        Ok(card.await?.topics.clone())
     }
     /// In id order.
-    async fn sectors(&self, ctx: &Context<'_>) -> ApiResult<Vec<Sector>> {
+    async fn sectors(&self, ctx: &Context<'_>) -> ApiResult<Arc<[Sector]>> {
         let parts = self.card.with(CardParts::SECTORS).with(term_dates(ctx));
         let card = self.card(ctx, move |row| Some(ProviderCardKey(row.id, parts)));
-        Ok(card.await?.sectors.iter().cloned().map(Sector).collect())
+        Ok(card.await?.sectors.clone())
     }
     /// In name order.
-    async fn regions(&self, ctx: &Context<'_>) -> ApiResult<Vec<String>> {
+    async fn regions(&self, ctx: &Context<'_>) -> ApiResult<Arc<[String]>> {
         let parts = self.card.with(CardParts::REGIONS);
         let card = self.card(ctx, move |row| Some(ProviderCardKey(row.id, parts)));
         Ok(card.await?.regions.clone())
@@ -575,11 +577,19 @@ async fn list(
         ));
     }
     let siblings = Siblings::default();
-    let card = CardParts::asked_of_page(&ctx.look_ahead());
-    paginate(&state.db, select, providers::Column::Id, page, |row| {
+    let look_ahead = ctx.look_ahead();
+    let card = CardParts::asked_of_page(&look_ahead);
+    let connection = paginate(&state.db, select, providers::Column::Id, page, |row| {
         Provider::joining(row, &siblings, card)
     })
-    .await
+    .await?;
+    // A directory page (names, topics, sectors, regions) loads nothing but
+    // the card: read it with the page, so that no field waits for it.
+    if card != CardParts::NONE && CardParts::only_card_asked_of_page(&look_ahead) {
+        let key_of = move |row: &providers::Model| Some(ProviderCardKey(row.id, card));
+        siblings.preload(ctx, key_of).await?;
+    }
+    Ok(connection)
 }
 
 /// Ids from a filter, of the right type; retired terms are allowed in filters.

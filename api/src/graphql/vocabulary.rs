@@ -16,6 +16,7 @@ use crate::{
 };
 
 /// A subject a co-op can ask for help with, and a provider can cover.
+#[derive(Debug)]
 pub struct Topic(pub Term);
 
 // `serial`: every field is the term's own data, with nothing to wait for,
@@ -40,6 +41,7 @@ impl Topic {
 }
 
 /// A field of trade a co-op works in.
+#[derive(Debug)]
 pub struct Sector(pub Term);
 
 // `serial`, as `Topic`.
