@@ -239,14 +239,14 @@ on_both_databases!(
     }
 );
 
-/// The card of a directory page (name, topics, sectors, regions) is read
-/// as JSON the database aggregates (issue 19): text with quotes,
-/// backslashes, apostrophes and characters outside ASCII comes back as it
-/// was written, lists come in their order (topics and sectors by id,
-/// regions by name), a provider with no sector has an empty list, and a term's
-/// times are the vocabulary's own to the microsecond, whether the page is
-/// read with its card (a directory page), beside other relations, or a
-/// provider alone.
+// The card of a directory page (name, topics, sectors, regions) is read
+// as JSON the database aggregates (issue 19): text with quotes,
+// backslashes, apostrophes and characters outside ASCII comes back as it
+// was written, lists come in their order (topics and sectors by id,
+// regions by name), a provider with no sector has an empty list, and a term's
+// times are the vocabulary's own to the microsecond, whether the page is
+// read with its card (a directory page), beside other relations, or a
+// provider alone.
 on_both_databases!(
     a_card_reads_back_what_was_written,
     |app: TestApp| async move {
