@@ -38,8 +38,8 @@ impl CardParts {
     pub const SECTORS: CardParts = CardParts(4);
     pub const REGIONS: CardParts = CardParts(8);
     /// The topics' and sectors' `createdAt` and `retired`: two timestamps a
-    /// term, most of what decoding a page's card rows cost, and a directory
-    /// page asks only their names. Without this part a term's
+    /// term, each parsed from text, where a directory page asks only the
+    /// terms' names. Without this part a term's
     /// `created_at` is the epoch and `retired_at` none, and the fields that
     /// show them ask for the part themselves (see `Provider::topics`).
     pub const TERM_DATES: CardParts = CardParts(16);
