@@ -186,10 +186,7 @@ impl<M: Clone + Send + Sync + 'static> Siblings<M> {
         if let Some(found) = relation.value_with_children(&key) {
             return Ok(Some(found));
         }
-        let covered = relation.covered_by::<F>();
-        covered
-            .get_or_try_init(|| self.load_missing(ctx, &relation, &key_of))
-            .await?;
+        self.cover(ctx, &relation, &key_of).await?;
         if let Some(found) = relation.value_with_children(&key) {
             return Ok(Some(found));
         }
@@ -220,10 +217,26 @@ impl<M: Clone + Send + Sync + 'static> Siblings<M> {
         if self.inner.alone {
             return Ok(());
         }
-        let relation = self.relation::<K>();
+        self.cover(ctx, &self.relation::<K>(), &key_of).await
+    }
+
+    /// Makes sure `key_of` function `F` has loaded relation `K` for every
+    /// sibling: the first caller loads what is missing, the others wait on
+    /// the function's cell and are woken together.
+    async fn cover<K, F>(
+        &self,
+        ctx: &Context<'_>,
+        relation: &Relation<K, Value<K>>,
+        key_of: &F,
+    ) -> ApiResult<()>
+    where
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        F: Fn(&M) -> Option<K> + 'static,
+        HiveLoader: Loader<K, Error = ApiError>,
+    {
         relation
             .covered_by::<F>()
-            .get_or_try_init(|| self.load_missing(ctx, &relation, &key_of))
+            .get_or_try_init(|| self.load_missing(ctx, relation, key_of))
             .await?;
         Ok(())
     }
