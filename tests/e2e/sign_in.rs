@@ -216,6 +216,67 @@ async fn a_stop_before_sending_loses_nothing_postgres() {
     survives_a_stop_before_sending(Backend::Postgres).await;
 }
 
+/// A worker asked to stop while a sign-in link is on the wire (the urgent
+/// lane's send, a task of its own) waits for it, within the shutdown grace:
+/// the link arrives once and is marked SENT, so the next worker does not
+/// send it again. The SMTP server takes two seconds to accept it; the stop
+/// comes while it does.
+async fn a_stop_waits_for_a_link_on_the_wire(backend: Backend) {
+    let Some(app) = TestApp::start_without_worker(backend).await else {
+        return;
+    };
+    let (user, _) = app.user(Role::Adviser, "lin@example.coop").await;
+    app.smtp.slow_down(Duration::from_secs(2));
+    let (stop, worker) = app.spawn_worker().await;
+    let (status, _) = app
+        .graphql(REQUEST, json!({"email": user.email}), None)
+        .await;
+    assert_eq!(status, 200);
+    // Taken by the urgent lane (its claim counts an attempt), then a moment
+    // for the send to reach the server's slow reply.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows = entity::emails::Entity::find().all(&app.db).await.unwrap();
+        if rows.iter().any(|row| row.attempts > 0) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never taken: {rows:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rows = entity::emails::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(
+        rows[0].status,
+        entity::emails::EmailStatus::Pending,
+        "still on the wire when the stop comes"
+    );
+    stop.cancel();
+    worker.await.unwrap().unwrap();
+
+    assert_eq!(app.smtp.received_by(&user.email).len(), 1);
+    let rows = entity::emails::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        rows[0].status,
+        entity::emails::EmailStatus::Sent,
+        "the link the server accepted is marked sent before the worker ends"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_waits_for_a_link_on_the_wire_sqlite() {
+    a_stop_waits_for_a_link_on_the_wire(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_waits_for_a_link_on_the_wire_postgres() {
+    a_stop_waits_for_a_link_on_the_wire(Backend::Postgres).await;
+}
+
 on_both_databases!(
     a_refused_address_is_marked_bouncing,
     |app: TestApp| async move {

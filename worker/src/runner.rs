@@ -52,7 +52,12 @@ pub const SENDS_IN_FLIGHT_SQLITE: usize = (SEND_TASKS_SQLITE + URGENT_SEND_TASKS
 pub async fn run(ctx: WorkerContext, shutdown: CancellationToken) -> anyhow::Result<()> {
     let process_name = format!("hive-{}-{}", hostname(), std::process::id());
     info!(worker = %process_name, "worker started");
-    let relay = tokio::spawn(relay_loop(ctx.clone(), shutdown.clone()));
+    let urgent_slots = Arc::new(Semaphore::new(URGENT_SEND_TASKS));
+    let relay = tokio::spawn(relay_loop(
+        ctx.clone(),
+        urgent_slots.clone(),
+        shutdown.clone(),
+    ));
     let periodic = tokio::spawn(periodic_loop(ctx.clone(), shutdown.clone()));
     let launches = tokio::spawn(launch_loop(ctx.clone(), shutdown.clone()));
     let listener = matches!(ctx.queue, JobQueue::Postgres(_)).then(|| {
@@ -135,6 +140,23 @@ pub async fn run(ctx: WorkerContext, shutdown: CancellationToken) -> anyhow::Res
     launches.abort();
     if let Some(listener) = listener {
         listener.abort();
+    }
+    // The urgent lane's sends are tasks of their own, which the apalis run
+    // does not wait for: each holds its slot until its SENT marks are
+    // committed, so holding every slot means none is under way. They get the
+    // same grace as the queue's tasks; one left past it keeps its lease, and
+    // its emails go again when the lease runs out. Without this, a sign-in
+    // link accepted by the server as the process stopped stayed PENDING and
+    // was sent twice.
+    let all_slots = urgent_slots.acquire_many(URGENT_SEND_TASKS as u32);
+    if tokio::time::timeout(ctx.settings.limits.shutdown_grace, all_slots)
+        .await
+        .is_err()
+    {
+        error!(
+            grace_seconds = ctx.settings.limits.shutdown_grace.as_secs(),
+            "an urgent send did not finish within the shutdown grace; leaving it"
+        );
     }
     info!("worker stopped");
     Ok(())
@@ -270,8 +292,7 @@ async fn launch_loop(ctx: WorkerContext, shutdown: CancellationToken) {
 /// Moves due outbox rows into the queue, every poll interval or at once when
 /// an email was written (this process's, or on PostgreSQL any process's:
 /// `queue::listen`). Each pass first starts the urgent lane's sends.
-async fn relay_loop(ctx: WorkerContext, shutdown: CancellationToken) {
-    let urgent_slots = Arc::new(Semaphore::new(URGENT_SEND_TASKS));
+async fn relay_loop(ctx: WorkerContext, urgent_slots: Arc<Semaphore>, shutdown: CancellationToken) {
     loop {
         let sent_awaiting_mark = ctx.sent_marks.awaiting();
         send_urgent(&ctx, &urgent_slots, &sent_awaiting_mark).await;
